@@ -1,0 +1,113 @@
+/**
+ * The service's configuration, read from environment variables with effect's
+ * Config (same names and defaults as the original service). A bad value fails
+ * with a ConfigError naming the variable and the value.
+ */
+import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
+
+const MiB = 1024 * 1024
+
+const invalid = (name: string, expectation: string, value: unknown) =>
+  Either.left(ConfigError.InvalidData([name], `expected ${expectation}, got ${JSON.stringify(value)}`))
+
+/** An integer variable within [min, max]. */
+const integerBetween = (name: string, min: number, max: number, fallback: number): Config.Config<number> =>
+  Config.string(name).pipe(
+    Config.withDefault(String(fallback)),
+    Config.mapOrFail((text) => {
+      const value = Number(text.trim())
+      return text.trim() !== "" && Number.isSafeInteger(value) && value >= min && value <= max
+        ? Either.right(value)
+        : invalid(name, `an integer from ${min} to ${max}`, text)
+    })
+  )
+
+/** Parses `txt,pdf` or `["txt", "pdf"]` into lower-case extensions without dots. */
+export const parseExtensions = (text: string): Either.Either<ReadonlyArray<string>, string> => {
+  let items: ReadonlyArray<unknown>
+  if (text.trim().startsWith("[")) {
+    try {
+      const parsed: unknown = JSON.parse(text)
+      if (!Array.isArray(parsed)) return Either.left("a JSON list of strings")
+      items = parsed
+    } catch {
+      return Either.left("a JSON list of strings")
+    }
+  } else {
+    items = text.split(",")
+  }
+  const extensions: Array<string> = []
+  for (const item of items) {
+    if (typeof item !== "string") return Either.left("extensions as strings")
+    const extension = item.trim().replace(/^\./, "").toLowerCase()
+    if (!/^[\p{L}\p{N}_-]+$/u.test(extension)) {
+      return Either.left("a comma-separated list of extensions made of letters and digits, like txt,pdf")
+    }
+    if (!extensions.includes(extension)) extensions.push(extension)
+  }
+  return extensions.length === 0 ? Either.left("at least one extension") : Either.right(extensions)
+}
+
+export interface AppConfig {
+  readonly host: string
+  readonly port: number
+  readonly logLevel: LogLevel.LogLevel
+  readonly saveDirectory: string
+  readonly maxFileBytes: number
+  readonly maxChunkBytes: number
+  readonly allowedExtensions: ReadonlyArray<string>
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  readonly rateLimit: {
+    readonly keyPrefix: string
+    readonly periodSeconds: number
+    readonly perPeriod: number
+  }
+}
+
+export const DEFAULT_EXTENSIONS = "txt,pdf,png,jpg,jpeg,gif"
+
+export const AppConfig: Config.Config<AppConfig> = Config.all({
+  host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
+  port: integerBetween("PORT", 0, 65535, 8000),
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
+  saveDirectory: Config.string("FILE_SAVE_DIRECTORY").pipe(
+    Config.withDefault("uploaded_files"),
+    Config.mapOrFail((dir) => dir.trim() === "" ? invalid("FILE_SAVE_DIRECTORY", "a directory path", dir) : Either.right(dir))
+  ),
+  maxFileBytes: integerBetween("FILE_MAX_SIZE", 0, Math.floor(Number.MAX_SAFE_INTEGER / MiB), 20).pipe(
+    Config.map((mebibytes) => mebibytes * MiB)
+  ),
+  maxChunkBytes: integerBetween("MAX_CHUNK_BYTES", 1, 64 * MiB, MiB),
+  allowedExtensions: Config.string("FILE_ALLOWED_EXTENSIONS").pipe(
+    Config.withDefault(DEFAULT_EXTENSIONS),
+    Config.mapOrFail((text) =>
+      Either.mapLeft(
+        parseExtensions(text),
+        (expectation) => ConfigError.InvalidData(["FILE_ALLOWED_EXTENSIONS"], `expected ${expectation}, got ${JSON.stringify(text)}`)
+      )
+    )
+  ),
+  redisUrl: Config.option(Config.redacted("REDIS_URL")).pipe(
+    // An empty REDIS_URL means "no Redis", as if it were unset.
+    Config.map(Option.filter((url) => Redacted.value(url).trim() !== ""))
+  ),
+  rateLimit: Config.all({
+    keyPrefix: Config.string("RATE_LIMIT_KEY_PREFIX").pipe(Config.withDefault("rate_limit")),
+    periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
+    perPeriod: integerBetween("RATE_LIMIT_PER_PERIOD", 1, Number.MAX_SAFE_INTEGER, 1000)
+  })
+})
+
+/** One line per problem, `NAME: what is wrong`, for start-up errors. */
+export const formatConfigError = (error: ConfigError.ConfigError): string => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return `${formatConfigError(error.left)}; ${formatConfigError(error.right)}`
+    case "InvalidData":
+    case "MissingData":
+    case "SourceUnavailable":
+    case "Unsupported":
+      return `${error.path.join(".")}: ${error.message}`
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * FileStore on the local filesystem. Each upload streams into a hidden
+ * `.<uuid>.part` file in the save directory; commit publishes it under its
+ * final name with link(2), which fails instead of overwriting, so a name
+ * collision picks `name_1.ext`, `name_2.ext`, ... and readers never see a
+ * half-written file. Nothing is ever written outside the directory.
+ */
+import { Effect, Layer, Ref } from "effect"
+import { randomUUID } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
+import * as FileName from "../../domain/FileName.js"
+
+/** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
+export const PARTIAL_SUFFIX = ".part"
+
+const MAX_NAME_ATTEMPTS = 10_000
+
+const errorCode = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+
+/** Resolves `name` inside `directory`, refusing anything that would land elsewhere. */
+const inside = (directory: string, name: string): string => {
+  const target = path.resolve(directory, name)
+  if (path.dirname(target) !== directory || name.includes("/") || name.includes("\\")) {
+    throw new Error(`refusing a path outside the save directory: ${JSON.stringify(name)}`)
+  }
+  return target
+}
+
+/** Publishes `partialPath` as `finalPath` without ever replacing an existing file. */
+const publish = async (partialPath: string, finalPath: string): Promise<boolean> => {
+  try {
+    await fs.link(partialPath, finalPath)
+  } catch (cause) {
+    const code = errorCode(cause)
+    if (code === "EEXIST") return false
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw cause
+    // No hard links here (some network or FUSE filesystems): reserve the name, then rename over the reservation.
+    try {
+      await (await fs.open(finalPath, "wx")).close()
+    } catch (reserveCause) {
+      if (errorCode(reserveCause) === "EEXIST") return false
+      throw reserveCause
+    }
+    await fs.rename(partialPath, finalPath)
+    return true
+  }
+  await fs.unlink(partialPath)
+  return true
+}
+
+const writeAll = async (handle: fs.FileHandle, bytes: Uint8Array): Promise<void> => {
+  let offset = 0
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
+    offset += bytesWritten
+  }
+}
+
+export const make = (directory: string) =>
+  Effect.gen(function*() {
+    const root = path.resolve(directory)
+    yield* Effect.tryPromise({
+      try: () => fs.mkdir(root, { recursive: true }),
+      catch: (cause) => new FileStoreError({ reason: "Open", cause })
+    })
+
+    const begin = Effect.gen(function*() {
+      const partialPath = inside(root, `.${randomUUID()}${PARTIAL_SUFFIX}`)
+      const handle = yield* Effect.tryPromise({
+        try: () => fs.open(partialPath, "wx", 0o644),
+        catch: (cause) => new FileStoreError({ reason: "Open", cause })
+      })
+      const open = yield* Ref.make(true)
+      const close = Ref.getAndSet(open, false)
+
+      const discard = Effect.flatMap(close, (wasOpen) =>
+        wasOpen
+          ? Effect.promise(async () => {
+            await handle.close().catch(() => undefined)
+            await fs.rm(partialPath, { force: true })
+          }).pipe(
+            Effect.catchAllDefect((cause) =>
+              Effect.logWarning("could not remove a partial file").pipe(
+                Effect.annotateLogs({ path: partialPath, cause: String(cause) })
+              )
+            )
+          )
+          : Effect.void)
+
+      const commit = (file: FileName.SafeFileName) =>
+        Effect.flatMap(close, (wasOpen) =>
+          wasOpen
+            ? Effect.tryPromise({
+              try: async () => {
+                await handle.close()
+                for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
+                  const name = attempt === 0 ? file.name : FileName.alternativeName(file, attempt)
+                  if (await publish(partialPath, inside(root, name))) return name
+                }
+                throw new Error(`no free name for ${file.name} after ${MAX_NAME_ATTEMPTS} attempts`)
+              },
+              catch: (cause) => new FileStoreError({ reason: "Commit", cause })
+            }).pipe(
+              Effect.tapError(() => Effect.promise(() => fs.rm(partialPath, { force: true }).catch(() => undefined)))
+            )
+            : Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" })))
+
+      const partial: PartialFile = {
+        append: (bytes) =>
+          Effect.tryPromise({
+            try: () => writeAll(handle, bytes),
+            catch: (cause) => new FileStoreError({ reason: "Write", cause })
+          }),
+        commit,
+        discard
+      }
+      return partial
+    })
+
+    return FileStore.of({ begin })
+  })
+
+/** A filesystem store rooted at `directory` (created if missing). */
+export const layer = (directory: string): Layer.Layer<FileStore, FileStoreError> =>
+  Layer.effect(FileStore, make(directory))

@@ -1,0 +1,37 @@
+/**
+ * The FileStore port: where uploaded bytes go. An upload is written to a
+ * partial file as it arrives and only becomes visible under its final name
+ * when it is committed, so a reader never sees a half-written file.
+ */
+import { Context, Data } from "effect"
+import type { Effect } from "effect"
+import type { SafeFileName } from "../domain/FileName.js"
+
+export class FileStoreError extends Data.TaggedError("FileStoreError")<{
+  readonly reason: "Open" | "Write" | "Commit"
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `File store failed to ${this.reason.toLowerCase()}: ${String(this.cause)}`
+  }
+}
+
+/** One upload in progress, not yet visible under its final name. */
+export interface PartialFile {
+  /** Appends `bytes` after everything appended so far; done when the store holds them. */
+  readonly append: (bytes: Uint8Array) => Effect.Effect<void, FileStoreError>
+  /**
+   * Makes the file visible under `file.name`, or under the first free
+   * alternative (`report_1.pdf`, `report_2.pdf`, ...) when that is taken.
+   * Never overwrites an existing file. Succeeds with the stored name; after a
+   * failure the partial data is discarded.
+   */
+  readonly commit: (file: SafeFileName) => Effect.Effect<string, FileStoreError>
+  /** Removes the partial data. Idempotent, a no-op after commit; never fails (failures are logged). */
+  readonly discard: Effect.Effect<void>
+}
+
+export class FileStore extends Context.Tag("file-receiver/FileStore")<FileStore, {
+  /** Opens a new, empty partial file. */
+  readonly begin: Effect.Effect<PartialFile, FileStoreError>
+}>() {}

@@ -1,0 +1,94 @@
+/**
+ * The wire protocol's messages. Client messages are Schema definitions decoded
+ * from JSON text; decoding failures become one short user-facing sentence.
+ * Server replies are built here, with the exact fields and texts existing
+ * clients expect (`type`, `message`, then any extra fields).
+ */
+import { Either, ParseResult, Schema } from "effect"
+
+const nonNegativeInteger = "expected a non-negative integer"
+
+/** A byte count: a non-negative safe integer (no fractions, no 1e300). */
+export const ByteCount = Schema.Number.pipe(
+  Schema.filter((n) => Number.isSafeInteger(n) && n >= 0),
+  Schema.annotations({ message: () => ({ message: nonNegativeInteger, override: true }) })
+)
+
+export const FileMeta = Schema.Struct({
+  type: Schema.Literal("file_meta"),
+  file_name: Schema.String.pipe(
+    Schema.minLength(1),
+    Schema.annotations({ message: () => ({ message: "expected a non-empty string", override: true }) })
+  ),
+  file_size: ByteCount
+})
+export type FileMeta = typeof FileMeta.Type
+
+export const FileChunk = Schema.Struct({
+  type: Schema.Literal("file_chunk"),
+  chunk: Schema.String.annotations({ message: () => "expected a base64 string" })
+})
+export type FileChunk = typeof FileChunk.Type
+
+export const ClientMessage = Schema.Union(FileMeta, FileChunk)
+export type ClientMessage = typeof ClientMessage.Type
+
+const MessageType = Schema.Struct({ type: Schema.Literal("file_meta", "file_chunk") })
+
+const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage, { errors: "first" })
+const decodeMessageType = Schema.decodeUnknownEither(MessageType)
+
+/** Formats the first issue of a parse error as `path: message`. */
+const describe = (error: ParseResult.ParseError): string => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (issue === undefined) return "Invalid message"
+  const path = issue.path.join(".")
+  const message = issue.message === "is missing" ? "is required" : issue.message
+  return path === "" ? `Invalid message: ${message}` : `${path}: ${message}`
+}
+
+/**
+ * Decodes one text frame. Fails with a sentence fit for an `error` reply,
+ * e.g. `file_size: expected a non-negative integer`.
+ */
+export const decodeText = (text: string): Either.Either<ClientMessage, string> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return Either.left("Invalid message: expected a JSON object")
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return Either.left("Invalid message: expected a JSON object")
+  }
+  const type = (json as { readonly type?: unknown }).type
+  if (Either.isLeft(decodeMessageType(json))) {
+    return Either.left(
+      type === undefined
+        ? "Invalid message: the type field is required (file_meta or file_chunk)"
+        : `Unknown message type: ${JSON.stringify(type).slice(0, 64)} (expected file_meta or file_chunk)`
+    )
+  }
+  return Either.mapLeft(decodeClientMessage(json), describe)
+}
+
+// ---------------------------------------------------------------------------
+// Server replies
+
+/** A reply frame as sent on the wire. */
+export type Reply = string
+
+export const metaReceived: Reply = JSON.stringify({ type: "meta_received", message: "Ready to receive file" })
+
+export const chunkReceived: Reply = JSON.stringify({ type: "chunk_received", message: "Ready for next chunk" })
+
+export const fileReceived = (storedName: string, extension: string): Reply =>
+  JSON.stringify({
+    type: "file_received",
+    message: `File ${storedName} received successfully and file extension is \`${extension}\``,
+    extension
+  })
+
+export const error = (message: string): Reply => JSON.stringify({ type: "error", message })
+
+export const RATE_LIMIT_EXCEEDED = "Rate limit exceeded"
