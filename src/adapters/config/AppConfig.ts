@@ -8,7 +8,7 @@ import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
 const MiB = 1024 * 1024
 
 const invalid = (name: string, expectation: string, value: unknown) =>
-  Either.left(ConfigError.InvalidData([name], `expected ${expectation}, got ${JSON.stringify(value)}`))
+  Either.left(ConfigError.InvalidData([name], `expected ${expectation}, got "${String(value)}"`))
 
 /** An integer variable within [min, max]. */
 const integerBetween = (name: string, min: number, max: number, fallback: number): Config.Config<number> =>
@@ -83,7 +83,7 @@ export const AppConfig: Config.Config<AppConfig> = Config.all({
     Config.mapOrFail((text) =>
       Either.mapLeft(
         parseExtensions(text),
-        (expectation) => ConfigError.InvalidData(["FILE_ALLOWED_EXTENSIONS"], `expected ${expectation}, got ${JSON.stringify(text)}`)
+        (expectation) => ConfigError.InvalidData(["FILE_ALLOWED_EXTENSIONS"], `expected ${expectation}, got "${text}"`)
       )
     )
   ),

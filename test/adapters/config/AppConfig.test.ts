@@ -1,0 +1,127 @@
+/**
+ * AppConfig read from a map of environment variables: the defaults, the
+ * accepted spellings, and a start-up error that names the variable and value.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, LogLevel, Option, Redacted } from "effect"
+import { AppConfig, formatConfigError } from "../../../src/adapters/config/AppConfig.js"
+
+const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+
+/** Reads AppConfig with exactly these variables set. */
+const read = (...entries: ReadonlyArray<readonly [string, string]>) => AppConfig.pipe(withEnv(entries))
+
+/** The formatted start-up error for these variables (fails the test if the config loads). */
+const failure = (...entries: ReadonlyArray<readonly [string, string]>) =>
+  read(...entries).pipe(Effect.flip, Effect.map(formatConfigError))
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** `value` appears in `message` as a whole, not inside a longer number or word. */
+const mentions = (message: string, value: string): boolean =>
+  new RegExp(`(^|[^\\w.-])${escapeRegExp(value)}($|[^\\w.-])`).test(message)
+
+describe("AppConfig", () => {
+  it.effect("reads the documented defaults from an empty environment", () =>
+    Effect.gen(function*() {
+      const config = yield* read()
+      expect(config.host).toBe("127.0.0.1")
+      expect(config.port).toBe(8000)
+      expect(config.maxFileBytes).toBe(20971520)
+      expect(config.allowedExtensions).toEqual(["txt", "pdf", "png", "jpg", "jpeg", "gif"])
+      expect(config.saveDirectory).toBe("uploaded_files")
+      expect(config.rateLimit).toEqual({ keyPrefix: "rate_limit", periodSeconds: 60, perPeriod: 1000 })
+      expect(Option.isNone(config.redisUrl)).toBe(true)
+    }))
+
+  it.effect("defaults the log level to Info and the chunk limit to 1 MiB", () =>
+    Effect.gen(function*() {
+      const config = yield* read()
+      expect(config.logLevel).toEqual(LogLevel.Info)
+      expect(config.maxChunkBytes).toBe(1048576)
+    }))
+
+  it.effect("reads each variable when it is set", () =>
+    Effect.gen(function*() {
+      const config = yield* read(
+        ["HOST", "0.0.0.0"],
+        ["PORT", "0"],
+        ["LOG_LEVEL", "Debug"],
+        ["FILE_SAVE_DIRECTORY", "/tmp/up"],
+        ["FILE_MAX_SIZE", "3"],
+        ["MAX_CHUNK_BYTES", "4096"],
+        ["RATE_LIMIT_KEY_PREFIX", "rl"],
+        ["RATE_LIMIT_PERIOD", "10"],
+        ["RATE_LIMIT_PER_PERIOD", "5"]
+      )
+      expect(config.host).toBe("0.0.0.0")
+      expect(config.port).toBe(0)
+      expect(config.logLevel).toEqual(LogLevel.Debug)
+      expect(config.saveDirectory).toBe("/tmp/up")
+      expect(config.maxFileBytes).toBe(3 * 1024 * 1024)
+      expect(config.maxChunkBytes).toBe(4096)
+      expect(config.rateLimit).toEqual({ keyPrefix: "rl", periodSeconds: 10, perPeriod: 5 })
+    }))
+
+  it.effect("reads FILE_ALLOWED_EXTENSIONS as a comma list, lower-cased, dots and spaces dropped", () =>
+    Effect.gen(function*() {
+      const config = yield* read(["FILE_ALLOWED_EXTENSIONS", "TXT, .pdf"])
+      expect(config.allowedExtensions).toEqual(["txt", "pdf"])
+    }))
+
+  it.effect("reads FILE_ALLOWED_EXTENSIONS as a JSON list", () =>
+    Effect.gen(function*() {
+      const config = yield* read(["FILE_ALLOWED_EXTENSIONS", "[\"txt\", \"pdf\"]"])
+      expect(config.allowedExtensions).toEqual(["txt", "pdf"])
+    }))
+
+  it.effect("treats an empty REDIS_URL as no Redis", () =>
+    Effect.gen(function*() {
+      const config = yield* read(["REDIS_URL", ""])
+      expect(Option.isNone(config.redisUrl)).toBe(true)
+    }))
+
+  it.effect("reads a set REDIS_URL as a redacted secret", () =>
+    Effect.gen(function*() {
+      const config = yield* read(["REDIS_URL", "redis://:secret@localhost:6379"])
+      expect(Option.map(config.redisUrl, Redacted.value)).toEqual(Option.some("redis://:secret@localhost:6379"))
+      expect(String(config.redisUrl)).not.toContain("secret")
+    }))
+
+  const badValues: ReadonlyArray<readonly [string, string]> = [
+    ["PORT", "abc"],
+    ["PORT", "70000"],
+    ["PORT", "-1"],
+    ["FILE_MAX_SIZE", "-1"],
+    ["FILE_MAX_SIZE", "1.5"],
+    ["MAX_CHUNK_BYTES", "0"],
+    ["RATE_LIMIT_PERIOD", "0"],
+    ["RATE_LIMIT_PER_PERIOD", "ten"],
+    ["FILE_ALLOWED_EXTENSIONS", "txt,,pdf"],
+    ["FILE_ALLOWED_EXTENSIONS", "[\"txt\", 5]"],
+    ["FILE_ALLOWED_EXTENSIONS", "["],
+    ["LOG_LEVEL", "loud"]
+  ]
+
+  for (const [name, value] of badValues) {
+    it.effect(`refuses ${name}=${value} with a message naming the variable and the value`, () =>
+      Effect.gen(function*() {
+        const message = yield* failure([name, value])
+        expect(message.startsWith(`${name}:`), message).toBe(true)
+        expect(mentions(message, value), `${message} should contain ${value}`).toBe(true)
+      }))
+  }
+
+  it.effect("refuses an empty PORT instead of falling back to the default", () =>
+    Effect.gen(function*() {
+      const message = yield* failure(["PORT", ""])
+      expect(message.startsWith("PORT:"), message).toBe(true)
+    }))
+
+  it.effect("refuses an empty FILE_ALLOWED_EXTENSIONS instead of allowing nothing", () =>
+    Effect.gen(function*() {
+      const message = yield* failure(["FILE_ALLOWED_EXTENSIONS", ""])
+      expect(message.startsWith("FILE_ALLOWED_EXTENSIONS:"), message).toBe(true)
+    }))
+})

@@ -1,0 +1,196 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, HashMap, Layer, Option, Ref, Scope, TestClock } from "effect"
+import { FileStore, FileStoreError } from "../../src/application/FileStore.js"
+import { RateLimiter, RateLimiterError } from "../../src/application/RateLimiter.js"
+import * as UploadSession from "../../src/application/UploadSession.js"
+import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
+import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
+import * as Upload from "../../src/domain/Upload.js"
+
+const settings: UploadSession.SessionSettings = {
+  upload: { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt", "pdf"] },
+  rateLimit: { limit: 20, window: Duration.seconds(60) }
+}
+
+const sessionLayer = (overrides: Partial<UploadSession.SessionSettings> = {}) =>
+  UploadSession.layer({ ...settings, ...overrides })
+
+/** A connection that records what the session sends and whether it closed. */
+const recordingConnection = (clientAddress = "192.0.2.1") =>
+  Effect.gen(function*() {
+    const sent = yield* Ref.make<ReadonlyArray<Record<string, unknown>>>([])
+    const closed = yield* Ref.make<Option.Option<number>>(Option.none())
+    const connection: UploadSession.Connection = {
+      clientAddress,
+      send: (reply) => Ref.update(sent, (all) => [...all, JSON.parse(reply) as Record<string, unknown>]),
+      close: (code) => Ref.set(closed, Option.some(code))
+    }
+    return { connection, sent, closed }
+  })
+
+const meta = (file_name: string, file_size: number) => JSON.stringify({ type: "file_meta", file_name, file_size })
+const chunk = (text: string) => JSON.stringify({ type: "file_chunk", chunk: Buffer.from(text).toString("base64") })
+
+/** Opens a session in its own scope; returns it with the recorder and the scope to close it. */
+const openSession = (clientAddress?: string) =>
+  Effect.gen(function*() {
+    const recorder = yield* recordingConnection(clientAddress)
+    const scope = yield* Scope.make()
+    const sessions = yield* UploadSession.UploadSession
+    const session = yield* Scope.extend(sessions.open(recorder.connection), scope)
+    const receiveAll = (...frames: ReadonlyArray<UploadSession.Frame>) => Effect.forEach(frames, session.receive)
+    const types = Effect.map(Ref.get(recorder.sent), (all) => all.map((m) => m["type"]))
+    const last = Effect.map(Ref.get(recorder.sent), (all) => all[all.length - 1])
+    return { ...recorder, receive: session.receive, scope, receiveAll, types, last }
+  })
+
+const memory = Layer.mergeAll(memoryStore, memoryLimiter)
+const committed = Effect.flatMap(MemoryFiles, (files) => files.committed)
+const committedText = (name: string) =>
+  Effect.map(committed, (map) => Option.map(HashMap.get(map, name), (bytes) => Buffer.from(bytes).toString()))
+
+describe("UploadSession", () => {
+  it.effect("stores a multi-chunk upload and answers each step", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("notes.txt", 11), chunk("hello "), chunk("world"))
+      expect(yield* s.types).toEqual(["meta_received", "chunk_received", "file_received"])
+      expect(yield* s.last).toEqual({
+        type: "file_received",
+        message: "File notes.txt received successfully and file extension is `txt`",
+        extension: "txt"
+      })
+      expect(yield* committedText("notes.txt")).toEqual(Option.some("hello world"))
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a 0-byte file completes right after meta_received", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receive(meta("empty.txt", 0))
+      expect(yield* s.types).toEqual(["meta_received", "file_received"])
+      expect(yield* committedText("empty.txt")).toEqual(Option.some(""))
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a name collision is reported with the stored name", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("a.txt", 1), chunk("1"), meta("a.txt", 1), chunk("2"))
+      expect((yield* s.last)?.["message"]).toBe("File a_1.txt received successfully and file extension is `txt`")
+      expect(yield* committedText("a_1.txt")).toEqual(Option.some("2"))
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("errors keep the connection usable", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      const verdicts = yield* s.receiveAll("not json", chunk("x"), meta("x.exe", 1), meta("ok.txt", 2), chunk("ab"))
+      expect(verdicts).toEqual(["continue", "continue", "continue", "continue", "continue"])
+      expect(yield* s.types).toEqual(["error", "error", "error", "meta_received", "file_received"])
+      expect(Option.isNone(yield* Ref.get(s.closed))).toBe(true)
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("an overflowing chunk discards the upload and stores nothing", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("small.txt", 4), chunk("abc"), chunk("de"), chunk("f"))
+      const sent = yield* Ref.get(s.sent)
+      expect(sent[2]?.["message"]).toBe("Chunk exceeds the declared file size (4 bytes); upload discarded")
+      expect(sent[3]?.["message"]).toBe(Upload.NO_UPLOAD)
+      expect(HashMap.size(yield* committed)).toBe(0)
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a new file_meta mid-upload discards the unfinished file and starts over", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("first.txt", 10), chunk("abc"), meta("second.txt", 2), chunk("xy"))
+      expect(yield* s.types).toEqual(["meta_received", "chunk_received", "meta_received", "file_received"])
+      expect([...HashMap.keys(yield* committed)]).toEqual(["second.txt"])
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("closing the session mid-upload discards the partial file", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("cut.txt", 10), chunk("abc"))
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(1)
+      yield* Scope.close(s.scope, Exit.void)
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
+      expect(HashMap.size(yield* committed)).toBe(0)
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a binary frame gets an error, not a crash", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      expect(yield* s.receive(new Uint8Array([1, 2, 3]))).toBe("continue")
+      expect((yield* s.last)?.["message"]).toBe(UploadSession.BINARY_NOT_SUPPORTED)
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  describe("rate limit", () => {
+    const limited = sessionLayer({ rateLimit: { limit: 3, window: Duration.seconds(60) } })
+
+    it.effect("the message over the limit gets `Rate limit exceeded` and a 1008 close", () =>
+      Effect.gen(function*() {
+        const s = yield* openSession()
+        const verdicts = yield* s.receiveAll(meta("a.txt", 9), chunk("a"), "junk counts too", chunk("b"))
+        expect(verdicts).toEqual(["continue", "continue", "continue", "closed"])
+        expect(yield* s.last).toEqual({ type: "error", message: "Rate limit exceeded" })
+        expect(yield* Ref.get(s.closed)).toEqual(Option.some(1008))
+      }).pipe(Effect.provide(limited), Effect.provide(memory)))
+
+    it.effect("counts per client address across connections, and resets with the window", () =>
+      Effect.gen(function*() {
+        const first = yield* openSession("198.51.100.7")
+        yield* first.receiveAll("1", "2", "3")
+        const second = yield* openSession("198.51.100.7")
+        expect(yield* second.receive("4")).toBe("closed")
+        const other = yield* openSession("198.51.100.8")
+        expect(yield* other.receive("1")).toBe("continue")
+
+        yield* TestClock.adjust(Duration.seconds(59))
+        const stillLimited = yield* openSession("198.51.100.7")
+        expect(yield* stillLimited.receive("5")).toBe("closed")
+        yield* TestClock.adjust(Duration.seconds(1))
+        const nextWindow = yield* openSession("198.51.100.7")
+        expect(yield* nextWindow.receive("1")).toBe("continue")
+      }).pipe(Effect.provide(limited), Effect.provide(memory)))
+
+    it.effect("an unavailable limiter lets messages through (fail open)", () =>
+      Effect.gen(function*() {
+        const s = yield* openSession()
+        yield* s.receive(meta("a.txt", 1))
+        expect(yield* s.types).toEqual(["meta_received"])
+      }).pipe(
+        Effect.provide(sessionLayer()),
+        Effect.provide(memoryStore),
+        Effect.provide(Layer.succeed(RateLimiter, {
+          consume: () => Effect.fail(new RateLimiterError({ reason: "Unavailable", cause: "connection refused" }))
+        }))
+      ))
+  })
+
+  it.effect("a storage failure is reported in user terms and the session recovers", () =>
+    Effect.gen(function*() {
+      const failures = yield* Ref.make(1)
+      const flakyStore = Layer.effect(
+        FileStore,
+        Effect.map(FileStore, (store) => ({
+          begin: Effect.map(store.begin, (partial) => ({
+            ...partial,
+            append: (bytes: Uint8Array) =>
+              Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
+                left > 0
+                  ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO: i/o error, write /srv/x") }))
+                  : partial.append(bytes))
+          }))
+        }))
+      ).pipe(Layer.provideMerge(memoryStore))
+
+      const s = yield* Effect.provide(openSession(), sessionLayer().pipe(Layer.provide(flakyStore), Layer.provide(memoryLimiter)))
+      yield* s.receiveAll(meta("a.txt", 2), chunk("ab"))
+      const sent = yield* Ref.get(s.sent)
+      expect(sent[1]).toEqual({ type: "error", message: UploadSession.STORAGE_FAILED })
+      expect(JSON.stringify(sent)).not.toContain("EIO")
+      yield* s.receiveAll(chunk("ab"), meta("a.txt", 2), chunk("ab"))
+      expect(yield* s.types).toEqual(["meta_received", "error", "error", "meta_received", "file_received"])
+    }).pipe(Effect.provide(memoryStore)))
+})

@@ -1,0 +1,211 @@
+/** End to end: the real service on port 0, real `ws` clients, a real save directory. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { WebSocket } from "ws"
+import {
+  chunk,
+  connect,
+  eventually,
+  listDirectory,
+  meta,
+  type RunningServer,
+  sha256,
+  startServer,
+  upload
+} from "../support/server.js"
+
+let server: RunningServer
+beforeAll(async () => {
+  server = await startServer({ MAX_CHUNK_BYTES: String(256 * 1024) })
+})
+afterAll(() => server.stop())
+
+const readStored = (name: string) => fs.readFile(path.join(server.directory, name))
+
+describe("uploading over the seed protocol", () => {
+  it("stores a multi-chunk upload byte for byte (sha256) and answers every step", async () => {
+    const client = await connect(server.url)
+    const content = randomBytes(1024 * 1024 + 123)
+    client.send(meta("big.pdf", content.length))
+    expect(await client.next()).toEqual({ type: "meta_received", message: "Ready to receive file" })
+    const replies = []
+    for (let offset = 0; offset < content.length; offset += 64 * 1024) {
+      client.send(chunk(content.subarray(offset, offset + 64 * 1024)))
+      replies.push(await client.next())
+    }
+    expect(replies.slice(0, -1).every((r) => r.type === "chunk_received" && r.message === "Ready for next chunk")).toBe(true)
+    expect(replies.at(-1)).toEqual({
+      type: "file_received",
+      message: "File big.pdf received successfully and file extension is `pdf`",
+      extension: "pdf"
+    })
+    expect(sha256(await readStored("big.pdf"))).toBe(sha256(content))
+    client.close()
+  })
+
+  it("accepts the endpoint without its trailing slash", async () => {
+    const client = await connect(server.url.replace(/\/$/, ""))
+    expect((await upload(client, "slash.txt", Buffer.from("ok"))).type).toBe("file_received")
+    client.close()
+  })
+
+  it("completes a 0-byte file right after meta_received", async () => {
+    const client = await connect(server.url)
+    client.send(meta("nothing.txt", 0))
+    expect((await client.next()).type).toBe("meta_received")
+    expect((await client.next()).message).toBe("File nothing.txt received successfully and file extension is `txt`")
+    expect((await readStored("nothing.txt")).length).toBe(0)
+    client.close()
+  })
+
+  it("never overwrites: the same name twice is stored as name_1 and reported so", async () => {
+    const client = await connect(server.url)
+    await upload(client, "twice.txt", Buffer.from("first"))
+    const second = await upload(client, "twice.txt", Buffer.from("second"))
+    expect(second.message).toBe("File twice_1.txt received successfully and file extension is `txt`")
+    expect((await readStored("twice.txt")).toString()).toBe("first")
+    expect((await readStored("twice_1.txt")).toString()).toBe("second")
+    client.close()
+  })
+
+  it("cleans hostile names and keeps every file inside the save directory", async () => {
+    const client = await connect(server.url)
+    const outside = path.join(path.dirname(server.directory), "escaped.txt")
+    const reply = await upload(client, `../../${path.basename(path.dirname(server.directory))}/escaped.txt`, Buffer.from("x"))
+    expect(reply.message).toBe("File escaped.txt received successfully and file extension is `txt`")
+    await expect(fs.stat(outside)).rejects.toThrow()
+    const hidden = await upload(client, "$.txt", Buffer.from("x"))
+    expect(hidden.type).toBe("error")
+    const upper = await upload(client, "Photo.JPG", Buffer.from("x"))
+    expect(upper).toMatchObject({ type: "file_received", extension: "jpg" })
+    client.close()
+  })
+
+  it("50 concurrent uploads all arrive intact", async () => {
+    const files = Array.from({ length: 50 }, (_, i) => ({ name: `concurrent-${i}.txt`, content: randomBytes(20_000 + i * 997) }))
+    const replies = await Promise.all(files.map(async ({ content, name }) => {
+      const client = await connect(server.url)
+      const reply = await upload(client, name, content, 16 * 1024)
+      client.close()
+      return reply
+    }))
+    expect(replies.every((r) => r.type === "file_received")).toBe(true)
+    for (const { content, name } of files) expect(sha256(await readStored(name))).toBe(sha256(content))
+  })
+})
+
+describe("errors are answered with a clear message and the connection stays usable", () => {
+  const cases: ReadonlyArray<readonly [string, ReadonlyArray<unknown>, string]> = [
+    ["a chunk before file_meta", [chunk(Buffer.from("a"))], "No upload in progress: send file_meta first"],
+    ["invalid JSON", ["{not json"], "Invalid message: expected a JSON object"],
+    ["an unknown type", [{ type: "hello" }], "Unknown message type: \"hello\" (expected file_meta or file_chunk)"],
+    ["a negative size", [meta("a.txt", -1)], "file_size: expected a non-negative integer"],
+    ["a fractional size", [meta("a.txt", 1.5)], "file_size: expected a non-negative integer"],
+    ["an empty name", [meta("", 1)], "file_name: expected a non-empty string"],
+    ["a refused extension", [meta("tool.exe", 1)], "Invalid file extension: exe. Allowed: txt, pdf, png, jpg, jpeg, gif"],
+    ["a name without extension", [meta("README", 1)], "Invalid file name: it needs a name and an extension (letters, digits, '.', '_' or '-'), like report.pdf"],
+    ["a file over FILE_MAX_SIZE", [meta("huge.pdf", 20 * 1024 * 1024 + 1)], "File too large: 20971521 bytes exceeds the limit of 20 MiB"],
+    ["lenient base64", [meta("b.txt", 4), { type: "file_chunk", chunk: "YQ==YQ==" }], "Invalid base64 in chunk"],
+    ["bytes beyond the declared size", [meta("c.txt", 4), chunk(Buffer.from("12345"))], "Chunk exceeds the declared file size (4 bytes); upload discarded"]
+  ]
+
+  it.each(cases)("%s", async (_, messages, expected) => {
+    const client = await connect(server.url)
+    for (const message of messages) client.send(message)
+    const replies = await Promise.all(messages.map(() => client.next()))
+    expect(replies.at(-1)).toEqual({ type: "error", message: expected })
+    expect((await upload(client, "after-error.txt", Buffer.from("still works"))).type).toBe("file_received")
+    client.close()
+  })
+
+  it("a binary frame gets an error message, not a crash", async () => {
+    const client = await connect(server.url)
+    client.sendRaw(Buffer.from([0, 1, 2, 3]), true)
+    expect((await client.next()).type).toBe("error")
+    expect((await upload(client, "after-binary.txt", Buffer.from("ok"))).type).toBe("file_received")
+    client.close()
+  })
+
+  it("a frame larger than the biggest legitimate chunk closes the connection with 1009", async () => {
+    const client = await connect(server.url)
+    client.send(meta("d.txt", 2_000_000))
+    await client.next()
+    client.send(chunk(randomBytes(1024 * 1024)))
+    expect(await client.closed).toBe(1009)
+  })
+
+  it("a chunk over MAX_CHUNK_BYTES (but within the frame limit) is refused, the upload goes on", async () => {
+    const client = await connect(server.url)
+    client.send(meta("e.txt", 300 * 1024))
+    await client.next()
+    client.send(chunk(randomBytes(256 * 1024 + 1)))
+    expect((await client.next()).message).toBe("Chunk too large: 262145 bytes exceeds the limit of 262144 bytes per chunk")
+    client.send(chunk(randomBytes(300 * 1024).subarray(0, 256 * 1024)))
+    expect((await client.next()).type).toBe("chunk_received")
+    client.close()
+  })
+
+  it("a disconnect mid-upload leaves nothing behind, not even a partial file", async () => {
+    const client = await connect(server.url)
+    client.send(meta("cut-off.pdf", 1_000_000))
+    await client.next()
+    client.send(chunk(randomBytes(64 * 1024)))
+    await client.next()
+    expect((await listDirectory(server.directory)).some((n) => n.endsWith(".part"))).toBe(true)
+    client.socket.terminate()
+    await eventually(async () => {
+      const names = await listDirectory(server.directory)
+      expect(names.filter((n) => n.endsWith(".part") || n.startsWith("cut-off"))).toEqual([])
+    })
+  })
+})
+
+describe("HTTP", () => {
+  it("serves the upload page at / and a health check at /healthz", async () => {
+    const page = await fetch(`http://127.0.0.1:${server.port}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toContain("text/html")
+    expect(await page.text()).toContain("/ws/file-transfer/")
+    const health = await fetch(`http://127.0.0.1:${server.port}/healthz`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toEqual({ status: "ok" })
+  })
+
+  it("answers 404 to other paths, for HTTP and for WebSocket upgrades", async () => {
+    expect((await fetch(`http://127.0.0.1:${server.port}/nope`)).status).toBe(404)
+    const status = await new Promise<number | undefined>((resolve) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws/other/`)
+      socket.on("unexpected-response", (_, response) => resolve(response.statusCode))
+      socket.on("error", () => resolve(undefined))
+    })
+    expect(status).toBe(404)
+  })
+})
+
+describe("rate limit", () => {
+  let limited: RunningServer
+  beforeAll(async () => {
+    limited = await startServer({ RATE_LIMIT_PER_PERIOD: "5", RATE_LIMIT_PERIOD: "60" })
+  })
+  afterAll(() => limited.stop())
+
+  it("the message over the limit gets `Rate limit exceeded`, then a 1008 close, and the upload is discarded", async () => {
+    const client = await connect(limited.url)
+    client.send(meta("limited.txt", 100))
+    for (let i = 0; i < 4; i++) client.send(chunk(Buffer.from("x")))
+    client.send(chunk(Buffer.from("y")))
+    const replies = await Promise.all(Array.from({ length: 6 }, () => client.next()))
+    expect(replies.at(-1)).toEqual({ type: "error", message: "Rate limit exceeded" })
+    expect(await client.closed).toBe(1008)
+    await eventually(async () => expect(await listDirectory(limited.directory)).toEqual([]))
+  })
+
+  it("the limit is per client address, across connections", async () => {
+    const client = await connect(limited.url)
+    client.send({ type: "ping" })
+    expect(await client.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
+    expect(await client.closed).toBe(1008)
+  })
+})
