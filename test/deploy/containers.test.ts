@@ -1,0 +1,43 @@
+/**
+ * Container files, checked without a Docker engine: the compose file through
+ * `docker-compose config -q` (skipped with a message when the tool is
+ * missing, required in CI), and the Dockerfile's promises read from it.
+ */
+import { execFileSync, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+
+const root = path.resolve(import.meta.dirname, "../..")
+const hasCompose = spawnSync("docker-compose", ["version"], { stdio: "ignore" }).status === 0
+const inCI = process.env["CI"] === "true"
+if (!hasCompose && !inCI) console.warn("[file-receiver tests] docker-compose not installed: skipping the compose validation")
+
+describe("docker-compose.yml", () => {
+  it.skipIf(!hasCompose && !inCI)("is valid for docker-compose and runs redis + the app on port 8000 with shared Redis", () => {
+    execFileSync("docker-compose", ["config", "-q"], { cwd: root, stdio: "pipe" })
+    const resolved = execFileSync("docker-compose", ["config"], { cwd: root, env: { ...process.env, PORT: "" } }).toString()
+    expect(resolved).toContain("REDIS_URL: redis://redis:6379")
+    expect(resolved).toMatch(/published: "?8000"?|8000:8000/)
+    expect(resolved).toContain("HOST: 0.0.0.0")
+  })
+})
+
+describe("Dockerfile", () => {
+  const dockerfile = fs.readFileSync(path.join(root, "Dockerfile"), "utf8")
+
+  it("is multi-stage, installs production dependencies only for the runtime, and runs as a non-root user", () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(3)
+    expect(dockerfile).toContain("npm ci --omit=dev")
+    const runtime = dockerfile.slice(dockerfile.indexOf("AS runtime"))
+    expect(runtime).toMatch(/^USER node$/m)
+    expect(runtime).toContain("HEALTHCHECK")
+    expect(runtime).toContain("/healthz")
+  })
+
+  it("starts node itself (signals reach it) with the same command as npm start", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
+    expect(dockerfile).toContain(`CMD ["node", "--import", "tsx", "src/main.ts"]`)
+    expect(pkg.scripts["start"]).toBe("node --import tsx src/main.ts")
+  })
+})
