@@ -13,8 +13,11 @@ import * as RedisRateLimiter from "./adapters/redis/RedisRateLimiter.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
 import * as UploadSession from "./application/UploadSession.js"
 
-/** The biggest legitimate frame: a chunk of `maxChunkBytes` in base64, wrapped in JSON. */
-export const maxPayloadFor = (maxChunkBytes: number): number => Math.ceil(maxChunkBytes / 3) * 4 + 4096
+/**
+ * The biggest legitimate frame: a chunk of `maxChunkBytes` in base64, wrapped
+ * in JSON. Doubled because JSON encoders may escape `/` as `\/`.
+ */
+export const maxPayloadFor = (maxChunkBytes: number): number => Math.ceil(maxChunkBytes / 3) * 4 * 2 + 4096
 
 const rateLimiterLayer = (config: AppConfig) =>
   Option.match(config.redisUrl, {

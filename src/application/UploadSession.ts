@@ -157,7 +157,8 @@ export const make = (settings: SessionSettings) =>
               return "continue" as const
             }
             const { state } = yield* Ref.get(session)
-            yield* run(Upload.transition(state, decoded.right, settings.upload))
+            // A step runs to the end even on shutdown, so no opened file escapes the session's bookkeeping.
+            yield* Effect.uninterruptible(run(Upload.transition(state, decoded.right, settings.upload)))
             return "continue" as const
           })
 

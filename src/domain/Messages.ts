@@ -61,15 +61,18 @@ export const decodeText = (text: string): Either.Either<ClientMessage, string> =
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return Either.left("Invalid message: expected a JSON object")
   }
-  const type = (json as { readonly type?: unknown }).type
+  const decoded = decodeClientMessage(json)
+  if (Either.isRight(decoded)) return Either.right(decoded.right)
+  // Say which type was wrong before which field: only then is a field error meaningful.
   if (Either.isLeft(decodeMessageType(json))) {
+    const type = (json as { readonly type?: unknown }).type
     return Either.left(
       type === undefined
         ? "Invalid message: the type field is required (file_meta or file_chunk)"
         : `Unknown message type: ${JSON.stringify(type).slice(0, 64)} (expected file_meta or file_chunk)`
     )
   }
-  return Either.mapLeft(decodeClientMessage(json), describe)
+  return Either.left(describe(decoded.left))
 }
 
 // ---------------------------------------------------------------------------

@@ -113,6 +113,7 @@ export const transition = (
     case "chunk_bytes":
       return onChunk(state, message.bytes, policy)
     case "file_chunk": {
+      if (state._tag !== "Receiving") return Step.Refuse({ next: state, message: NO_UPLOAD, discard: false })
       const bytes = Base64.decodeStrict(message.chunk)
       return bytes === undefined
         ? Step.Refuse({ next: state, message: INVALID_BASE64, discard: false })

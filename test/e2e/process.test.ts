@@ -63,6 +63,26 @@ describe("the server process", () => {
     })
   }
 
+  it("shutdown does not wait for clients that never acknowledge the close, and leaves no partial file", async () => {
+    const dir = await tempDir()
+    const server = await start({ FILE_SAVE_DIRECTORY: dir })
+    const clients = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${server.port}/ws/file-transfer/`)))
+    for (const [i, client] of clients.entries()) {
+      client.send({ type: "file_meta", file_name: `stalled-${i}.txt`, file_size: 1_000_000 })
+      await client.next()
+      client.send({ type: "file_chunk", chunk: Buffer.alloc(30_000).toString("base64") })
+      await client.next()
+      client.socket.pause() // never reads the server's close frame
+    }
+    expect((await fs.readdir(dir)).length).toBe(5)
+    const started = Date.now()
+    server.kill("SIGTERM")
+    const { code } = await server.exited
+    expect(code).toBe(0)
+    expect(Date.now() - started).toBeLessThan(8_000)
+    expect(await fs.readdir(dir)).toEqual([])
+  })
+
   it("refuses to start on a bad setting, naming the variable and the value", async () => {
     const { code, output } = await run({ FILE_MAX_SIZE: "lots" }).exited
     expect(code).toBe(1)

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
+import * as net from "node:net"
 import * as path from "node:path"
 import { WebSocket } from "ws"
 import {
@@ -202,10 +203,68 @@ describe("rate limit", () => {
     await eventually(async () => expect(await listDirectory(limited.directory)).toEqual([]))
   })
 
+  it("a burst past the limit is closed at once, even while the server has paused the socket", async () => {
+    const burst = await startServer({ RATE_LIMIT_PER_PERIOD: "10", MAX_CHUNK_BYTES: String(1024 * 1024) })
+    try {
+      const client = await connect(burst.url)
+      const started = Date.now()
+      client.send(meta("burst.pdf", 20 * 1024 * 1024))
+      const piece = chunk(randomBytes(1024 * 1024))
+      for (let i = 0; i < 19; i++) client.send(piece)
+      expect(await client.closed).toBe(1008)
+      expect(Date.now() - started).toBeLessThan(5_000)
+      await eventually(async () => expect(await listDirectory(burst.directory)).toEqual([]))
+    } finally {
+      await burst.stop()
+    }
+  }, 10_000)
+
   it("the limit is per client address, across connections", async () => {
     const client = await connect(limited.url)
     client.send({ type: "ping" })
     expect(await client.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
     expect(await client.closed).toBe(1008)
+  })
+})
+
+describe("hostile transport input never takes the server down", () => {
+  const rawRequest = (request: string) =>
+    new Promise<string>((resolve) => {
+      const socket = net.connect(server.port, "127.0.0.1", () => socket.write(request))
+      let answer = ""
+      socket.on("data", (data) => (answer += data.toString()))
+      socket.on("close", () => resolve(answer))
+      socket.on("error", () => resolve(answer))
+      setTimeout(() => socket.destroy(), 1_000)
+    })
+  const stillServing = async () => {
+    const client = await connect(server.url)
+    expect((await upload(client, "alive.txt", Buffer.from("yes"))).type).toBe("file_received")
+    client.close()
+  }
+
+  it("an upgrade request with an unparseable URL", async () => {
+    await rawRequest("GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    await stillServing()
+  })
+
+  it("clients resetting their connection right after an upgrade request to a wrong path", async () => {
+    await Promise.all(Array.from({ length: 100 }, () =>
+      new Promise<void>((resolve) => {
+        const socket = net.connect(server.port, "127.0.0.1", () => {
+          socket.write("GET /nope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+          socket.resetAndDestroy()
+          resolve()
+        })
+        socket.on("error", () => resolve())
+      })))
+    await stillServing()
+  })
+
+  it("invalid UTF-8 in a text frame closes that connection with 1007 only", async () => {
+    const client = await connect(server.url)
+    client.sendRaw(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), false)
+    expect(await client.closed).toBe(1007)
+    await stillServing()
   })
 })

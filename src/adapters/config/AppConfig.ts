@@ -16,10 +16,17 @@ const integerBetween = (name: string, min: number, max: number, fallback: number
     Config.withDefault(String(fallback)),
     Config.mapOrFail((text) => {
       const value = Number(text.trim())
-      return text.trim() !== "" && Number.isSafeInteger(value) && value >= min && value <= max
+      return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max
         ? Either.right(value)
         : invalid(name, `an integer from ${min} to ${max}`, text)
     })
+  )
+
+/** A string variable that must not be blank. */
+const nonBlank = (name: string, fallback: string, expectation: string): Config.Config<string> =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((text) => (text.trim() === "" ? invalid(name, expectation, text) : Either.right(text.trim())))
   )
 
 /** Parses `txt,pdf` or `["txt", "pdf"]` into lower-case extensions without dots. */
@@ -67,13 +74,10 @@ export interface AppConfig {
 export const DEFAULT_EXTENSIONS = "txt,pdf,png,jpg,jpeg,gif"
 
 export const AppConfig: Config.Config<AppConfig> = Config.all({
-  host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
+  host: nonBlank("HOST", "127.0.0.1", "a host name or address, like 127.0.0.1 or 0.0.0.0"),
   port: integerBetween("PORT", 0, 65535, 8000),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
-  saveDirectory: Config.string("FILE_SAVE_DIRECTORY").pipe(
-    Config.withDefault("uploaded_files"),
-    Config.mapOrFail((dir) => dir.trim() === "" ? invalid("FILE_SAVE_DIRECTORY", "a directory path", dir) : Either.right(dir))
-  ),
+  saveDirectory: nonBlank("FILE_SAVE_DIRECTORY", "uploaded_files", "a directory path"),
   maxFileBytes: integerBetween("FILE_MAX_SIZE", 0, Math.floor(Number.MAX_SAFE_INTEGER / MiB), 20).pipe(
     Config.map((mebibytes) => mebibytes * MiB)
   ),
@@ -92,7 +96,7 @@ export const AppConfig: Config.Config<AppConfig> = Config.all({
     Config.map(Option.filter((url) => Redacted.value(url).trim() !== ""))
   ),
   rateLimit: Config.all({
-    keyPrefix: Config.string("RATE_LIMIT_KEY_PREFIX").pipe(Config.withDefault("rate_limit")),
+    keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
     perPeriod: integerBetween("RATE_LIMIT_PER_PERIOD", 1, Number.MAX_SAFE_INTEGER, 1000)
   })

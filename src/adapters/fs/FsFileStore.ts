@@ -29,7 +29,10 @@ const inside = (directory: string, name: string): string => {
   return target
 }
 
-/** Publishes `partialPath` as `finalPath` without ever replacing an existing file. */
+/**
+ * Publishes `partialPath` as `finalPath` without ever replacing an existing
+ * file; false when `finalPath` is taken.
+ */
 const publish = async (partialPath: string, finalPath: string): Promise<boolean> => {
   try {
     await fs.link(partialPath, finalPath)
@@ -37,18 +40,31 @@ const publish = async (partialPath: string, finalPath: string): Promise<boolean>
     const code = errorCode(cause)
     if (code === "EEXIST") return false
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw cause
-    // No hard links here (some network or FUSE filesystems): reserve the name, then rename over the reservation.
-    try {
-      await (await fs.open(finalPath, "wx")).close()
-    } catch (reserveCause) {
-      if (errorCode(reserveCause) === "EEXIST") return false
-      throw reserveCause
-    }
+    return publishWithoutLinks(partialPath, finalPath)
+  }
+  // The file is published; a leftover partial name is only clutter.
+  await fs.unlink(partialPath).catch(() => undefined)
+  return true
+}
+
+/**
+ * For filesystems without hard links (some network or FUSE mounts): reserve
+ * the name with an exclusive create, then rename over the reservation.
+ */
+const publishWithoutLinks = async (partialPath: string, finalPath: string): Promise<boolean> => {
+  try {
+    await (await fs.open(finalPath, "wx")).close()
+  } catch (cause) {
+    if (errorCode(cause) === "EEXIST") return false
+    throw cause
+  }
+  try {
     await fs.rename(partialPath, finalPath)
     return true
+  } catch (cause) {
+    await fs.rm(finalPath, { force: true })
+    throw cause
   }
-  await fs.unlink(partialPath)
-  return true
 }
 
 const writeAll = async (handle: fs.FileHandle, bytes: Uint8Array): Promise<void> => {
@@ -67,7 +83,8 @@ export const make = (directory: string) =>
       catch: (cause) => new FileStoreError({ reason: "Open", cause })
     })
 
-    const begin = Effect.gen(function*() {
+    // Uninterruptible, so an interrupted caller can never leave an opened file behind unseen.
+    const begin = Effect.uninterruptible(Effect.gen(function*() {
       const partialPath = inside(root, `.${randomUUID()}${PARTIAL_SUFFIX}`)
       const handle = yield* Effect.tryPromise({
         try: () => fs.open(partialPath, "wx", 0o644),
@@ -78,13 +95,13 @@ export const make = (directory: string) =>
 
       const discard = Effect.flatMap(close, (wasOpen) =>
         wasOpen
-          ? Effect.promise(async () => {
+          ? Effect.tryPromise(async () => {
             await handle.close().catch(() => undefined)
             await fs.rm(partialPath, { force: true })
           }).pipe(
-            Effect.catchAllDefect((cause) =>
+            Effect.catchAll((error) =>
               Effect.logWarning("could not remove a partial file").pipe(
-                Effect.annotateLogs({ path: partialPath, cause: String(cause) })
+                Effect.annotateLogs({ path: partialPath, error: String(error.cause) })
               )
             )
           )
@@ -104,7 +121,7 @@ export const make = (directory: string) =>
               },
               catch: (cause) => new FileStoreError({ reason: "Commit", cause })
             }).pipe(
-              Effect.tapError(() => Effect.promise(() => fs.rm(partialPath, { force: true }).catch(() => undefined)))
+              Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => fs.rm(partialPath, { force: true }))))
             )
             : Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" })))
 
@@ -118,7 +135,7 @@ export const make = (directory: string) =>
         discard
       }
       return partial
-    })
+    }))
 
     return FileStore.of({ begin })
   })

@@ -12,13 +12,19 @@ export const INDEX_HTML = new URL("../../../public/index.html", import.meta.url)
 
 const pageHeaders = {
   "cache-control": "no-cache",
+  // The page is self-contained: inline script and style, a data: icon, and its own WebSocket.
+  "content-security-policy":
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer"
 }
 
 /** The router; reads the page once, when built. */
 export const make = Effect.gen(function*() {
-  const indexHtml = yield* Effect.promise(() => fs.readFile(INDEX_HTML, "utf8"))
+  const indexHtml = yield* Effect.tryPromise({
+    try: () => fs.readFile(INDEX_HTML, "utf8"),
+    catch: (cause) => new Error(`cannot read the upload page ${INDEX_HTML.pathname}: ${String(cause)}`)
+  })
   return HttpRouter.empty.pipe(
     HttpRouter.get(
       "/",

@@ -3,7 +3,7 @@
  * can be read back through `MemoryFiles`. Same naming rules as the
  * filesystem store (never overwrites; `name_1.ext` on collision).
  */
-import { Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Chunk, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
 import * as FileName from "../../domain/FileName.js"
 import { FileStore, FileStoreError } from "../../application/FileStore.js"
 
@@ -15,7 +15,7 @@ export class MemoryFiles extends Context.Tag("file-receiver/MemoryFiles")<Memory
   readonly openPartials: Effect.Effect<number>
 }>() {}
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Buffer.concat(parts)
+const concat = (parts: Chunk.Chunk<Uint8Array>): Uint8Array => Buffer.concat(Chunk.toReadonlyArray(parts))
 
 const freeName = (files: HashMap.HashMap<string, Uint8Array>, file: FileName.SafeFileName): string => {
   let candidate = file.name
@@ -31,13 +31,13 @@ export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectCon
     const partials = yield* Ref.make(0)
     const store = FileStore.of({
       begin: Effect.gen(function*() {
-        const parts = yield* Ref.make<ReadonlyArray<Uint8Array> | undefined>([])
+        const parts = yield* Ref.make<Chunk.Chunk<Uint8Array> | undefined>(Chunk.empty())
         yield* Ref.update(partials, (n) => n + 1)
         const close = Ref.getAndSet(parts, undefined).pipe(
           Effect.tap((previous) => previous === undefined ? Effect.void : Ref.update(partials, (n) => n - 1))
         )
         return {
-          append: (bytes) => Ref.update(parts, (list) => list && [...list, Uint8Array.from(bytes)]),
+          append: (bytes) => Ref.update(parts, (list) => list && Chunk.append(list, Uint8Array.from(bytes))),
           commit: (file) =>
             Effect.flatMap(close, (list) =>
               list === undefined

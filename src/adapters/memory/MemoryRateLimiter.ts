@@ -11,22 +11,33 @@ interface Window {
   readonly endsAt: number
 }
 
-/** Above this many tracked keys, expired windows are dropped on the next hit. */
+/** Above this many tracked keys, ended windows are dropped, at most once per `PRUNE_INTERVAL_MILLIS`. */
 const PRUNE_THRESHOLD = 10_000
+const PRUNE_INTERVAL_MILLIS = 1_000
+
+interface Windows {
+  readonly byKey: HashMap.HashMap<string, Window>
+  readonly prunedAt: number
+}
+
+const prune = (windows: Windows, now: number): Windows =>
+  HashMap.size(windows.byKey) > PRUNE_THRESHOLD && now - windows.prunedAt >= PRUNE_INTERVAL_MILLIS
+    ? { byKey: HashMap.filter(windows.byKey, (w) => w.endsAt > now), prunedAt: now }
+    : windows
 
 export const make = Effect.gen(function*() {
-  const windows = yield* Ref.make(HashMap.empty<string, Window>())
+  const state = yield* Ref.make<Windows>({ byKey: HashMap.empty(), prunedAt: 0 })
   return RateLimiter.of({
     consume: ({ cost = 1, key, limit, window }) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.modify(windows, (map) => {
-          const live = HashMap.size(map) > PRUNE_THRESHOLD ? HashMap.filter(map, (w) => w.endsAt > now) : map
-          const current = HashMap.get(live, key)
+        Ref.modify(state, (windows) => {
+          const live = prune(windows, now)
+          const current = HashMap.get(live.byKey, key)
           const next: Window = current._tag === "Some" && current.value.endsAt > now
             ? { count: current.value.count + cost, endsAt: current.value.endsAt }
             : { count: cost, endsAt: now + Duration.toMillis(window) }
           const verdict = { allowed: next.count <= limit, count: next.count, resetAfterMillis: next.endsAt - now }
-          return [verdict, HashMap.set(live, key, next)]
+          return [verdict, { ...live, byKey: HashMap.set(live.byKey, key, next) }]
         }))
   })
 })

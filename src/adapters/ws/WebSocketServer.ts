@@ -5,17 +5,19 @@
  * (maxPayload, close 1009) and pause reading a socket.
  *
  * Each connection gets one fiber that takes frames from the connection's
- * queue, in order, and gives them to its UploadSession. When a client sends
- * faster than frames are handled, the queue fills up to `queueHighWater` and
- * the socket is paused, so TCP pushes back instead of memory growing.
+ * inbox, in order, and gives them to its UploadSession. When a client sends
+ * faster than frames are handled, the inbox fills up to `queueHighWaterBytes`
+ * and the socket is paused, so TCP pushes back instead of memory growing.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, FiberSet, Layer, Queue } from "effect"
+import { Context, Effect, FiberSet, Layer } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
-import { type Connection, type Frame, UploadSession } from "../../application/UploadSession.js"
+import { type Connection, UploadSession } from "../../application/UploadSession.js"
 import * as HttpApp from "../http/HttpApp.js"
+import * as Inbox from "./Inbox.js"
 
 export const UPLOAD_PATHS: ReadonlySet<string> = new Set(["/ws/file-transfer/", "/ws/file-transfer"])
 
@@ -28,8 +30,8 @@ export interface TransportSettings {
   readonly port: number
   /** Largest frame accepted; bigger frames close the connection with 1009. */
   readonly maxPayload: number
-  /** Frames queued per connection before its socket is paused. */
-  readonly queueHighWater?: number
+  /** Bytes of frames queued per connection before its socket is paused (default: maxPayload). */
+  readonly queueHighWaterBytes?: number
   /** How long shutdown waits for clients to acknowledge the 1001 close. */
   readonly closeGraceMillis?: number
 }
@@ -43,8 +45,6 @@ export class ServerAddress extends Context.Tag("file-receiver/ServerAddress")<Se
 /** Replies queued in the socket beyond this many bytes make the session wait for the peer to read. */
 const SEND_HIGH_WATER = 1024 * 1024
 
-const End = Symbol("End")
-
 const makeConnection = (ws: WebSocket, clientAddress: string): Connection => ({
   clientAddress,
   send: (reply) =>
@@ -52,44 +52,27 @@ const makeConnection = (ws: WebSocket, clientAddress: string): Connection => ({
       ? Effect.void
       : ws.bufferedAmount < SEND_HIGH_WATER
       ? Effect.sync(() => ws.send(reply))
-      : Effect.async<void>((resume) => ws.send(reply, () => resume(Effect.void))),
+      // Interruptible even inside a session's uninterruptible step: shutdown must not wait on a peer that never reads.
+      : Effect.interruptible(Effect.async<void>((resume) => ws.send(reply, () => resume(Effect.void)))),
   close: (code, reason) => Effect.sync(() => ws.close(code, reason))
 })
 
-const serveConnection = (ws: WebSocket, clientAddress: string, highWater: number) =>
+const serveConnection = (ws: WebSocket, clientAddress: string, highWaterBytes: number) =>
   Effect.gen(function*() {
     const sessions = yield* UploadSession
-    const inbox = yield* Queue.unbounded<Frame | typeof End>()
-    // The queue is bounded by pausing the socket at highWater; these two track that.
-    let pending = 0
-    let paused = false
-    ws.on("message", (data, isBinary) => {
-      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
-      inbox.unsafeOffer(isBinary ? bytes : bytes.toString("utf8"))
-      pending++
-      if (!paused && pending >= highWater) {
-        paused = true
-        ws.pause()
-      }
-    })
-    ws.on("close", () => inbox.unsafeOffer(End))
-    ws.on("error", () => {
-      // Protocol errors (oversized or malformed frames) close the socket; "close" follows.
-    })
-
+    const inbox = yield* Inbox.attach(ws, highWaterBytes)
     const session = yield* sessions.open(makeConnection(ws, clientAddress))
     yield* Effect.logDebug("client connected")
     for (;;) {
-      const frame = yield* Queue.take(inbox)
-      if (frame === End) break
-      pending--
-      if (paused && pending <= highWater / 2) {
-        paused = false
-        ws.resume()
+      const frame = yield* inbox.take
+      if (typeof frame === "object" && "_tag" in frame) {
+        yield* Effect.logDebug("client disconnected").pipe(
+          Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
+        )
+        return
       }
-      if ((yield* session.receive(frame)) === "closed") break
+      if ((yield* session.receive(frame)) === "closed") return
     }
-    yield* Effect.logDebug("client disconnected")
   }).pipe(
     Effect.scoped,
     Effect.ensuring(Effect.sync(() => ws.readyState === WebSocket.OPEN && ws.close())),
@@ -128,15 +111,17 @@ export const layer = (settings: TransportSettings): Layer.Layer<ServerAddress, E
       const handler = yield* NodeHttpServer.makeHandler(app)
       const fibers = yield* FiberSet.make()
       const runConnection = yield* FiberSet.runtime(fibers)<UploadSession>()
-      const highWater = settings.queueHighWater ?? 16
+      const highWaterBytes = settings.queueHighWaterBytes ?? settings.maxPayload
 
       const server = http.createServer(handler)
       const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxPayload, perMessageDeflate: false })
       wss.on("connection", (ws, request: http.IncomingMessage) => {
-        runConnection(serveConnection(ws, request.socket.remoteAddress ?? "unknown", highWater))
+        runConnection(serveConnection(ws, request.socket.remoteAddress ?? "unknown", highWaterBytes))
       })
-      server.on("upgrade", (request: http.IncomingMessage, socket, head) => {
-        const { pathname } = new URL(request.url ?? "/", "http://localhost")
+      server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        // Node drops its own error handler before "upgrade": without one, a reset would crash the process.
+        socket.on("error", () => socket.destroy())
+        const pathname = (request.url ?? "/").split("?", 1)[0] ?? "/"
         if (!UPLOAD_PATHS.has(pathname)) {
           socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
           return

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Duration, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Scope } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { FileStore } from "../../../src/application/FileStore.js"
 import * as FsFileStore from "../../../src/adapters/fs/FsFileStore.js"
+import * as MemoryRateLimiter from "../../../src/adapters/memory/MemoryRateLimiter.js"
+import * as UploadSession from "../../../src/application/UploadSession.js"
 import * as FileName from "../../../src/domain/FileName.js"
 import { fileStoreContract, StoreInspector } from "../../contracts/FileStore.contract.js"
 
@@ -91,4 +93,34 @@ describe("FsFileStore", () => {
       const error = yield* Effect.flip(Effect.provide(FileStore, FsFileStore.layer(path.join(blocker, "uploads"))))
       expect(error.reason).toBe("Open")
     }))
+})
+
+describe("FsFileStore under an interrupted session", () => {
+  it.scopedLive("a session interrupted at any moment of an upload leaves no partial file and no open handle", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const sessions = yield* UploadSession.UploadSession.pipe(
+        Effect.provide(UploadSession.layer({
+          upload: { maxFileBytes: 1 << 20, maxChunkBytes: 1 << 16, allowedExtensions: ["txt"] },
+          rateLimit: { limit: 1_000_000, window: Duration.seconds(60) }
+        })),
+        Effect.provide(FsFileStore.layer(dir)),
+        Effect.provide(MemoryRateLimiter.layerMemory)
+      )
+      const connection: UploadSession.Connection = { clientAddress: "test", send: () => Effect.void, close: () => Effect.void }
+      const frames = [
+        JSON.stringify({ type: "file_meta", file_name: "a.txt", file_size: 8 }),
+        JSON.stringify({ type: "file_chunk", chunk: Buffer.from("abcd").toString("base64") }),
+        JSON.stringify({ type: "file_meta", file_name: "b.txt", file_size: 8 })
+      ]
+      for (let attempt = 0; attempt < 60; attempt++) {
+        const scope = yield* Scope.make()
+        const session = yield* Scope.extend(sessions.open(connection), scope)
+        const fiber = yield* Effect.fork(Effect.forEach(frames, session.receive))
+        yield* Effect.sleep(Duration.micros(BigInt((attempt % 12) * 150)))
+        yield* Fiber.interrupt(fiber)
+        yield* Scope.close(scope, Exit.void)
+      }
+      expect(yield* list(dir)).toEqual([])
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)))
 })
