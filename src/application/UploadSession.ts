@@ -5,7 +5,7 @@
  * replies go back through the connection. Frames are handled one at a time,
  * in order, by the connection's single fiber.
  */
-import { Context, Duration, Effect, Layer, Option, Ref } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, Ref } from "effect"
 import type { Scope } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 import * as Messages from "../domain/Messages.js"
@@ -24,8 +24,17 @@ export interface Connection {
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }
 
-/** An inbound WebSocket frame: text (a JSON message) or binary. */
-export type Frame = string | Uint8Array
+/** An inbound WebSocket frame: a JSON text message, or (during an upload) a chunk of raw bytes. */
+export interface Frame {
+  readonly bytes: Buffer
+  readonly isBinary: boolean
+}
+
+/** A text frame, for tests and in-process clients. */
+export const textFrame = (text: string): Frame => ({ bytes: Buffer.from(text, "utf8"), isBinary: false })
+
+/** A binary frame, for tests and in-process clients. */
+export const binaryFrame = (bytes: Uint8Array): Frame => ({ bytes: Buffer.from(bytes), isBinary: true })
 
 /** Whether the connection should go on reading after a frame. */
 export type Verdict = "continue" | "closed"
@@ -35,7 +44,6 @@ export interface SessionSettings {
   readonly rateLimit: { readonly limit: number; readonly window: Duration.Duration }
 }
 
-export const BINARY_NOT_SUPPORTED = "Binary frames are not supported: send chunks as file_chunk JSON messages"
 export const STORAGE_FAILED = "The server could not store the file; the upload was discarded, please try again"
 
 interface Session {
@@ -59,6 +67,7 @@ export class UploadSession extends Context.Tag("file-receiver/UploadSession")<Up
 export const make = (settings: SessionSettings) =>
   Effect.gen(function*() {
     const store = yield* FileStore
+    const metaReceived = Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes })
     const limiter = yield* RateLimiter
     // Log a limiter outage once when it starts and once when it ends, not per message.
     const limiterDown = yield* Ref.make(false)
@@ -118,7 +127,7 @@ export const make = (settings: SessionSettings) =>
                 const partial = yield* store.begin
                 yield* Ref.set(session, { state: next, partial: Option.some(partial) })
                 yield* Effect.logDebug("upload started").pipe(Effect.annotateLogs({ file: file.name }), log)
-                yield* connection.send(Messages.metaReceived)
+                yield* connection.send(metaReceived)
                 if (completed) yield* complete(partial, file)
               }).pipe(Effect.catchTag("FileStoreError", storageFailed)),
             Append: ({ bytes, completed, next }) =>
@@ -128,7 +137,7 @@ export const make = (settings: SessionSettings) =>
                 yield* partial.value.append(bytes)
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))
                 if (completed && next._tag === "Completed") yield* complete(partial.value, next.file)
-                else yield* connection.send(Messages.chunkReceived)
+                else if (next._tag === "Receiving") yield* connection.send(Messages.chunkReceived(next.received))
               }).pipe(Effect.catchTag("FileStoreError", storageFailed))
           })
 
@@ -147,12 +156,10 @@ export const make = (settings: SessionSettings) =>
               yield* connection.close(CLOSE_POLICY_VIOLATION, Messages.RATE_LIMIT_EXCEEDED)
               return "closed" as const
             }
-            if (typeof frame !== "string") {
-              yield* connection.send(Messages.error(BINARY_NOT_SUPPORTED))
-              return "continue" as const
-            }
-            const decoded = Messages.decodeText(frame)
-            if (decoded._tag === "Left") {
+            const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, string> = frame.isBinary
+              ? Either.right({ type: "chunk_bytes", bytes: frame.bytes })
+              : Messages.decodeFrame(frame.bytes)
+            if (Either.isLeft(decoded)) {
               yield* connection.send(Messages.error(decoded.left))
               return "continue" as const
             }

@@ -47,10 +47,43 @@ const describe = (error: ParseResult.ParseError): string => {
   return path === "" ? `Invalid message: ${message}` : `${path}: ${message}`
 }
 
+const CHUNK_PREFIX = Buffer.from(`{"type":"file_chunk","chunk":"`, "latin1")
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
 /**
- * Decodes one text frame. Fails with a sentence fit for an `error` reply,
- * e.g. `file_size: expected a non-negative integer`.
+ * The fast path for the message that carries the bytes: a frame that is
+ * exactly `{"type":"file_chunk","chunk":"<text without quotes or escapes>"}`
+ * (what JSON.stringify produces) is the FileChunk message with that text,
+ * read straight from the frame without JSON.parse or Schema. Anything else
+ * returns undefined and takes the general path; both give the same result.
  */
+const fastChunk = (frame: Buffer): FileChunk | undefined => {
+  const end = frame.length - 2
+  if (
+    end < CHUNK_PREFIX.length ||
+    frame[end] !== QUOTE ||
+    frame[end + 1] !== 0x7d || // "}"
+    frame.compare(CHUNK_PREFIX, 0, CHUNK_PREFIX.length, 0, CHUNK_PREFIX.length) !== 0 ||
+    frame.indexOf(QUOTE, CHUNK_PREFIX.length) !== end ||
+    frame.indexOf(BACKSLASH, CHUNK_PREFIX.length) !== -1
+  ) {
+    return undefined
+  }
+  return { type: "file_chunk", chunk: frame.toString("latin1", CHUNK_PREFIX.length, end) }
+}
+
+/**
+ * Decodes one text frame (UTF-8 bytes, as validated by the WebSocket layer).
+ * Fails with a sentence fit for an `error` reply, e.g.
+ * `file_size: expected a non-negative integer`.
+ */
+export const decodeFrame = (frame: Buffer): Either.Either<ClientMessage, string> => {
+  const chunk = fastChunk(frame)
+  return chunk === undefined ? decodeText(frame.toString("utf8")) : Either.right(chunk)
+}
+
+/** Decodes one text message, as {@link decodeFrame} does. */
 export const decodeText = (text: string): Either.Either<ClientMessage, string> => {
   let json: unknown
   try {
@@ -81,9 +114,21 @@ export const decodeText = (text: string): Either.Either<ClientMessage, string> =
 /** A reply frame as sent on the wire. */
 export type Reply = string
 
-export const metaReceived: Reply = JSON.stringify({ type: "meta_received", message: "Ready to receive file" })
+/**
+ * meta_received. The fields after `message` tell newer clients what this
+ * server accepts; older clients ignore them.
+ */
+export const metaReceived = (capabilities: { readonly maxChunkBytes: number }): Reply =>
+  JSON.stringify({
+    type: "meta_received",
+    message: "Ready to receive file",
+    max_chunk_bytes: capabilities.maxChunkBytes,
+    binary_chunks: true
+  })
 
-export const chunkReceived: Reply = JSON.stringify({ type: "chunk_received", message: "Ready for next chunk" })
+/** chunk_received, with the number of bytes stored so far. */
+export const chunkReceived = (received: number): Reply =>
+  `{"type":"chunk_received","message":"Ready for next chunk","received":${received}}`
 
 export const fileReceived = (storedName: string, extension: string): Reply =>
   JSON.stringify({

@@ -38,10 +38,12 @@ const openSession = (clientAddress?: string) =>
     const scope = yield* Scope.make()
     const sessions = yield* UploadSession.UploadSession
     const session = yield* Scope.extend(sessions.open(recorder.connection), scope)
-    const receiveAll = (...frames: ReadonlyArray<UploadSession.Frame>) => Effect.forEach(frames, session.receive)
+    const receive = (frame: string | UploadSession.Frame) =>
+      session.receive(typeof frame === "string" ? UploadSession.textFrame(frame) : frame)
+    const receiveAll = (...frames: ReadonlyArray<string | UploadSession.Frame>) => Effect.forEach(frames, receive)
     const types = Effect.map(Ref.get(recorder.sent), (all) => all.map((m) => m["type"]))
     const last = Effect.map(Ref.get(recorder.sent), (all) => all[all.length - 1])
-    return { ...recorder, receive: session.receive, scope, receiveAll, types, last }
+    return { ...recorder, receive, scope, receiveAll, types, last }
   })
 
 const memory = Layer.mergeAll(memoryStore, memoryLimiter)
@@ -118,11 +120,33 @@ describe("UploadSession", () => {
       expect(HashMap.size(yield* committed)).toBe(0)
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
 
-  it.effect("a binary frame gets an error, not a crash", () =>
+  it.effect("binary frames are chunks of raw bytes, with the same replies and rules as file_chunk", () =>
     Effect.gen(function*() {
       const s = yield* openSession()
-      expect(yield* s.receive(new Uint8Array([1, 2, 3]))).toBe("continue")
-      expect((yield* s.last)?.["message"]).toBe(UploadSession.BINARY_NOT_SUPPORTED)
+      const binary = (text: string) => UploadSession.binaryFrame(Buffer.from(text))
+      yield* s.receiveAll(binary("early"), meta("mixed.txt", 9), binary("abc"), chunk("def"), binary("ghij"), binary("g"))
+      const sent = yield* Ref.get(s.sent)
+      expect(sent.map((m) => m["type"])).toEqual(["error", "meta_received", "chunk_received", "chunk_received", "error", "error"])
+      expect(sent[0]?.["message"]).toBe(Upload.NO_UPLOAD)
+      expect(sent[3]?.["received"]).toBe(6)
+      expect(sent[4]?.["message"]).toBe("Chunk exceeds the declared file size (9 bytes); upload discarded")
+      yield* s.receiveAll(meta("bin.txt", 4), binary("wx"), binary("yz"))
+      expect((yield* s.last)?.["type"]).toBe("file_received")
+      expect(yield* committedText("bin.txt")).toEqual(Option.some("wxyz"))
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("meta_received offers binary chunks and the chunk limit; chunk_received counts the bytes", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("count.txt", 10), chunk("abcd"))
+      const [metaReply, chunkReply] = yield* Ref.get(s.sent)
+      expect(metaReply).toEqual({
+        type: "meta_received",
+        message: "Ready to receive file",
+        max_chunk_bytes: 256,
+        binary_chunks: true
+      })
+      expect(chunkReply).toEqual({ type: "chunk_received", message: "Ready for next chunk", received: 4 })
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
 
   describe("rate limit", () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
+import * as Base64 from "../../src/domain/Base64.js"
 import * as Messages from "../../src/domain/Messages.js"
 
 /** The decoded message, or a test failure carrying the error text. */
@@ -154,18 +155,21 @@ describe("Messages.decodeText", () => {
 })
 
 describe("Messages replies", () => {
-  it("metaReceived is exactly {type, message} with 'Ready to receive file'", () => {
-    const reply = JSON.parse(Messages.metaReceived) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message"])
+  it("metaReceived starts with the original {type, message} and adds the server's capabilities after them", () => {
+    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 262144 })) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "max_chunk_bytes", "binary_chunks"])
     expect(reply["type"]).toBe("meta_received")
     expect(reply["message"]).toBe("Ready to receive file")
+    expect(reply["max_chunk_bytes"]).toBe(262144)
+    expect(reply["binary_chunks"]).toBe(true)
   })
 
-  it("chunkReceived is exactly {type, message} with 'Ready for next chunk'", () => {
-    const reply = JSON.parse(Messages.chunkReceived) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message"])
+  it("chunkReceived keeps {type, message} first and adds the bytes received so far", () => {
+    const reply = JSON.parse(Messages.chunkReceived(65536)) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "received"])
     expect(reply["type"]).toBe("chunk_received")
     expect(reply["message"]).toBe("Ready for next chunk")
+    expect(reply["received"]).toBe(65536)
   })
 
   it("fileReceived has the keys type, message, extension in that order", () => {
@@ -196,5 +200,37 @@ describe("Messages replies", () => {
     for (const reply of [Messages.metaReceived, Messages.chunkReceived, Messages.fileReceived("a.pdf", "pdf"), Messages.error("x")]) {
       expect(reply).not.toContain("\n")
     }
+  })
+})
+
+describe("Messages.decodeFrame", () => {
+  const frame = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value))
+  const base64 = Buffer.from("hello, world").toString("base64")
+
+  it("reads a compact file_chunk straight from the frame", () => {
+    expect(Messages.decodeFrame(frame({ type: "file_chunk", chunk: base64 }))).toEqual(
+      Either.right({ type: "file_chunk", chunk: base64 })
+    )
+  })
+
+  it("gives the same result as decodeText for every other shape", () => {
+    const texts = [
+      `{"type": "file_chunk", "chunk": "${base64}"}`,
+      `{"chunk":"${base64}","type":"file_chunk"}`,
+      `{"type":"file_chunk","chunk":"aGVsbG8\/"}`,
+      `{"type":"file_chunk","chunk":"a"b"}`,
+      `{"type":"file_chunk","chunk":"${base64}"}  `,
+      `{"type":"file_chunk","chunk":""}`,
+      `{"type":"file_chunk","chunk":"`,
+      JSON.stringify({ type: "file_meta", file_name: "a.txt", file_size: 3 }),
+      "not json",
+      "{}"
+    ]
+    for (const text of texts) expect(Messages.decodeFrame(Buffer.from(text)), text).toEqual(Messages.decodeText(text))
+  })
+
+  it("hands non-ASCII chunk text over unchanged for the strict base64 check to refuse", () => {
+    const decoded = Messages.decodeFrame(frame({ type: "file_chunk", chunk: "YWJ\u00e9" }))
+    expect(Either.isRight(decoded) && decoded.right.type === "file_chunk" && Base64.decodeStrict(decoded.right.chunk)).toBe(undefined)
   })
 })

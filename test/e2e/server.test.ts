@@ -30,7 +30,12 @@ describe("uploading over the seed protocol", () => {
     const client = await connect(server.url)
     const content = randomBytes(1024 * 1024 + 123)
     client.send(meta("big.pdf", content.length))
-    expect(await client.next()).toEqual({ type: "meta_received", message: "Ready to receive file" })
+    expect(await client.next()).toEqual({
+      type: "meta_received",
+      message: "Ready to receive file",
+      max_chunk_bytes: 256 * 1024,
+      binary_chunks: true
+    })
     const replies = []
     for (let offset = 0; offset < content.length; offset += 64 * 1024) {
       client.send(chunk(content.subarray(offset, offset + 64 * 1024)))
@@ -97,6 +102,49 @@ describe("uploading over the seed protocol", () => {
   })
 })
 
+describe("binary frames and pipelining", () => {
+  it("a file sent as binary frames, all at once without waiting, is stored intact and every chunk answered in order", async () => {
+    const client = await connect(server.url)
+    const content = randomBytes(3 * 1024 * 1024 + 17)
+    const size = 200 * 1024
+    client.send(meta("pipelined.pdf", content.length))
+    expect((await client.next()).binary_chunks).toBe(true)
+    for (let offset = 0; offset < content.length; offset += size) client.sendRaw(content.subarray(offset, offset + size), true)
+    const count = Math.ceil(content.length / size)
+    const replies = []
+    for (let i = 0; i < count; i++) replies.push(await client.next())
+    expect(replies.slice(0, -1).map((r) => r.received)).toEqual(
+      Array.from({ length: count - 1 }, (_, i) => (i + 1) * size)
+    )
+    expect(replies.at(-1)?.message).toBe("File pipelined.pdf received successfully and file extension is `pdf`")
+    expect(sha256(await readStored("pipelined.pdf"))).toBe(sha256(content))
+    client.close()
+  })
+
+  it("text and binary chunks can be mixed in one upload", async () => {
+    const client = await connect(server.url)
+    client.send(meta("mixed.txt", 6))
+    await client.next()
+    client.sendRaw(Buffer.from("abc"), true)
+    client.send(chunk(Buffer.from("def")))
+    expect((await client.next()).received).toBe(3)
+    expect((await client.next()).type).toBe("file_received")
+    expect((await readStored("mixed.txt")).toString()).toBe("abcdef")
+    client.close()
+  })
+
+  it("a binary chunk over MAX_CHUNK_BYTES is refused and the upload goes on", async () => {
+    const client = await connect(server.url)
+    client.send(meta("big-binary.pdf", 1024 * 1024))
+    await client.next()
+    client.sendRaw(randomBytes(256 * 1024 + 1), true)
+    expect((await client.next()).message).toBe("Chunk too large: 262145 bytes exceeds the limit of 262144 bytes per chunk")
+    client.sendRaw(randomBytes(1000), true)
+    expect((await client.next()).received).toBe(1000)
+    client.close()
+  })
+})
+
 describe("errors are answered with a clear message and the connection stays usable", () => {
   const cases: ReadonlyArray<readonly [string, ReadonlyArray<unknown>, string]> = [
     ["a chunk before file_meta", [chunk(Buffer.from("a"))], "No upload in progress: send file_meta first"],
@@ -121,10 +169,10 @@ describe("errors are answered with a clear message and the connection stays usab
     client.close()
   })
 
-  it("a binary frame gets an error message, not a crash", async () => {
+  it("a binary frame outside an upload gets an error message, not a crash", async () => {
     const client = await connect(server.url)
     client.sendRaw(Buffer.from([0, 1, 2, 3]), true)
-    expect((await client.next()).type).toBe("error")
+    expect(await client.next()).toEqual({ type: "error", message: "No upload in progress: send file_meta first" })
     expect((await upload(client, "after-binary.txt", Buffer.from("ok"))).type).toBe("file_received")
     client.close()
   })

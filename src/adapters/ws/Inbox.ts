@@ -18,11 +18,6 @@ export interface Ended {
   readonly error: string | undefined
 }
 
-interface Queued {
-  readonly bytes: Buffer
-  readonly isBinary: boolean
-}
-
 const toBuffer = (data: Buffer | ArrayBuffer | ReadonlyArray<Buffer>): Buffer =>
   Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
 
@@ -33,7 +28,7 @@ const toBuffer = (data: Buffer | ArrayBuffer | ReadonlyArray<Buffer>): Buffer =>
  */
 export const attach = (ws: WebSocket, highWaterBytes: number) =>
   Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<Queued | Ended>()
+    const queue = yield* Queue.unbounded<Frame | Ended>()
     let queuedBytes = 0
     let paused = false
     let protocolError: string | undefined
@@ -73,7 +68,7 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
         paused = false
         ws.resume()
       }
-      return item.isBinary ? item.bytes : item.bytes.toString("utf8")
+      return item
     })
     return { take }
   }) satisfies Effect.Effect<{ readonly take: Effect.Effect<Frame | Ended> }, never, Scope.Scope>

@@ -116,7 +116,7 @@ describe("FsFileStore under an interrupted session", () => {
       for (let attempt = 0; attempt < 60; attempt++) {
         const scope = yield* Scope.make()
         const session = yield* Scope.extend(sessions.open(connection), scope)
-        const fiber = yield* Effect.fork(Effect.forEach(frames, session.receive))
+        const fiber = yield* Effect.fork(Effect.forEach(frames, (frame) => session.receive(UploadSession.textFrame(frame))))
         yield* Effect.sleep(Duration.micros(BigInt((attempt % 12) * 150)))
         yield* Fiber.interrupt(fiber)
         yield* Scope.close(scope, Exit.void)
