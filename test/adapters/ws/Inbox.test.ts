@@ -23,15 +23,15 @@ class FakeSocket extends EventEmitter {
 const attach = (socket: FakeSocket, highWaterBytes: number) => Inbox.attach(socket as unknown as WebSocket, highWaterBytes)
 
 describe("Inbox", () => {
-  it.scoped("yields frames in order: text as strings, binary as bytes, then Ended with the close code", () =>
+  it.scoped("yields frames in order, marked text or binary, then Ended with the close code", () =>
     Effect.gen(function*() {
       const socket = new FakeSocket()
       const inbox = yield* attach(socket, 1_000)
       socket.emit("message", Buffer.from("{\"a\":1}"), false)
       socket.emit("message", Buffer.from([1, 2]), true)
       socket.emit("close", 1006, Buffer.from(""))
-      expect(yield* inbox.take).toBe("{\"a\":1}")
-      expect(yield* inbox.take).toEqual(Buffer.from([1, 2]))
+      expect(yield* inbox.take).toEqual({ bytes: Buffer.from("{\"a\":1}"), isBinary: false })
+      expect(yield* inbox.take).toEqual({ bytes: Buffer.from([1, 2]), isBinary: true })
       expect(yield* inbox.take).toMatchObject({ _tag: "Ended", code: 1006 })
     }))
 
