@@ -1,6 +1,8 @@
 /**
  * FileStore on the local filesystem. Each upload streams into a hidden
- * `.<uuid>.part` file in the save directory; commit publishes it under its
+ * `.<uuid>.part` file in the save directory, written behind (see
+ * WriteBehind: appends return once the bytes are queued, with a bounded
+ * queue); commit flushes it and publishes it under its
  * final name with link(2), which fails instead of overwriting, so a name
  * collision picks `name_1.ext`, `name_2.ext`, ... and readers never see a
  * half-written file. Nothing is ever written outside the directory.
@@ -11,6 +13,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
 import * as FileName from "../../domain/FileName.js"
+import * as WriteBehind from "./WriteBehind.js"
 
 /** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
 export const PARTIAL_SUFFIX = ".part"
@@ -67,13 +70,8 @@ const publishWithoutLinks = async (partialPath: string, finalPath: string): Prom
   }
 }
 
-const writeAll = async (handle: fs.FileHandle, bytes: Uint8Array): Promise<void> => {
-  let offset = 0
-  while (offset < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
-    offset += bytesWritten
-  }
-}
+/** Bytes waiting for the disk per upload before appends wait (the write-behind bound). */
+const WRITE_BEHIND_BYTES = 1024 * 1024
 
 export const make = (directory: string) =>
   Effect.gen(function*() {
@@ -90,13 +88,14 @@ export const make = (directory: string) =>
         try: () => fs.open(partialPath, "wx", 0o644),
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
       })
+      const writer = WriteBehind.make(handle, WRITE_BEHIND_BYTES)
       const open = yield* Ref.make(true)
       const close = Ref.getAndSet(open, false)
 
       const discard = Effect.flatMap(close, (wasOpen) =>
         wasOpen
           ? Effect.tryPromise(async () => {
-            await handle.close().catch(() => undefined)
+            await writer.destroy()
             await fs.rm(partialPath, { force: true })
           }).pipe(
             Effect.catchAll((error) =>
@@ -112,7 +111,7 @@ export const make = (directory: string) =>
           wasOpen
             ? Effect.tryPromise({
               try: async () => {
-                await handle.close()
+                await writer.finish()
                 for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
                   const name = attempt === 0 ? file.name : FileName.alternativeName(file, attempt)
                   if (await publish(partialPath, inside(root, name))) return name
@@ -127,10 +126,13 @@ export const make = (directory: string) =>
 
       const partial: PartialFile = {
         append: (bytes) =>
-          Effect.tryPromise({
-            try: () => writeAll(handle, bytes),
-            catch: (cause) => new FileStoreError({ reason: "Write", cause })
-          }),
+          Effect.suspend(() => {
+            const drained = writer.write(bytes)
+            return drained === undefined ? Effect.void : Effect.tryPromise({
+              try: () => drained,
+              catch: (cause) => new FileStoreError({ reason: "Write", cause })
+            })
+          }).pipe(Effect.catchAllDefect((cause) => Effect.fail(new FileStoreError({ reason: "Write", cause })))),
         commit,
         discard
       }
