@@ -5,8 +5,8 @@
  * exit code 1.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Config, ConfigError, Effect, Layer, Logger, LogLevel, Option } from "effect"
-import { formatConfigError } from "./adapters/config/AppConfig.js"
+import { Cause, ConfigError, Effect, Layer, Logger, Option } from "effect"
+import { formatConfigError, LogLevelConfig } from "./adapters/config/AppConfig.js"
 import * as Server from "./Server.js"
 
 /** One readable line for why start-up failed. */
@@ -22,7 +22,7 @@ const describe = (cause: Cause.Cause<unknown>): string =>
   })
 
 const main = Effect.gen(function*() {
-  const level = yield* Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+  const level = yield* LogLevelConfig
   return yield* Layer.launch(Server.layer).pipe(Logger.withMinimumLogLevel(level))
 }).pipe(
   Effect.tapErrorCause((cause) =>

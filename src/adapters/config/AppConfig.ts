@@ -29,6 +29,27 @@ const nonBlank = (name: string, fallback: string, expectation: string): Config.C
     Config.mapOrFail((text) => (text.trim() === "" ? invalid(name, expectation, text) : Either.right(text.trim())))
   )
 
+const LOG_LEVELS: Record<string, LogLevel.LogLevel> = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  none: LogLevel.None
+}
+
+/** LOG_LEVEL: all, trace, debug, info, warn (or warning), error, fatal or none; any case. */
+export const LogLevelConfig: Config.Config<LogLevel.LogLevel> = Config.string("LOG_LEVEL").pipe(
+  Config.withDefault("info"),
+  Config.mapOrFail((text) => {
+    const level = LOG_LEVELS[text.trim().toLowerCase()]
+    return level === undefined ? invalid("LOG_LEVEL", Object.keys(LOG_LEVELS).join(", "), text) : Either.right(level)
+  })
+)
+
 /** Parses `txt,pdf` or `["txt", "pdf"]` into lower-case extensions without dots. */
 export const parseExtensions = (text: string): Either.Either<ReadonlyArray<string>, string> => {
   let items: ReadonlyArray<unknown>
@@ -76,7 +97,7 @@ export const DEFAULT_EXTENSIONS = "txt,pdf,png,jpg,jpeg,gif"
 export const AppConfig: Config.Config<AppConfig> = Config.all({
   host: nonBlank("HOST", "127.0.0.1", "a host name or address, like 127.0.0.1 or 0.0.0.0"),
   port: integerBetween("PORT", 0, 65535, 8000),
-  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
+  logLevel: LogLevelConfig,
   saveDirectory: nonBlank("FILE_SAVE_DIRECTORY", "uploaded_files", "a directory path"),
   maxFileBytes: integerBetween("FILE_MAX_SIZE", 0, Math.floor(Number.MAX_SAFE_INTEGER / MiB), 20).pipe(
     Config.map((mebibytes) => mebibytes * MiB)

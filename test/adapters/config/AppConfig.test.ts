@@ -89,6 +89,14 @@ describe("AppConfig", () => {
       expect(String(config.redisUrl)).not.toContain("secret")
     }))
 
+  it.effect("reads LOG_LEVEL in any case, with warn and warning both meaning Warning", () =>
+    Effect.gen(function*() {
+      for (const [text, label] of [["warning", "WARN"], ["WARN", "WARN"], ["Debug", "DEBUG"], ["none", "OFF"]] as const) {
+        const config = yield* AppConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LOG_LEVEL", text]]))))
+        expect(config.logLevel.label).toBe(label)
+      }
+    }))
+
   const badValues: ReadonlyArray<readonly [string, string]> = [
     ["PORT", "abc"],
     ["PORT", "70000"],
