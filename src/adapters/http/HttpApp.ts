@@ -7,8 +7,11 @@ import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
 
-/** Where the upload page lives, relative to the package root. */
-export const INDEX_HTML = new URL("../../../public/index.html", import.meta.url)
+/** Where the upload page can be: next to src/ when run from source, next to dist/ when bundled. */
+const INDEX_HTML_CANDIDATES = [
+  new URL("../../../public/index.html", import.meta.url),
+  new URL("../public/index.html", import.meta.url)
+]
 
 const pageHeaders = {
   "cache-control": "no-cache",
@@ -22,8 +25,9 @@ const pageHeaders = {
 /** The router; reads the page once, when built. */
 export const make = Effect.gen(function*() {
   const indexHtml = yield* Effect.tryPromise({
-    try: () => fs.readFile(INDEX_HTML, "utf8"),
-    catch: (cause) => new Error(`cannot read the upload page ${INDEX_HTML.pathname}: ${String(cause)}`)
+    try: () => Promise.any(INDEX_HTML_CANDIDATES.map((candidate) => fs.readFile(candidate, "utf8"))),
+    catch: () =>
+      new Error(`cannot read the upload page public/index.html (looked in ${INDEX_HTML_CANDIDATES.map((c) => c.pathname).join(", ")})`)
   })
   return HttpRouter.empty.pipe(
     HttpRouter.get(

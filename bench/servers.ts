@@ -1,0 +1,151 @@
+/**
+ * The three servers under test, each run as its own child process on
+ * 127.0.0.1 with port 0, so its peak memory (VmHWM) can be read from /proc:
+ * the project (the real `src/main.ts`), the plain `ws` reference and
+ * tus-node-server, each bundled by esbuild and run on plain node. Each prints
+ * "listening on http://host:port" on stdout.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { readFile } from "node:fs/promises"
+import * as path from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+
+export type ServerKind = "project" | "reference" | "tus"
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+const SOURCES: Record<ServerKind, string> = {
+  project: "src/main.ts",
+  reference: "bench/reference-ws.ts",
+  tus: "bench/tus-server.ts"
+}
+
+/** Where each server's bundle goes; the project's is the shipped `npm run build` artifact. */
+const BUNDLES: Record<ServerKind, string> = {
+  project: "dist/main.mjs",
+  reference: "bench/.build/reference-ws.mjs",
+  tus: "bench/.build/tus-server.mjs"
+}
+
+/**
+ * Bundles all three servers the same way (esbuild, as `npm run build` does for
+ * the project), so each runs on plain node: no TypeScript loader in the
+ * measured processes, and the same treatment for every contestant.
+ */
+export const buildServers = async (): Promise<void> => {
+  const { bundle } = (await import(path.join(REPO_ROOT, "scripts/build.mjs"))) as {
+    readonly bundle: (entryPoint: string, outfile: string) => Promise<unknown>
+  }
+  for (const kind of Object.keys(SOURCES) as Array<ServerKind>) {
+    await bundle(path.join(REPO_ROOT, SOURCES[kind]), path.join(REPO_ROOT, BUNDLES[kind]))
+  }
+}
+
+const LISTENING = /listening on http:\/\/[^:]+:(\d+)/
+const START_TIMEOUT_MILLIS = 30_000
+
+export interface RunningServer {
+  readonly kind: ServerKind
+  readonly pid: number
+  readonly port: number
+  /** Where this server stores uploads. */
+  readonly directory: string
+  /** The upload URL: the WebSocket endpoint, or tus's creation endpoint. */
+  readonly url: string
+  /** Whether the process is still running (it must be, after every run). */
+  readonly alive: () => boolean
+  /** The last lines the process wrote to stderr, for error reports. */
+  readonly stderrTail: () => string
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s). */
+  readonly stop: () => Promise<void>
+}
+
+/** Peak and current resident set size of a live process, in bytes (from /proc/<pid>/status). */
+export const memoryOf = async (pid: number): Promise<{ readonly vmHWM: number; readonly vmRSS: number }> => {
+  const status = await readFile(`/proc/${pid}/status`, "utf8")
+  const field = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)
+    if (match?.[1] === undefined) throw new Error(`no ${name} in /proc/${pid}/status`)
+    return Number(match[1]) * 1024
+  }
+  return { vmHWM: field("VmHWM"), vmRSS: field("VmRSS") }
+}
+
+const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => {
+  const inherited: NodeJS.ProcessEnv = { ...process.env }
+  // The project must use its in-memory limiter and its defaults, whatever the shell has set.
+  for (const name of Object.keys(inherited)) {
+    if (/^(REDIS_URL|RATE_LIMIT_|FILE_|MAX_CHUNK_BYTES|LOG_LEVEL|NODE_OPTIONS)/.test(name)) delete inherited[name]
+  }
+  const common = { ...inherited, PORT: "0", HOST: "127.0.0.1", FILE_SAVE_DIRECTORY: directory }
+  return kind !== "project" ? common : {
+    ...common,
+    RATE_LIMIT_PER_PERIOD: "1000000000",
+    FILE_MAX_SIZE: "4096",
+    MAX_CHUNK_BYTES: String(1024 * 1024),
+    // Info, only so that the "listening on" line (and the port) is printed.
+    LOG_LEVEL: "info"
+  }
+}
+
+const urlFor = (kind: ServerKind, port: number): string =>
+  kind === "tus" ? `http://127.0.0.1:${port}/files` : `ws://127.0.0.1:${port}/ws/file-transfer/`
+
+const waitForExit = (child: ChildProcess, millis: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(true)
+    const timer = setTimeout(() => resolve(false), millis)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+
+/** Starts `kind` storing into `directory` (which must exist) and waits until it listens. */
+export const startServer = (kind: ServerKind, directory: string): Promise<RunningServer> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLES[kind]], {
+      cwd: REPO_ROOT,
+      env: environment(kind, directory),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const stderr: Array<string> = []
+    let exited = false
+    createInterface({ input: child.stderr! }).on("line", (line) => {
+      stderr.push(line)
+      if (stderr.length > 20) stderr.shift()
+    })
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`${kind} server did not print its port within ${START_TIMEOUT_MILLIS} ms`))
+    }, START_TIMEOUT_MILLIS)
+    child.once("exit", (code, signal) => {
+      exited = true
+      clearTimeout(timer)
+      reject(new Error(`${kind} server exited before listening (${signal ?? code}): ${stderr.join("\n")}`))
+    })
+    // Keep draining stdout (the project logs a line per upload at info).
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const port = LISTENING.exec(line)?.[1]
+      if (port === undefined || child.pid === undefined) return
+      clearTimeout(timer)
+      resolve({
+        kind,
+        pid: child.pid,
+        port: Number(port),
+        directory,
+        url: urlFor(kind, Number(port)),
+        alive: () => !exited,
+        stderrTail: () => stderr.join("\n"),
+        stop: async () => {
+          if (exited) return
+          child.kill("SIGTERM")
+          if (!(await waitForExit(child, 5_000))) {
+            child.kill("SIGKILL")
+            await waitForExit(child, 5_000)
+          }
+        }
+      })
+    })
+  })
