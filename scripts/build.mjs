@@ -3,6 +3,17 @@
 // container and the benchmark run, at a fraction of the memory.
 import { build } from "esbuild"
 
+// @effect/platform-node's HTTP server module imports its HTTP *client*, and
+// with it undici (1 MB of code, ~10 MB of heap once evaluated). The server
+// never makes HTTP requests through it, so the bundle gets an empty stand-in.
+const withoutUndici = {
+  name: "without-undici",
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, () => ({ path: "undici", namespace: "unused" }))
+    build.onLoad({ filter: /.*/, namespace: "unused" }, () => ({ contents: "export default {}", loader: "js" }))
+  }
+}
+
 export const bundle = (entryPoint, outfile) =>
   build({
     entryPoints: [entryPoint],
@@ -16,6 +27,7 @@ export const bundle = (entryPoint, outfile) =>
     external: ["bufferutil", "utf-8-validate"],
     // Bundled CommonJS dependencies (ioredis) call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    plugins: [withoutUndici],
     logLevel: "warning"
   })
 

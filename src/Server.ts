@@ -8,8 +8,6 @@ import { Duration, Effect, Layer, Option } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
-import * as RedisClient from "./adapters/redis/RedisClient.js"
-import * as RedisRateLimiter from "./adapters/redis/RedisRateLimiter.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
 import * as UploadSession from "./application/UploadSession.js"
 
@@ -19,11 +17,20 @@ import * as UploadSession from "./application/UploadSession.js"
  */
 export const maxPayloadFor = (maxChunkBytes: number): number => Math.ceil(maxChunkBytes / 3) * 4 * 2 + 4096
 
+/** Redis adapters are loaded only when REDIS_URL is set: a single instance never pays for ioredis. */
 const rateLimiterLayer = (config: AppConfig) =>
   Option.match(config.redisUrl, {
     onNone: () => MemoryRateLimiter.layerMemory,
     onSome: (url) =>
-      RedisRateLimiter.layer(config.rateLimit.keyPrefix).pipe(Layer.provide(RedisClient.layer(url)))
+      Layer.unwrapEffect(
+        Effect.promise(async () => {
+          const [RedisClient, RedisRateLimiter] = await Promise.all([
+            import("./adapters/redis/RedisClient.js"),
+            import("./adapters/redis/RedisRateLimiter.js")
+          ])
+          return RedisRateLimiter.layer(config.rateLimit.keyPrefix).pipe(Layer.provide(RedisClient.layer(url)))
+        })
+      )
   })
 
 /** The service for a given configuration. */
