@@ -84,11 +84,10 @@ export const make = (directory: string) =>
     // Uninterruptible, so an interrupted caller can never leave an opened file behind unseen.
     const begin = Effect.uninterruptible(Effect.gen(function*() {
       const partialPath = inside(root, `.${randomUUID()}${PARTIAL_SUFFIX}`)
-      const handle = yield* Effect.tryPromise({
-        try: () => fs.open(partialPath, "wx", 0o644),
+      const writer = yield* Effect.tryPromise({
+        try: () => WriteBehind.create(partialPath, { highWaterMark: WRITE_BEHIND_BYTES, mode: 0o644 }),
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
       })
-      const writer = WriteBehind.make(handle, WRITE_BEHIND_BYTES)
       const open = yield* Ref.make(true)
       const close = Ref.getAndSet(open, false)
 

@@ -7,8 +7,7 @@
  * A write error is kept and fails every later call, so a file with a lost
  * write is never published.
  */
-import type * as fs from "node:fs/promises"
-import type { WriteStream } from "node:fs"
+import { createWriteStream, type WriteStream } from "node:fs"
 
 export interface WriteBehind {
   /** Queues `bytes`; undefined when accepted at once, else a promise for the drain. Throws after a failure. */
@@ -22,40 +21,54 @@ export interface WriteBehind {
 const closed = (stream: WriteStream): Promise<void> =>
   new Promise((resolve) => (stream.closed ? resolve() : stream.once("close", () => resolve())))
 
-export const make = (handle: fs.FileHandle, highWaterMark: number): WriteBehind => {
-  const stream = handle.createWriteStream({ highWaterMark }) as unknown as WriteStream
-  let failure: Error | undefined
-  stream.on("error", (error) => {
-    failure ??= error
-  })
-
-  const drained = () =>
-    new Promise<void>((resolve, reject) => {
-      const onDrain = () => {
-        stream.off("close", onClose)
-        resolve()
-      }
-      const onClose = () => {
-        stream.off("drain", onDrain)
-        reject(failure ?? new Error("the partial file was closed"))
-      }
-      stream.once("drain", onDrain)
-      stream.once("close", onClose)
+/** Opens `path` (by default creating it and failing if it exists, O_EXCL) and returns its writer once open. */
+export const create = (
+  path: string,
+  options: { readonly highWaterMark: number; readonly mode: number; readonly flags?: string }
+): Promise<WriteBehind> =>
+  new Promise((resolve, reject) => {
+    const stream = createWriteStream(path, {
+      flags: options.flags ?? "wx",
+      mode: options.mode,
+      highWaterMark: options.highWaterMark
+    })
+    let failure: Error | undefined
+    const onOpenError = (error: Error) => reject(error)
+    stream.once("error", onOpenError)
+    stream.on("error", (error) => {
+      failure ??= error
     })
 
-  return {
-    write: (bytes) => {
-      if (failure !== undefined) throw failure
-      return stream.write(bytes) ? undefined : drained()
-    },
-    finish: async () => {
-      if (!stream.writableEnded) stream.end()
-      await closed(stream)
-      if (failure !== undefined) throw failure
-    },
-    destroy: async () => {
-      stream.destroy()
-      await closed(stream)
-    }
-  }
-}
+    const drained = () =>
+      new Promise<void>((resolveDrain, rejectDrain) => {
+        const onDrain = () => {
+          stream.off("close", onClose)
+          resolveDrain()
+        }
+        const onClose = () => {
+          stream.off("drain", onDrain)
+          rejectDrain(failure ?? new Error("the partial file was closed"))
+        }
+        stream.once("drain", onDrain)
+        stream.once("close", onClose)
+      })
+
+    stream.once("ready", () => {
+      stream.off("error", onOpenError)
+      resolve({
+        write: (bytes) => {
+          if (failure !== undefined) throw failure
+          return stream.write(bytes) ? undefined : drained()
+        },
+        finish: async () => {
+          if (!stream.writableEnded) stream.end()
+          await closed(stream)
+          if (failure !== undefined) throw failure
+        },
+        destroy: async () => {
+          stream.destroy()
+          await closed(stream)
+        }
+      })
+    })
+  })

@@ -7,7 +7,7 @@ import * as WriteBehind from "../../../src/adapters/fs/WriteBehind.js"
 describe("WriteBehind", () => {
   it("accepts writes below the high-water mark at once and makes the caller wait above it", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-wb-"))
-    const writer = WriteBehind.make(await fs.open(path.join(dir, "f"), "wx"), 64 * 1024)
+    const writer = await WriteBehind.create(path.join(dir, "f"), { highWaterMark: 64 * 1024, mode: 0o644 })
     expect(writer.write(Buffer.alloc(1024, 1))).toBeUndefined()
     const pending = writer.write(Buffer.alloc(128 * 1024, 2))
     expect(pending).toBeInstanceOf(Promise)
@@ -17,15 +17,22 @@ describe("WriteBehind", () => {
     await fs.rm(dir, { recursive: true })
   })
 
+  it("refuses to open a file that exists", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-wb-"))
+    await fs.writeFile(path.join(dir, "taken"), "x")
+    await expect(WriteBehind.create(path.join(dir, "taken"), { highWaterMark: 1024, mode: 0o644 })).rejects.toMatchObject({ code: "EEXIST" })
+    await fs.rm(dir, { recursive: true })
+  })
+
   it("a failed write (ENOSPC on /dev/full) fails finish and every later write", async () => {
-    const writer = WriteBehind.make(await fs.open("/dev/full", "w"), 1024 * 1024)
+    const writer = await WriteBehind.create("/dev/full", { highWaterMark: 1024 * 1024, mode: 0o644, flags: "w" })
     expect(writer.write(Buffer.alloc(1000))).toBeUndefined()
     await expect(writer.finish()).rejects.toMatchObject({ code: "ENOSPC" })
     expect(() => writer.write(Buffer.alloc(1))).toThrow(/ENOSPC/)
   })
 
   it("a caller waiting for the drain learns of the failure", async () => {
-    const writer = WriteBehind.make(await fs.open("/dev/full", "w"), 16)
+    const writer = await WriteBehind.create("/dev/full", { highWaterMark: 16, mode: 0o644, flags: "w" })
     const pending = writer.write(Buffer.alloc(1000))
     await expect(pending).rejects.toMatchObject({ code: "ENOSPC" })
     await writer.destroy()
