@@ -1,58 +1,98 @@
 /**
  * The whole service as one Layer, built from configuration: adapters are
- * picked here (Redis or in-memory rate limiting, the filesystem store) and
- * wired to the upload session and the WebSocket transport. `main.ts` runs it;
+ * picked here (Redis or in-memory rate limiting; Redis, sidecar-file or
+ * in-memory upload registry; the filesystem store) and wired to the upload
+ * session, the expiry sweep and the WebSocket transport. `main.ts` runs it;
  * end-to-end tests run it on port 0.
  */
 import { Duration, Effect, Layer, Option } from "effect"
+import type { Redacted } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
+import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
+import * as MemoryUploadRegistry from "./adapters/memory/MemoryUploadRegistry.js"
+import type { RedisClient, RedisConnectionError } from "./adapters/redis/RedisClient.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
+import * as UploadExpiry from "./application/UploadExpiry.js"
 import * as UploadSession from "./application/UploadSession.js"
 
 /**
  * The biggest legitimate frame: a chunk of `maxChunkBytes` in base64, wrapped
- * in JSON. Doubled because JSON encoders may escape `/` as `\/`.
+ * in JSON. Doubled because JSON encoders may escape `/` as `\\/`.
  */
 export const maxPayloadFor = (maxChunkBytes: number): number => Math.ceil(maxChunkBytes / 3) * 4 * 2 + 4096
 
-/** Redis adapters are loaded only when REDIS_URL is set: a single instance never pays for ioredis. */
-const rateLimiterLayer = (config: AppConfig) =>
-  Option.match(config.redisUrl, {
+type RedisClientLayer = Layer.Layer<RedisClient, RedisConnectionError>
+
+/** One Redis connection per process, shared by every Redis adapter; ioredis is loaded only when REDIS_URL is set. */
+const redisClientLayer = (url: Redacted.Redacted<string>): RedisClientLayer =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("./adapters/redis/RedisClient.js")), (RedisClient) => RedisClient.layer(url))
+  )
+
+const rateLimiterLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) =>
+  Option.match(redis, {
     onNone: () => MemoryRateLimiter.layerMemory,
-    onSome: (url) =>
+    onSome: (client) =>
       Layer.unwrapEffect(
-        Effect.promise(async () => {
-          const [RedisClient, RedisRateLimiter] = await Promise.all([
-            import("./adapters/redis/RedisClient.js"),
-            import("./adapters/redis/RedisRateLimiter.js")
-          ])
-          return RedisRateLimiter.layer(config.rateLimit.keyPrefix).pipe(Layer.provide(RedisClient.layer(url)))
-        })
-      )
+        Effect.map(
+          Effect.promise(() => import("./adapters/redis/RedisRateLimiter.js")),
+          (RedisRateLimiter) => RedisRateLimiter.layer(config.rateLimit.keyPrefix)
+        )
+      ).pipe(Layer.provide(client))
   })
 
+const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) => {
+  switch (config.uploadRegistry) {
+    case "memory":
+      return MemoryUploadRegistry.layerMemory
+    case "filesystem":
+      return FsUploadRegistry.layer(config.saveDirectory)
+    case "redis":
+      return Option.match(redis, {
+        onNone: () => Layer.die(new Error("UPLOAD_REGISTRY=redis needs REDIS_URL")),
+        onSome: (client) =>
+          Layer.unwrapEffect(
+            Effect.map(
+              Effect.promise(() => import("./adapters/redis/RedisUploadRegistry.js")),
+              (RedisUploadRegistry) =>
+                RedisUploadRegistry.layer({
+                  prefix: config.redisKeyPrefix,
+                  expiry: Duration.seconds(config.uploadExpirySeconds)
+                })
+            )
+          ).pipe(Layer.provide(client))
+      })
+  }
+}
+
 /** The service for a given configuration. */
-export const layerFrom = (config: AppConfig) =>
-  WebSocketServer.layer({
+export const layerFrom = (config: AppConfig) => {
+  const redis = Option.map(config.redisUrl, redisClientLayer)
+  const backends = Layer.mergeAll(
+    FsFileStore.layer(config.saveDirectory),
+    rateLimiterLayer(config, redis),
+    uploadRegistryLayer(config, redis)
+  )
+  const session = UploadSession.layer({
+    upload: {
+      maxFileBytes: config.maxFileBytes,
+      maxChunkBytes: config.maxChunkBytes,
+      allowedExtensions: config.allowedExtensions
+    },
+    rateLimit: { limit: config.rateLimit.perPeriod, window: Duration.seconds(config.rateLimit.periodSeconds) }
+  })
+  return WebSocketServer.layer({
     host: config.host,
     port: config.port,
     maxPayload: maxPayloadFor(config.maxChunkBytes)
   }).pipe(
-    Layer.provide(
-      UploadSession.layer({
-        upload: {
-          maxFileBytes: config.maxFileBytes,
-          maxChunkBytes: config.maxChunkBytes,
-          allowedExtensions: config.allowedExtensions
-        },
-        rateLimit: { limit: config.rateLimit.perPeriod, window: Duration.seconds(config.rateLimit.periodSeconds) }
-      })
-    ),
-    Layer.provide(FsFileStore.layer(config.saveDirectory)),
-    Layer.provide(rateLimiterLayer(config))
+    Layer.provide(session),
+    Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
+    Layer.provide(backends)
   )
+}
 
 /** The service, configured from the environment (or the current ConfigProvider). */
 export const layer = Layer.unwrapEffect(
@@ -64,6 +104,8 @@ export const layer = Layer.unwrapEffect(
           maxFileBytes: config.maxFileBytes,
           allowedExtensions: config.allowedExtensions.join(","),
           rateLimiter: Option.isSome(config.redisUrl) ? "redis" : "memory",
+          uploadRegistry: config.uploadRegistry,
+          uploadExpirySeconds: config.uploadExpirySeconds,
           ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`
         }))
       )

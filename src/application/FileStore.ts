@@ -4,7 +4,7 @@
  * when it is committed, so a reader never sees a half-written file.
  */
 import { Context, Data } from "effect"
-import type { Effect } from "effect"
+import type { Effect, Option } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
@@ -29,9 +29,36 @@ export interface PartialFile {
   readonly commit: (file: SafeFileName) => Effect.Effect<string, FileStoreError>
   /** Removes the partial data. Idempotent, a no-op after commit; never fails (failures are logged). */
   readonly discard: Effect.Effect<void>
+  /**
+   * Closes the file but keeps every byte appended so far, for a later
+   * `resume`. Idempotent, a no-op after commit or discard; never fails.
+   */
+  readonly suspend: Effect.Effect<void>
+}
+
+/** A partial file reopened by `resume`. */
+export interface ResumedFile {
+  readonly partial: PartialFile
+  /** Bytes the store holds for this upload: where the client continues. */
+  readonly held: number
+  /** Feeds the held bytes, in order, to `onBytes` (to rebuild a digest). */
+  readonly replay: (onBytes: (bytes: Uint8Array) => void) => Effect.Effect<void, FileStoreError>
+}
+
+/** A partial file at rest, for the expiry sweep. */
+export interface StoredPartial {
+  readonly uploadId: string
+  /** When its last byte was appended (milliseconds since the epoch). */
+  readonly touchedAt: number
 }
 
 export class FileStore extends Context.Tag("file-receiver/FileStore")<FileStore, {
-  /** Opens a new, empty partial file. */
-  readonly begin: Effect.Effect<PartialFile, FileStoreError>
+  /** Opens a new, empty partial file for upload `uploadId`. */
+  readonly begin: (uploadId: string) => Effect.Effect<PartialFile, FileStoreError>
+  /** Reopens the suspended partial file of `uploadId` for appending, if the store still has it. */
+  readonly resume: (uploadId: string) => Effect.Effect<Option.Option<ResumedFile>, FileStoreError>
+  /** The partial files at rest or open. */
+  readonly partials: Effect.Effect<ReadonlyArray<StoredPartial>, FileStoreError>
+  /** Deletes the partial data of `uploadId` (not open here). Idempotent; never fails (failures are logged). */
+  readonly remove: (uploadId: string) => Effect.Effect<void>
 }>() {}

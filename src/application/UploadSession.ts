@@ -10,8 +10,11 @@ import type { Scope } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 import * as Messages from "../domain/Messages.js"
 import * as Upload from "../domain/Upload.js"
-import { FileStore, type FileStoreError, type PartialFile } from "./FileStore.js"
+import * as Uploads from "./ActiveUpload.js"
+import type { ActiveUpload, UploadFailure } from "./ActiveUpload.js"
+import type { FileStore } from "./FileStore.js"
 import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
+import type { UploadRegistry } from "./UploadRegistry.js"
 
 /** WebSocket close code for a policy violation (the rate limit). */
 export const CLOSE_POLICY_VIOLATION = 1008
@@ -48,14 +51,14 @@ export const STORAGE_FAILED = "The server could not store the file; the upload w
 
 interface Session {
   readonly state: Upload.UploadState
-  readonly partial: Option.Option<PartialFile>
+  readonly active: Option.Option<ActiveUpload>
 }
 
 export class UploadSession extends Context.Tag("file-receiver/UploadSession")<UploadSession, {
   /**
    * Opens a session for `connection`. The returned `receive` handles one
    * frame and says whether the connection is still open. Closing the scope
-   * discards any unfinished upload.
+   * suspends any unfinished upload, so the client can resume it later.
    */
   readonly open: (connection: Connection) => Effect.Effect<
     { readonly receive: (frame: Frame) => Effect.Effect<Verdict> },
@@ -66,8 +69,9 @@ export class UploadSession extends Context.Tag("file-receiver/UploadSession")<Up
 
 export const make = (settings: SessionSettings) =>
   Effect.gen(function*() {
-    const store = yield* FileStore
-    const metaReceived = Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes })
+    const uploads = yield* Uploads.make
+    const metaReceived = (uploadId: string, offset: number) =>
+      Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset })
     const limiter = yield* RateLimiter
     // Log a limiter outage once when it starts and once when it ends, not per message.
     const limiterDown = yield* Ref.make(false)
@@ -85,60 +89,87 @@ export const make = (settings: SessionSettings) =>
 
     const open = (connection: Connection) =>
       Effect.gen(function*() {
-        const session = yield* Ref.make<Session>({ state: Upload.initial, partial: Option.none() })
+        const session = yield* Ref.make<Session>({ state: Upload.initial, active: Option.none() })
         const log = Effect.annotateLogs({ client: connection.clientAddress })
 
-        const discardPartial = Effect.flatMap(
-          Ref.modify(session, (s) => [s.partial, { ...s, partial: Option.none() }]),
-          (partial) => Option.match(partial, { onNone: () => Effect.void, onSome: (p) => p.discard })
-        )
-        yield* Effect.addFinalizer(() => discardPartial)
+        /** Takes the open upload out of the session (it is then this caller's to end). */
+        const takeActive = Ref.modify(session, (s) => [s.active, { ...s, active: Option.none() }])
+        const endActive = (end: (upload: ActiveUpload) => Effect.Effect<void>) =>
+          Effect.flatMap(takeActive, Option.match({ onNone: () => Effect.void, onSome: end }))
+        // A dropped connection keeps its upload for a resume.
+        yield* Effect.addFinalizer(() => endActive(uploads.suspend))
 
-        const storageFailed = (error: FileStoreError) =>
-          Effect.logError("upload discarded: storage failed").pipe(
-            Effect.annotateLogs({ error: error.message }),
-            log,
-            Effect.zipRight(discardPartial),
-            Effect.zipRight(Ref.set(session, { state: Upload.initial, partial: Option.none() })),
-            Effect.zipRight(connection.send(Messages.error(STORAGE_FAILED)))
-          )
-
-        const complete = (partial: PartialFile, file: SafeFileName) =>
+        const fail = (error: UploadFailure) =>
           Effect.gen(function*() {
-            yield* Ref.update(session, (s) => ({ ...s, partial: Option.none() }))
-            const storedName = yield* partial.commit(file)
-            yield* Effect.logInfo("upload completed").pipe(Effect.annotateLogs({ storedName }), log)
-            yield* connection.send(Messages.fileReceived(storedName, file.extension))
+            yield* endActive(uploads.discard)
+            yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
+            if (error._tag === "UploadRefused") return yield* connection.send(Messages.error(error.message))
+            yield* Effect.logError("upload discarded: storage failed").pipe(Effect.annotateLogs({ error: error.message }), log)
+            yield* connection.send(Messages.error(STORAGE_FAILED))
           })
+
+        const complete = (upload: ActiveUpload, file: SafeFileName, expectedSha256: string | undefined) =>
+          Effect.gen(function*() {
+            yield* Ref.update(session, (s) => ({ ...s, active: Option.none() }))
+            const { sha256, storedName } = yield* uploads.finish(upload, file, expectedSha256)
+            yield* Effect.logInfo("upload completed").pipe(
+              Effect.annotateLogs({ uploadId: upload.uploadId, storedName, sha256 }),
+              log
+            )
+            yield* connection.send(Messages.fileReceived(storedName, file.extension, sha256))
+          })
+
+        const opened = (upload: ActiveUpload, state: Upload.UploadState, offset: number) =>
+          Effect.zipRight(
+            Ref.set(session, { state, active: Option.some(upload) }),
+            connection.send(metaReceived(upload.uploadId, offset))
+          )
 
         const run = (step: Upload.Step): Effect.Effect<void> =>
           Upload.Step.$match(step, {
             Refuse: ({ discard, message, next }) =>
               Effect.zipRight(
-                discard ? discardPartial : Effect.void,
+                discard ? endActive(uploads.discard) : Effect.void,
                 Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next })), connection.send(Messages.error(message)))
               ),
-            Start: ({ completed, file, next, replaces }) =>
+            Start: ({ completed, expectedSha256, file, fileName, next, replaces, size }) =>
               Effect.gen(function*() {
-                if (replaces) {
-                  yield* discardPartial
-                  yield* Effect.logInfo("unfinished upload replaced by a new file_meta").pipe(log)
+                if (replaces) yield* endActive(uploads.discard)
+                const upload = yield* uploads.start(fileName, size, expectedSha256)
+                yield* opened(upload, next, 0)
+                yield* Effect.logDebug("upload started").pipe(Effect.annotateLogs({ uploadId: upload.uploadId }), log)
+                if (completed) yield* complete(upload, file, expectedSha256)
+              }).pipe(Effect.catchAll(fail)),
+            Resume: (resume) =>
+              Effect.gen(function*() {
+                if (resume.replaces) yield* endActive(uploads.discard)
+                const { state, upload } = yield* uploads.resume(resume)
+                const held = state._tag === "Receiving" ? state.received : 0
+                yield* opened(upload, state, held)
+                yield* Effect.logInfo("upload resumed").pipe(Effect.annotateLogs({ uploadId: upload.uploadId, offset: held }), log)
+                if (state._tag === "Receiving" && held === state.size) {
+                  yield* complete(upload, state.file, state.expectedSha256)
                 }
-                const partial = yield* store.begin
-                yield* Ref.set(session, { state: next, partial: Option.some(partial) })
-                yield* Effect.logDebug("upload started").pipe(Effect.annotateLogs({ file: file.name }), log)
-                yield* connection.send(metaReceived)
-                if (completed) yield* complete(partial, file)
-              }).pipe(Effect.catchTag("FileStoreError", storageFailed)),
+              }).pipe(Effect.catchAll(fail)),
             Append: ({ bytes, completed, next }) =>
               Effect.gen(function*() {
-                const { partial } = yield* Ref.get(session)
-                if (Option.isNone(partial)) return yield* Effect.dieMessage("Append without an open partial file")
-                yield* partial.value.append(bytes)
+                const { active, state } = yield* Ref.get(session)
+                if (Option.isNone(active)) return yield* Effect.dieMessage("Append without an open upload")
+                yield* active.value.partial.append(bytes)
+                active.value.hash.update(bytes)
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))
-                if (completed && next._tag === "Completed") yield* complete(partial.value, next.file)
-                else if (next._tag === "Receiving") yield* connection.send(Messages.chunkReceived(next.received))
-              }).pipe(Effect.catchTag("FileStoreError", storageFailed))
+                if (completed && next._tag === "Completed" && state._tag === "Receiving") {
+                  yield* complete(active.value, next.file, state.expectedSha256)
+                } else if (next._tag === "Receiving") {
+                  yield* connection.send(Messages.chunkReceived(next.received))
+                }
+              }).pipe(Effect.catchAll(fail)),
+            Cancel: ({ next }) =>
+              Effect.gen(function*() {
+                yield* endActive(uploads.discard)
+                yield* Ref.update(session, (s) => ({ ...s, state: next }))
+                yield* connection.send(Messages.uploadCancelled)
+              })
           })
 
         const withinRateLimit = limiter.consume({ key: connection.clientAddress, ...settings.rateLimit }).pipe(
@@ -175,5 +206,7 @@ export const make = (settings: SessionSettings) =>
     return UploadSession.of({ open })
   })
 
-export const layer = (settings: SessionSettings): Layer.Layer<UploadSession, never, FileStore | RateLimiter> =>
+export const layer = (
+  settings: SessionSettings
+): Layer.Layer<UploadSession, never, FileStore | RateLimiter | UploadRegistry> =>
   Layer.effect(UploadSession, make(settings))

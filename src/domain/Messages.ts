@@ -14,26 +14,48 @@ export const ByteCount = Schema.Number.pipe(
   Schema.annotations({ message: () => ({ message: nonNegativeInteger, override: true }) })
 )
 
+/** An upload id as handed out in meta_received (base64url, at least 128 bits). */
+export const UploadId = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_-]{22,64}$/),
+  Schema.annotations({ message: () => ({ message: "expected the upload_id from meta_received", override: true }) })
+)
+
+/** A SHA-256 digest in hexadecimal (either case; compared in lower case). */
+export const Sha256Hex = Schema.String.pipe(
+  Schema.pattern(/^[0-9a-fA-F]{64}$/),
+  Schema.annotations({ message: () => ({ message: "expected 64 hexadecimal digits", override: true }) })
+)
+
 export const FileMeta = Schema.Struct({
   type: Schema.Literal("file_meta"),
   file_name: Schema.String.pipe(
     Schema.minLength(1),
     Schema.annotations({ message: () => ({ message: "expected a non-empty string", override: true }) })
   ),
-  file_size: ByteCount
+  file_size: ByteCount,
+  /** Resume this upload instead of starting a new one. */
+  upload_id: Schema.optional(UploadId),
+  /** The digest the stored file must have. */
+  sha256: Schema.optional(Sha256Hex)
 })
 export type FileMeta = typeof FileMeta.Type
 
 export const FileChunk = Schema.Struct({
   type: Schema.Literal("file_chunk"),
-  chunk: Schema.String.annotations({ message: () => "expected a base64 string" })
+  chunk: Schema.String.annotations({ message: () => "expected a base64 string" }),
+  /** Where this chunk belongs in the file; refused unless it is where the server is. */
+  offset: Schema.optional(ByteCount)
 })
 export type FileChunk = typeof FileChunk.Type
 
-export const ClientMessage = Schema.Union(FileMeta, FileChunk)
+/** Discards the upload in progress. */
+export const Cancel = Schema.Struct({ type: Schema.Literal("cancel") })
+export type Cancel = typeof Cancel.Type
+
+export const ClientMessage = Schema.Union(FileMeta, FileChunk, Cancel)
 export type ClientMessage = typeof ClientMessage.Type
 
-const MessageType = Schema.Struct({ type: Schema.Literal("file_meta", "file_chunk") })
+const MessageType = Schema.Struct({ type: Schema.Literal("file_meta", "file_chunk", "cancel") })
 
 const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage, { errors: "first" })
 const decodeMessageType = Schema.decodeUnknownEither(MessageType)
@@ -101,8 +123,8 @@ export const decodeText = (text: string): Either.Either<ClientMessage, string> =
     const type = (json as { readonly type?: unknown }).type
     return Either.left(
       type === undefined
-        ? "Invalid message: the type field is required (file_meta or file_chunk)"
-        : `Unknown message type: ${JSON.stringify(type).slice(0, 64)} (expected file_meta or file_chunk)`
+        ? "Invalid message: the type field is required (file_meta, file_chunk or cancel)"
+        : `Unknown message type: ${JSON.stringify(type).slice(0, 64)} (expected file_meta, file_chunk or cancel)`
     )
   }
   return Either.left(describe(decoded.left))
@@ -115,27 +137,38 @@ export const decodeText = (text: string): Either.Either<ClientMessage, string> =
 export type Reply = string
 
 /**
- * meta_received. The fields after `message` tell newer clients what this
- * server accepts; older clients ignore them.
+ * meta_received. The fields after `message` are for newer clients (older
+ * ones ignore them): what this server accepts, the id to resume this upload
+ * with, and the offset to continue from.
  */
-export const metaReceived = (capabilities: { readonly maxChunkBytes: number }): Reply =>
+export const metaReceived = (fields: {
+  readonly maxChunkBytes: number
+  readonly uploadId: string
+  readonly offset: number
+}): Reply =>
   JSON.stringify({
     type: "meta_received",
     message: "Ready to receive file",
-    max_chunk_bytes: capabilities.maxChunkBytes,
-    binary_chunks: true
+    max_chunk_bytes: fields.maxChunkBytes,
+    binary_chunks: true,
+    upload_id: fields.uploadId,
+    offset: fields.offset
   })
 
 /** chunk_received, with the number of bytes stored so far. */
 export const chunkReceived = (received: number): Reply =>
   `{"type":"chunk_received","message":"Ready for next chunk","received":${received}}`
 
-export const fileReceived = (storedName: string, extension: string): Reply =>
+export const fileReceived = (storedName: string, extension: string, sha256: string): Reply =>
   JSON.stringify({
     type: "file_received",
     message: `File ${storedName} received successfully and file extension is \`${extension}\``,
-    extension
+    extension,
+    sha256
   })
+
+/** The answer to `cancel`. */
+export const uploadCancelled: Reply = JSON.stringify({ type: "upload_cancelled", message: "Upload cancelled and discarded" })
 
 export const error = (message: string): Reply => JSON.stringify({ type: "error", message })
 

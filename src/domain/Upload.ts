@@ -11,7 +11,7 @@ import { Data, Either } from "effect"
 import * as Base64 from "./Base64.js"
 import * as FileName from "./FileName.js"
 import type { SafeFileName } from "./FileName.js"
-import type { ClientMessage } from "./Messages.js"
+import type { ClientMessage, FileMeta } from "./Messages.js"
 
 /** The limits an upload is checked against (from configuration). */
 export interface UploadPolicy {
@@ -23,8 +23,16 @@ export interface UploadPolicy {
 export type UploadState = Data.TaggedEnum<{
   /** No upload on this connection yet, or the last one was discarded. */
   Idle: {}
-  /** An upload is open: `received` of `size` bytes are stored so far. */
-  Receiving: { readonly file: SafeFileName; readonly size: number; readonly received: number }
+  /**
+   * An upload is open: `received` of `size` bytes are stored so far; the
+   * stored file must hash to `expectedSha256` when the client gave one.
+   */
+  Receiving: {
+    readonly file: SafeFileName
+    readonly size: number
+    readonly received: number
+    readonly expectedSha256: string | undefined
+  }
   /** The last upload completed; chunks are refused until the next file_meta. */
   Completed: { readonly file: SafeFileName }
 }>
@@ -46,9 +54,32 @@ export type Step = Data.TaggedEnum<{
    * Discard the open upload (if `replaces`), open a new one for `file`, reply
    * meta_received; when `completed` (a 0-byte file) finish it at once.
    */
-  Start: { readonly next: UploadState; readonly file: SafeFileName; readonly replaces: boolean; readonly completed: boolean }
+  Start: {
+    readonly next: UploadState
+    readonly file: SafeFileName
+    /** As the client sent them: a resume must repeat them. */
+    readonly fileName: string
+    readonly size: number
+    readonly expectedSha256: string | undefined
+    readonly replaces: boolean
+    readonly completed: boolean
+  }
   /** Append `bytes`; reply chunk_received, or finish the file when `completed`. */
   Append: { readonly next: UploadState; readonly bytes: Uint8Array; readonly completed: boolean }
+  /**
+   * Discard the open upload (if `replaces`) and resume upload `uploadId`:
+   * the application looks it up and checks it with {@link resumed}.
+   */
+  Resume: {
+    readonly uploadId: string
+    readonly file: SafeFileName
+    readonly fileName: string
+    readonly size: number
+    readonly expectedSha256: string | undefined
+    readonly replaces: boolean
+  }
+  /** Discard the open upload at the client's request. */
+  Cancel: { readonly next: UploadState }
 }>
 export const Step = Data.taggedEnum<Step>()
 
@@ -56,26 +87,77 @@ export const initial: UploadState = UploadState.Idle()
 
 export const NO_UPLOAD = "No upload in progress: send file_meta first"
 export const INVALID_BASE64 = "Invalid base64 in chunk"
+export const UNKNOWN_UPLOAD = "Unknown or expired upload_id: start a new upload without it"
 
 const MiB = 1024 * 1024
 
 const formatLimit = (bytes: number): string =>
   bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`
 
-const onMeta = (state: UploadState, fileName: string, size: number, policy: UploadPolicy): Step => {
+const onMeta = (state: UploadState, meta: FileMeta, policy: UploadPolicy): Step => {
   const replaces = state._tag === "Receiving"
   const refuse = (message: string) => Step.Refuse({ next: UploadState.Idle(), message, discard: replaces })
+  const size = meta.file_size
   if (size > policy.maxFileBytes) {
     return refuse(`File too large: ${size} bytes exceeds the limit of ${formatLimit(policy.maxFileBytes)}`)
   }
-  return Either.match(FileName.validate(fileName, policy.allowedExtensions), {
+  const expectedSha256 = meta.sha256?.toLowerCase()
+  return Either.match(FileName.validate(meta.file_name, policy.allowedExtensions), {
     onLeft: refuse,
     onRight: (file) =>
-      size === 0
-        ? Step.Start({ next: UploadState.Completed({ file }), file, replaces, completed: true })
-        : Step.Start({ next: UploadState.Receiving({ file, size, received: 0 }), file, replaces, completed: false })
+      meta.upload_id !== undefined
+        ? Step.Resume({ uploadId: meta.upload_id, file, fileName: meta.file_name, size, expectedSha256, replaces })
+        : Step.Start({
+          next: size === 0 ? UploadState.Completed({ file }) : UploadState.Receiving({ file, size, received: 0, expectedSha256 }),
+          file,
+          fileName: meta.file_name,
+          size,
+          expectedSha256,
+          replaces,
+          completed: size === 0
+        })
   })
 }
+
+/** What the server remembers of an upload, to check a resume against. */
+export interface ResumableUpload {
+  readonly fileName: string
+  readonly size: number
+  readonly expectedSha256: string | undefined
+}
+
+/**
+ * The state a resume continues in, given the original upload and the bytes
+ * the store holds; or why the resume is refused. Name and size must match the
+ * original; a digest, if both gave one, too.
+ */
+export const resumed = (
+  step: { readonly file: SafeFileName; readonly fileName: string; readonly size: number; readonly expectedSha256: string | undefined },
+  original: ResumableUpload,
+  held: number
+): Either.Either<UploadState, string> => {
+  if (step.fileName !== original.fileName || step.size !== original.size) {
+    return Either.left(
+      `Cannot resume: upload_id belongs to ${JSON.stringify(original.fileName)} (${original.size} bytes); file_name and file_size must match`
+    )
+  }
+  if (step.expectedSha256 !== undefined && original.expectedSha256 !== undefined && step.expectedSha256 !== original.expectedSha256) {
+    return Either.left("Cannot resume: sha256 differs from the one the upload started with")
+  }
+  if (held > original.size) return Either.left(UNKNOWN_UPLOAD)
+  return Either.right(UploadState.Receiving({
+    file: step.file,
+    size: original.size,
+    received: held,
+    expectedSha256: step.expectedSha256 ?? original.expectedSha256
+  }))
+}
+
+/** Refuses a stored file whose digest is not the one the client asked for. */
+export const verifyDigest = (expected: string | undefined, actual: string): Either.Either<void, string> =>
+  expected === undefined || expected === actual
+    ? Either.void
+    : Either.left(`Checksum mismatch: the received bytes have sha256 ${actual}, not ${expected}; upload discarded`)
 
 const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): Step => {
   if (state._tag !== "Receiving") {
@@ -101,6 +183,13 @@ const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): S
     : Step.Append({ next: UploadState.Receiving({ ...state, received }), bytes, completed: false })
 }
 
+const misplaced = (state: UploadState & { readonly _tag: "Receiving" }, offset: number): Step =>
+  Step.Refuse({
+    next: state,
+    message: `Chunk offset ${offset} is not where the upload is: the server has ${state.received} bytes; send the chunk at offset ${state.received}`,
+    discard: false
+  })
+
 /** The protocol's transition function. Total: never throws, for any input. */
 export const transition = (
   state: UploadState,
@@ -109,15 +198,20 @@ export const transition = (
 ): Step => {
   switch (message.type) {
     case "file_meta":
-      return onMeta(state, message.file_name, message.file_size, policy)
+      return onMeta(state, message, policy)
     case "chunk_bytes":
       return onChunk(state, message.bytes, policy)
     case "file_chunk": {
       if (state._tag !== "Receiving") return Step.Refuse({ next: state, message: NO_UPLOAD, discard: false })
+      if (message.offset !== undefined && message.offset !== state.received) return misplaced(state, message.offset)
       const bytes = Base64.decodeStrict(message.chunk)
       return bytes === undefined
         ? Step.Refuse({ next: state, message: INVALID_BASE64, discard: false })
         : onChunk(state, bytes, policy)
     }
+    case "cancel":
+      return state._tag === "Receiving"
+        ? Step.Cancel({ next: UploadState.Idle() })
+        : Step.Refuse({ next: state, message: NO_UPLOAD, discard: false })
   }
 }

@@ -85,6 +85,11 @@ export interface AppConfig {
   readonly maxChunkBytes: number
   readonly allowedExtensions: ReadonlyArray<string>
   readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  /** Where unfinished uploads are remembered; default redis with REDIS_URL, else filesystem. */
+  readonly uploadRegistry: "memory" | "filesystem" | "redis"
+  /** Seconds an unfinished upload is kept after its last chunk. */
+  readonly uploadExpirySeconds: number
+  readonly redisKeyPrefix: string
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -94,7 +99,7 @@ export interface AppConfig {
 
 export const DEFAULT_EXTENSIONS = "txt,pdf,png,jpg,jpeg,gif"
 
-export const AppConfig: Config.Config<AppConfig> = Config.all({
+const Settings = Config.all({
   host: nonBlank("HOST", "127.0.0.1", "a host name or address, like 127.0.0.1 or 0.0.0.0"),
   port: integerBetween("PORT", 0, 65535, 8000),
   logLevel: LogLevelConfig,
@@ -116,12 +121,26 @@ export const AppConfig: Config.Config<AppConfig> = Config.all({
     // An empty REDIS_URL means "no Redis", as if it were unset.
     Config.map(Option.filter((url) => Redacted.value(url).trim() !== ""))
   ),
+  uploadRegistry: Config.option(Config.literal("memory", "filesystem", "redis")("UPLOAD_REGISTRY")),
+  uploadExpirySeconds: integerBetween("UPLOAD_EXPIRY", 1, 365 * 24 * 3600, 24 * 3600),
+  redisKeyPrefix: nonBlank("REDIS_KEY_PREFIX", "file_receiver", "a non-empty Redis key prefix"),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
     perPeriod: integerBetween("RATE_LIMIT_PER_PERIOD", 1, Number.MAX_SAFE_INTEGER, 1000)
   })
 })
+
+export const AppConfig: Config.Config<AppConfig> = Settings.pipe(
+  Config.mapOrFail(({ uploadRegistry, ...settings }) =>
+    Option.match(uploadRegistry, {
+      onNone: () => Either.right({ ...settings, uploadRegistry: Option.isSome(settings.redisUrl) ? "redis" as const : "filesystem" as const }),
+      onSome: (choice) =>
+        choice === "redis" && Option.isNone(settings.redisUrl)
+          ? Either.left(ConfigError.InvalidData(["UPLOAD_REGISTRY"], `expected REDIS_URL to be set for "redis", got "${choice}"`))
+          : Either.right({ ...settings, uploadRegistry: choice })
+    }))
+)
 
 /** One line per problem, `NAME: what is wrong`, for start-up errors. */
 export const formatConfigError = (error: ConfigError.ConfigError): string => {

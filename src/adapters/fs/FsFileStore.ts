@@ -7,68 +7,19 @@
  * collision picks `name_1.ext`, `name_2.ext`, ... and readers never see a
  * half-written file. Nothing is ever written outside the directory.
  */
-import { Effect, Layer, Ref } from "effect"
-import { randomUUID } from "node:crypto"
+import { type Cause, Effect, Layer, Option, Ref } from "effect"
+import { createReadStream } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
 import * as FileName from "../../domain/FileName.js"
+import { errorCode, inside, publish } from "./Publish.js"
 import * as WriteBehind from "./WriteBehind.js"
 
 /** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
 export const PARTIAL_SUFFIX = ".part"
 
 const MAX_NAME_ATTEMPTS = 10_000
-
-const errorCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
-
-/** Resolves `name` inside `directory`, refusing anything that would land elsewhere. */
-const inside = (directory: string, name: string): string => {
-  const target = path.resolve(directory, name)
-  if (path.dirname(target) !== directory || name.includes("/") || name.includes("\\")) {
-    throw new Error(`refusing a path outside the save directory: ${JSON.stringify(name)}`)
-  }
-  return target
-}
-
-/**
- * Publishes `partialPath` as `finalPath` without ever replacing an existing
- * file; false when `finalPath` is taken.
- */
-const publish = async (partialPath: string, finalPath: string): Promise<boolean> => {
-  try {
-    await fs.link(partialPath, finalPath)
-  } catch (cause) {
-    const code = errorCode(cause)
-    if (code === "EEXIST") return false
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw cause
-    return publishWithoutLinks(partialPath, finalPath)
-  }
-  // The file is published; a leftover partial name is only clutter.
-  await fs.unlink(partialPath).catch(() => undefined)
-  return true
-}
-
-/**
- * For filesystems without hard links (some network or FUSE mounts): reserve
- * the name with an exclusive create, then rename over the reservation.
- */
-const publishWithoutLinks = async (partialPath: string, finalPath: string): Promise<boolean> => {
-  try {
-    await (await fs.open(finalPath, "wx")).close()
-  } catch (cause) {
-    if (errorCode(cause) === "EEXIST") return false
-    throw cause
-  }
-  try {
-    await fs.rename(partialPath, finalPath)
-    return true
-  } catch (cause) {
-    await fs.rm(finalPath, { force: true })
-    throw cause
-  }
-}
 
 /** Bytes waiting for the disk per upload before appends wait (the write-behind bound). */
 const WRITE_BEHIND_BYTES = 1024 * 1024
@@ -81,49 +32,28 @@ export const make = (directory: string) =>
       catch: (cause) => new FileStoreError({ reason: "Open", cause })
     })
 
+    const partialPath = (uploadId: string) => inside(root, `.${uploadId}${PARTIAL_SUFFIX}`)
+
     // Uninterruptible, so an interrupted caller can never leave an opened file behind unseen.
-    const begin = Effect.uninterruptible(Effect.gen(function*() {
-      const partialPath = inside(root, `.${randomUUID()}${PARTIAL_SUFFIX}`)
-      const writer = yield* Effect.tryPromise({
-        try: () => WriteBehind.create(partialPath, { highWaterMark: WRITE_BEHIND_BYTES, mode: 0o644 }),
-        catch: (cause) => new FileStoreError({ reason: "Open", cause })
-      })
-      const open = yield* Ref.make(true)
-      const close = Ref.getAndSet(open, false)
+    const open = (uploadId: string, flags: "wx" | "a") =>
+      Effect.uninterruptible(Effect.gen(function*() {
+        const file = partialPath(uploadId)
+        const writer = yield* Effect.tryPromise({
+          try: () => WriteBehind.create(file, { highWaterMark: WRITE_BEHIND_BYTES, mode: 0o644, flags }),
+          catch: (cause) => new FileStoreError({ reason: "Open", cause })
+        })
+        return handle(file, writer, yield* Ref.make(true))
+      }))
 
-      const discard = Effect.flatMap(close, (wasOpen) =>
-        wasOpen
-          ? Effect.tryPromise(async () => {
-            await writer.destroy()
-            await fs.rm(partialPath, { force: true })
-          }).pipe(
-            Effect.catchAll((error) =>
-              Effect.logWarning("could not remove a partial file").pipe(
-                Effect.annotateLogs({ path: partialPath, error: String(error.cause) })
-              )
-            )
-          )
-          : Effect.void)
-
-      const commit = (file: FileName.SafeFileName) =>
-        Effect.flatMap(close, (wasOpen) =>
-          wasOpen
-            ? Effect.tryPromise({
-              try: async () => {
-                await writer.finish()
-                for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
-                  const name = attempt === 0 ? file.name : FileName.alternativeName(file, attempt)
-                  if (await publish(partialPath, inside(root, name))) return name
-                }
-                throw new Error(`no free name for ${file.name} after ${MAX_NAME_ATTEMPTS} attempts`)
-              },
-              catch: (cause) => new FileStoreError({ reason: "Commit", cause })
-            }).pipe(
-              Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => fs.rm(partialPath, { force: true }))))
-            )
-            : Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" })))
-
-      const partial: PartialFile = {
+    const handle = (file: string, writer: WriteBehind.WriteBehind, isOpen: Ref.Ref<boolean>): PartialFile => {
+      const close = Ref.getAndSet(isOpen, false)
+      const whenOpen = <A, E>(effect: Effect.Effect<A, E>, otherwise: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+        Effect.flatMap(close, (wasOpen) => (wasOpen ? effect : otherwise))
+      const logFailure = (what: string) => (error: Cause.UnknownException): Effect.Effect<void> =>
+        Effect.logWarning(`could not ${what} a partial file`).pipe(
+          Effect.annotateLogs({ path: file, error: String(error.cause) })
+        )
+      return {
         append: (bytes) =>
           Effect.suspend(() => {
             const drained = writer.write(bytes)
@@ -132,13 +62,74 @@ export const make = (directory: string) =>
               catch: (cause) => new FileStoreError({ reason: "Write", cause })
             })
           }).pipe(Effect.catchAllDefect((cause) => Effect.fail(new FileStoreError({ reason: "Write", cause })))),
-        commit,
-        discard
+        commit: (name) =>
+          whenOpen(
+            Effect.tryPromise({
+              try: async () => {
+                await writer.finish()
+                for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
+                  const candidate = attempt === 0 ? name.name : FileName.alternativeName(name, attempt)
+                  if (await publish(file, inside(root, candidate))) return candidate
+                }
+                throw new Error(`no free name for ${name.name} after ${MAX_NAME_ATTEMPTS} attempts`)
+              },
+              catch: (cause) => new FileStoreError({ reason: "Commit", cause })
+            }).pipe(Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => fs.rm(file, { force: true }))))),
+            Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" }))
+          ),
+        discard: whenOpen<void, never>(
+          Effect.tryPromise(async () => {
+            await writer.destroy()
+            await fs.rm(file, { force: true })
+          }).pipe(Effect.catchAll((error) => logFailure("remove")(error))),
+          Effect.void
+        ),
+        suspend: whenOpen<void, never>(Effect.tryPromise(() => writer.finish()).pipe(Effect.catchAll((error) => logFailure("flush")(error))), Effect.void)
       }
-      return partial
-    }))
+    }
 
-    return FileStore.of({ begin })
+    const resume = (uploadId: string) =>
+      Effect.tryPromise({
+        try: () => fs.stat(partialPath(uploadId)).catch((cause) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause))),
+        catch: (cause) => new FileStoreError({ reason: "Open", cause })
+      }).pipe(
+        Effect.flatMap((stats) =>
+          stats === undefined ? Effect.succeedNone : Effect.map(open(uploadId, "a"), (partial) =>
+            Option.some({
+              partial,
+              held: stats.size,
+              replay: (onBytes: (bytes: Uint8Array) => void) =>
+                Effect.tryPromise({
+                  try: async () => {
+                    if (stats.size === 0) return
+                    for await (const bytes of createReadStream(partialPath(uploadId), { end: stats.size - 1 })) onBytes(bytes as Buffer)
+                  },
+                  catch: (cause) => new FileStoreError({ reason: "Open", cause })
+                })
+            }))
+        )
+      )
+
+    const partials = Effect.tryPromise({
+      try: async () => {
+        const names = (await fs.readdir(root)).filter((name) => name.startsWith(".") && name.endsWith(PARTIAL_SUFFIX))
+        const found = await Promise.all(names.map(async (name) => {
+          const stats = await fs.stat(path.join(root, name)).catch(() => undefined)
+          return stats && { uploadId: name.slice(1, -PARTIAL_SUFFIX.length), touchedAt: stats.mtimeMs }
+        }))
+        return found.filter((partial) => partial !== undefined)
+      },
+      catch: (cause) => new FileStoreError({ reason: "Open", cause })
+    })
+
+    const remove = (uploadId: string) =>
+      Effect.tryPromise(() => fs.rm(partialPath(uploadId), { force: true })).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning("could not remove a partial file").pipe(Effect.annotateLogs({ uploadId, error: String(error.cause) }))
+        )
+      )
+
+    return FileStore.of({ begin: (uploadId) => open(uploadId, "wx"), resume, partials, remove })
   })
 
 /** A filesystem store rooted at `directory` (created if missing). */

@@ -1,21 +1,28 @@
 /**
- * In-memory FileStore for tests and demos: committed files live in a Ref and
- * can be read back through `MemoryFiles`. Same naming rules as the
- * filesystem store (never overwrites; `name_1.ext` on collision).
+ * In-memory FileStore for tests and demos: partial and committed files live
+ * in Refs and can be read back through `MemoryFiles`. Same rules as the
+ * filesystem store (never overwrites; `name_1.ext` on collision; suspended
+ * partials can be resumed). Time comes from effect's Clock.
  */
-import { Chunk, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Chunk, Clock, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
 import * as FileName from "../../domain/FileName.js"
-import { FileStore, FileStoreError } from "../../application/FileStore.js"
+import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
 
 /** Read access to what a memory store holds, for assertions. */
 export class MemoryFiles extends Context.Tag("file-receiver/MemoryFiles")<MemoryFiles, {
   /** Committed files by stored name. */
   readonly committed: Effect.Effect<HashMap.HashMap<string, Uint8Array>>
-  /** How many partial files are open (begun, neither committed nor discarded). */
+  /** How many partial files are open (begun or resumed, not yet committed, discarded or suspended). */
   readonly openPartials: Effect.Effect<number>
+  /** Upload ids with partial data (open or suspended). */
+  readonly partialIds: Effect.Effect<ReadonlyArray<string>>
 }>() {}
 
-const concat = (parts: Chunk.Chunk<Uint8Array>): Uint8Array => Buffer.concat(Chunk.toReadonlyArray(parts))
+interface Partial {
+  readonly parts: Chunk.Chunk<Uint8Array>
+  readonly touchedAt: number
+  readonly open: boolean
+}
 
 const freeName = (files: HashMap.HashMap<string, Uint8Array>, file: FileName.SafeFileName): string => {
   let candidate = file.name
@@ -25,43 +32,66 @@ const freeName = (files: HashMap.HashMap<string, Uint8Array>, file: FileName.Saf
   return candidate
 }
 
+const held = (partial: Partial) => Chunk.reduce(partial.parts, 0, (n, bytes) => n + bytes.length)
+
 export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectContext(
   Effect.gen(function*() {
     const files = yield* Ref.make(HashMap.empty<string, Uint8Array>())
-    const partials = yield* Ref.make(0)
-    const store = FileStore.of({
-      begin: Effect.gen(function*() {
-        const parts = yield* Ref.make<Chunk.Chunk<Uint8Array> | undefined>(Chunk.empty())
-        yield* Ref.update(partials, (n) => n + 1)
-        const close = Ref.getAndSet(parts, undefined).pipe(
-          Effect.tap((previous) => previous === undefined ? Effect.void : Ref.update(partials, (n) => n - 1))
-        )
-        return {
-          append: (bytes) => Ref.update(parts, (list) => list && Chunk.append(list, Uint8Array.from(bytes))),
-          commit: (file) =>
-            Effect.flatMap(close, (list) =>
-              list === undefined
-                ? Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" }))
-                : Ref.modify(files, (map) => {
-                  const name = freeName(map, file)
-                  return [name, HashMap.set(map, name, concat(list))]
-                })),
-          discard: Effect.asVoid(close)
-        }
-      })
+    const partials = yield* Ref.make(HashMap.empty<string, Partial>())
+
+    const update = (id: string, f: (partial: Partial) => Partial) =>
+      Ref.update(partials, (map) => HashMap.modify(map, id, f))
+    const isOpen = (id: string) => Effect.map(Ref.get(partials), (map) => Option.exists(HashMap.get(map, id), (p) => p.open))
+
+    const handle = (id: string): PartialFile => ({
+      append: (bytes) =>
+        Effect.flatMap(isOpen(id), (open) =>
+          open
+            ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              update(id, (p) => ({ ...p, parts: Chunk.append(p.parts, Uint8Array.from(bytes)), touchedAt: now })))
+            : Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial file is closed" }))),
+      commit: (file) =>
+        Effect.flatMap(Ref.get(partials), (map) =>
+          Option.match(Option.filter(HashMap.get(map, id), (p) => p.open), {
+            onNone: () => Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file is closed" })),
+            onSome: (partial) =>
+              Ref.modify(files, (committed) => {
+                const name = freeName(committed, file)
+                return [name, HashMap.set(committed, name, Buffer.concat(Chunk.toReadonlyArray(partial.parts)))]
+              }).pipe(Effect.zipLeft(Ref.update(partials, HashMap.remove(id))))
+          })),
+      discard: Effect.flatMap(isOpen(id), (open) => (open ? Ref.update(partials, HashMap.remove(id)) : Effect.void)),
+      suspend: update(id, (p) => ({ ...p, open: false }))
     })
+
+    const store = FileStore.of({
+      begin: (id) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Ref.update(partials, HashMap.set(id, { parts: Chunk.empty<Uint8Array>(), touchedAt: now, open: true } as Partial))).pipe(
+            Effect.as(handle(id))
+          ),
+      resume: (id) =>
+        Effect.flatMap(Ref.get(partials), (map) =>
+          Option.match(Option.filter(HashMap.get(map, id), (p) => !p.open), {
+            onNone: () => Effect.succeedNone,
+            onSome: (partial) =>
+              update(id, (p) => ({ ...p, open: true })).pipe(Effect.as(Option.some({
+                partial: handle(id),
+                held: held(partial),
+                replay: (onBytes: (bytes: Uint8Array) => void) => Effect.sync(() => Chunk.forEach(partial.parts, onBytes))
+              })))
+          })),
+      partials: Effect.map(Ref.get(partials), (map) =>
+        Array.from(map, ([uploadId, partial]) => ({ uploadId, touchedAt: partial.touchedAt }))),
+      remove: (id) => Ref.update(partials, HashMap.remove(id))
+    })
+
     return Context.make(FileStore, store).pipe(
       Context.add(MemoryFiles, {
         committed: Ref.get(files),
-        openPartials: Ref.get(partials)
+        openPartials: Effect.map(Ref.get(partials), (map) => HashMap.size(HashMap.filter(map, (p) => p.open))),
+        partialIds: Effect.map(Ref.get(partials), (map) => Array.from(HashMap.keys(map)))
       })
     )
   })
-)
-
-/** The committed file named `name`, if any. */
-export const read = (name: string) => Effect.map(MemoryFiles, (m) => m.committed).pipe(
-  Effect.flatten,
-  Effect.map((map) => HashMap.get(map, name)),
-  Effect.map(Option.getOrUndefined)
 )

@@ -1,0 +1,68 @@
+/**
+ * UploadRegistry in sidecar files next to the partial files
+ * (`.<upload id>.upload.json` in the save directory), so a restarted server
+ * can resume what it was receiving. Claims are held in this process: one
+ * instance per directory (use Redis to share a directory between instances).
+ */
+import { Effect, Layer, Option, Schema } from "effect"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
+import { makeClaims } from "../memory/MemoryUploadRegistry.js"
+import { errorCode, inside } from "./Publish.js"
+
+export const SIDECAR_SUFFIX = ".upload.json"
+
+/** The record as stored; checked when read back, since files can be edited or truncated. */
+const StoredRecord = Schema.parseJson(Schema.Struct({
+  uploadId: Schema.String,
+  fileName: Schema.String,
+  size: Schema.Number,
+  expectedSha256: Schema.optionalWith(Schema.String, { as: "Option" }),
+  createdAt: Schema.Number
+}))
+
+const unavailable = (cause: unknown) => new UploadRegistryError({ reason: "Unavailable", cause })
+
+export const make = (directory: string) =>
+  Effect.gen(function*() {
+    const root = path.resolve(directory)
+    yield* Effect.tryPromise({ try: () => fs.mkdir(root, { recursive: true }), catch: unavailable })
+    const sidecar = (uploadId: string) => inside(root, `.${uploadId}${SIDECAR_SUFFIX}`)
+    const claim = yield* makeClaims
+
+    const create = (record: UploadRecord) =>
+      Effect.tryPromise({
+        try: async () => {
+          const target = sidecar(record.uploadId)
+          const temporary = `${target}.tmp`
+          await fs.writeFile(temporary, JSON.stringify(record), { mode: 0o600 })
+          await fs.rename(temporary, target)
+        },
+        catch: unavailable
+      })
+
+    const get = (uploadId: string) =>
+      Effect.tryPromise({
+        try: () => fs.readFile(sidecar(uploadId), "utf8").catch((cause) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause))),
+        catch: unavailable
+      }).pipe(
+        Effect.flatMap((text) =>
+          text === undefined
+            ? Effect.succeedNone
+            : Schema.decode(StoredRecord)(text).pipe(
+              Effect.map((stored): Option.Option<UploadRecord> =>
+                Option.some({ ...stored, expectedSha256: Option.getOrUndefined(stored.expectedSha256) })),
+              Effect.mapError((cause) => new UploadRegistryError({ reason: "Corrupt", cause }))
+            ))
+      )
+
+    const remove = (uploadId: string) =>
+      Effect.tryPromise({ try: () => fs.rm(sidecar(uploadId), { force: true }), catch: unavailable })
+
+    return UploadRegistry.of({ create, get, remove, claim })
+  })
+
+/** A registry in `directory` (the save directory). */
+export const layer = (directory: string): Layer.Layer<UploadRegistry, UploadRegistryError> =>
+  Layer.effect(UploadRegistry, make(directory))

@@ -1,0 +1,69 @@
+/**
+ * UploadRegistry on Redis, shared by every instance: a record per upload at
+ * `<prefix>:upload:<id>` (expiring with the upload), and a writer claim at
+ * `<prefix>:upload-claim:<id>` that its holder renews while it writes. A
+ * claim whose holder dies lapses after CLAIM_TTL, so the upload can be
+ * resumed on another instance.
+ */
+import { Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
+import { randomUUID } from "node:crypto"
+import type { Redis } from "ioredis"
+import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
+import { RedisClient } from "./RedisClient.js"
+
+const CLAIM_TTL = Duration.seconds(30)
+const CLAIM_RENEW_EVERY = Duration.seconds(10)
+
+/** Deletes the claim only if it is still ours. */
+const RELEASE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
+/** Extends the claim only if it is still ours. */
+const RENEW = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`
+
+const unavailable = (cause: unknown) => new UploadRegistryError({ reason: "Unavailable", cause })
+
+export const make = (options: { readonly prefix: string; readonly expiry: Duration.Duration }) =>
+  Effect.map(RedisClient, (redis: Redis) => {
+    const recordKey = (id: string) => `${options.prefix}:upload:${id}`
+    const claimKey = (id: string) => `${options.prefix}:upload-claim:${id}`
+    const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: unavailable })
+
+    const claim = (id: string) =>
+      Effect.gen(function*() {
+        const token = randomUUID()
+        const ttl = Duration.toMillis(CLAIM_TTL)
+        const won = yield* call(() => redis.set(claimKey(id), token, "PX", ttl, "NX"))
+        if (won !== "OK") return Option.none<Effect.Effect<void>>()
+        // A resumed upload lives on: its record expires UPLOAD_EXPIRY after its last claim.
+        yield* call(() => redis.pexpire(recordKey(id), Duration.toMillis(options.expiry)))
+        const renewal = yield* call(() => redis.eval(RENEW, 1, claimKey(id), token, ttl)).pipe(
+          Effect.ignore,
+          Effect.repeat(Schedule.spaced(CLAIM_RENEW_EVERY)),
+          Effect.delay(CLAIM_RENEW_EVERY),
+          Effect.forkDaemon
+        )
+        return Option.some(
+          Fiber.interrupt(renewal).pipe(
+            Effect.zipRight(call(() => redis.eval(RELEASE, 1, claimKey(id), token))),
+            Effect.ignoreLogged
+          )
+        )
+      })
+
+    return UploadRegistry.of({
+      create: (record: UploadRecord) =>
+        call(() => redis.set(recordKey(record.uploadId), JSON.stringify(record), "PX", Duration.toMillis(options.expiry))),
+      get: (id) =>
+        call(() => redis.get(recordKey(id))).pipe(
+          Effect.flatMap((text) =>
+            text === null ? Effect.succeedNone : Effect.try({
+              try: () => Option.some(JSON.parse(text) as UploadRecord),
+              catch: (cause) => new UploadRegistryError({ reason: "Corrupt", cause })
+            }))
+        ),
+      remove: (id) => call(() => redis.del(recordKey(id))),
+      claim
+    })
+  })
+
+export const layer = (options: { readonly prefix: string; readonly expiry: Duration.Duration }): Layer.Layer<UploadRegistry, never, RedisClient> =>
+  Layer.effect(UploadRegistry, make(options))

@@ -1,0 +1,91 @@
+/**
+ * The resources of one upload while a connection writes it: its partial file
+ * in the FileStore, its record and writer claim in the UploadRegistry, and
+ * the running SHA-256 of its bytes. `Uploads` opens one (new or resumed) and
+ * ends it in one of three ways: finished (published), discarded (gone), or
+ * suspended (kept for a later resume, e.g. when the connection drops).
+ */
+import { Clock, Data, Effect, Either, Option } from "effect"
+import { createHash, type Hash, randomBytes } from "node:crypto"
+import type { SafeFileName } from "../domain/FileName.js"
+import * as Upload from "../domain/Upload.js"
+import { FileStore, type FileStoreError, type PartialFile } from "./FileStore.js"
+import { UploadRegistry, type UploadRegistryError } from "./UploadRegistry.js"
+
+/** An upload this connection holds: only it may write the partial file. */
+export interface ActiveUpload {
+  readonly uploadId: string
+  readonly partial: PartialFile
+  /** Running digest of every byte stored, including those before a resume. */
+  readonly hash: Hash
+  readonly release: Effect.Effect<void>
+}
+
+/** Why an upload could not be opened or finished, in words for the client. */
+export class UploadRefused extends Data.TaggedError("UploadRefused")<{ readonly message: string }> {}
+
+export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
+
+/** A new id: 144 random bits, base64url (24 characters). */
+const newUploadId = (): string => randomBytes(18).toString("base64url")
+
+export const BUSY = "This upload is open on another connection; close that one first or wait for it to time out"
+
+export const make = Effect.gen(function*() {
+  const store = yield* FileStore
+  const registry = yield* UploadRegistry
+
+  const start = (fileName: string, size: number, expectedSha256: string | undefined) =>
+    Effect.gen(function*() {
+      const uploadId = newUploadId()
+      const createdAt = yield* Clock.currentTimeMillis
+      yield* registry.create({ uploadId, fileName, size, expectedSha256, createdAt })
+      const release = Option.getOrElse(yield* registry.claim(uploadId), () => Effect.void)
+      const partial = yield* Effect.tapError(store.begin(uploadId), () => Effect.zipRight(release, Effect.ignore(registry.remove(uploadId))))
+      return { uploadId, partial, hash: createHash("sha256"), release } satisfies ActiveUpload
+    })
+
+  /** Reopens `step.uploadId` and checks it against the resume request; the state to continue in. */
+  const resume = (step: Upload.Step & { readonly _tag: "Resume" }) =>
+    Effect.gen(function*() {
+      const record = yield* registry.get(step.uploadId)
+      if (Option.isNone(record)) return yield* new UploadRefused({ message: Upload.UNKNOWN_UPLOAD })
+      const claimed = yield* registry.claim(step.uploadId)
+      if (Option.isNone(claimed)) return yield* new UploadRefused({ message: BUSY })
+      const release = claimed.value
+      const reopened = yield* Effect.tapError(store.resume(step.uploadId), () => release)
+      if (Option.isNone(reopened)) {
+        yield* release
+        return yield* new UploadRefused({ message: Upload.UNKNOWN_UPLOAD })
+      }
+      const { held, partial, replay } = reopened.value
+      const giveBack = Effect.zipRight(partial.suspend, release)
+      const state = Upload.resumed(step, record.value, held)
+      if (Either.isLeft(state)) return yield* Effect.zipRight(giveBack, new UploadRefused({ message: state.left }))
+      const hash = createHash("sha256")
+      yield* Effect.tapError(replay((bytes) => hash.update(bytes)), () => giveBack)
+      return { upload: { uploadId: step.uploadId, partial, hash, release } satisfies ActiveUpload, state: state.right }
+    })
+
+  /** Verifies the digest and publishes the file; the stored name and digest. On failure the upload is gone. */
+  const finish = (upload: ActiveUpload, file: SafeFileName, expectedSha256: string | undefined) =>
+    Effect.gen(function*() {
+      const sha256 = upload.hash.digest("hex")
+      const verdict = Upload.verifyDigest(expectedSha256, sha256)
+      if (Either.isLeft(verdict)) return yield* new UploadRefused({ message: verdict.left })
+      const storedName = yield* upload.partial.commit(file)
+      return { storedName, sha256 }
+    }).pipe(
+      Effect.tapError(() => upload.partial.discard),
+      Effect.ensuring(Effect.zipRight(Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.release))
+    )
+
+  const discard = (upload: ActiveUpload) =>
+    Effect.all([upload.partial.discard, Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.release], { discard: true })
+
+  const suspend = (upload: ActiveUpload) => Effect.zipRight(upload.partial.suspend, upload.release)
+
+  return { start, resume, finish, discard, suspend }
+})
+
+export type Uploads = Effect.Effect.Success<typeof make>

@@ -1,0 +1,46 @@
+/**
+ * The expiry sweep: unfinished uploads are kept for resumes until
+ * `expiry` has passed since their last byte, then removed (partial data and
+ * registry record) by a periodic sweep. An upload someone is writing is never
+ * swept: the sweep must win its writer claim first.
+ */
+import { Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { FileStore } from "./FileStore.js"
+import { UploadRegistry } from "./UploadRegistry.js"
+
+export interface ExpirySettings {
+  readonly expiry: Duration.Duration
+  /** Time between sweeps (default: a quarter of `expiry`, at most one minute). */
+  readonly interval?: Duration.Duration
+}
+
+/** One sweep: removes every expired, unclaimed partial upload; how many it removed. */
+export const sweep = (expiry: Duration.Duration) =>
+  Effect.gen(function*() {
+    const store = yield* FileStore
+    const registry = yield* UploadRegistry
+    const now = yield* Clock.currentTimeMillis
+    const cutoff = now - Duration.toMillis(expiry)
+    const expired = (yield* store.partials).filter((partial) => partial.touchedAt <= cutoff)
+    let removed = 0
+    for (const { uploadId } of expired) {
+      const claim = yield* registry.claim(uploadId)
+      if (Option.isNone(claim)) continue
+      yield* store.remove(uploadId)
+      yield* Effect.ignoreLogged(registry.remove(uploadId))
+      yield* claim.value
+      removed++
+    }
+    if (removed > 0) yield* Effect.logInfo("expired uploads removed").pipe(Effect.annotateLogs({ removed }))
+    return removed
+  })
+
+/** Runs the sweep in the background for as long as the layer lives. */
+export const layer = (settings: ExpirySettings): Layer.Layer<never, never, FileStore | UploadRegistry> =>
+  Layer.scopedDiscard(
+    sweep(settings.expiry).pipe(
+      Effect.catchAll((error) => Effect.logWarning("upload expiry sweep failed").pipe(Effect.annotateLogs({ error: error.message }))),
+      Effect.repeat(Schedule.spaced(settings.interval ?? Duration.min(Duration.divide(settings.expiry, 4).pipe(Option.getOrElse(() => settings.expiry)), Duration.minutes(1)))),
+      Effect.forkScoped
+    )
+  )

@@ -1,0 +1,41 @@
+/**
+ * The UploadRegistry port: what the server remembers of each unfinished
+ * upload (to check a resume against), and who may write it. Shared by all
+ * instances when it is backed by Redis.
+ */
+import { Context, Data } from "effect"
+import type { Effect, Option } from "effect"
+
+export class UploadRegistryError extends Data.TaggedError("UploadRegistryError")<{
+  readonly reason: "Unavailable" | "Corrupt"
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `Upload registry ${this.reason === "Corrupt" ? "holds an unreadable record" : "unavailable"}: ${String(this.cause)}`
+  }
+}
+
+export interface UploadRecord {
+  readonly uploadId: string
+  /** The file_name exactly as the client sent it (a resume must repeat it). */
+  readonly fileName: string
+  readonly size: number
+  readonly expectedSha256: string | undefined
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number
+}
+
+export class UploadRegistry extends Context.Tag("file-receiver/UploadRegistry")<UploadRegistry, {
+  /** Records a new upload. */
+  readonly create: (record: UploadRecord) => Effect.Effect<void, UploadRegistryError>
+  /** The record of `uploadId`, if it is known and not expired. */
+  readonly get: (uploadId: string) => Effect.Effect<Option.Option<UploadRecord>, UploadRegistryError>
+  /** Forgets `uploadId` (completed, cancelled or expired). Idempotent. */
+  readonly remove: (uploadId: string) => Effect.Effect<void, UploadRegistryError>
+  /**
+   * Claims the exclusive right to write `uploadId`. Succeeds with the
+   * release action, or None while another writer (on any instance) holds
+   * it. A claim whose holder dies without releasing it lapses by itself.
+   */
+  readonly claim: (uploadId: string) => Effect.Effect<Option.Option<Effect.Effect<void>>, UploadRegistryError>
+}>() {}
