@@ -5,7 +5,11 @@ import { RateLimiter, RateLimiterError } from "../../src/application/RateLimiter
 import * as UploadSession from "../../src/application/UploadSession.js"
 import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
+import * as MemoryUploadRegistry from "../../src/adapters/memory/MemoryUploadRegistry.js"
 import * as Upload from "../../src/domain/Upload.js"
+import * as Uploads from "../../src/application/ActiveUpload.js"
+import * as UploadExpiry from "../../src/application/UploadExpiry.js"
+import { createHash } from "node:crypto"
 
 const settings: UploadSession.SessionSettings = {
   upload: { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt", "pdf"] },
@@ -13,7 +17,7 @@ const settings: UploadSession.SessionSettings = {
 }
 
 const sessionLayer = (overrides: Partial<UploadSession.SessionSettings> = {}) =>
-  UploadSession.layer({ ...settings, ...overrides })
+  UploadSession.layer({ ...settings, ...overrides }).pipe(Layer.provide(MemoryUploadRegistry.layerMemory))
 
 /** A connection that records what the session sends and whether it closed. */
 const recordingConnection = (clientAddress = "192.0.2.1") =>
@@ -60,7 +64,8 @@ describe("UploadSession", () => {
       expect(yield* s.last).toEqual({
         type: "file_received",
         message: "File notes.txt received successfully and file extension is `txt`",
-        extension: "txt"
+        extension: "txt",
+        sha256: createHash("sha256").update("hello world").digest("hex")
       })
       expect(yield* committedText("notes.txt")).toEqual(Option.some("hello world"))
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
@@ -110,13 +115,14 @@ describe("UploadSession", () => {
       expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
 
-  it.effect("closing the session mid-upload discards the partial file", () =>
+  it.effect("closing the session mid-upload keeps the partial file for a resume, and publishes nothing", () =>
     Effect.gen(function*() {
       const s = yield* openSession()
       yield* s.receiveAll(meta("cut.txt", 10), chunk("abc"))
       expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(1)
       yield* Scope.close(s.scope, Exit.void)
       expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
+      expect((yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).length).toBe(1)
       expect(HashMap.size(yield* committed)).toBe(0)
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
 
@@ -144,7 +150,9 @@ describe("UploadSession", () => {
         type: "meta_received",
         message: "Ready to receive file",
         max_chunk_bytes: 256,
-        binary_chunks: true
+        binary_chunks: true,
+        upload_id: metaReply?.["upload_id"],
+        offset: 0
       })
       expect(chunkReply).toEqual({ type: "chunk_received", message: "Ready for next chunk", received: 4 })
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
@@ -198,14 +206,16 @@ describe("UploadSession", () => {
       const flakyStore = Layer.effect(
         FileStore,
         Effect.map(FileStore, (store) => ({
-          begin: Effect.map(store.begin, (partial) => ({
-            ...partial,
-            append: (bytes: Uint8Array) =>
-              Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
-                left > 0
-                  ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO: i/o error, write /srv/x") }))
-                  : partial.append(bytes))
-          }))
+          ...store,
+          begin: (uploadId: string) =>
+            Effect.map(store.begin(uploadId), (partial) => ({
+              ...partial,
+              append: (bytes: Uint8Array) =>
+                Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
+                  left > 0
+                    ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO: i/o error, write /srv/x") }))
+                    : partial.append(bytes))
+            }))
         }))
       ).pipe(Layer.provideMerge(memoryStore))
 
@@ -217,4 +227,134 @@ describe("UploadSession", () => {
       yield* s.receiveAll(chunk("ab"), meta("a.txt", 2), chunk("ab"))
       expect(yield* s.types).toEqual(["meta_received", "error", "error", "meta_received", "file_received"])
     }).pipe(Effect.provide(memoryStore)))
+})
+
+describe("resume and integrity", () => {
+  const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+  const metaOf = (fields: Record<string, unknown>) => JSON.stringify({ type: "file_meta", ...fields })
+  const uploadIdOf = (reply: Record<string, unknown> | undefined) => String(reply?.["upload_id"])
+
+  it.effect("meta_received hands out an unguessable upload_id and offset 0; file_received carries the sha256", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("a.txt", 5), chunk("hello"))
+      const [metaReply, done] = yield* Ref.get(s.sent)
+      expect(uploadIdOf(metaReply)).toMatch(/^[A-Za-z0-9_-]{24}$/)
+      expect(metaReply?.["offset"]).toBe(0)
+      expect(done?.["sha256"]).toBe(sha256("hello"))
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a new connection resumes from the offset the server holds, and the digest covers every byte", () =>
+    Effect.gen(function*() {
+      const first = yield* openSession()
+      yield* first.receiveAll(meta("story.txt", 11), chunk("once "), chunk("up"))
+      const uploadId = uploadIdOf((yield* Ref.get(first.sent))[0])
+      yield* Scope.close(first.scope, Exit.void)
+
+      const second = yield* openSession()
+      yield* second.receive(metaOf({ file_name: "story.txt", file_size: 11, upload_id: uploadId, sha256: sha256("once upon a") }))
+      expect(yield* second.last).toMatchObject({ type: "meta_received", upload_id: uploadId, offset: 7 })
+      yield* second.receiveAll(JSON.stringify({ type: "file_chunk", chunk: Buffer.from("on a").toString("base64"), offset: 7 }))
+      expect(yield* second.last).toMatchObject({ type: "file_received", sha256: sha256("once upon a") })
+      expect(yield* committedText("story.txt")).toEqual(Option.some("once upon a"))
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a resume must repeat the name and size, and an unknown id is refused", () =>
+    Effect.gen(function*() {
+      const first = yield* openSession()
+      yield* first.receiveAll(meta("a.txt", 10), chunk("abc"))
+      const uploadId = uploadIdOf((yield* Ref.get(first.sent))[0])
+      yield* Scope.close(first.scope, Exit.void)
+      const second = yield* openSession()
+      yield* second.receive(metaOf({ file_name: "a.txt", file_size: 11, upload_id: uploadId }))
+      expect(String((yield* second.last)?.["message"])).toContain("file_name and file_size must match")
+      yield* second.receive(metaOf({ file_name: "a.txt", file_size: 10, upload_id: "x".repeat(24) }))
+      expect(yield* second.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+      yield* second.receive(metaOf({ file_name: "a.txt", file_size: 10, upload_id: uploadId }))
+      expect(yield* second.last).toMatchObject({ type: "meta_received", offset: 3 })
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("two writers: a second connection cannot resume an upload that is open, until the first one ends", () =>
+    Effect.gen(function*() {
+      const first = yield* openSession()
+      yield* first.receiveAll(meta("a.txt", 10), chunk("abc"))
+      const uploadId = uploadIdOf((yield* Ref.get(first.sent))[0])
+      const second = yield* openSession()
+      const resume = metaOf({ file_name: "a.txt", file_size: 10, upload_id: uploadId })
+      yield* second.receive(resume)
+      expect(yield* second.last).toEqual({ type: "error", message: Uploads.BUSY })
+      yield* Scope.close(first.scope, Exit.void)
+      yield* second.receive(resume)
+      expect(yield* second.last).toMatchObject({ type: "meta_received", offset: 3 })
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a checksum mismatch is refused, the data discarded, and nothing published", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(metaOf({ file_name: "a.txt", file_size: 5, sha256: sha256("HELLO").toUpperCase() }), chunk("hello"))
+      const last = yield* s.last
+      expect(last?.["type"]).toBe("error")
+      expect(String(last?.["message"])).toContain(`sha256 ${sha256("hello")}, not ${sha256("HELLO")}`)
+      expect(HashMap.size(yield* committed)).toBe(0)
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a chunk at the wrong offset is refused with the expected offset and changes nothing", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      const at = (text: string, offset: number) => JSON.stringify({ type: "file_chunk", chunk: Buffer.from(text).toString("base64"), offset })
+      yield* s.receiveAll(meta("a.txt", 6), at("abc", 0), at("abc", 0), at("def", 3))
+      const sent = yield* Ref.get(s.sent)
+      expect(sent[2]?.["message"]).toBe("Chunk offset 0 is not where the upload is: the server has 3 bytes; send the chunk at offset 3")
+      expect(sent[3]?.["type"]).toBe("file_received")
+      expect(yield* committedText("a.txt")).toEqual(Option.some("abcdef"))
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("cancel discards the upload at once and the id can no longer be resumed", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("a.txt", 10), chunk("abc"), JSON.stringify({ type: "cancel" }))
+      expect(yield* s.last).toEqual({ type: "upload_cancelled", message: "Upload cancelled and discarded" })
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
+      const uploadId = uploadIdOf((yield* Ref.get(s.sent))[0])
+      yield* s.receiveAll(metaOf({ file_name: "a.txt", file_size: 10, upload_id: uploadId }), JSON.stringify({ type: "cancel" }))
+      const sent = yield* Ref.get(s.sent)
+      expect(sent.slice(-2).map((m) => m["message"])).toEqual([Upload.UNKNOWN_UPLOAD, Upload.NO_UPLOAD])
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("unfinished uploads expire UPLOAD_EXPIRY after their last chunk (TestClock), never while claimed", () =>
+    Effect.gen(function*() {
+      const expiry = Duration.hours(24)
+      const idle = yield* openSession()
+      yield* idle.receiveAll(meta("idle.txt", 10), chunk("abc"))
+      yield* Scope.close(idle.scope, Exit.void)
+      const busy = yield* openSession()
+      yield* busy.receiveAll(meta("busy.txt", 10), chunk("abc"))
+      const partials = Effect.flatMap(MemoryFiles, (f) => f.partialIds)
+      expect((yield* partials).length).toBe(2)
+
+      yield* TestClock.adjust(Duration.hours(23))
+      expect(yield* UploadExpiry.sweep(expiry)).toBe(0)
+      yield* TestClock.adjust(Duration.hours(1))
+      expect(yield* UploadExpiry.sweep(expiry)).toBe(1)
+      expect((yield* partials).length).toBe(1)
+
+      const idleId = uploadIdOf((yield* Ref.get(idle.sent))[0])
+      const late = yield* openSession()
+      yield* late.receive(metaOf({ file_name: "idle.txt", file_size: 10, upload_id: idleId }))
+      expect(yield* late.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+    }).pipe(Effect.provide(Layer.provideMerge(UploadSession.layer(settings), Layer.merge(MemoryUploadRegistry.layerMemory, memory)))))
+
+  it.effect("the sweep runs by itself in the background", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("idle.txt", 10), chunk("abc"))
+      yield* Scope.close(s.scope, Exit.void)
+      yield* TestClock.adjust(Duration.minutes(61))
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
+    }).pipe(Effect.provide(Layer.provideMerge(
+      Layer.merge(UploadSession.layer(settings), UploadExpiry.layer({ expiry: Duration.hours(1), interval: Duration.minutes(1) })),
+      Layer.merge(MemoryUploadRegistry.layerMemory, memory)
+    ))))
 })

@@ -7,7 +7,8 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { connect } from "../support/server.js"
+import { randomBytes } from "node:crypto"
+import { connect, sha256 } from "../support/server.js"
 
 interface Started {
   readonly port: number
@@ -49,21 +50,45 @@ const tempDir = () => fs.mkdtemp(path.join(os.tmpdir(), "fr-proc-"))
 
 describe("the server process", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    it(`on ${signal} closes open sockets with 1001, removes unfinished uploads and exits 0`, async () => {
+    it(`on ${signal} closes open sockets with 1001, keeps unfinished uploads resumable and exits 0`, async () => {
       const dir = await tempDir()
       const server = await start({ FILE_SAVE_DIRECTORY: dir })
       const client = await connect(`ws://127.0.0.1:${server.port}/ws/file-transfer/`)
       client.send({ type: "file_meta", file_name: "unfinished.txt", file_size: 100 })
-      await client.next()
+      const { upload_id } = await client.next()
       server.kill(signal)
       expect(await client.closed).toBe(1001)
       const { code } = await server.exited
       expect(code).toBe(0)
-      expect(await fs.readdir(dir)).toEqual([])
+      expect((await fs.readdir(dir)).sort()).toEqual([`.${String(upload_id)}.part`, `.${String(upload_id)}.upload.json`])
     })
   }
 
-  it("shutdown does not wait for clients that never acknowledge the close, and leaves no partial file", async () => {
+  it("an upload resumes after the server process was restarted, and the stored file is intact", async () => {
+    const dir = await tempDir()
+    const content = randomBytes(300_000)
+    const before = await start({ FILE_SAVE_DIRECTORY: dir })
+    const first = await connect(`ws://127.0.0.1:${before.port}/ws/file-transfer/`)
+    first.send({ type: "file_meta", file_name: "restart.pdf", file_size: content.length, sha256: sha256(content) })
+    const { upload_id } = await first.next()
+    first.sendRaw(content.subarray(0, 100_000), true)
+    expect((await first.next()).received).toBe(100_000)
+    before.kill("SIGTERM")
+    await before.exited
+
+    const after = await start({ FILE_SAVE_DIRECTORY: dir })
+    const second = await connect(`ws://127.0.0.1:${after.port}/ws/file-transfer/`)
+    second.send({ type: "file_meta", file_name: "restart.pdf", file_size: content.length, upload_id })
+    expect(await second.next()).toMatchObject({ type: "meta_received", offset: 100_000 })
+    second.sendRaw(content.subarray(100_000), true)
+    expect(await second.next()).toMatchObject({ type: "file_received", sha256: sha256(content) })
+    expect(sha256(await fs.readFile(path.join(dir, "restart.pdf")))).toBe(sha256(content))
+    expect(await fs.readdir(dir)).toEqual(["restart.pdf"])
+    after.kill("SIGTERM")
+    expect((await after.exited).code).toBe(0)
+  })
+
+  it("shutdown does not wait for clients that never acknowledge the close, and keeps their uploads resumable", async () => {
     const dir = await tempDir()
     const server = await start({ FILE_SAVE_DIRECTORY: dir })
     const clients = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${server.port}/ws/file-transfer/`)))
@@ -74,13 +99,15 @@ describe("the server process", () => {
       await client.next()
       client.socket.pause() // never reads the server's close frame
     }
-    expect((await fs.readdir(dir)).length).toBe(5)
+    const partials = async () => (await fs.readdir(dir)).filter((n) => n.endsWith(".part"))
+    expect((await partials()).length).toBe(5)
     const started = Date.now()
     server.kill("SIGTERM")
     const { code } = await server.exited
     expect(code).toBe(0)
     expect(Date.now() - started).toBeLessThan(8_000)
-    expect(await fs.readdir(dir)).toEqual([])
+    expect((await partials()).length).toBe(5)
+    expect((await fs.readdir(dir)).filter((n) => !n.startsWith("."))).toEqual([])
   })
 
   it("refuses to start on a bad setting, naming the variable and the value", async () => {

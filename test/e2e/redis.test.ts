@@ -1,8 +1,11 @@
 /** End to end with REDIS_URL set: two instances share one rate limit through a real Redis. */
-import { randomUUID } from "node:crypto"
+import { randomBytes, randomUUID } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
-import { connect, type RunningServer, startServer } from "../support/server.js"
+import { connect, eventually, type RunningServer, sha256, startServer } from "../support/server.js"
 
 describe.skipIf(!redisAvailable)("two instances sharing Redis", () => {
   const prefix = `file-receiver-e2e-${randomUUID()}`
@@ -29,5 +32,46 @@ describe.skipIf(!redisAvailable)("two instances sharing Redis", () => {
     expect(await second.closed).toBe(1008)
     first.send({ type: "file_chunk", chunk: "" })
     expect(await first.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
+  })
+})
+
+describe.skipIf(!redisAvailable)("resuming on another instance (shared Redis and save directory)", () => {
+  const prefix = `file-receiver-e2e-${randomUUID()}`
+  const servers: Array<RunningServer> = []
+  let directory = ""
+  beforeAll(async () => {
+    directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-shared-"))
+    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_KEY_PREFIX: prefix, FILE_SAVE_DIRECTORY: directory }
+    servers.push(await startServer(env), await startServer(env))
+  })
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()))
+    await deleteKeys(prefix)
+    await fs.rm(directory, { recursive: true, force: true })
+  })
+
+  it("an upload started on one instance is refused on another while open, then finished there", async () => {
+    const [a, b] = servers
+    const content = randomBytes(500_000)
+    const onA = await connect(a!.url)
+    onA.send({ type: "file_meta", file_name: "moved.pdf", file_size: content.length, sha256: sha256(content) })
+    const { upload_id } = await onA.next()
+    onA.sendRaw(content.subarray(0, 200_000), true)
+    expect((await onA.next()).received).toBe(200_000)
+
+    const onB = await connect(b!.url)
+    const resume = { type: "file_meta", file_name: "moved.pdf", file_size: content.length, upload_id }
+    onB.send(resume)
+    expect((await onB.next()).message).toContain("open on another connection")
+
+    onA.close()
+    await eventually(async () => {
+      onB.send(resume)
+      const reply = await onB.next()
+      expect(reply, String(reply.message)).toMatchObject({ type: "meta_received", offset: 200_000 })
+    })
+    onB.sendRaw(content.subarray(200_000), true)
+    expect(await onB.next()).toMatchObject({ type: "file_received", sha256: sha256(content) })
+    expect(sha256(await fs.readFile(path.join(directory, "moved.pdf")))).toBe(sha256(content))
   })
 })

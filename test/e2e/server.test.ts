@@ -14,7 +14,8 @@ import {
   type RunningServer,
   sha256,
   startServer,
-  upload
+  upload,
+  visibleFiles
 } from "../support/server.js"
 
 let server: RunningServer
@@ -30,11 +31,12 @@ describe("uploading over the seed protocol", () => {
     const client = await connect(server.url)
     const content = randomBytes(1024 * 1024 + 123)
     client.send(meta("big.pdf", content.length))
-    expect(await client.next()).toEqual({
+    expect(await client.next()).toMatchObject({
       type: "meta_received",
       message: "Ready to receive file",
       max_chunk_bytes: 256 * 1024,
-      binary_chunks: true
+      binary_chunks: true,
+      offset: 0
     })
     const replies = []
     for (let offset = 0; offset < content.length; offset += 64 * 1024) {
@@ -45,7 +47,8 @@ describe("uploading over the seed protocol", () => {
     expect(replies.at(-1)).toEqual({
       type: "file_received",
       message: "File big.pdf received successfully and file extension is `pdf`",
-      extension: "pdf"
+      extension: "pdf",
+      sha256: sha256(content)
     })
     expect(sha256(await readStored("big.pdf"))).toBe(sha256(content))
     client.close()
@@ -145,11 +148,67 @@ describe("binary frames and pipelining", () => {
   })
 })
 
+describe("resume", () => {
+  it("an upload cut off at random points, again and again, resumes each time and ends intact", async () => {
+    const content = randomBytes(2 * 1024 * 1024 + 321)
+    const piece = 64 * 1024
+    let uploadId: unknown
+    let last: Record<string, unknown> = {}
+    let connections = 0
+    for (let attempt = 0; attempt < 40 && last["type"] !== "file_received"; attempt++) {
+      connections++
+      const client = await connect(server.url)
+      client.send({ ...meta("flaky.pdf", content.length), sha256: sha256(content), ...(uploadId === undefined ? {} : { upload_id: uploadId }) })
+      const opened = await client.next()
+      expect(opened.type).toBe("meta_received")
+      uploadId = opened.upload_id
+      const cutAfter = 1 + Math.floor(Math.random() * 6)
+      let offset = Number(opened.offset)
+      for (let sent = 0; offset < content.length; sent++) {
+        if (sent === cutAfter) break
+        const bytes = content.subarray(offset, offset + piece)
+        client.sendRaw(bytes, true)
+        offset += bytes.length
+      }
+      if (offset >= content.length) {
+        for (;;) {
+          last = await client.next()
+          if (last["type"] !== "chunk_received") break
+        }
+        client.close()
+      } else {
+        // Drop the connection with chunks possibly still in flight.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5))
+        client.socket.terminate()
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    }
+    expect(connections).toBeGreaterThan(3)
+    expect(last).toMatchObject({ type: "file_received", sha256: sha256(content) })
+    expect(sha256(await readStored("flaky.pdf"))).toBe(sha256(content))
+  })
+
+  it("a second connection cannot write an upload that another connection has open", async () => {
+    const first = await connect(server.url)
+    first.send(meta("contested.pdf", 1000))
+    const { upload_id } = await first.next()
+    const second = await connect(server.url)
+    second.send({ ...meta("contested.pdf", 1000), upload_id })
+    expect((await second.next()).message).toBe("This upload is open on another connection; close that one first or wait for it to time out")
+    first.close()
+    await eventually(async () => {
+      second.send({ ...meta("contested.pdf", 1000), upload_id })
+      expect(await second.next()).toMatchObject({ type: "meta_received", offset: 0 })
+    })
+    second.close()
+  })
+})
+
 describe("errors are answered with a clear message and the connection stays usable", () => {
   const cases: ReadonlyArray<readonly [string, ReadonlyArray<unknown>, string]> = [
     ["a chunk before file_meta", [chunk(Buffer.from("a"))], "No upload in progress: send file_meta first"],
     ["invalid JSON", ["{not json"], "Invalid message: expected a JSON object"],
-    ["an unknown type", [{ type: "hello" }], "Unknown message type: \"hello\" (expected file_meta or file_chunk)"],
+    ["an unknown type", [{ type: "hello" }], "Unknown message type: \"hello\" (expected file_meta, file_chunk or cancel)"],
     ["a negative size", [meta("a.txt", -1)], "file_size: expected a non-negative integer"],
     ["a fractional size", [meta("a.txt", 1.5)], "file_size: expected a non-negative integer"],
     ["an empty name", [meta("", 1)], "file_name: expected a non-empty string"],
@@ -196,19 +255,24 @@ describe("errors are answered with a clear message and the connection stays usab
     client.close()
   })
 
-  it("a disconnect mid-upload leaves nothing behind, not even a partial file", async () => {
+  it("a disconnect mid-upload publishes nothing and keeps the partial data for a resume", async () => {
     const client = await connect(server.url)
     client.send(meta("cut-off.pdf", 1_000_000))
-    await client.next()
+    const { upload_id } = await client.next()
     client.send(chunk(randomBytes(64 * 1024)))
     await client.next()
-    expect((await listDirectory(server.directory)).some((n) => n.endsWith(".part"))).toBe(true)
     client.socket.terminate()
     await eventually(async () => {
       const names = await listDirectory(server.directory)
-      expect(names.filter((n) => n.endsWith(".part") || n.startsWith("cut-off"))).toEqual([])
+      expect(names.filter((n) => n.startsWith("cut-off"))).toEqual([])
+      expect(names).toContain(`.${String(upload_id)}.part`)
     })
+    const again = await connect(server.url)
+    again.send({ ...meta("cut-off.pdf", 1_000_000), upload_id })
+    expect(await again.next()).toMatchObject({ type: "meta_received", offset: 64 * 1024 })
+    again.close()
   })
+
 })
 
 describe("HTTP", () => {
@@ -248,7 +312,7 @@ describe("rate limit", () => {
     const replies = await Promise.all(Array.from({ length: 6 }, () => client.next()))
     expect(replies.at(-1)).toEqual({ type: "error", message: "Rate limit exceeded" })
     expect(await client.closed).toBe(1008)
-    await eventually(async () => expect(await listDirectory(limited.directory)).toEqual([]))
+    await eventually(async () => expect(await visibleFiles(limited.directory)).toEqual([]))
   })
 
   it("a burst past the limit is closed at once, even while the server has paused the socket", async () => {
@@ -261,7 +325,7 @@ describe("rate limit", () => {
       for (let i = 0; i < 19; i++) client.send(piece)
       expect(await client.closed).toBe(1008)
       expect(Date.now() - started).toBeLessThan(5_000)
-      await eventually(async () => expect(await listDirectory(burst.directory)).toEqual([]))
+      await eventually(async () => expect(await visibleFiles(burst.directory)).toEqual([]))
     } finally {
       await burst.stop()
     }

@@ -108,6 +108,10 @@ export const upload = async (client: TestClient, name: string, content: Uint8Arr
 /** Files in `directory`, partial files included, sorted. */
 export const listDirectory = (directory: string) => fs.readdir(directory).then((names) => names.sort())
 
+/** Published files in `directory` (partial files and their records are hidden dot-files). */
+export const visibleFiles = (directory: string) =>
+  listDirectory(directory).then((names) => names.filter((name) => !name.startsWith(".")))
+
 /** Polls `check` until it passes or `timeoutMillis` elapses (for effects that follow a disconnect). */
 export const eventually = async (check: () => Promise<void>, timeoutMillis = 5_000): Promise<void> => {
   const deadline = Date.now() + timeoutMillis

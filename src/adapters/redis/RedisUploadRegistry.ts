@@ -39,6 +39,8 @@ export const make = (options: { readonly prefix: string; readonly expiry: Durati
           Effect.ignore,
           Effect.repeat(Schedule.spaced(CLAIM_RENEW_EVERY)),
           Effect.delay(CLAIM_RENEW_EVERY),
+          // Callers may claim inside an uninterruptible region; the renewal must stay interruptible.
+          Effect.interruptible,
           Effect.forkDaemon
         )
         return Option.some(
