@@ -35,9 +35,11 @@ describe("Dockerfile", () => {
     expect(runtime).toContain("/healthz")
   })
 
-  it("starts node itself (signals reach it) with the same command as npm start", () => {
+  it("builds the bundle with npm run build and starts node on it directly (signals reach it)", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
-    expect(dockerfile).toContain(`CMD ["node", "--import", "tsx", "src/main.ts"]`)
+    expect(dockerfile).toContain("RUN npm run build")
+    expect(dockerfile).toContain(`CMD ["node", "--enable-source-maps", "dist/main.mjs"]`)
+    expect(pkg.scripts["build"]).toBe("node scripts/build.mjs")
     expect(pkg.scripts["start"]).toBe("node --import tsx src/main.ts")
   })
 })
