@@ -142,7 +142,10 @@ export const make = (settings: SessionSettings) =>
               }).pipe(Effect.catchAll(fail)),
             Resume: (resume) =>
               Effect.gen(function*() {
-                if (resume.replaces) yield* endActive(uploads.discard)
+                // Resuming the upload this connection has open (say, after a lost reply) continues it.
+                if (resume.replaces) {
+                  yield* endActive((open) => open.uploadId === resume.uploadId ? uploads.suspend(open) : uploads.discard(open))
+                }
                 const { state, upload } = yield* uploads.resume(resume)
                 const held = state._tag === "Receiving" ? state.received : 0
                 yield* opened(upload, state, held)

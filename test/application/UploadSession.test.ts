@@ -275,6 +275,18 @@ describe("resume and integrity", () => {
       expect(yield* second.last).toMatchObject({ type: "meta_received", offset: 3 })
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
 
+  it.effect("resuming the upload this connection has open continues it (say, after a lost reply)", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("a.txt", 6), chunk("abc"))
+      const uploadId = uploadIdOf((yield* Ref.get(s.sent))[0])
+      yield* s.receiveAll(metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId }), chunk("def"))
+      const sent = yield* Ref.get(s.sent)
+      expect(sent[2]).toMatchObject({ type: "meta_received", upload_id: uploadId, offset: 3 })
+      expect(sent[3]?.["type"]).toBe("file_received")
+      expect(yield* committedText("a.txt")).toEqual(Option.some("abcdef"))
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
   it.effect("two writers: a second connection cannot resume an upload that is open, until the first one ends", () =>
     Effect.gen(function*() {
       const first = yield* openSession()

@@ -122,6 +122,99 @@ describe("Messages.decodeText", () => {
     expect(refusal(JSON.stringify({ type: "x".repeat(10_000) })).length).toBeLessThan(200)
   })
 
+  it("decodes file_meta with the upload_id of a resume and the expected sha256", () => {
+    const uploadId = "A-_z".repeat(6)
+    const sha256 = "ab".repeat(32)
+    expect(decoded(meta({ upload_id: uploadId, sha256 }))).toEqual({
+      type: "file_meta",
+      file_name: "a.txt",
+      file_size: 3,
+      upload_id: uploadId,
+      sha256
+    })
+  })
+
+  it.each([
+    ["the shortest id (22 characters)", "a".repeat(22)],
+    ["the longest id (64 characters)", "Z9_-".repeat(16)],
+    ["a 24-character base64url id", "aB3_-xYz0123456789abcdEF"]
+  ])("accepts %s as an upload_id", (_label, uploadId) => {
+    const message = decoded(meta({ upload_id: uploadId }))
+    expect(message.type === "file_meta" && message.upload_id).toBe(uploadId)
+  })
+
+  it.each([
+    ["too short (21 characters)", "a".repeat(21)],
+    ["too long (65 characters)", "a".repeat(65)],
+    ["empty", ""],
+    ["with a space", `${"a".repeat(22)} `],
+    ["with a slash", `${"a".repeat(22)}/..`],
+    ["with base64 padding", `${"a".repeat(22)}==`],
+    ["with a plus (base64, not base64url)", `${"a".repeat(22)}+`],
+    ["non-ASCII", "é".repeat(24)],
+    ["a number", 1234567890123456],
+    ["null", null],
+    ["an object", { id: "a".repeat(24) }]
+  ])("refuses an upload_id that is %s", (_label, uploadId) => {
+    expect(refusal(meta({ upload_id: uploadId }))).toBe("upload_id: expected the upload_id from meta_received")
+  })
+
+  it("keeps the sha256 as sent (either case)", () => {
+    const upper = "AB".repeat(32)
+    const message = decoded(meta({ sha256: upper }))
+    expect(message.type === "file_meta" && message.sha256).toBe(upper)
+  })
+
+  it.each([
+    ["63 digits", "a".repeat(63)],
+    ["65 digits", "a".repeat(65)],
+    ["a non-hex digit", `${"a".repeat(63)}g`],
+    ["prefixed with 0x", `0x${"a".repeat(62)}`],
+    ["base64 rather than hex", Buffer.alloc(32).toString("base64")],
+    ["empty", ""],
+    ["a number", 1234],
+    ["null", null]
+  ])("refuses a sha256 with %s", (_label, sha256) => {
+    expect(refusal(meta({ sha256 }))).toBe("sha256: expected 64 hexadecimal digits")
+  })
+
+  it.each([0, 1, 65536, Number.MAX_SAFE_INTEGER])("decodes a file_chunk with offset %d", (offset) => {
+    expect(decoded(JSON.stringify({ type: "file_chunk", chunk: "YQ==", offset }))).toEqual({
+      type: "file_chunk",
+      chunk: "YQ==",
+      offset
+    })
+  })
+
+  it.each([
+    ["-1", -1],
+    ["1.5", 1.5],
+    ['"3"', "3"],
+    ["2**53", 2 ** 53],
+    ["null", null],
+    ["true", true]
+  ])("refuses chunk offset %s as not a non-negative integer", (_label, offset) => {
+    expect(refusal(JSON.stringify({ type: "file_chunk", chunk: "YQ==", offset }))).toBe(
+      "offset: expected a non-negative integer"
+    )
+  })
+
+  it("decodes a cancel message, ignoring extra fields", () => {
+    expect(decoded(JSON.stringify({ type: "cancel" }))).toEqual({ type: "cancel" })
+    expect(decoded(JSON.stringify({ type: "cancel", upload_id: "a".repeat(24), why: "changed my mind" }))).toEqual({
+      type: "cancel"
+    })
+  })
+
+  it("lists cancel among the message types when the type is missing or unknown", () => {
+    expect(refusal(JSON.stringify({}))).toBe(
+      "Invalid message: the type field is required (file_meta, file_chunk or cancel)"
+    )
+    expect(refusal(JSON.stringify({ type: "cancle" }))).toBe(
+      `Unknown message type: "cancle" (expected file_meta, file_chunk or cancel)`
+    )
+  })
+
   it("never leaks Schema internals into an error text", () => {
     const badFrames = [
       meta({ file_size: -1 }),
@@ -135,6 +228,13 @@ describe("Messages.decodeText", () => {
       JSON.stringify({ type: "file_chunk" }),
       JSON.stringify({ type: "file_chunk", chunk: 5 }),
       JSON.stringify({ type: "file_chunk", chunk: null }),
+      JSON.stringify({ type: "file_chunk", chunk: "YQ==", offset: -1 }),
+      JSON.stringify({ type: "file_chunk", chunk: "YQ==", offset: "0" }),
+      meta({ upload_id: "short" }),
+      meta({ upload_id: 5 }),
+      meta({ sha256: "xyz" }),
+      meta({ sha256: ["a".repeat(64)] }),
+      JSON.stringify({ type: "cancel!" }),
       JSON.stringify({ type: 5 }),
       JSON.stringify({ type: null }),
       JSON.stringify({ type: ["file_meta"] }),
@@ -155,13 +255,36 @@ describe("Messages.decodeText", () => {
 })
 
 describe("Messages replies", () => {
-  it("metaReceived starts with the original {type, message} and adds the server's capabilities after them", () => {
-    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 262144 })) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message", "max_chunk_bytes", "binary_chunks"])
+  const uploadId = "aB3_-xYz0123456789abcdEF"
+  const sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+  it("metaReceived starts with the original {type, message} and adds the server's capabilities, upload id and offset after them", () => {
+    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 262144, uploadId, offset: 0 })) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "max_chunk_bytes", "binary_chunks", "upload_id", "offset"])
     expect(reply["type"]).toBe("meta_received")
     expect(reply["message"]).toBe("Ready to receive file")
     expect(reply["max_chunk_bytes"]).toBe(262144)
     expect(reply["binary_chunks"]).toBe(true)
+    expect(reply["upload_id"]).toBe(uploadId)
+    expect(reply["offset"]).toBe(0)
+  })
+
+  it("metaReceived for a resume carries the offset the server already holds", () => {
+    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1024, uploadId, offset: 123456 })) as Record<string, unknown>
+    expect(reply).toEqual({
+      type: "meta_received",
+      message: "Ready to receive file",
+      max_chunk_bytes: 1024,
+      binary_chunks: true,
+      upload_id: uploadId,
+      offset: 123456
+    })
+  })
+
+  it("the upload_id in meta_received decodes as the upload_id of a resume", () => {
+    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1024, uploadId, offset: 0 })) as { upload_id: string }
+    const message = decoded(meta({ upload_id: reply.upload_id }))
+    expect(message.type === "file_meta" && message.upload_id).toBe(uploadId)
   })
 
   it("chunkReceived keeps {type, message} first and adds the bytes received so far", () => {
@@ -172,21 +295,28 @@ describe("Messages replies", () => {
     expect(reply["received"]).toBe(65536)
   })
 
-  it("fileReceived has the keys type, message, extension in that order", () => {
-    const reply = JSON.parse(Messages.fileReceived("a.pdf", "pdf")) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message", "extension"])
+  it("fileReceived has the keys type, message, extension, sha256 in that order", () => {
+    const reply = JSON.parse(Messages.fileReceived("a.pdf", "pdf", sha256)) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "extension", "sha256"])
     expect(reply["type"]).toBe("file_received")
+    expect(reply["sha256"]).toBe(sha256)
   })
 
   it("fileReceived names the stored file and the extension in back-quotes", () => {
-    const reply = JSON.parse(Messages.fileReceived("a.pdf", "pdf")) as Record<string, unknown>
+    const reply = JSON.parse(Messages.fileReceived("a.pdf", "pdf", sha256)) as Record<string, unknown>
     expect(reply["message"]).toBe("File a.pdf received successfully and file extension is `pdf`")
     expect(reply["extension"]).toBe("pdf")
   })
 
   it("fileReceived reports the stored name, not the requested one", () => {
-    const reply = JSON.parse(Messages.fileReceived("report_1.PDF", "pdf")) as Record<string, unknown>
+    const reply = JSON.parse(Messages.fileReceived("report_1.PDF", "pdf", sha256)) as Record<string, unknown>
     expect(reply["message"]).toBe("File report_1.PDF received successfully and file extension is `pdf`")
+  })
+
+  it("uploadCancelled is {type: 'upload_cancelled', message}", () => {
+    const reply = JSON.parse(Messages.uploadCancelled) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message"])
+    expect(reply).toEqual({ type: "upload_cancelled", message: "Upload cancelled and discarded" })
   })
 
   it("error(m) is {type: 'error', message: m}", () => {
@@ -197,8 +327,17 @@ describe("Messages replies", () => {
   })
 
   it("replies are single-line JSON text frames", () => {
-    for (const reply of [Messages.metaReceived, Messages.chunkReceived, Messages.fileReceived("a.pdf", "pdf"), Messages.error("x")]) {
+    const replies = [
+      Messages.metaReceived({ maxChunkBytes: 262144, uploadId, offset: 42 }),
+      Messages.chunkReceived(65536),
+      Messages.fileReceived("a.pdf", "pdf", sha256),
+      Messages.uploadCancelled,
+      Messages.error("x\ny")
+    ]
+    for (const reply of replies) {
+      expect(typeof reply).toBe("string")
       expect(reply).not.toContain("\n")
+      expect(() => JSON.parse(reply)).not.toThrow()
     }
   })
 })
@@ -222,11 +361,23 @@ describe("Messages.decodeFrame", () => {
       `{"type":"file_chunk","chunk":"${base64}"}  `,
       `{"type":"file_chunk","chunk":""}`,
       `{"type":"file_chunk","chunk":"`,
+      `{"type":"file_chunk","chunk":"${base64}","offset":12}`,
+      `{"type":"file_chunk","chunk":"${base64}","offset":"12"}`,
+      `{"type":"file_chunk","offset":0,"chunk":"${base64}"}`,
+      `{"type":"file_chunk","chunk":"${base64}","offset":-1}`,
       JSON.stringify({ type: "file_meta", file_name: "a.txt", file_size: 3 }),
+      JSON.stringify({ type: "file_meta", file_name: "a.txt", file_size: 3, upload_id: "a".repeat(24) }),
+      JSON.stringify({ type: "cancel" }),
       "not json",
       "{}"
     ]
     for (const text of texts) expect(Messages.decodeFrame(Buffer.from(text)), text).toEqual(Messages.decodeText(text))
+  })
+
+  it("keeps a chunk's offset (the compact fast path is only for chunks without one)", () => {
+    expect(Messages.decodeFrame(frame({ type: "file_chunk", chunk: base64, offset: 12 }))).toEqual(
+      Either.right({ type: "file_chunk", chunk: base64, offset: 12 })
+    )
   })
 
   it("hands non-ASCII chunk text over unchanged for the strict base64 check to refuse", () => {

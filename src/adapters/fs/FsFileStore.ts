@@ -32,6 +32,8 @@ export const make = (directory: string) =>
       catch: (cause) => new FileStoreError({ reason: "Open", cause })
     })
 
+    /** Uploads with a partial file open in this process: never handed out twice. */
+    const openIds = new Set<string>()
     const partialPath = (uploadId: string) => inside(root, `.${uploadId}${PARTIAL_SUFFIX}`)
 
     // Uninterruptible, so an interrupted caller can never leave an opened file behind unseen.
@@ -42,11 +44,17 @@ export const make = (directory: string) =>
           try: () => WriteBehind.create(file, { highWaterMark: WRITE_BEHIND_BYTES, mode: 0o644, flags }),
           catch: (cause) => new FileStoreError({ reason: "Open", cause })
         })
-        return handle(file, writer, yield* Ref.make(true))
+        openIds.add(uploadId)
+        return handle(file, writer, yield* Ref.make(true), () => openIds.delete(uploadId))
       }))
 
-    const handle = (file: string, writer: WriteBehind.WriteBehind, isOpen: Ref.Ref<boolean>): PartialFile => {
-      const close = Ref.getAndSet(isOpen, false)
+    const handle = (
+      file: string,
+      writer: WriteBehind.WriteBehind,
+      isOpen: Ref.Ref<boolean>,
+      onClose: () => void
+    ): PartialFile => {
+      const close = Ref.getAndSet(isOpen, false).pipe(Effect.tap((wasOpen) => wasOpen && onClose()))
       const whenOpen = <A, E>(effect: Effect.Effect<A, E>, otherwise: Effect.Effect<A, E>): Effect.Effect<A, E> =>
         Effect.flatMap(close, (wasOpen) => (wasOpen ? effect : otherwise))
       const logFailure = (what: string) => (error: Cause.UnknownException): Effect.Effect<void> =>
@@ -55,13 +63,14 @@ export const make = (directory: string) =>
         )
       return {
         append: (bytes) =>
-          Effect.suspend(() => {
+          Effect.flatMap(Ref.get(isOpen), (stillOpen) => stillOpen ? Effect.void : Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial file is closed" }))).pipe(
+            Effect.zipRight(Effect.suspend(() => {
             const drained = writer.write(bytes)
             return drained === undefined ? Effect.void : Effect.tryPromise({
               try: () => drained,
               catch: (cause) => new FileStoreError({ reason: "Write", cause })
             })
-          }).pipe(Effect.catchAllDefect((cause) => Effect.fail(new FileStoreError({ reason: "Write", cause })))),
+          }).pipe(Effect.catchAllDefect((cause) => Effect.fail(new FileStoreError({ reason: "Write", cause })))))),
         commit: (name) =>
           whenOpen(
             Effect.tryPromise({
@@ -89,7 +98,7 @@ export const make = (directory: string) =>
     }
 
     const resume = (uploadId: string) =>
-      Effect.tryPromise({
+      openIds.has(uploadId) ? Effect.succeedNone : Effect.tryPromise({
         try: () => fs.stat(partialPath(uploadId)).catch((cause) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause))),
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
       }).pipe(

@@ -2,15 +2,27 @@
  * In-process UploadRegistry: records and claims in Refs. Resume works across
  * connections of one process (not across restarts: see FsUploadRegistry).
  */
-import { Effect, HashMap, HashSet, Layer, Option, Ref } from "effect"
+import { Effect, HashMap, Layer, Option, Ref } from "effect"
 import { type UploadRecord, UploadRegistry } from "../../application/UploadRegistry.js"
 
-/** In-process claims, shared by the single-process registries. */
-export const makeClaims = Effect.map(Ref.make(HashSet.empty<string>()), (claims) => (id: string) =>
-  Ref.modify(claims, (held) =>
-    HashSet.has(held, id)
-      ? [Option.none<Effect.Effect<void>>(), held]
-      : [Option.some(Ref.update(claims, HashSet.remove(id))), HashSet.add(held, id)]))
+/**
+ * In-process claims, shared by the single-process registries. Each claim has
+ * its own token, so a release that runs late (or twice) can never free a
+ * claim that someone else holds by then.
+ */
+export const makeClaims = Effect.gen(function*() {
+  const claims = yield* Ref.make(HashMap.empty<string, number>())
+  const tokens = yield* Ref.make(0)
+  return (id: string): Effect.Effect<Option.Option<Effect.Effect<void>>> =>
+    Effect.flatMap(Ref.updateAndGet(tokens, (n) => n + 1), (token) =>
+      Ref.modify(claims, (held) =>
+        HashMap.has(held, id)
+          ? [Option.none(), held]
+          : [
+            Option.some(Ref.update(claims, (now) => (Option.contains(HashMap.get(now, id), token) ? HashMap.remove(now, id) : now))),
+            HashMap.set(held, id, token)
+          ]))
+})
 
 export const make = Effect.gen(function*() {
   const records = yield* Ref.make(HashMap.empty<string, UploadRecord>())

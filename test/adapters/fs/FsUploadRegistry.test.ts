@@ -1,0 +1,112 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { UploadRegistry } from "../../../src/application/UploadRegistry.js"
+import * as FsUploadRegistry from "../../../src/adapters/fs/FsUploadRegistry.js"
+import { freshUploadId, recordFor, uploadRegistryContract } from "../../contracts/UploadRegistry.contract.js"
+
+/** A temporary directory that lives as long as the test's scope. */
+const tempDirectory = Effect.acquireRelease(
+  Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "fr-registry-"))),
+  (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+)
+
+const list = (dir: string) => Effect.promise(() => fs.readdir(dir))
+const sidecarOf = (dir: string, id: string) => path.join(dir, `.${id}${FsUploadRegistry.SIDECAR_SUFFIX}`)
+
+/** A registry in a fresh temporary directory, for each test. */
+const harness = Layer.unwrapScoped(Effect.map(tempDirectory, (dir) => Layer.orDie(FsUploadRegistry.layer(path.join(dir, "uploads")))))
+
+// A bug in src/adapters/memory/MemoryUploadRegistry.ts (makeClaims, shared by this adapter): remove the entry once it is fixed.
+uploadRegistryContract("filesystem", harness)
+
+describe("FsUploadRegistry", () => {
+  it.scoped("creates the directory, and keeps each record in a hidden .<upload id>.upload.json sidecar", () =>
+    Effect.gen(function*() {
+      const dir = path.join(yield* tempDirectory, "a", "uploads")
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId(), { expectedSha256: "ab".repeat(32) })
+      yield* registry.create(record)
+      expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
+      const stored = JSON.parse(yield* Effect.promise(() => fs.readFile(sidecarOf(dir, record.uploadId), "utf8"))) as unknown
+      expect(stored).toEqual(record)
+      yield* registry.remove(record.uploadId)
+      expect(yield* list(dir)).toEqual([])
+    }))
+
+  it.scoped("records survive a restart: a new registry on the same directory finds them", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const withSha = recordFor(freshUploadId(), { expectedSha256: "cd".repeat(32) })
+      const withoutSha = recordFor(freshUploadId(), { fileName: "b.txt", size: 7 })
+      const before = yield* FsUploadRegistry.make(dir)
+      yield* before.create(withSha)
+      yield* before.create(withoutSha)
+      const release = Option.getOrThrow(yield* before.claim(withSha.uploadId))
+
+      const after = yield* FsUploadRegistry.make(dir)
+      expect(yield* after.get(withSha.uploadId)).toEqual(Option.some(withSha))
+      expect(yield* after.get(withoutSha.uploadId)).toEqual(Option.some(withoutSha))
+      // Claims are held in the process: the restarted registry starts with none.
+      const claimed = yield* after.claim(withSha.uploadId)
+      expect(Option.isSome(claimed)).toBe(true)
+      yield* after.remove(withoutSha.uploadId)
+      expect(yield* before.get(withoutSha.uploadId)).toEqual(Option.none())
+      yield* release
+      if (Option.isSome(claimed)) yield* claimed.value
+    }))
+
+  it.scoped.each([
+    ["text that is not JSON", "{not json"],
+    ["truncated JSON", JSON.stringify(recordFor("a".repeat(24))).slice(0, 30)],
+    ["nothing", ""],
+    ["JSON of another shape", JSON.stringify({ uploadId: "a".repeat(24), fileName: "a.txt" })],
+    ["a size that is not a number", JSON.stringify({ ...recordFor("a".repeat(24)), size: "12" })],
+    ["a JSON array", "[]"]
+  ])("a sidecar holding %s fails with UploadRegistryError, reason Corrupt", ([, content]) =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const id = freshUploadId()
+      yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, id), content!))
+      const error = yield* Effect.flip(registry.get(id))
+      expect(error._tag).toBe("UploadRegistryError")
+      expect(error.reason).toBe("Corrupt")
+      expect(error.message).toMatch(/^Upload registry holds an unreadable record: /)
+      // A corrupt record can still be removed, and then it is simply unknown.
+      yield* registry.remove(id)
+      expect(yield* registry.get(id)).toEqual(Option.none())
+    }))
+
+  it.scoped("an unreadable sidecar (a directory in its place) fails with reason Unavailable", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const id = freshUploadId()
+      yield* Effect.promise(() => fs.mkdir(sidecarOf(dir, id)))
+      const error = yield* Effect.flip(registry.get(id))
+      expect(error.reason).toBe("Unavailable")
+    }))
+
+  it.scoped("create replaces the sidecar atomically and leaves no temporary file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const id = freshUploadId()
+      yield* registry.create(recordFor(id, { size: 1 }))
+      yield* registry.create(recordFor(id, { size: 2 }))
+      expect(yield* list(dir)).toEqual([`.${id}.upload.json`])
+      expect(Option.map(yield* registry.get(id), (record) => record.size)).toEqual(Option.some(2))
+    }))
+
+  it.scoped("fails with reason Unavailable when the directory cannot be created", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDirectory
+      const blocker = path.join(root, "not-a-dir")
+      yield* Effect.promise(() => fs.writeFile(blocker, "x"))
+      const error = yield* Effect.flip(Effect.provide(UploadRegistry, FsUploadRegistry.layer(path.join(blocker, "uploads"))))
+      expect(error.reason).toBe("Unavailable")
+    }))
+})
