@@ -86,7 +86,8 @@ export const layerFrom = (config: AppConfig) => {
   return WebSocketServer.layer({
     host: config.host,
     port: config.port,
-    maxPayload: maxPayloadFor(config.maxChunkBytes)
+    maxPayload: maxPayloadFor(config.maxChunkBytes),
+    closeGraceMillis: config.shutdownGraceSeconds * 1000
   }).pipe(
     Layer.provide(session),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),

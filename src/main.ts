@@ -5,8 +5,8 @@
  * exit code 1.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Effect, Layer, Logger, Option } from "effect"
-import { formatConfigError, LogLevelConfig } from "./adapters/config/AppConfig.js"
+import { Cause, ConfigError, Effect, Either, Layer, Logger, Option } from "effect"
+import { formatConfigError, type LogFormat, LogFormatConfig, LogLevelConfig } from "./adapters/config/AppConfig.js"
 import * as Server from "./Server.js"
 import * as v8 from "node:v8"
 
@@ -30,14 +30,24 @@ const describe = (cause: Cause.Cause<unknown>): string =>
         : String(error)
   })
 
+const loggers: Record<LogFormat, Layer.Layer<never>> = {
+  logfmt: Logger.logFmt,
+  json: Logger.json,
+  pretty: Logger.pretty
+}
+
 const main = Effect.gen(function*() {
-  const level = yield* LogLevelConfig
-  return yield* Layer.launch(Server.layer).pipe(Logger.withMinimumLogLevel(level))
-}).pipe(
-  Effect.tapErrorCause((cause) =>
-    Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logFatal(`start-up failed: ${describe(cause)}`)
-  ),
-  Effect.provide(Logger.logFmt)
-)
+  const format = yield* Effect.either(LogFormatConfig)
+  return yield* Effect.gen(function*() {
+    if (Either.isLeft(format)) return yield* Effect.fail(format.left)
+    const level = yield* LogLevelConfig
+    return yield* Layer.launch(Server.layer).pipe(Logger.withMinimumLogLevel(level))
+  }).pipe(
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logFatal(`start-up failed: ${describe(cause)}`)
+    ),
+    Effect.provide(loggers[Either.getOrElse(format, () => "logfmt" as const)])
+  )
+})
 
 NodeRuntime.runMain(main, { disablePrettyLogger: true, disableErrorReporting: true })

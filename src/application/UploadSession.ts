@@ -137,7 +137,10 @@ export const make = (settings: SessionSettings) =>
                 if (replaces) yield* endActive(uploads.discard)
                 const upload = yield* uploads.start(fileName, size, expectedSha256)
                 yield* opened(upload, next, 0)
-                yield* Effect.logDebug("upload started").pipe(Effect.annotateLogs({ uploadId: upload.uploadId }), log)
+                yield* Effect.logInfo("upload started").pipe(
+                  Effect.annotateLogs({ uploadId: upload.uploadId, file: file.name, size }),
+                  log
+                )
                 if (completed) yield* complete(upload, file, expectedSha256)
               }).pipe(Effect.catchAll(fail)),
             Resume: (resume) =>

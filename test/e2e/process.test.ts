@@ -88,9 +88,9 @@ describe("the server process", () => {
     expect((await after.exited).code).toBe(0)
   })
 
-  it("shutdown does not wait for clients that never acknowledge the close, and keeps their uploads resumable", async () => {
+  it("shutdown waits SHUTDOWN_GRACE, not longer, for clients that never acknowledge the close, and keeps their uploads resumable", async () => {
     const dir = await tempDir()
-    const server = await start({ FILE_SAVE_DIRECTORY: dir })
+    const server = await start({ FILE_SAVE_DIRECTORY: dir, SHUTDOWN_GRACE: "2" })
     const clients = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${server.port}/ws/file-transfer/`)))
     for (const [i, client] of clients.entries()) {
       client.send({ type: "file_meta", file_name: `stalled-${i}.txt`, file_size: 1_000_000 })
@@ -105,9 +105,27 @@ describe("the server process", () => {
     server.kill("SIGTERM")
     const { code } = await server.exited
     expect(code).toBe(0)
-    expect(Date.now() - started).toBeLessThan(8_000)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900)
+    expect(Date.now() - started).toBeLessThan(5_000)
     expect((await partials()).length).toBe(5)
     expect((await fs.readdir(dir)).filter((n) => !n.startsWith("."))).toEqual([])
+  })
+
+  it("LOG_FORMAT=json writes one JSON object per line, each upload traceable by its id and client", async () => {
+    const dir = await tempDir()
+    const child = run({ FILE_SAVE_DIRECTORY: dir, LOG_FORMAT: "json" })
+    const port = await child.listening
+    const client = await connect(`ws://127.0.0.1:${port}/ws/file-transfer/`)
+    client.send({ type: "file_meta", file_name: "traced.txt", file_size: 3 })
+    const { upload_id } = await client.next()
+    client.send({ type: "file_chunk", chunk: Buffer.from("abc").toString("base64") })
+    await client.next()
+    child.kill("SIGTERM")
+    const { output } = await child.exited
+    const lines = output.trim().split("\n").map((line) => JSON.parse(line) as { message: string; annotations: Record<string, unknown> })
+    const completed = lines.find((line) => line.message === "upload completed")
+    expect(completed?.annotations).toMatchObject({ uploadId: upload_id, client: "127.0.0.1", storedName: "traced.txt" })
+    expect(output).not.toContain(Buffer.from("abc").toString("base64"))
   })
 
   it("refuses to start on a bad setting, naming the variable and the value", async () => {

@@ -50,6 +50,13 @@ export const LogLevelConfig: Config.Config<LogLevel.LogLevel> = Config.string("L
   })
 )
 
+export type LogFormat = "logfmt" | "json" | "pretty"
+
+/** LOG_FORMAT: logfmt (default), json (one JSON object per line) or pretty (for a terminal). */
+export const LogFormatConfig: Config.Config<LogFormat> = Config.literal("logfmt", "json", "pretty")("LOG_FORMAT").pipe(
+  Config.withDefault("logfmt" as const)
+)
+
 /** Parses `txt,pdf` or `["txt", "pdf"]` into lower-case extensions without dots. */
 export const parseExtensions = (text: string): Either.Either<ReadonlyArray<string>, string> => {
   let items: ReadonlyArray<unknown>
@@ -90,6 +97,8 @@ export interface AppConfig {
   /** Seconds an unfinished upload is kept after its last chunk. */
   readonly uploadExpirySeconds: number
   readonly redisKeyPrefix: string
+  /** Seconds shutdown waits for clients to acknowledge the 1001 close before cutting them off. */
+  readonly shutdownGraceSeconds: number
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -124,6 +133,7 @@ const Settings = Config.all({
   uploadRegistry: Config.option(Config.literal("memory", "filesystem", "redis")("UPLOAD_REGISTRY")),
   uploadExpirySeconds: integerBetween("UPLOAD_EXPIRY", 1, 365 * 24 * 3600, 24 * 3600),
   redisKeyPrefix: nonBlank("REDIS_KEY_PREFIX", "file_receiver", "a non-empty Redis key prefix"),
+  shutdownGraceSeconds: integerBetween("SHUTDOWN_GRACE", 0, 3600, 10),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
