@@ -14,6 +14,7 @@ import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
 import * as MemoryUploadRegistry from "./adapters/memory/MemoryUploadRegistry.js"
 import type { RedisClient, RedisConnectionError } from "./adapters/redis/RedisClient.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
+import * as Readiness from "./application/Readiness.js"
 import * as UploadExpiry from "./application/UploadExpiry.js"
 import * as UploadSession from "./application/UploadSession.js"
 
@@ -67,6 +68,19 @@ const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClient
   }
 }
 
+const readinessLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) => {
+  const storage = FsFileStore.probe(config.saveDirectory)
+  return Option.match(redis, {
+    onNone: () => Layer.succeed(Readiness.Readiness, [storage]),
+    onSome: (client) =>
+      Layer.effect(
+        Readiness.Readiness,
+        Effect.flatMap(Effect.promise(() => import("./adapters/redis/RedisClient.js")), (RedisClient) =>
+          Effect.map(RedisClient.probe, (redisProbe) => [storage, redisProbe]))
+      ).pipe(Layer.provide(client))
+  })
+}
+
 /** The service for a given configuration. */
 export const layerFrom = (config: AppConfig) => {
   const redis = Option.map(config.redisUrl, redisClientLayer)
@@ -89,7 +103,7 @@ export const layerFrom = (config: AppConfig) => {
     maxPayload: maxPayloadFor(config.maxChunkBytes),
     closeGraceMillis: config.shutdownGraceSeconds * 1000
   }).pipe(
-    Layer.provide(session),
+    Layer.provide(Layer.merge(session, readinessLayer(config, redis))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
     Layer.provide(backends)
   )

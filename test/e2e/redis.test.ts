@@ -1,4 +1,5 @@
 /** End to end with REDIS_URL set: two instances share one rate limit through a real Redis. */
+import { spawn, spawnSync } from "node:child_process"
 import { randomBytes, randomUUID } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
@@ -74,4 +75,32 @@ describe.skipIf(!redisAvailable)("resuming on another instance (shared Redis and
     expect(await onB.next()).toMatchObject({ type: "file_received", sha256: sha256(content) })
     expect(sha256(await fs.readFile(path.join(directory, "moved.pdf")))).toBe(sha256(content))
   })
+})
+
+describe.skipIf(!redisAvailable || spawnSync("redis-server", ["--version"]).status !== 0)("readiness with Redis", () => {
+  it("/readyz names redis while it is down, and is ready again once it is back", async () => {
+    const port = 6391
+    const startRedis = () => {
+      const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" })
+      return child
+    }
+    let redis = startRedis()
+    const url = `redis://127.0.0.1:${port}`
+    await eventually(async () => expect(spawnSync("redis-cli", ["-p", String(port), "ping"]).stdout.toString()).toContain("PONG"))
+    const server = await startServer({ REDIS_URL: url, REDIS_KEY_PREFIX: `ready-${randomUUID()}` })
+    const readyz = async () => {
+      const response = await fetch(`http://127.0.0.1:${server.port}/readyz`)
+      return { status: response.status, body: (await response.json()) as { failing?: Array<string>; checks: Record<string, string> } }
+    }
+    try {
+      expect(await readyz()).toMatchObject({ status: 200, body: { checks: { storage: "ok", redis: "ok" } } })
+      redis.kill("SIGKILL")
+      await eventually(async () => expect(await readyz()).toMatchObject({ status: 503, body: { failing: ["redis"] } }))
+      redis = startRedis()
+      await eventually(async () => expect((await readyz()).status).toBe(200), 15_000)
+    } finally {
+      await server.stop()
+      redis.kill("SIGKILL")
+    }
+  }, 30_000)
 })

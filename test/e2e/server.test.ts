@@ -286,6 +286,23 @@ describe("HTTP", () => {
     expect(await health.json()).toEqual({ status: "ok" })
   })
 
+  it("/readyz answers 200 while the save directory is writable, and 503 naming storage when it is not", async () => {
+    const scratch = await startServer()
+    try {
+      const ready = await fetch(`http://127.0.0.1:${scratch.port}/readyz`)
+      expect(ready.status).toBe(200)
+      expect(await ready.json()).toEqual({ status: "ready", checks: { storage: "ok" } })
+      await fs.rm(scratch.directory, { recursive: true, force: true })
+      const broken = await fetch(`http://127.0.0.1:${scratch.port}/readyz`)
+      expect(broken.status).toBe(503)
+      const body = (await broken.json()) as { status: string; failing: Array<string>; checks: Record<string, string> }
+      expect(body).toMatchObject({ status: "not ready", failing: ["storage"] })
+      expect(body.checks["storage"]).toContain("save directory not writable")
+    } finally {
+      await scratch.stop()
+    }
+  })
+
   it("answers 404 to other paths, for HTTP and for WebSocket upgrades", async () => {
     expect((await fetch(`http://127.0.0.1:${server.port}/nope`)).status).toBe(404)
     const status = await new Promise<number | undefined>((resolve) => {

@@ -13,6 +13,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
 import * as FileName from "../../domain/FileName.js"
+import type * as Readiness from "../../application/Readiness.js"
 import { errorCode, inside, publish } from "./Publish.js"
 import * as WriteBehind from "./WriteBehind.js"
 
@@ -144,3 +145,16 @@ export const make = (directory: string) =>
 /** A filesystem store rooted at `directory` (created if missing). */
 export const layer = (directory: string): Layer.Layer<FileStore, FileStoreError> =>
   Layer.effect(FileStore, make(directory))
+
+/** Readiness probe: the save directory accepts a new file (created and removed again). */
+export const probe = (directory: string): Readiness.Probe => ({
+  name: "storage",
+  check: Effect.tryPromise({
+    try: async () => {
+      const file = path.join(path.resolve(directory), `.readyz-${process.pid}-${Date.now()}`)
+      await fs.writeFile(file, "")
+      await fs.rm(file, { force: true })
+    },
+    catch: (cause) => `save directory not writable: ${cause instanceof Error ? cause.message : String(cause)}`
+  })
+})

@@ -1,11 +1,12 @@
 /**
- * The plain-HTTP side of the server: the upload page at `/` and a health
- * check. Everything else is a 404 (WebSocket upgrades are handled by the
+ * The plain-HTTP side of the server: the upload page at `/`, liveness
+ * (`/healthz`) and readiness (`/readyz`: 503 naming the failing dependency). Everything else is a 404 (WebSocket upgrades are handled by the
  * transport before they reach this app).
  */
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
+import * as Readiness from "../../application/Readiness.js"
 
 /** Where the upload page can be: next to src/ when run from source, next to dist/ when bundled. */
 const INDEX_HTML_CANDIDATES = [
@@ -24,6 +25,7 @@ const pageHeaders = {
 
 /** The router; reads the page once, when built. */
 export const make = Effect.gen(function*() {
+  const probes = yield* Readiness.Readiness
   const indexHtml = yield* Effect.tryPromise({
     try: () => Promise.any(INDEX_HTML_CANDIDATES.map((candidate) => fs.readFile(candidate, "utf8"))),
     catch: () =>
@@ -34,6 +36,16 @@ export const make = Effect.gen(function*() {
       "/",
       Effect.succeed(HttpServerResponse.text(indexHtml, { contentType: "text/html; charset=utf-8", headers: pageHeaders }))
     ),
-    HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" })))
+    HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
+    HttpRouter.get(
+      "/readyz",
+      Effect.map(Readiness.report(probes), ({ checks, ready }) =>
+        HttpServerResponse.unsafeJson(
+          ready
+            ? { status: "ready", checks }
+            : { status: "not ready", failing: Object.keys(checks).filter((name) => checks[name] !== "ok"), checks },
+          { status: ready ? 200 : 503 }
+        ))
+    )
   )
 })

@@ -5,6 +5,7 @@
  */
 import { Context, Data, Effect, Layer, Redacted } from "effect"
 import { Redis } from "ioredis"
+import type * as Readiness from "../../application/Readiness.js"
 
 export class RedisConnectionError extends Data.TaggedError("RedisConnectionError")<{
   readonly url: string
@@ -62,3 +63,12 @@ export const layer = (url: Redacted.Redacted<string>): Layer.Layer<RedisClient, 
       (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
     )
   )
+
+/** Readiness probe: Redis answers PING. */
+export const probe: Effect.Effect<Readiness.Probe, never, RedisClient> = Effect.map(RedisClient, (redis) => ({
+  name: "redis",
+  check: Effect.tryPromise({
+    try: () => redis.ping(),
+    catch: (cause) => `redis not answering: ${cause instanceof Error ? cause.message : String(cause)}`
+  })
+}))

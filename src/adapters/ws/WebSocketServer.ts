@@ -15,6 +15,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
+import type { Readiness } from "../../application/Readiness.js"
 import { type Connection, UploadSession } from "../../application/UploadSession.js"
 import * as HttpApp from "../http/HttpApp.js"
 import * as Inbox from "./Inbox.js"
@@ -103,7 +104,7 @@ const shutdown = (server: http.Server, wss: WebSocketServer, graceMillis: number
     if (wss.clients.size === 0) server.closeAllConnections()
   })
 
-export const layer = (settings: TransportSettings): Layer.Layer<ServerAddress, Error, UploadSession> =>
+export const layer = (settings: TransportSettings): Layer.Layer<ServerAddress, Error, UploadSession | Readiness> =>
   Layer.scoped(
     ServerAddress,
     Effect.gen(function*() {
