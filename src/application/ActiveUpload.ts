@@ -30,6 +30,7 @@ export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
 const newUploadId = (): string => randomBytes(18).toString("base64url")
 
 export const BUSY = "This upload is open on another connection; close that one first or wait for it to time out"
+export const TAKEN_OVER = "This upload was taken over by another connection while this one was writing it; nothing was published"
 
 export const make = Effect.gen(function*() {
   const store = yield* FileStore
@@ -55,6 +56,7 @@ export const make = Effect.gen(function*() {
       const release = claimed.value
       const reopened = yield* Effect.tapError(store.resume(step.uploadId), () => release)
       if (Option.isNone(reopened)) {
+        yield* Effect.ignoreLogged(registry.remove(step.uploadId))
         yield* release
         return yield* new UploadRefused({ message: Upload.UNKNOWN_UPLOAD })
       }
@@ -67,23 +69,31 @@ export const make = Effect.gen(function*() {
       return { upload: { uploadId: step.uploadId, partial, hash, release } satisfies ActiveUpload, state: state.right }
     })
 
-  /** Verifies the digest and publishes the file; the stored name and digest. On failure the upload is gone. */
-  const finish = (upload: ActiveUpload, file: SafeFileName, expectedSha256: string | undefined) =>
-    Effect.gen(function*() {
-      const sha256 = upload.hash.digest("hex")
-      const verdict = Upload.verifyDigest(expectedSha256, sha256)
-      if (Either.isLeft(verdict)) return yield* new UploadRefused({ message: verdict.left })
-      const storedName = yield* upload.partial.commit(file)
-      return { storedName, sha256 }
-    }).pipe(
-      Effect.tapError(() => upload.partial.discard),
-      Effect.ensuring(Effect.zipRight(Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.release))
-    )
-
   const discard = (upload: ActiveUpload) =>
     Effect.all([upload.partial.discard, Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.release], { discard: true })
 
   const suspend = (upload: ActiveUpload) => Effect.zipRight(upload.partial.suspend, upload.release)
+
+  /**
+   * Verifies the claim, the size and the digest, then publishes the file;
+   * the stored name and digest. On failure the upload is gone, except when
+   * another connection has taken it over: then it is left to that one.
+   */
+  const finish = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
+    Effect.gen(function*() {
+      if (!(yield* registry.holds(upload.uploadId))) {
+        yield* upload.partial.suspend
+        return yield* new UploadRefused({ message: TAKEN_OVER })
+      }
+      const sha256 = upload.hash.digest("hex")
+      const verdict = Upload.verifyDigest(expectedSha256, sha256)
+      const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
+        ? Effect.fail(new UploadRefused({ message: verdict.left }))
+        : upload.partial.commit(file, size)
+      const storedName = yield* Effect.tapError(published, () => discard(upload))
+      yield* Effect.ignoreLogged(registry.remove(upload.uploadId))
+      return { storedName, sha256 }
+    }).pipe(Effect.ensuring(upload.release))
 
   return { start, resume, finish, discard, suspend }
 })

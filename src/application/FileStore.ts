@@ -23,10 +23,12 @@ export interface PartialFile {
   /**
    * Makes the file visible under `file.name`, or under the first free
    * alternative (`report_1.pdf`, `report_2.pdf`, ...) when that is taken.
-   * Never overwrites an existing file. Succeeds with the stored name; after a
-   * failure the partial data is discarded.
+   * Never overwrites an existing file. When `expectedBytes` is given, refuses
+   * a file of any other size (a sign that another writer appended too).
+   * Succeeds with the stored name; after a failure the partial data is
+   * discarded.
    */
-  readonly commit: (file: SafeFileName) => Effect.Effect<string, FileStoreError>
+  readonly commit: (file: SafeFileName, expectedBytes?: number) => Effect.Effect<string, FileStoreError>
   /** Removes the partial data. Idempotent, a no-op after commit; never fails (failures are logged). */
   readonly discard: Effect.Effect<void>
   /**

@@ -38,4 +38,10 @@ export class UploadRegistry extends Context.Tag("file-receiver/UploadRegistry")<
    * it. A claim whose holder dies without releasing it lapses by itself.
    */
   readonly claim: (uploadId: string) => Effect.Effect<Option.Option<Effect.Effect<void>>, UploadRegistryError>
+  /**
+   * Whether this process still holds the claim on `uploadId`. A claim can
+   * lapse while held (its holder could not renew it in time, and another
+   * instance took it over); the holder checks before it publishes.
+   */
+  readonly holds: (uploadId: string) => Effect.Effect<boolean, UploadRegistryError>
 }>() {}

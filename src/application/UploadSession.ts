@@ -108,10 +108,10 @@ export const make = (settings: SessionSettings) =>
             yield* connection.send(Messages.error(STORAGE_FAILED))
           })
 
-        const complete = (upload: ActiveUpload, file: SafeFileName, expectedSha256: string | undefined) =>
+        const complete = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
           Effect.gen(function*() {
             yield* Ref.update(session, (s) => ({ ...s, active: Option.none() }))
-            const { sha256, storedName } = yield* uploads.finish(upload, file, expectedSha256)
+            const { sha256, storedName } = yield* uploads.finish(upload, file, size, expectedSha256)
             yield* Effect.logInfo("upload completed").pipe(
               Effect.annotateLogs({ uploadId: upload.uploadId, storedName, sha256 }),
               log
@@ -141,7 +141,7 @@ export const make = (settings: SessionSettings) =>
                   Effect.annotateLogs({ uploadId: upload.uploadId, file: file.name, size }),
                   log
                 )
-                if (completed) yield* complete(upload, file, expectedSha256)
+                if (completed) yield* complete(upload, file, size, expectedSha256)
               }).pipe(Effect.catchAll(fail)),
             Resume: (resume) =>
               Effect.gen(function*() {
@@ -154,7 +154,7 @@ export const make = (settings: SessionSettings) =>
                 yield* opened(upload, state, held)
                 yield* Effect.logInfo("upload resumed").pipe(Effect.annotateLogs({ uploadId: upload.uploadId, offset: held }), log)
                 if (state._tag === "Receiving" && held === state.size) {
-                  yield* complete(upload, state.file, state.expectedSha256)
+                  yield* complete(upload, state.file, state.size, state.expectedSha256)
                 }
               }).pipe(Effect.catchAll(fail)),
             Append: ({ bytes, completed, next }) =>
@@ -165,7 +165,7 @@ export const make = (settings: SessionSettings) =>
                 active.value.hash.update(bytes)
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))
                 if (completed && next._tag === "Completed" && state._tag === "Receiving") {
-                  yield* complete(active.value, next.file, state.expectedSha256)
+                  yield* complete(active.value, next.file, state.size, state.expectedSha256)
                 } else if (next._tag === "Receiving") {
                   yield* connection.send(Messages.chunkReceived(next.received))
                 }

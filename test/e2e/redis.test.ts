@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
 import { connect, eventually, type RunningServer, sha256, startServer } from "../support/server.js"
@@ -74,6 +75,44 @@ describe.skipIf(!redisAvailable)("resuming on another instance (shared Redis and
     onB.sendRaw(content.subarray(200_000), true)
     expect(await onB.next()).toMatchObject({ type: "file_received", sha256: sha256(content) })
     expect(sha256(await fs.readFile(path.join(directory, "moved.pdf")))).toBe(sha256(content))
+  })
+})
+
+describe.skipIf(!redisAvailable)("a claim that lapses while its holder writes", () => {
+  const prefix = `file-receiver-e2e-${randomUUID()}`
+  const servers: Array<RunningServer> = []
+  let directory = ""
+  beforeAll(async () => {
+    directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-lapse-"))
+    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_KEY_PREFIX: prefix, FILE_SAVE_DIRECTORY: directory }
+    servers.push(await startServer(env), await startServer(env))
+  })
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()))
+    await deleteKeys(prefix)
+    await fs.rm(directory, { recursive: true, force: true })
+  })
+
+  it("never publishes a file two writers appended to", async () => {
+    const [a, b] = servers
+    const onA = await connect(a!.url)
+    onA.send({ type: "file_meta", file_name: "lapsed.txt", file_size: 300 })
+    const { upload_id } = await onA.next()
+    onA.sendRaw(Buffer.alloc(100, 97), true)
+    await onA.next()
+    // As if A could not renew its claim in time (a Redis outage, a stalled process):
+    const redis = new Redis(redisUrl)
+    await redis.del(`${prefix}:upload-claim:${String(upload_id)}`)
+    redis.disconnect()
+
+    const onB = await connect(b!.url)
+    onB.send({ type: "file_meta", file_name: "lapsed.txt", file_size: 300, upload_id })
+    expect(await onB.next()).toMatchObject({ type: "meta_received", offset: 100 })
+    onA.sendRaw(Buffer.alloc(200, 97), true)
+    expect((await onA.next()).message).toBe("This upload was taken over by another connection while this one was writing it; nothing was published")
+    onB.sendRaw(Buffer.alloc(200, 98), true)
+    expect((await onB.next()).type).toBe("error")
+    expect((await fs.readdir(directory)).filter((name) => !name.startsWith("."))).toEqual([])
   })
 })
 

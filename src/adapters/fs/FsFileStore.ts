@@ -72,11 +72,15 @@ export const make = (directory: string) =>
               catch: (cause) => new FileStoreError({ reason: "Write", cause })
             })
           }).pipe(Effect.catchAllDefect((cause) => Effect.fail(new FileStoreError({ reason: "Write", cause })))))),
-        commit: (name) =>
+        commit: (name, expectedBytes) =>
           whenOpen(
             Effect.tryPromise({
               try: async () => {
                 await writer.finish()
+                const stored = (await fs.stat(file)).size
+                if (expectedBytes !== undefined && stored !== expectedBytes) {
+                  throw new Error(`the partial file holds ${stored} bytes, not the ${expectedBytes} expected`)
+                }
                 for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
                   const candidate = attempt === 0 ? name.name : FileName.alternativeName(name, attempt)
                   if (await publish(file, inside(root, candidate))) return candidate

@@ -29,7 +29,7 @@ export const make = (directory: string) =>
     const root = path.resolve(directory)
     yield* Effect.tryPromise({ try: () => fs.mkdir(root, { recursive: true }), catch: unavailable })
     const sidecar = (uploadId: string) => inside(root, `.${uploadId}${SIDECAR_SUFFIX}`)
-    const claim = yield* makeClaims
+    const { claim, holds } = yield* makeClaims
 
     const create = (record: UploadRecord) =>
       Effect.tryPromise({
@@ -60,7 +60,7 @@ export const make = (directory: string) =>
     const remove = (uploadId: string) =>
       Effect.tryPromise({ try: () => fs.rm(sidecar(uploadId), { force: true }), catch: unavailable })
 
-    return UploadRegistry.of({ create, get, remove, claim })
+    return UploadRegistry.of({ create, get, remove, claim, holds })
   })
 
 /** A registry in `directory` (the save directory). */

@@ -50,11 +50,15 @@ export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectCon
             ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
               update(id, (p) => ({ ...p, parts: Chunk.append(p.parts, Uint8Array.from(bytes)), touchedAt: now })))
             : Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial file is closed" }))),
-      commit: (file) =>
+      commit: (file, expectedBytes) =>
         Effect.flatMap(Ref.get(partials), (map) =>
           Option.match(Option.filter(HashMap.get(map, id), (p) => p.open), {
             onNone: () => Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file is closed" })),
             onSome: (partial) =>
+              expectedBytes !== undefined && held(partial) !== expectedBytes
+                ? Effect.fail(new FileStoreError({ reason: "Commit", cause: `holds ${held(partial)} bytes, not ${expectedBytes}` }))
+                  .pipe(Effect.tapError(() => Ref.update(partials, HashMap.remove(id))))
+                :
               Ref.modify(files, (committed) => {
                 const name = freeName(committed, file)
                 return [name, HashMap.set(committed, name, Buffer.concat(Chunk.toReadonlyArray(partial.parts)))]

@@ -13,7 +13,7 @@ import { type UploadRecord, UploadRegistry } from "../../application/UploadRegis
 export const makeClaims = Effect.gen(function*() {
   const claims = yield* Ref.make(HashMap.empty<string, number>())
   const tokens = yield* Ref.make(0)
-  return (id: string): Effect.Effect<Option.Option<Effect.Effect<void>>> =>
+  const claim = (id: string): Effect.Effect<Option.Option<Effect.Effect<void>>> =>
     Effect.flatMap(Ref.updateAndGet(tokens, (n) => n + 1), (token) =>
       Ref.modify(claims, (held) =>
         HashMap.has(held, id)
@@ -22,16 +22,19 @@ export const makeClaims = Effect.gen(function*() {
             Option.some(Ref.update(claims, (now) => (Option.contains(HashMap.get(now, id), token) ? HashMap.remove(now, id) : now))),
             HashMap.set(held, id, token)
           ]))
+  const holds = (id: string): Effect.Effect<boolean> => Effect.map(Ref.get(claims), HashMap.has(id))
+  return { claim, holds }
 })
 
 export const make = Effect.gen(function*() {
   const records = yield* Ref.make(HashMap.empty<string, UploadRecord>())
-  const claim = yield* makeClaims
+  const { claim, holds } = yield* makeClaims
   return UploadRegistry.of({
     create: (record) => Ref.update(records, HashMap.set(record.uploadId, record)),
     get: (id) => Effect.map(Ref.get(records), HashMap.get(id)),
     remove: (id) => Ref.update(records, HashMap.remove(id)),
-    claim
+    claim,
+    holds
   })
 })
 

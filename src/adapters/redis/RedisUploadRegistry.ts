@@ -27,15 +27,24 @@ export const make = (options: { readonly prefix: string; readonly expiry: Durati
     const claimKey = (id: string) => `${options.prefix}:upload-claim:${id}`
     const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: unavailable })
 
+    /** Tokens of the claims this process holds. */
+    const held = new Map<string, string>()
+    const expiryMillis = Duration.toMillis(options.expiry)
+    /** The record lives on while its upload is written: it expires UPLOAD_EXPIRY after the last activity. */
+    const keepRecord = (id: string) => call(() => redis.pexpire(recordKey(id), expiryMillis))
+
     const claim = (id: string) =>
       Effect.gen(function*() {
         const token = randomUUID()
         const ttl = Duration.toMillis(CLAIM_TTL)
         const won = yield* call(() => redis.set(claimKey(id), token, "PX", ttl, "NX"))
         if (won !== "OK") return Option.none<Effect.Effect<void>>()
-        // A resumed upload lives on: its record expires UPLOAD_EXPIRY after its last claim.
-        yield* call(() => redis.pexpire(recordKey(id), Duration.toMillis(options.expiry)))
+        held.set(id, token)
+        yield* Effect.ignoreLogged(keepRecord(id))
         const renewal = yield* call(() => redis.eval(RENEW, 1, claimKey(id), token, ttl)).pipe(
+          // Lost (it lapsed and someone else holds it now): stop pretending to hold it.
+          Effect.tap((renewed) => Effect.sync(() => renewed === 0 && held.get(id) === token && held.delete(id))),
+          Effect.zipRight(keepRecord(id)),
           Effect.ignore,
           Effect.repeat(Schedule.spaced(CLAIM_RENEW_EVERY)),
           Effect.delay(CLAIM_RENEW_EVERY),
@@ -45,6 +54,8 @@ export const make = (options: { readonly prefix: string; readonly expiry: Durati
         )
         return Option.some(
           Fiber.interrupt(renewal).pipe(
+            Effect.zipRight(Effect.sync(() => held.get(id) === token && held.delete(id))),
+            Effect.zipRight(keepRecord(id)),
             Effect.zipRight(call(() => redis.eval(RELEASE, 1, claimKey(id), token))),
             Effect.ignoreLogged
           )
@@ -63,7 +74,11 @@ export const make = (options: { readonly prefix: string; readonly expiry: Durati
             }))
         ),
       remove: (id) => call(() => redis.del(recordKey(id))),
-      claim
+      claim,
+      holds: (id) => {
+        const token = held.get(id)
+        return token === undefined ? Effect.succeed(false) : Effect.map(call(() => redis.get(claimKey(id))), (current) => current === token)
+      }
     })
   })
 
