@@ -101,7 +101,8 @@ export const layerFrom = (config: AppConfig) => {
     host: config.host,
     port: config.port,
     maxPayload: maxPayloadFor(config.maxChunkBytes),
-    closeGraceMillis: config.shutdownGraceSeconds * 1000
+    closeGraceMillis: config.shutdownGraceSeconds * 1000,
+    heartbeatMillis: config.heartbeatSeconds * 1000
   }).pipe(
     Layer.provide(Layer.merge(session, readinessLayer(config, redis))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),

@@ -188,6 +188,27 @@ describe("resume", () => {
     expect(sha256(await readStored("flaky.pdf"))).toBe(sha256(content))
   })
 
+  it("a peer that stops answering pings is cut off, and its upload can then be resumed", async () => {
+    const quick = await startServer({ HEARTBEAT_INTERVAL: "1" })
+    try {
+      const dead = await connect(quick.url)
+      dead.send(meta("silent.pdf", 1000))
+      const { upload_id } = await dead.next()
+      dead.socket.pause() // no more reads: pings go unanswered, as on a link that died without a FIN
+      const started = Date.now()
+      const again = await connect(quick.url)
+      await eventually(async () => {
+        again.send({ ...meta("silent.pdf", 1000), upload_id })
+        expect(await again.next()).toMatchObject({ type: "meta_received", offset: 0 })
+      }, 5_000)
+      expect(Date.now() - started).toBeLessThan(4_000)
+      again.close()
+      dead.socket.terminate()
+    } finally {
+      await quick.stop()
+    }
+  })
+
   it("a second connection cannot write an upload that another connection has open", async () => {
     const first = await connect(server.url)
     first.send(meta("contested.pdf", 1000))

@@ -99,6 +99,8 @@ export interface AppConfig {
   readonly redisKeyPrefix: string
   /** Seconds shutdown waits for clients to acknowledge the 1001 close before cutting them off. */
   readonly shutdownGraceSeconds: number
+  /** Seconds between WebSocket pings; a peer that misses one is disconnected. */
+  readonly heartbeatSeconds: number
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -134,6 +136,7 @@ const Settings = Config.all({
   uploadExpirySeconds: integerBetween("UPLOAD_EXPIRY", 1, 365 * 24 * 3600, 24 * 3600),
   redisKeyPrefix: nonBlank("REDIS_KEY_PREFIX", "file_receiver", "a non-empty Redis key prefix"),
   shutdownGraceSeconds: integerBetween("SHUTDOWN_GRACE", 0, 3600, 10),
+  heartbeatSeconds: integerBetween("HEARTBEAT_INTERVAL", 1, 3600, 15),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),

@@ -35,6 +35,12 @@ export interface TransportSettings {
   readonly queueHighWaterBytes?: number
   /** How long shutdown waits for clients to acknowledge the 1001 close. */
   readonly closeGraceMillis?: number
+  /**
+   * Every this often each socket is pinged; one that has not answered the
+   * previous ping is cut off, which ends its session and frees its upload
+   * for a resume (dead mobile links often never send a FIN).
+   */
+  readonly heartbeatMillis?: number
 }
 
 /** Where the server listens, once it does. */
@@ -129,6 +135,27 @@ export const layer = (settings: TransportSettings): Layer.Layer<ServerAddress, E
         }
         wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request))
       })
+
+      const alive = new WeakMap<WebSocket, boolean>()
+      wss.on("connection", (ws: WebSocket) => {
+        alive.set(ws, true)
+        ws.on("pong", () => alive.set(ws, true))
+      })
+      yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          setInterval(() => {
+            for (const ws of wss.clients) {
+              if (alive.get(ws) === false) {
+                ws.terminate()
+                continue
+              }
+              alive.set(ws, false)
+              ws.ping()
+            }
+          }, settings.heartbeatMillis ?? 15_000)
+        ),
+        (timer) => Effect.sync(() => clearInterval(timer))
+      )
 
       const address = yield* Effect.acquireRelease(
         listen(server, settings.host, settings.port),
