@@ -22,7 +22,11 @@ export interface ActiveUpload {
 }
 
 /** Why an upload could not be opened or finished, in words for the client. */
-export class UploadRefused extends Data.TaggedError("UploadRefused")<{ readonly message: string }> {}
+export class UploadRefused extends Data.TaggedError("UploadRefused")<{
+  readonly message: string
+  /** "checksum" when the bytes did not match the sha256 the client gave. */
+  readonly kind?: "checksum"
+}> {}
 
 export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
 
@@ -88,7 +92,7 @@ export const make = Effect.gen(function*() {
       const sha256 = upload.hash.digest("hex")
       const verdict = Upload.verifyDigest(expectedSha256, sha256)
       const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
-        ? Effect.fail(new UploadRefused({ message: verdict.left }))
+        ? Effect.fail(new UploadRefused({ message: verdict.left, kind: "checksum" }))
         : upload.partial.commit(file, size)
       const storedName = yield* Effect.tapError(published, () => discard(upload))
       yield* Effect.ignoreLogged(registry.remove(upload.uploadId))

@@ -5,12 +5,13 @@
  * replies go back through the connection. Frames are handled one at a time,
  * in order, by the connection's single fiber.
  */
-import { Context, Duration, Effect, Either, Layer, Option, Ref } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Metric, Option, Ref } from "effect"
 import type { Scope } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 import * as Messages from "../domain/Messages.js"
 import * as Upload from "../domain/Upload.js"
 import * as Uploads from "./ActiveUpload.js"
+import * as Metrics from "./Metrics.js"
 import type { ActiveUpload, UploadFailure } from "./ActiveUpload.js"
 import type { FileStore } from "./FileStore.js"
 import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
@@ -76,6 +77,8 @@ export const make = (settings: SessionSettings) =>
     // Log a limiter outage once when it starts and once when it ends, not per message.
     const limiterDown = yield* Ref.make(false)
     const limiterFailed = (error: RateLimiterError) =>
+      Effect.zipRight(Metric.increment(Metrics.rateLimiterErrors), limiterOutage(error))
+    const limiterOutage = (error: RateLimiterError) =>
       Effect.whenEffect(
         Effect.logError("rate limiter unavailable; allowing messages until it is back").pipe(
           Effect.annotateLogs({ error: error.message })
@@ -101,6 +104,9 @@ export const make = (settings: SessionSettings) =>
 
         const fail = (error: UploadFailure) =>
           Effect.gen(function*() {
+            yield* Metric.increment(
+              Metrics.uploadsFailed(error._tag !== "UploadRefused" ? "storage" : error.kind === "checksum" ? "checksum" : "refused")
+            )
             yield* endActive(uploads.discard)
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
             if (error._tag === "UploadRefused") return yield* connection.send(Messages.error(error.message))
@@ -112,6 +118,7 @@ export const make = (settings: SessionSettings) =>
           Effect.gen(function*() {
             yield* Ref.update(session, (s) => ({ ...s, active: Option.none() }))
             const { sha256, storedName } = yield* uploads.finish(upload, file, size, expectedSha256)
+            yield* Metric.increment(Metrics.uploadsCompleted)
             yield* Effect.logInfo("upload completed").pipe(
               Effect.annotateLogs({ uploadId: upload.uploadId, storedName, sha256 }),
               log
@@ -129,7 +136,9 @@ export const make = (settings: SessionSettings) =>
           Upload.Step.$match(step, {
             Refuse: ({ discard, message, next }) =>
               Effect.zipRight(
-                discard ? endActive(uploads.discard) : Effect.void,
+                discard
+                  ? Effect.zipRight(endActive(uploads.discard), Metric.increment(Metrics.uploadsFailed("overflow")))
+                  : Effect.void,
                 Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next })), connection.send(Messages.error(message)))
               ),
             Start: ({ completed, expectedSha256, file, fileName, next, replaces, size }) =>
@@ -137,6 +146,7 @@ export const make = (settings: SessionSettings) =>
                 if (replaces) yield* endActive(uploads.discard)
                 const upload = yield* uploads.start(fileName, size, expectedSha256)
                 yield* opened(upload, next, 0)
+                yield* Metric.increment(Metrics.uploadsStarted)
                 yield* Effect.logInfo("upload started").pipe(
                   Effect.annotateLogs({ uploadId: upload.uploadId, file: file.name, size }),
                   log
@@ -152,6 +162,7 @@ export const make = (settings: SessionSettings) =>
                 const { state, upload } = yield* uploads.resume(resume)
                 const held = state._tag === "Receiving" ? state.received : 0
                 yield* opened(upload, state, held)
+                yield* Metric.increment(Metrics.uploadsResumed)
                 yield* Effect.logInfo("upload resumed").pipe(Effect.annotateLogs({ uploadId: upload.uploadId, offset: held }), log)
                 if (state._tag === "Receiving" && held === state.size) {
                   yield* complete(upload, state.file, state.size, state.expectedSha256)
@@ -162,6 +173,7 @@ export const make = (settings: SessionSettings) =>
                 const { active, state } = yield* Ref.get(session)
                 if (Option.isNone(active)) return yield* Effect.dieMessage("Append without an open upload")
                 yield* active.value.partial.append(bytes)
+                yield* Metric.incrementBy(Metrics.bytesReceived, bytes.length)
                 active.value.hash.update(bytes)
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))
                 if (completed && next._tag === "Completed" && state._tag === "Receiving") {
@@ -172,6 +184,7 @@ export const make = (settings: SessionSettings) =>
               }).pipe(Effect.catchAll(fail)),
             Cancel: ({ next }) =>
               Effect.gen(function*() {
+                yield* Metric.increment(Metrics.uploadsFailed("cancelled"))
                 yield* endActive(uploads.discard)
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))
                 yield* connection.send(Messages.uploadCancelled)
@@ -188,6 +201,7 @@ export const make = (settings: SessionSettings) =>
         const receive = (frame: Frame): Effect.Effect<Verdict> =>
           Effect.gen(function*() {
             if (!(yield* withinRateLimit)) {
+              yield* Metric.increment(Metrics.rateLimitCloses)
               yield* Effect.logWarning("rate limit exceeded; closing").pipe(log)
               yield* connection.send(Messages.error(Messages.RATE_LIMIT_EXCEEDED))
               yield* connection.close(CLOSE_POLICY_VIOLATION, Messages.RATE_LIMIT_EXCEEDED)
@@ -201,8 +215,13 @@ export const make = (settings: SessionSettings) =>
               return "continue" as const
             }
             const { state } = yield* Ref.get(session)
+            const started = yield* Clock.currentTimeNanos
             // A step runs to the end even on shutdown, so no opened file escapes the session's bookkeeping.
             yield* Effect.uninterruptible(run(Upload.transition(state, decoded.right, settings.upload)))
+            if (decoded.right.type !== "file_meta" && decoded.right.type !== "cancel") {
+              const elapsed = Number((yield* Clock.currentTimeNanos) - started) / 1e9
+              yield* Metric.update(Metrics.chunkSeconds, elapsed)
+            }
             return "continue" as const
           })
 

@@ -324,6 +324,43 @@ describe("HTTP", () => {
     }
   })
 
+  it("/metrics is valid Prometheus text and counts uploads, bytes, failures and open connections", async () => {
+    type Samples = Map<string, number>
+    const scrape = async (): Promise<Samples> => {
+      const response = await fetch(`http://127.0.0.1:${server.port}/metrics`)
+      expect(response.headers.get("content-type")).toContain("text/plain")
+      const samples: Samples = new Map()
+      const typed = new Set<string>()
+      for (const line of (await response.text()).trim().split("\n")) {
+        if (line.startsWith("# TYPE ")) {
+          typed.add(line.split(" ")[2]!)
+          continue
+        }
+        if (line.startsWith("# HELP ")) continue
+        const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|\+Inf)$/.exec(line)
+        expect(match, line).not.toBeNull()
+        const family = match![1]!.replace(/_(bucket|sum|count)$/, "")
+        expect(typed.has(match![1]!) || typed.has(family), line).toBe(true)
+        samples.set(`${match![1]}${match![2] ?? ""}`, Number(match![3]))
+      }
+      return samples
+    }
+    const before = await scrape()
+    const client = await connect(server.url)
+    const content = randomBytes(5000)
+    await upload(client, "metered.txt", content)
+    await upload(client, "refused.exe", Buffer.from("x"))
+    const during = await scrape()
+    client.close()
+    const delta = (name: string) => (during.get(name) ?? 0) - (before.get(name) ?? 0)
+    expect(delta("file_receiver_uploads_completed_total")).toBe(1)
+    expect(delta("file_receiver_uploads_started_total")).toBe(1)
+    expect(delta("file_receiver_bytes_received_total")).toBe(5000)
+    expect(during.get("file_receiver_active_connections")).toBeGreaterThanOrEqual(1)
+    expect(delta("file_receiver_chunk_processing_seconds_count")).toBeGreaterThanOrEqual(1)
+    expect(during.get("process_resident_memory_bytes")).toBeGreaterThan(0)
+  })
+
   it("answers 404 to other paths, for HTTP and for WebSocket upgrades", async () => {
     expect((await fetch(`http://127.0.0.1:${server.port}/nope`)).status).toBe(404)
     const status = await new Promise<number | undefined>((resolve) => {

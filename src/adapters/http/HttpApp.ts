@@ -7,6 +7,7 @@ import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
 import * as Readiness from "../../application/Readiness.js"
+import * as Prometheus from "./Prometheus.js"
 
 /** Where the upload page can be: next to src/ when run from source, next to dist/ when bundled. */
 const INDEX_HTML_CANDIDATES = [
@@ -37,6 +38,11 @@ export const make = Effect.gen(function*() {
       Effect.succeed(HttpServerResponse.text(indexHtml, { contentType: "text/html; charset=utf-8", headers: pageHeaders }))
     ),
     HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
+    HttpRouter.get(
+      "/metrics",
+      Effect.map(Prometheus.render, (text) =>
+        HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+    ),
     HttpRouter.get(
       "/readyz",
       Effect.map(Readiness.report(probes), ({ checks, ready }) =>

@@ -10,11 +10,12 @@
  * and the socket is paused, so TCP pushes back instead of memory growing.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, FiberSet, Layer } from "effect"
+import { Context, Effect, FiberSet, Layer, Metric } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
+import * as Metrics from "../../application/Metrics.js"
 import type { Readiness } from "../../application/Readiness.js"
 import { type Connection, UploadSession } from "../../application/UploadSession.js"
 import * as HttpApp from "../http/HttpApp.js"
@@ -68,6 +69,10 @@ const serveConnection = (ws: WebSocket, clientAddress: string, highWaterBytes: n
   Effect.gen(function*() {
     const sessions = yield* UploadSession
     const inbox = yield* Inbox.attach(ws, highWaterBytes)
+    yield* Effect.acquireRelease(
+      Metric.increment(Metrics.activeConnections),
+      () => Metric.incrementBy(Metrics.activeConnections, -1)
+    )
     const session = yield* sessions.open(makeConnection(ws, clientAddress))
     yield* Effect.logDebug("client connected")
     for (;;) {

@@ -1,0 +1,52 @@
+/**
+ * The service's metrics, on effect's Metric (one registry, read by GET
+ * /metrics). Names follow Prometheus conventions; `_total` counters.
+ */
+import { Metric, MetricBoundaries } from "effect"
+
+export const activeConnections = Metric.gauge("file_receiver_active_connections", {
+  description: "WebSocket connections open now"
+})
+
+export const uploadsStarted = Metric.counter("file_receiver_uploads_started_total", {
+  description: "Uploads started (new, not resumed)",
+  incremental: true
+})
+
+export const uploadsResumed = Metric.counter("file_receiver_uploads_resumed_total", {
+  description: "Uploads resumed with an upload_id",
+  incremental: true
+})
+
+export const uploadsCompleted = Metric.counter("file_receiver_uploads_completed_total", {
+  description: "Uploads stored under their final name",
+  incremental: true
+})
+
+/** Failed uploads, by `reason`: refused, storage, checksum, overflow, cancelled. */
+export const uploadsFailed = (reason: "refused" | "storage" | "checksum" | "overflow" | "cancelled") =>
+  Metric.counter("file_receiver_uploads_failed_total", {
+    description: "Uploads that ended without a stored file, by reason",
+    incremental: true
+  }).pipe(Metric.tagged("reason", reason))
+
+export const bytesReceived = Metric.counter("file_receiver_bytes_received_total", {
+  description: "Upload bytes handed to the store",
+  incremental: true
+})
+
+export const rateLimitCloses = Metric.counter("file_receiver_rate_limit_closes_total", {
+  description: "Connections closed with 1008 for exceeding the rate limit",
+  incremental: true
+})
+
+export const rateLimiterErrors = Metric.counter("file_receiver_rate_limiter_errors_total", {
+  description: "Messages let through because the rate limiter (Redis) did not answer",
+  incremental: true
+})
+
+export const chunkSeconds = Metric.histogram(
+  "file_receiver_chunk_processing_seconds",
+  MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
+  "Time to handle one chunk, from taking it off the connection's queue to its reply"
+)
