@@ -102,7 +102,8 @@ export const layerFrom = (config: AppConfig) => {
     port: config.port,
     maxPayload: maxPayloadFor(config.maxChunkBytes),
     closeGraceMillis: config.shutdownGraceSeconds * 1000,
-    heartbeatMillis: config.heartbeatSeconds * 1000
+    heartbeatMillis: config.heartbeatSeconds * 1000,
+    trustedProxies: config.trustProxy
   }).pipe(
     Layer.provide(Layer.merge(session, readinessLayer(config, redis))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),

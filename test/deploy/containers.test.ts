@@ -20,6 +20,17 @@ describe("docker-compose.yml", () => {
     expect(resolved).toContain("REDIS_URL: redis://redis:6379")
     expect(resolved).toMatch(/published: "?8000"?|8000:8000/)
     expect(resolved).toContain("HOST: 0.0.0.0")
+    // Scaling needs the app without a fixed host port, behind the proxy.
+    const app = resolved.slice(resolved.indexOf("\n  app:"), resolved.indexOf("\n  proxy:"))
+    expect(app).not.toContain("published")
+    expect(resolved).toContain("deploy/nginx.conf")
+  })
+
+  it("has an nginx config that passes WebSocket upgrades to the app service", () => {
+    const nginx = fs.readFileSync(path.join(root, "deploy/nginx.conf"), "utf8")
+    expect(nginx).toContain("server app:8000")
+    expect(nginx).toContain("proxy_set_header Upgrade $http_upgrade")
+    expect(nginx).toMatch(/proxy_read_timeout\s+\d+h/)
   })
 })
 

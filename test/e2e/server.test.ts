@@ -406,6 +406,40 @@ describe("rate limit", () => {
     }
   }, 10_000)
 
+  it("X-Forwarded-For is ignored by default: a client cannot dodge the limit by forging it", async () => {
+    const forged = new WebSocket(limited.url, { headers: { "x-forwarded-for": "203.0.113.77" } })
+    const closed = new Promise<number>((resolve) => forged.on("close", (code) => resolve(code)))
+    await new Promise((resolve) => forged.on("open", resolve))
+    forged.send(JSON.stringify({ type: "ping" }))
+    expect(await closed).toBe(1008)
+  })
+
+  it("with TRUST_PROXY=1 the limit follows the address the proxy reports", async () => {
+    const proxied = await startServer({ TRUST_PROXY: "1", RATE_LIMIT_PER_PERIOD: "1" })
+    try {
+      const via = async (client: string) => {
+        const socket = new WebSocket(proxied.url, { headers: { "x-forwarded-for": client } })
+        const replies: Array<string> = []
+        socket.on("message", (data) => replies.push(String(data)))
+        const closed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)))
+        await new Promise((resolve) => socket.on("open", resolve))
+        return { socket, replies, closed }
+      }
+      const first = await via("198.51.100.1")
+      first.socket.send("{}")
+      first.socket.send("{}")
+      expect(await first.closed).toBe(1008)
+      const second = await via("198.51.100.2")
+      second.socket.send("{}")
+      await eventually(async () => expect(second.replies.length).toBe(1))
+      expect(JSON.parse(second.replies[0]!)).toMatchObject({ type: "error" })
+      expect(JSON.parse(second.replies[0]!).message).not.toBe("Rate limit exceeded")
+      second.socket.close()
+    } finally {
+      await proxied.stop()
+    }
+  })
+
   it("the limit is per client address, across connections", async () => {
     const client = await connect(limited.url)
     client.send({ type: "ping" })

@@ -101,6 +101,8 @@ export interface AppConfig {
   readonly shutdownGraceSeconds: number
   /** Seconds between WebSocket pings; a peer that misses one is disconnected. */
   readonly heartbeatSeconds: number
+  /** Reverse proxies in front whose X-Forwarded-For is believed (0: none). */
+  readonly trustProxy: number
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -137,6 +139,7 @@ const Settings = Config.all({
   redisKeyPrefix: nonBlank("REDIS_KEY_PREFIX", "file_receiver", "a non-empty Redis key prefix"),
   shutdownGraceSeconds: integerBetween("SHUTDOWN_GRACE", 0, 3600, 10),
   heartbeatSeconds: integerBetween("HEARTBEAT_INTERVAL", 1, 3600, 15),
+  trustProxy: integerBetween("TRUST_PROXY", 0, 10, 0),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),

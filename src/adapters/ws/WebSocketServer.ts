@@ -18,6 +18,7 @@ import { WebSocket, WebSocketServer } from "ws"
 import * as Metrics from "../../application/Metrics.js"
 import type { Readiness } from "../../application/Readiness.js"
 import { type Connection, UploadSession } from "../../application/UploadSession.js"
+import * as ClientAddress from "../http/ClientAddress.js"
 import * as HttpApp from "../http/HttpApp.js"
 import * as Inbox from "./Inbox.js"
 
@@ -42,6 +43,8 @@ export interface TransportSettings {
    * for a resume (dead mobile links often never send a FIN).
    */
   readonly heartbeatMillis?: number
+  /** How many reverse proxies in front may be believed about the client's address (X-Forwarded-For). */
+  readonly trustedProxies?: number
 }
 
 /** Where the server listens, once it does. */
@@ -128,7 +131,13 @@ export const layer = (settings: TransportSettings): Layer.Layer<ServerAddress, E
       const server = http.createServer(handler)
       const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxPayload, perMessageDeflate: false })
       wss.on("connection", (ws, request: http.IncomingMessage) => {
-        runConnection(serveConnection(ws, request.socket.remoteAddress ?? "unknown", highWaterBytes))
+        const forwardedFor = request.headers["x-forwarded-for"]
+        const clientAddress = ClientAddress.resolve(
+          request.socket.remoteAddress ?? "unknown",
+          Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
+          settings.trustedProxies ?? 0
+        )
+        runConnection(serveConnection(ws, clientAddress, highWaterBytes))
       })
       server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         // Node drops its own error handler before "upgrade": without one, a reset would crash the process.
