@@ -2,49 +2,13 @@
  * The real entry point as a child process, started the way the README says:
  * signals, exit codes and start-up failures.
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { randomBytes } from "node:crypto"
+import { run, start } from "../support/process.js"
 import { connect, sha256 } from "../support/server.js"
-
-interface Started {
-  readonly port: number
-  readonly exited: Promise<{ code: number | null; output: string }>
-  readonly kill: (signal: NodeJS.Signals) => void
-}
-
-const root = path.resolve(import.meta.dirname, "../..")
-
-const run = (env: Record<string, string>) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: root,
-    env: { ...process.env, REDIS_URL: "", PORT: "0", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let output = ""
-  child.stdout.on("data", (data: Buffer) => (output += data.toString()))
-  child.stderr.on("data", (data: Buffer) => (output += data.toString()))
-  const exited = new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.on("exit", (code) => resolve({ code, output }))
-  )
-  const listening = new Promise<number>((resolve, reject) => {
-    child.stdout.on("data", () => {
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output)
-      if (match) resolve(Number(match[1]))
-    })
-    void exited.then(({ output }) => reject(new Error(`exited before listening:\n${output}`)))
-  })
-  listening.catch(() => undefined) // awaited only by `start`; failures are asserted through `exited`
-  return { exited, listening, kill: (signal: NodeJS.Signals) => child.kill(signal) }
-}
-
-const start = async (env: Record<string, string>): Promise<Started> => {
-  const child = run(env)
-  return { port: await child.listening, exited: child.exited, kill: child.kill }
-}
 
 const tempDir = () => fs.mkdtemp(path.join(os.tmpdir(), "fr-proc-"))
 

@@ -1,0 +1,66 @@
+/**
+ * Scale-out without Docker: two server processes on two ports share one
+ * Redis and one save directory, as replicas behind a load balancer do.
+ */
+import { randomBytes, randomUUID } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { start, type Started } from "../support/process.js"
+import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
+import { connect, sha256, upload } from "../support/server.js"
+
+describe.skipIf(!redisAvailable)("two server processes sharing Redis and a save directory", () => {
+  const prefix = `file-receiver-scale-${randomUUID()}`
+  const processes: Array<Started> = []
+  let directory = ""
+  const url = (index: number) => `ws://127.0.0.1:${processes[index % 2]!.port}/ws/file-transfer/`
+
+  beforeAll(async () => {
+    directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-scale-"))
+    const env = {
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      RATE_LIMIT_KEY_PREFIX: prefix,
+      RATE_LIMIT_PER_PERIOD: "60",
+      FILE_SAVE_DIRECTORY: directory,
+      LOG_LEVEL: "info"
+    }
+    processes.push(...(await Promise.all([start(env), start(env)])))
+  }, 30_000)
+
+  afterAll(async () => {
+    for (const server of processes) server.kill("SIGTERM")
+    await Promise.all(processes.map((server) => server.exited))
+    await deleteKeys(prefix)
+    await fs.rm(directory, { recursive: true, force: true })
+  })
+
+  it("stores every upload spread over both, never overwriting, and enforces one shared rate limit", async () => {
+    const files = Array.from({ length: 10 }, (_, i) => ({ content: randomBytes(50_000 + i), index: i }))
+    const replies = await Promise.all(files.map(async ({ content, index }) => {
+      const client = await connect(url(index))
+      const reply = await upload(client, "same-name.pdf", content, 64 * 1024)
+      client.close()
+      return reply
+    }))
+    // 10 uploads x 2 messages = 20 of the 60 allowed, counted on both processes.
+    const stored = replies.map((reply) => /^File (\S+) received/.exec(String(reply.message))?.[1])
+    expect(new Set(stored).size).toBe(10)
+    const onDisk = new Set(await Promise.all(stored.map(async (name) => sha256(await fs.readFile(path.join(directory, name!))))))
+    expect(onDisk).toEqual(new Set(files.map(({ content }) => sha256(content))))
+
+    const a = await connect(url(0))
+    const b = await connect(url(1))
+    for (let i = 0; i < 20; i++) a.send({ type: "cancel" })
+    for (let i = 0; i < 20; i++) b.send({ type: "cancel" })
+    for (let i = 0; i < 20; i++) await a.next()
+    for (let i = 0; i < 20; i++) await b.next()
+    b.send({ type: "cancel" })
+    expect(await b.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
+    expect(await b.closed).toBe(1008)
+    a.send({ type: "cancel" })
+    expect(await a.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
+  })
+})

@@ -1,0 +1,44 @@
+/**
+ * The real entry point as a child process (`node --import tsx src/main.ts`,
+ * as `npm start` runs it), for tests of signals, exit codes and scale-out.
+ */
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+
+export interface Started {
+  readonly port: number
+  readonly exited: Promise<{ code: number | null; output: string }>
+  readonly kill: (signal: NodeJS.Signals) => void
+}
+
+const root = path.resolve(import.meta.dirname, "../..")
+
+/** Starts the server with `env` on top of the test's environment (REDIS_URL cleared, PORT=0). */
+export const run = (env: Record<string, string>) => {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: root,
+    env: { ...process.env, REDIS_URL: "", PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout.on("data", (data: Buffer) => (output += data.toString()))
+  child.stderr.on("data", (data: Buffer) => (output += data.toString()))
+  const exited = new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.on("exit", (code) => resolve({ code, output }))
+  )
+  const listening = new Promise<number>((resolve, reject) => {
+    child.stdout.on("data", () => {
+      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output)
+      if (match) resolve(Number(match[1]))
+    })
+    void exited.then(({ output }) => reject(new Error(`exited before listening:\n${output}`)))
+  })
+  listening.catch(() => undefined) // awaited only by `start`; failures are asserted through `exited`
+  return { exited, listening, kill: (signal: NodeJS.Signals) => child.kill(signal) }
+}
+
+/** Starts the server and waits until it listens. */
+export const start = async (env: Record<string, string>): Promise<Started> => {
+  const child = run(env)
+  return { port: await child.listening, exited: child.exited, kill: child.kill }
+}
