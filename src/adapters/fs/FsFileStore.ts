@@ -8,7 +8,7 @@
  * half-written file. Nothing is ever written outside the directory.
  */
 import { type Cause, Effect, Layer, Option, Ref } from "effect"
-import { createReadStream } from "node:fs"
+import { constants as fsConstants, createReadStream } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
@@ -38,11 +38,21 @@ export const make = (directory: string) =>
     const partialPath = (uploadId: string) => inside(root, `.${uploadId}${PARTIAL_SUFFIX}`)
 
     // Uninterruptible, so an interrupted caller can never leave an opened file behind unseen.
-    const open = (uploadId: string, flags: "wx" | "a") =>
+    /**
+     * Creates the partial file, or reopens it for appending without creating
+     * it. Appends (O_APPEND) mean a second writer can only make the file
+     * longer, which the size check at commit catches.
+     */
+    const open = (uploadId: string, reopen = false) =>
       Effect.uninterruptible(Effect.gen(function*() {
         const file = partialPath(uploadId)
         const writer = yield* Effect.tryPromise({
-          try: () => WriteBehind.create(file, { highWaterMark: WRITE_BEHIND_BYTES, mode: 0o644, flags }),
+          try: () =>
+            WriteBehind.create(file, {
+              highWaterMark: WRITE_BEHIND_BYTES,
+              mode: 0o644,
+              flags: reopen ? fsConstants.O_WRONLY | fsConstants.O_APPEND : "wx"
+            }),
           catch: (cause) => new FileStoreError({ reason: "Open", cause })
         })
         openIds.add(uploadId)
@@ -108,7 +118,8 @@ export const make = (directory: string) =>
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
       }).pipe(
         Effect.flatMap((stats) =>
-          stats === undefined ? Effect.succeedNone : Effect.map(open(uploadId, "a"), (partial) =>
+          // Reopening never creates: a partial removed since the stat fails to open instead of restarting empty.
+          stats === undefined ? Effect.succeedNone : Effect.map(open(uploadId, true), (partial) =>
             Option.some({
               partial,
               held: stats.size,
@@ -143,7 +154,7 @@ export const make = (directory: string) =>
         )
       )
 
-    return FileStore.of({ begin: (uploadId) => open(uploadId, "wx"), resume, partials, remove })
+    return FileStore.of({ begin: (uploadId) => open(uploadId), resume, partials, remove })
   })
 
 /** A filesystem store rooted at `directory` (created if missing). */

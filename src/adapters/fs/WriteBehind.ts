@@ -24,11 +24,12 @@ const closed = (stream: WriteStream): Promise<void> =>
 /** Opens `path` (by default creating it and failing if it exists, O_EXCL) and returns its writer once open. */
 export const create = (
   path: string,
-  options: { readonly highWaterMark: number; readonly mode: number; readonly flags?: string }
+  options: { readonly highWaterMark: number; readonly mode: number; readonly flags?: string | number }
 ): Promise<WriteBehind> =>
   new Promise((resolve, reject) => {
     const stream = createWriteStream(path, {
-      flags: options.flags ?? "wx",
+      // Node passes flags to open(2); numeric flags (O_APPEND without O_CREAT) work, though the types only name strings.
+      flags: (options.flags ?? "wx") as string,
       mode: options.mode,
       highWaterMark: options.highWaterMark
     })
