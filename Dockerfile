@@ -25,7 +25,9 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
     FILE_SAVE_DIRECTORY=/data/uploads
-COPY --from=deps /app/node_modules ./node_modules
+# The bundle carries every dependency; only ws's optional native helper comes from node_modules.
+COPY --from=deps /app/node_modules/bufferutil ./node_modules/bufferutil
+COPY --from=deps /app/node_modules/node-gyp-build ./node_modules/node-gyp-build
 COPY package.json ./
 COPY --from=build /app/dist ./dist
 COPY public ./public

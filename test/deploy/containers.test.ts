@@ -44,6 +44,8 @@ describe("Dockerfile", () => {
     expect(runtime).toMatch(/^USER node$/m)
     expect(runtime).toContain("HEALTHCHECK")
     expect(runtime).toContain("/healthz")
+    // The bundle is self-contained: no full node_modules in the runtime image.
+    expect(runtime).not.toMatch(/COPY --from=deps \/app\/node_modules \.\/node_modules/)
   })
 
   it("builds the bundle with npm run build and starts node on it directly (signals reach it)", () => {
