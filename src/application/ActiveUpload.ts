@@ -30,6 +30,13 @@ export class UploadRefused extends Data.TaggedError("UploadRefused")<{
 
 export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
 
+/**
+ * How logs name an upload: the first 16 hex digits of sha256(upload_id).
+ * The id itself lets its holder resume, append to or cancel the upload, so
+ * it never goes into logs; whoever has the id can compute the reference.
+ */
+export const logReference = (uploadId: string): string => createHash("sha256").update(uploadId).digest("hex").slice(0, 16)
+
 /** A new id: 144 random bits, base64url (24 characters). */
 const newUploadId = (): string => randomBytes(18).toString("base64url")
 

@@ -120,7 +120,7 @@ export const make = (settings: SessionSettings) =>
             const { sha256, storedName } = yield* uploads.finish(upload, file, size, expectedSha256)
             yield* Metric.increment(Metrics.uploadsCompleted)
             yield* Effect.logInfo("upload completed").pipe(
-              Effect.annotateLogs({ uploadId: upload.uploadId, storedName, sha256 }),
+              Effect.annotateLogs({ upload: Uploads.logReference(upload.uploadId), storedName, sha256 }),
               log
             )
             yield* connection.send(Messages.fileReceived(storedName, file.extension, sha256))
@@ -148,7 +148,7 @@ export const make = (settings: SessionSettings) =>
                 yield* opened(upload, next, 0)
                 yield* Metric.increment(Metrics.uploadsStarted)
                 yield* Effect.logInfo("upload started").pipe(
-                  Effect.annotateLogs({ uploadId: upload.uploadId, file: file.name, size }),
+                  Effect.annotateLogs({ upload: Uploads.logReference(upload.uploadId), file: file.name, size }),
                   log
                 )
                 if (completed) yield* complete(upload, file, size, expectedSha256)
@@ -163,7 +163,7 @@ export const make = (settings: SessionSettings) =>
                 const held = state._tag === "Receiving" ? state.received : 0
                 yield* opened(upload, state, held)
                 yield* Metric.increment(Metrics.uploadsResumed)
-                yield* Effect.logInfo("upload resumed").pipe(Effect.annotateLogs({ uploadId: upload.uploadId, offset: held }), log)
+                yield* Effect.logInfo("upload resumed").pipe(Effect.annotateLogs({ upload: Uploads.logReference(upload.uploadId), offset: held }), log)
                 if (state._tag === "Receiving" && held === state.size) {
                   yield* complete(upload, state.file, state.size, state.expectedSha256)
                 }

@@ -6,7 +6,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { run, start } from "../support/process.js"
 import { connect, sha256 } from "../support/server.js"
 
@@ -75,7 +75,7 @@ describe("the server process", () => {
     expect((await fs.readdir(dir)).filter((n) => !n.startsWith("."))).toEqual([])
   })
 
-  it("LOG_FORMAT=json writes one JSON object per line, each upload traceable by its id and client", async () => {
+  it("LOG_FORMAT=json writes one JSON object per line, each upload traceable by its reference and client", async () => {
     const dir = await tempDir()
     const child = run({ FILE_SAVE_DIRECTORY: dir, LOG_FORMAT: "json" })
     const port = await child.listening
@@ -88,7 +88,12 @@ describe("the server process", () => {
     const { output } = await child.exited
     const lines = output.trim().split("\n").map((line) => JSON.parse(line) as { message: string; annotations: Record<string, unknown> })
     const completed = lines.find((line) => line.message === "upload completed")
-    expect(completed?.annotations).toMatchObject({ uploadId: upload_id, client: "127.0.0.1", storedName: "traced.txt" })
+    const reference = createHash("sha256").update(String(upload_id)).digest("hex").slice(0, 16)
+    expect(completed?.annotations).toMatchObject({ upload: reference, client: "127.0.0.1", storedName: "traced.txt" })
+    const started = lines.find((line) => line.message === "upload started")
+    expect(started?.annotations).toMatchObject({ upload: reference, client: "127.0.0.1" })
+    // The id is a capability (it can resume or cancel the upload): it never appears in logs.
+    expect(output).not.toContain(String(upload_id))
     expect(output).not.toContain(Buffer.from("abc").toString("base64"))
   })
 

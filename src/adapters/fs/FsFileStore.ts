@@ -13,6 +13,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
 import * as FileName from "../../domain/FileName.js"
+import { logReference } from "../../application/ActiveUpload.js"
 import type * as Readiness from "../../application/Readiness.js"
 import { errorCode, inside, publish } from "./Publish.js"
 import * as WriteBehind from "./WriteBehind.js"
@@ -24,6 +25,12 @@ const MAX_NAME_ATTEMPTS = 10_000
 
 /** Bytes waiting for the disk per upload before appends wait (the write-behind bound). */
 const WRITE_BEHIND_BYTES = 1024 * 1024
+
+/** What a log line says about a failed partial file: the upload's reference, never its id (a capability). */
+const failureAnnotations = (uploadId: string, cause: unknown) => {
+  const reference = logReference(uploadId)
+  return { upload: reference, error: String(cause).split(uploadId).join(reference) }
+}
 
 export const make = (directory: string) =>
   Effect.gen(function*() {
@@ -56,10 +63,11 @@ export const make = (directory: string) =>
           catch: (cause) => new FileStoreError({ reason: "Open", cause })
         })
         openIds.add(uploadId)
-        return handle(file, writer, yield* Ref.make(true), () => openIds.delete(uploadId))
+        return handle(uploadId, file, writer, yield* Ref.make(true), () => openIds.delete(uploadId))
       }))
 
     const handle = (
+      uploadId: string,
       file: string,
       writer: WriteBehind.WriteBehind,
       isOpen: Ref.Ref<boolean>,
@@ -70,7 +78,7 @@ export const make = (directory: string) =>
         Effect.flatMap(close, (wasOpen) => (wasOpen ? effect : otherwise))
       const logFailure = (what: string) => (error: Cause.UnknownException): Effect.Effect<void> =>
         Effect.logWarning(`could not ${what} a partial file`).pipe(
-          Effect.annotateLogs({ path: file, error: String(error.cause) })
+          Effect.annotateLogs(failureAnnotations(uploadId, error.cause))
         )
       return {
         append: (bytes) =>
@@ -150,7 +158,7 @@ export const make = (directory: string) =>
     const remove = (uploadId: string) =>
       Effect.tryPromise(() => fs.rm(partialPath(uploadId), { force: true })).pipe(
         Effect.catchAll((error) =>
-          Effect.logWarning("could not remove a partial file").pipe(Effect.annotateLogs({ uploadId, error: String(error.cause) }))
+          Effect.logWarning("could not remove a partial file").pipe(Effect.annotateLogs(failureAnnotations(uploadId, error.cause)))
         )
       )
 
