@@ -31,6 +31,17 @@ export const sweep = (expiry: Duration.Duration) =>
       yield* claim.value
       removed++
     }
+    // Records left without a partial file (a crash between creating the record and the file, or
+    // between publishing the file and forgetting the record) expire by their age.
+    const partialIds = new Set((yield* store.partials).map((partial) => partial.uploadId))
+    for (const record of yield* registry.list) {
+      if (record.createdAt > cutoff || partialIds.has(record.uploadId)) continue
+      const claim = yield* registry.claim(record.uploadId)
+      if (Option.isNone(claim)) continue
+      yield* Effect.ignoreLogged(registry.remove(record.uploadId))
+      yield* claim.value
+      removed++
+    }
     if (removed > 0) yield* Effect.logInfo("expired uploads removed").pipe(Effect.annotateLogs({ removed }))
     return removed
   })

@@ -30,6 +30,12 @@ export class UploadRegistry extends Context.Tag("file-receiver/UploadRegistry")<
   readonly create: (record: UploadRecord) => Effect.Effect<void, UploadRegistryError>
   /** The record of `uploadId`, if it is known and not expired. */
   readonly get: (uploadId: string) => Effect.Effect<Option.Option<UploadRecord>, UploadRegistryError>
+  /**
+   * The records that do not expire by themselves (the Redis registry's do,
+   * so it lists none): the expiry sweep removes those left without a partial
+   * file.
+   */
+  readonly list: Effect.Effect<ReadonlyArray<UploadRecord>, UploadRegistryError>
   /** Forgets `uploadId` (completed, cancelled or expired). Idempotent. */
   readonly remove: (uploadId: string) => Effect.Effect<void, UploadRegistryError>
   /**

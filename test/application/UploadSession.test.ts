@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, HashMap, Layer, Option, Ref, Scope, TestClock } from "effect"
 import { FileStore, FileStoreError } from "../../src/application/FileStore.js"
 import { RateLimiter, RateLimiterError } from "../../src/application/RateLimiter.js"
+import { UploadRegistry } from "../../src/application/UploadRegistry.js"
 import * as UploadSession from "../../src/application/UploadSession.js"
 import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
@@ -357,6 +358,17 @@ describe("resume and integrity", () => {
       yield* late.receive(metaOf({ file_name: "idle.txt", file_size: 10, upload_id: idleId }))
       expect(yield* late.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
     }).pipe(Effect.provide(Layer.provideMerge(UploadSession.layer(settings), Layer.merge(MemoryUploadRegistry.layerMemory, memory)))))
+
+  it.effect("the sweep also removes expired records left without a partial file (a crash between the two)", () =>
+    Effect.gen(function*() {
+      const registry = yield* UploadRegistry
+      yield* registry.create({ uploadId: "o".repeat(24), fileName: "orphan.txt", size: 5, expectedSha256: undefined, createdAt: 0 })
+      yield* TestClock.adjust(Duration.hours(1))
+      expect(yield* UploadExpiry.sweep(Duration.hours(2))).toBe(0)
+      yield* TestClock.adjust(Duration.hours(1))
+      expect(yield* UploadExpiry.sweep(Duration.hours(2))).toBe(1)
+      expect(yield* registry.list).toEqual([])
+    }).pipe(Effect.provide(Layer.merge(MemoryUploadRegistry.layerMemory, memory))))
 
   it.effect("the sweep runs by itself in the background", () =>
     Effect.gen(function*() {

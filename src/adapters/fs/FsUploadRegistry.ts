@@ -57,10 +57,27 @@ export const make = (directory: string) =>
             ))
       )
 
+    const list = Effect.tryPromise({
+      try: async () => {
+        const names = await fs.readdir(root)
+        // A crash in `create` can leave a temporary file behind: it is never a record, so it goes.
+        await Promise.all(names.filter((name) => name.endsWith(`${SIDECAR_SUFFIX}.tmp`)).map((name) =>
+          fs.rm(path.join(root, name), { force: true })
+        ))
+        return names
+          .filter((name) => name.startsWith(".") && name.endsWith(SIDECAR_SUFFIX))
+          .map((name) => name.slice(1, -SIDECAR_SUFFIX.length))
+      },
+      catch: unavailable
+    }).pipe(
+      Effect.flatMap((ids) => Effect.forEach(ids, (id) => Effect.option(get(id)), { concurrency: 8 })),
+      Effect.map((found) => found.flatMap((record) => (Option.isSome(record) && Option.isSome(record.value) ? [record.value.value] : [])))
+    )
+
     const remove = (uploadId: string) =>
       Effect.tryPromise({ try: () => fs.rm(sidecar(uploadId), { force: true }), catch: unavailable })
 
-    return UploadRegistry.of({ create, get, remove, claim, holds })
+    return UploadRegistry.of({ create, get, list, remove, claim, holds })
   })
 
 /** A registry in `directory` (the save directory). */

@@ -73,6 +73,8 @@ export const make = (options: { readonly prefix: string; readonly expiry: Durati
               catch: (cause) => new UploadRegistryError({ reason: "Corrupt", cause })
             }))
         ),
+      // Records expire in Redis by themselves (PX): nothing for the sweep to find.
+      list: Effect.succeed([]),
       remove: (id) => call(() => redis.del(recordKey(id))),
       claim,
       holds: (id) => {

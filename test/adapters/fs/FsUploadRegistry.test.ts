@@ -110,3 +110,19 @@ describe("FsUploadRegistry", () => {
       expect(error.reason).toBe("Unavailable")
     }))
 })
+
+describe("FsUploadRegistry.list", () => {
+  it.scoped("lists the records in the directory and clears temporary files a crash left behind", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "fr-list-"))),
+        (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
+      )
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = { uploadId: "L".repeat(24), fileName: "a.txt", size: 1, expectedSha256: undefined, createdAt: 1 }
+      yield* registry.create(record)
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, `.${"T".repeat(24)}${FsUploadRegistry.SIDECAR_SUFFIX}.tmp`), "{"))
+      expect(yield* registry.list).toEqual([record])
+      expect(yield* Effect.promise(() => fs.readdir(dir))).toEqual([`.${"L".repeat(24)}${FsUploadRegistry.SIDECAR_SUFFIX}`])
+    }))
+})
