@@ -98,11 +98,12 @@ export const make = Effect.gen(function*() {
       }
       const sha256 = upload.hash.digest("hex")
       const verdict = Upload.verifyDigest(expectedSha256, sha256)
+      // The record goes before the file is published: a crash in between can then never lead a
+      // resume to publish the same file a second time.
       const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
         ? Effect.fail(new UploadRefused({ message: verdict.left, kind: "checksum" }))
-        : upload.partial.commit(file, size)
+        : Effect.zipRight(Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.partial.commit(file, size))
       const storedName = yield* Effect.tapError(published, () => discard(upload))
-      yield* Effect.ignoreLogged(registry.remove(upload.uploadId))
       return { storedName, sha256 }
     }).pipe(Effect.ensuring(upload.release))
 

@@ -4,7 +4,7 @@
  * registry record) by a periodic sweep. An upload someone is writing is never
  * swept: the sweep must win its writer claim first.
  */
-import { Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import { FileStore } from "./FileStore.js"
 import { UploadRegistry } from "./UploadRegistry.js"
 
@@ -26,6 +26,14 @@ export const sweep = (expiry: Duration.Duration) =>
     for (const { uploadId } of expired) {
       const claim = yield* registry.claim(uploadId)
       if (Option.isNone(claim)) continue
+      // Resumed and written since the listing? Then it is not expired any more.
+      const current = (yield* Effect.either(store.partials)).pipe(
+        Either.map((partials) => partials.find((partial) => partial.uploadId === uploadId))
+      )
+      if (Either.isLeft(current) || (current.right !== undefined && current.right.touchedAt > cutoff)) {
+        yield* claim.value
+        continue
+      }
       yield* store.remove(uploadId)
       yield* Effect.ignoreLogged(registry.remove(uploadId))
       yield* claim.value
