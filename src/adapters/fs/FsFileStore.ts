@@ -15,7 +15,7 @@ import { FileStore, FileStoreError, type PartialFile } from "../../application/F
 import * as FileName from "../../domain/FileName.js"
 import { logReference } from "../../application/ActiveUpload.js"
 import type * as Readiness from "../../application/Readiness.js"
-import { errorCode, inside, publish } from "./Publish.js"
+import { inside, publish, unlessMissing } from "./Publish.js"
 import * as WriteBehind from "./WriteBehind.js"
 
 /** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
@@ -82,14 +82,16 @@ export const make = (directory: string) =>
         )
       return {
         append: (bytes) =>
-          Effect.flatMap(Ref.get(isOpen), (stillOpen) => stillOpen ? Effect.void : Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial file is closed" }))).pipe(
-            Effect.zipRight(Effect.suspend(() => {
-            const drained = writer.write(bytes)
-            return drained === undefined ? Effect.void : Effect.tryPromise({
-              try: () => drained,
-              catch: (cause) => new FileStoreError({ reason: "Write", cause })
-            })
-          }).pipe(Effect.catchAllDefect((cause) => Effect.fail(new FileStoreError({ reason: "Write", cause })))))),
+          Effect.try({
+            try: () => writer.write(bytes),
+            catch: (cause) => new FileStoreError({ reason: "Write", cause })
+          }).pipe(
+            Effect.flatMap((drained) =>
+              drained === undefined
+                ? Effect.void
+                : Effect.tryPromise({ try: () => drained, catch: (cause) => new FileStoreError({ reason: "Write", cause }) })
+            )
+          ),
         commit: (name, expectedBytes) =>
           whenOpen(
             Effect.tryPromise({
@@ -122,7 +124,7 @@ export const make = (directory: string) =>
 
     const resume = (uploadId: string) =>
       openIds.has(uploadId) ? Effect.succeedNone : Effect.tryPromise({
-        try: () => fs.stat(partialPath(uploadId)).catch((cause) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause))),
+        try: () => unlessMissing(fs.stat(partialPath(uploadId))),
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
       }).pipe(
         Effect.flatMap((stats) =>

@@ -9,7 +9,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
 import { makeClaims } from "../memory/MemoryUploadRegistry.js"
-import { errorCode, inside } from "./Publish.js"
+import { inside, unlessMissing } from "./Publish.js"
 
 export const SIDECAR_SUFFIX = ".upload.json"
 
@@ -44,7 +44,7 @@ export const make = (directory: string) =>
 
     const get = (uploadId: string) =>
       Effect.tryPromise({
-        try: () => fs.readFile(sidecar(uploadId), "utf8").catch((cause) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause))),
+        try: () => unlessMissing(fs.readFile(sidecar(uploadId), "utf8")),
         catch: unavailable
       }).pipe(
         Effect.flatMap((text) =>

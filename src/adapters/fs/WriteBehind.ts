@@ -10,7 +10,7 @@
 import { createWriteStream, type WriteStream } from "node:fs"
 
 export interface WriteBehind {
-  /** Queues `bytes`; undefined when accepted at once, else a promise for the drain. Throws after a failure. */
+  /** Queues `bytes`; undefined when accepted at once, else a promise for the drain. Throws after a failure or once closed. */
   readonly write: (bytes: Uint8Array) => Promise<void> | undefined
   /** Flushes everything, closes the file; rejects with the first write error. */
   readonly finish: () => Promise<void>
@@ -59,6 +59,8 @@ export const create = (
       resolve({
         write: (bytes) => {
           if (failure !== undefined) throw failure
+          // A closed stream would take the bytes and never report back.
+          if (stream.writableEnded || stream.destroyed) throw new Error("the partial file is closed")
           return stream.write(bytes) ? undefined : drained()
         },
         finish: async () => {
