@@ -9,6 +9,27 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
 import { connect, eventually, type RunningServer, sha256, startServer } from "../support/server.js"
 
+/**
+ * Two in-process instances with one Redis key space and one save directory,
+ * started before and stopped (keys and files removed) after the suite.
+ */
+const twoInstancesSharingEverything = () => {
+  const prefix = `file-receiver-e2e-${randomUUID()}`
+  const servers: Array<RunningServer> = []
+  const shared = { directory: "" }
+  beforeAll(async () => {
+    shared.directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-shared-"))
+    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_KEY_PREFIX: prefix, FILE_SAVE_DIRECTORY: shared.directory }
+    servers.push(await startServer(env), await startServer(env))
+  })
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()))
+    await deleteKeys(prefix)
+    await fs.rm(shared.directory, { recursive: true, force: true })
+  })
+  return { prefix, servers, directory: () => shared.directory }
+}
+
 describe.skipIf(!redisAvailable)("two instances sharing Redis", () => {
   const prefix = `file-receiver-e2e-${randomUUID()}`
   const servers: Array<RunningServer> = []
@@ -38,19 +59,7 @@ describe.skipIf(!redisAvailable)("two instances sharing Redis", () => {
 })
 
 describe.skipIf(!redisAvailable)("resuming on another instance (shared Redis and save directory)", () => {
-  const prefix = `file-receiver-e2e-${randomUUID()}`
-  const servers: Array<RunningServer> = []
-  let directory = ""
-  beforeAll(async () => {
-    directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-shared-"))
-    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_KEY_PREFIX: prefix, FILE_SAVE_DIRECTORY: directory }
-    servers.push(await startServer(env), await startServer(env))
-  })
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()))
-    await deleteKeys(prefix)
-    await fs.rm(directory, { recursive: true, force: true })
-  })
+  const { directory, servers } = twoInstancesSharingEverything()
 
   it("an upload started on one instance is refused on another while open, then finished there", async () => {
     const [a, b] = servers
@@ -74,24 +83,12 @@ describe.skipIf(!redisAvailable)("resuming on another instance (shared Redis and
     })
     onB.sendRaw(content.subarray(200_000), true)
     expect(await onB.next()).toMatchObject({ type: "file_received", sha256: sha256(content) })
-    expect(sha256(await fs.readFile(path.join(directory, "moved.pdf")))).toBe(sha256(content))
+    expect(sha256(await fs.readFile(path.join(directory(), "moved.pdf")))).toBe(sha256(content))
   })
 })
 
 describe.skipIf(!redisAvailable)("a claim that lapses while its holder writes", () => {
-  const prefix = `file-receiver-e2e-${randomUUID()}`
-  const servers: Array<RunningServer> = []
-  let directory = ""
-  beforeAll(async () => {
-    directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-lapse-"))
-    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_KEY_PREFIX: prefix, FILE_SAVE_DIRECTORY: directory }
-    servers.push(await startServer(env), await startServer(env))
-  })
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()))
-    await deleteKeys(prefix)
-    await fs.rm(directory, { recursive: true, force: true })
-  })
+  const { directory, prefix, servers } = twoInstancesSharingEverything()
 
   it("never publishes a file two writers appended to", async () => {
     const [a, b] = servers
@@ -112,7 +109,7 @@ describe.skipIf(!redisAvailable)("a claim that lapses while its holder writes", 
     expect((await onA.next()).message).toBe("This upload was taken over by another connection while this one was writing it; nothing was published")
     onB.sendRaw(Buffer.alloc(200, 98), true)
     expect((await onB.next()).type).toBe("error")
-    expect((await fs.readdir(directory)).filter((name) => !name.startsWith("."))).toEqual([])
+    expect((await fs.readdir(directory())).filter((name) => !name.startsWith("."))).toEqual([])
   })
 })
 
