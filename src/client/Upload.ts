@@ -1,0 +1,292 @@
+/**
+ * `upload(source, options)`: sends one file through the file-receiver
+ * protocol and resolves with what the server stored. It negotiates from
+ * `meta_received`: binary frames when `binary_chunks` is offered (base64 JSON
+ * otherwise), a window of chunks in flight when the server acknowledges with
+ * `received`, and a resume from the server's `offset` after a dropped
+ * connection when it hands out an `upload_id` (against an older server it
+ * starts over). Plain TypeScript on the standard WebSocket API: the page and
+ * the Node CLI share it.
+ */
+import { ChecksumMismatchError, ConnectionFailedError, InvalidSourceError, ServerRefusedError, UploadCancelledError } from "./Errors.js"
+import type { Hasher } from "./Sha256.js"
+import { createSha256 } from "./Sha256.js"
+import { closeQuietly, type EventSocket, openSocket, type Reply, type WebSocketConstructor } from "./Socket.js"
+import { type BlobLike, fromBlob, type UploadSource } from "./Source.js"
+import { hashSource, toBase64 } from "./Bytes.js"
+import { makeProgressMeter, type ProgressMeter, type UploadProgress } from "./Progress.js"
+
+export type { UploadProgress } from "./Progress.js"
+
+export interface UploadOptions {
+  /** The endpoint, e.g. `ws://127.0.0.1:8000/ws/file-transfer/`. */
+  readonly url: string
+  /** Sent as the `token` query parameter, for servers that want one at the handshake. */
+  readonly token?: string | undefined
+  /** Defaults to `globalThis.WebSocket`; pass `ws`'s WebSocket in Node 20. */
+  readonly WebSocket?: WebSocketConstructor | undefined
+  /** Bytes per chunk (default 256 KiB; never more than the server's `max_chunk_bytes`). */
+  readonly chunkBytes?: number | undefined
+  /** Chunks sent ahead of the acknowledgements (default 8; 1 against servers that do not pipeline). */
+  readonly window?: number | undefined
+  /**
+   * `true`: hash the file first and send its sha256 in `file_meta`, so the server refuses a
+   * corrupted upload (a stream cannot be read twice: it is hashed while sending and checked
+   * against `file_received` instead). A hex string: send that digest.
+   */
+  readonly sha256?: boolean | string | undefined
+  /** The hash to use (default: the plain-TypeScript SHA-256; Node passes node:crypto's). */
+  readonly createSha256?: (() => Hasher) | undefined
+  /** Aborting cancels the upload; the server is asked to discard it. */
+  readonly signal?: AbortSignal | undefined
+  /** Called as bytes are hashed and acknowledged. */
+  readonly onProgress?: ((progress: UploadProgress) => void) | undefined
+  /** Called before each reconnection attempt. */
+  readonly onReconnect?: ((info: ReconnectInfo) => void) | undefined
+  /** Reconnections in a row without progress before giving up (default 6). */
+  readonly retries?: number | undefined
+  /** First backoff delay in ms (default 250), doubled per failed attempt up to `maxDelay` (default 8000). */
+  readonly minDelay?: number | undefined
+  readonly maxDelay?: number | undefined
+}
+
+export interface ReconnectInfo {
+  /** 1 for the first retry after a drop, counting attempts without progress. */
+  readonly attempt: number
+  readonly delayMs: number
+  /** Why the last connection ended. */
+  readonly reason: string
+}
+
+export interface UploadResult {
+  /** The name the server stored the file under (it may differ from the one sent). */
+  readonly storedName: string
+  readonly extension: string
+  /** The sha256 the server computed, when it sent one. */
+  readonly sha256: string | undefined
+  /** The server's `file_received` message. */
+  readonly message: string
+  readonly size: number
+  /** How many times the connection was re-established. */
+  readonly reconnects: number
+}
+
+/** The server's text for a resume of an upload another connection still holds (it frees it soon). */
+const BUSY_PREFIX = "This upload is open on another connection"
+const UNKNOWN_UPLOAD_PREFIX = "Unknown or expired upload_id"
+const DEFAULT_CHUNK = 256 * 1024
+
+type Attempt =
+  | { readonly _tag: "done"; readonly result: UploadResult }
+  | { readonly _tag: "dropped"; readonly reason: string; readonly code: number | undefined }
+  | { readonly _tag: "restart" }
+
+/** Uploads a File/Blob or an UploadSource; rejects with an UploadError subclass. */
+export const upload = async (input: UploadSource | (BlobLike & { readonly name?: string }), options: UploadOptions): Promise<UploadResult> => {
+  const source: UploadSource = "read" in input ? input : fromBlob(input)
+  const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+  if (WebSocket === undefined) throw new InvalidSourceError("No WebSocket implementation: pass options.WebSocket")
+  const signal = options.signal
+  if (signal?.aborted) throw new UploadCancelledError()
+  const meter = makeProgressMeter(source.size, options.onProgress)
+  const makeHasher = options.createSha256 ?? createSha256
+
+  let declaredSha256 = typeof options.sha256 === "string" ? options.sha256.toLowerCase() : undefined
+  // A stream is hashed as it is first read, and checked against file_received.
+  let streamHash: { hasher: Hasher; upTo: number } | undefined
+  if (options.sha256 === true && source.randomAccess) {
+    declaredSha256 = await hashSource(source, makeHasher(), (bytes) => meter.hashing(bytes), signal)
+  } else if (options.sha256 === true) {
+    streamHash = { hasher: makeHasher(), upTo: 0 }
+  }
+  const read = async (start: number, end: number) => {
+    const bytes = await source.read(start, end).catch((error: unknown) => {
+      throw error instanceof InvalidSourceError ? error : new InvalidSourceError(`Could not read ${source.name}: ${String(error)}`)
+    })
+    if (streamHash !== undefined && start <= streamHash.upTo && end > streamHash.upTo) {
+      streamHash.hasher.update(bytes.subarray(streamHash.upTo - start))
+      streamHash.upTo = end
+    }
+    return bytes
+  }
+
+  const url = withToken(options.url, options.token)
+  let uploadId: string | undefined
+  let reconnects = 0
+  let failures = 0
+  for (;;) {
+    const ackedBefore = meter.acked()
+    const events = openSocket(WebSocket, url)
+    const onAbort = () => events.push({ _tag: "abort" })
+    signal?.addEventListener("abort", onAbort)
+    let attempt: Attempt
+    try {
+      attempt = await runAttempt(events, {
+        source,
+        read,
+        uploadId,
+        sha256: declaredSha256,
+        chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK,
+        window: Math.max(1, options.window ?? 8),
+        meter,
+        setUploadId: (id) => (uploadId = id)
+      })
+    } finally {
+      signal?.removeEventListener("abort", onAbort)
+      closeQuietly(events.socket)
+    }
+    if (attempt._tag === "done") {
+      const expected = declaredSha256 ?? streamHash?.hasher.digestHex()
+      const actual = attempt.result.sha256
+      if (expected !== undefined && actual !== undefined && actual.toLowerCase() !== expected) {
+        throw new ChecksumMismatchError(expected, actual)
+      }
+      return { ...attempt.result, reconnects }
+    }
+    if (attempt._tag === "restart") {
+      uploadId = undefined
+      continue
+    }
+    failures = meter.acked() > ackedBefore ? 1 : failures + 1
+    if (failures > (options.retries ?? 6)) {
+      throw new ConnectionFailedError(`Gave up after ${failures} failed connections: ${attempt.reason}`, attempt.code)
+    }
+    const delayMs = backoff(failures, options.minDelay ?? 250, options.maxDelay ?? 8000)
+    options.onReconnect?.({ attempt: failures, delayMs, reason: attempt.reason })
+    meter.reconnecting()
+    await sleep(delayMs, signal)
+    reconnects++
+  }
+}
+
+interface AttemptContext {
+  readonly source: UploadSource
+  readonly read: (start: number, end: number) => Promise<Uint8Array>
+  readonly uploadId: string | undefined
+  readonly sha256: string | undefined
+  readonly chunkBytes: number
+  readonly window: number
+  readonly meter: ProgressMeter
+  readonly setUploadId: (id: string) => void
+}
+
+/** One connection: announce, resume from the server's offset, send with a window, until done or dropped. */
+const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Attempt> => {
+  const { source, meter } = ctx
+  const opened = await events.next()
+  if (opened._tag === "abort") throw new UploadCancelledError()
+  if (opened._tag !== "open") return dropped(opened, "could not connect")
+  const socket = events.socket
+  socket.send(JSON.stringify({
+    type: "file_meta",
+    file_name: source.name,
+    file_size: source.size,
+    ...(ctx.uploadId === undefined ? {} : { upload_id: ctx.uploadId }),
+    ...(ctx.sha256 === undefined ? {} : { sha256: ctx.sha256 })
+  }))
+
+  const answer = await events.next()
+  if (answer._tag === "abort") throw new UploadCancelledError()
+  if (answer._tag !== "reply") return dropped(answer, "connection lost")
+  const meta = answer.reply
+  if (meta.type === "error") {
+    if (meta.message.startsWith(BUSY_PREFIX)) return { _tag: "dropped", reason: meta.message, code: undefined }
+    if (meta.message.startsWith(UNKNOWN_UPLOAD_PREFIX)) return { _tag: "restart" }
+    throw new ServerRefusedError(meta.message)
+  }
+  if (meta.type !== "meta_received") throw new ServerRefusedError(`Unexpected reply to file_meta: ${meta.type}`)
+
+  // Negotiation: an older server sends none of these fields, and gets base64, stop-and-wait, no resume.
+  const resumable = typeof meta["upload_id"] === "string"
+  if (resumable) ctx.setUploadId(meta["upload_id"] as string)
+  const binary = meta["binary_chunks"] === true
+  const serverMax = typeof meta["max_chunk_bytes"] === "number" ? meta["max_chunk_bytes"] : Infinity
+  const chunkBytes = Math.max(1, Math.min(ctx.chunkBytes, serverMax))
+  const window = resumable ? ctx.window : 1
+  const offset = resumable && typeof meta["offset"] === "number" ? meta["offset"] : 0
+  meter.resumeAt(offset)
+  source.release?.(offset)
+
+  let next = offset
+  const inFlight: Array<number> = [] // end offsets of chunks sent, oldest first
+  for (;;) {
+    while (inFlight.length < window && next < source.size) {
+      const end = Math.min(next + chunkBytes, source.size)
+      const bytes = await ctx.read(next, end)
+      if (socket.readyState !== 1) break
+      if (binary) socket.send(bytes)
+      else socket.send(JSON.stringify({ type: "file_chunk", chunk: toBase64(bytes), ...(resumable ? { offset: next } : {}) }))
+      inFlight.push(end)
+      next = end
+    }
+    const event = await events.next()
+    switch (event._tag) {
+      case "abort":
+        if (resumable) socket.send(JSON.stringify({ type: "cancel" }))
+        throw new UploadCancelledError()
+      case "closed":
+        return dropped(event, "connection lost")
+      case "open":
+        continue
+      case "reply":
+        break
+    }
+    const reply = event.reply
+    switch (reply.type) {
+      case "chunk_received": {
+        const end = inFlight.shift()
+        const received = typeof reply["received"] === "number" ? reply["received"] : end ?? meter.acked()
+        source.release?.(received)
+        meter.acknowledged(received)
+        break
+      }
+      case "file_received":
+        meter.acknowledged(source.size)
+        return { _tag: "done", result: resultOf(reply, source.size) }
+      case "error":
+        throw new ServerRefusedError(reply.message)
+    }
+  }
+}
+
+const dropped = (event: { readonly _tag: string; readonly code?: number; readonly reason?: string }, what: string): Attempt => {
+  const code = event._tag === "closed" ? event.code : undefined
+  const detail = code === undefined ? "" : ` (code ${code}${event.reason ? `: ${event.reason}` : ""})`
+  return { _tag: "dropped", reason: `${what}${detail}`, code }
+}
+
+const resultOf = (reply: Reply, size: number): UploadResult => ({
+  storedName: /^File (.+) received successfully/s.exec(reply.message)?.[1] ?? "",
+  extension: typeof reply["extension"] === "string" ? reply["extension"] : "",
+  sha256: typeof reply["sha256"] === "string" ? reply["sha256"] : undefined,
+  message: reply.message,
+  size,
+  reconnects: 0
+})
+
+const withToken = (url: string, token: string | undefined): string => {
+  if (token === undefined || token === "") return url
+  const parsed = new URL(url)
+  parsed.searchParams.set("token", token)
+  return parsed.toString()
+}
+
+/** Exponential backoff with full jitter in its upper half. */
+const backoff = (failures: number, min: number, max: number): number => {
+  const ceiling = Math.min(max, min * 2 ** (failures - 1))
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2))
+}
+
+const sleep = (ms: number, signal: AbortSignal | undefined) =>
+  new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new UploadCancelledError())
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener("abort", onAbort, { once: true })
+    if (signal?.aborted) onAbort()
+  })

@@ -1,0 +1,220 @@
+/**
+ * The client library against the real server (port 0, fresh directory): what
+ * it negotiates, that files arrive byte for byte, resume after a cut
+ * connection, cancellation, sha256, typed errors; and against a stand-in for
+ * the original server that offers none of the newer modes.
+ */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Readable } from "node:stream"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { WebSocketServer } from "ws"
+import {
+  ConnectionFailedError,
+  fromStream,
+  NodeWebSocket,
+  ServerRefusedError,
+  upload,
+  UploadCancelledError,
+  uploadFile,
+  type UploadProgress
+} from "../../src/client/node.js"
+import { startProxy } from "../support/proxy.js"
+import { eventually, type RunningServer, sha256, startServer, visibleFiles } from "../support/server.js"
+
+let server: RunningServer
+let scratch = ""
+
+beforeAll(async () => {
+  server = await startServer()
+  scratch = await fs.mkdtemp(path.join(os.tmpdir(), "fr-client-"))
+})
+afterAll(async () => {
+  await server.stop()
+  await fs.rm(scratch, { recursive: true, force: true })
+})
+
+const writeScratch = async (name: string, bytes: Uint8Array) => {
+  const file = path.join(scratch, name)
+  await fs.writeFile(file, bytes)
+  return file
+}
+
+describe("upload (client library) against the real server", () => {
+  it("uploads a file in binary chunks with a window in flight and reports progress up to the total", async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 17)
+    const progress: Array<UploadProgress> = []
+    const result = await uploadFile(await writeScratch("big.pdf", bytes), {
+      url: server.url,
+      chunkBytes: 128 * 1024,
+      onProgress: (p) => progress.push(p)
+    })
+
+    expect(result).toMatchObject({ storedName: "big.pdf", extension: "pdf", size: bytes.length, reconnects: 0 })
+    expect(result.sha256).toBe(sha256(bytes))
+    expect(sha256(await fs.readFile(path.join(server.directory, "big.pdf")))).toBe(sha256(bytes))
+    const sent = progress.filter((p) => p.phase === "uploading").map((p) => p.bytes)
+    expect(sent).toEqual([...sent].sort((a, b) => a - b))
+    expect(sent.at(-1)).toBe(bytes.length)
+    expect(progress.at(-1)?.eta).toBe(0)
+  })
+
+  it("sends the sha256 up front when asked, and the server refuses a file that does not match it", async () => {
+    const bytes = randomBytes(200_000)
+    const file = await writeScratch("checked.txt", bytes)
+    const phases = new Set<string>()
+    const ok = await uploadFile(file, { url: server.url, sha256: true, onProgress: (p) => phases.add(p.phase) })
+    expect(ok.sha256).toBe(sha256(bytes))
+    expect(phases.has("hashing")).toBe(true)
+
+    const refused = await uploadFile(file, { url: server.url, sha256: "0".repeat(64) }).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(ServerRefusedError)
+    expect((refused as Error).message).toMatch(/sha256/i)
+  })
+
+  it("rejects with the server's own text for a refused extension", async () => {
+    const error = await upload({ name: "tool.exe", size: 3, randomAccess: true, read: async () => new Uint8Array(3) }, {
+      url: server.url,
+      WebSocket: NodeWebSocket
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ServerRefusedError)
+    expect((error as Error).message).toBe("Invalid file extension: exe. Allowed: txt, pdf, png, jpg, jpeg, gif")
+  })
+
+  it("uploads a stream read once, hashing it on the way and checking the server's digest", async () => {
+    const bytes = randomBytes(1024 * 1024 + 5)
+    const pieces = Readable.from(Array.from({ length: 33 }, (_, i) => bytes.subarray(i * 32_000, (i + 1) * 32_000)))
+    const result = await upload(fromStream(pieces, "streamed.png", bytes.length), {
+      url: server.url,
+      WebSocket: NodeWebSocket,
+      sha256: true,
+      chunkBytes: 100_000
+    })
+    expect(result.storedName).toBe("streamed.png")
+    expect(sha256(await fs.readFile(path.join(server.directory, "streamed.png")))).toBe(sha256(bytes))
+  })
+
+  it("resumes from the server's offset after the connection is cut mid-upload", async () => {
+    const proxy = await startProxy(server.port)
+    try {
+      const bytes = randomBytes(4 * 1024 * 1024)
+      let cut = false
+      const resumedFrom: Array<number> = []
+      let reconnecting = false
+      const result = await uploadFile(await writeScratch("resumed.jpg", bytes), {
+        url: `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`,
+        chunkBytes: 64 * 1024,
+        window: 4,
+        sha256: true,
+        minDelay: 50,
+        onProgress: (p) => {
+          if (p.phase === "reconnecting") reconnecting = true
+          else if (p.phase === "uploading" && reconnecting) {
+            reconnecting = false
+            resumedFrom.push(p.bytes)
+          }
+          if (!cut && p.phase === "uploading" && p.bytes >= 1024 * 1024) {
+            cut = true
+            proxy.dropAll()
+          }
+        }
+      })
+      expect(result.reconnects).toBeGreaterThanOrEqual(1)
+      expect(proxy.connections()).toBeGreaterThanOrEqual(2)
+      expect(resumedFrom[0]).toBeGreaterThanOrEqual(1024 * 1024)
+      expect(sha256(await fs.readFile(path.join(server.directory, "resumed.jpg")))).toBe(sha256(bytes))
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("cancels when aborted: rejects with UploadCancelledError and the server discards the partial file", async () => {
+    const bytes = randomBytes(8 * 1024 * 1024)
+    const controller = new AbortController()
+    const error = await uploadFile(await writeScratch("cancelled.gif", bytes), {
+      url: server.url,
+      chunkBytes: 16 * 1024,
+      window: 1,
+      signal: controller.signal,
+      onProgress: (p) => p.bytes > 256 * 1024 && controller.abort()
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UploadCancelledError)
+    await eventually(async () => {
+      const names = await fs.readdir(server.directory)
+      expect(names.filter((name) => name.includes("cancelled") || name.endsWith(".part"))).toEqual([])
+    })
+    expect(await visibleFiles(server.directory)).not.toContain("cancelled.gif")
+  })
+
+  it("gives up with ConnectionFailedError after the retries when nothing listens", async () => {
+    const proxy = await startProxy(server.port)
+    const port = proxy.port
+    await proxy.close()
+    const attempts: Array<number> = []
+    const error = await uploadFile(await writeScratch("nowhere.txt", Buffer.from("hi")), {
+      url: `ws://127.0.0.1:${port}/ws/file-transfer/`,
+      retries: 2,
+      minDelay: 10,
+      onReconnect: (info) => attempts.push(info.attempt)
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionFailedError)
+    expect(attempts).toEqual([1, 2])
+  })
+})
+
+describe("upload (client library) against a server without the newer modes", () => {
+  it("falls back to base64 JSON chunks, one at a time, without offsets, and passes the token in the query", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" })
+    const seen: Array<Record<string, unknown>> = []
+    const urls: Array<string> = []
+    let binaryFrames = 0
+    let maxUnanswered = 0
+    wss.on("connection", (ws, request) => {
+      urls.push(request.url ?? "")
+      let size = 0, received = 0, unanswered = 0
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) return void binaryFrames++
+        const message = JSON.parse(data.toString()) as Record<string, unknown>
+        seen.push(message)
+        if (message["type"] === "file_meta") {
+          size = message["file_size"] as number
+          return ws.send(JSON.stringify({ type: "meta_received", message: "Ready to receive file" }))
+        }
+        unanswered++
+        maxUnanswered = Math.max(maxUnanswered, unanswered)
+        // Answer a little later, so a client that does not wait would have sent more by now.
+        setTimeout(() => {
+          unanswered--
+          received += Buffer.from(message["chunk"] as string, "base64").length
+          ws.send(JSON.stringify(
+            received < size
+              ? { type: "chunk_received", message: "Ready for next chunk" }
+              : { type: "file_received", message: "File old.txt received successfully and file extension is `txt`" }
+          ))
+        }, 5)
+      })
+    })
+    await new Promise((resolve) => wss.once("listening", resolve))
+    try {
+      const { port } = wss.address() as { port: number }
+      const bytes = randomBytes(50_000)
+      const result = await uploadFile(await writeScratch("old.txt", bytes), {
+        url: `ws://127.0.0.1:${port}/ws/file-transfer/`,
+        token: "s3cret",
+        chunkBytes: 8_000
+      })
+      expect(result.storedName).toBe("old.txt")
+      expect(urls[0]).toBe("/ws/file-transfer/?token=s3cret")
+      expect(binaryFrames).toBe(0)
+      expect(maxUnanswered).toBe(1)
+      const chunks = seen.filter((m) => m["type"] === "file_chunk")
+      expect(chunks).toHaveLength(7)
+      expect(chunks.every((m) => !("offset" in m))).toBe(true)
+      expect(Buffer.concat(chunks.map((m) => Buffer.from(m["chunk"] as string, "base64")))).toEqual(bytes)
+    } finally {
+      await new Promise((resolve) => wss.close(resolve))
+    }
+  })
+})
