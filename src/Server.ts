@@ -10,6 +10,7 @@ import type { Redacted } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
+import { UploadLimits } from "./adapters/http/UploadLimits.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
 import * as MemoryUploadRegistry from "./adapters/memory/MemoryUploadRegistry.js"
 import type { RedisClient, RedisConnectionError } from "./adapters/redis/RedisClient.js"
@@ -105,7 +106,11 @@ export const layerFrom = (config: AppConfig) => {
     heartbeatMillis: config.heartbeatSeconds * 1000,
     trustedProxies: config.trustProxy
   }).pipe(
-    Layer.provide(Layer.merge(session, readinessLayer(config, redis))),
+    Layer.provide(Layer.mergeAll(session, readinessLayer(config, redis), Layer.succeed(UploadLimits, {
+      maxFileBytes: config.maxFileBytes,
+      maxChunkBytes: config.maxChunkBytes,
+      allowedExtensions: config.allowedExtensions
+    }))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
     Layer.provide(backends)
   )

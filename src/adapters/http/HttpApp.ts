@@ -1,25 +1,31 @@
 /**
- * The plain-HTTP side of the server: the upload page at `/`, liveness
- * (`/healthz`) and readiness (`/readyz`: 503 naming the failing dependency). Everything else is a 404 (WebSocket upgrades are handled by the
- * transport before they reach this app).
+ * The plain-HTTP side of the server: the upload page at `/` (with its script
+ * `/app.js` and the limits it shows, `/config.json`), liveness (`/healthz`)
+ * and readiness (`/readyz`: 503 naming the failing dependency). Everything
+ * else is a 404 (WebSocket upgrades are handled by the transport before they
+ * reach this app).
  */
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
 import * as Readiness from "../../application/Readiness.js"
 import * as Prometheus from "./Prometheus.js"
+import * as UploadLimits from "./UploadLimits.js"
 
-/** Where the upload page can be: next to src/ when run from source, next to dist/ when bundled. */
-const INDEX_HTML_CANDIDATES = [
-  new URL("../../../public/index.html", import.meta.url),
-  new URL("../public/index.html", import.meta.url)
-]
+/** Where the page's files can be: next to src/ when run from source, next to dist/ when bundled. */
+const publicFile = (name: string) => {
+  const candidates = [new URL(`../../../public/${name}`, import.meta.url), new URL(`../public/${name}`, import.meta.url)]
+  return Effect.tryPromise({
+    try: () => Promise.any(candidates.map((candidate) => fs.readFile(candidate, "utf8"))),
+    catch: () => new Error(`cannot read the upload page's public/${name} (looked in ${candidates.map((c) => c.pathname).join(", ")})`)
+  })
+}
 
 const pageHeaders = {
   "cache-control": "no-cache",
-  // The page is self-contained: inline script and style, a data: icon, and its own WebSocket.
+  // The page: its own script (/app.js), inline style, a data: icon, /config.json and its own WebSocket.
   "content-security-policy":
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer"
 }
@@ -27,15 +33,24 @@ const pageHeaders = {
 /** The router; reads the page once, when built. */
 export const make = Effect.gen(function*() {
   const probes = yield* Readiness.Readiness
-  const indexHtml = yield* Effect.tryPromise({
-    try: () => Promise.any(INDEX_HTML_CANDIDATES.map((candidate) => fs.readFile(candidate, "utf8"))),
-    catch: () =>
-      new Error(`cannot read the upload page public/index.html (looked in ${INDEX_HTML_CANDIDATES.map((c) => c.pathname).join(", ")})`)
-  })
+  const limits = yield* UploadLimits.UploadLimits
+  const indexHtml = yield* publicFile("index.html")
+  const appJs = yield* publicFile("app.js")
   return HttpRouter.empty.pipe(
     HttpRouter.get(
       "/",
       Effect.succeed(HttpServerResponse.text(indexHtml, { contentType: "text/html; charset=utf-8", headers: pageHeaders }))
+    ),
+    HttpRouter.get(
+      "/app.js",
+      Effect.succeed(HttpServerResponse.text(appJs, {
+        contentType: "text/javascript; charset=utf-8",
+        headers: { "cache-control": "no-cache", "x-content-type-options": "nosniff" }
+      }))
+    ),
+    HttpRouter.get(
+      "/config.json",
+      Effect.succeed(HttpServerResponse.unsafeJson(UploadLimits.toJson(limits), { headers: { "cache-control": "no-cache" } }))
     ),
     HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
     HttpRouter.get(

@@ -20,6 +20,7 @@ import type { Readiness } from "../../application/Readiness.js"
 import { type Connection, UploadSession } from "../../application/UploadSession.js"
 import * as ClientAddress from "../http/ClientAddress.js"
 import * as HttpApp from "../http/HttpApp.js"
+import type { UploadLimits } from "../http/UploadLimits.js"
 import * as Inbox from "./Inbox.js"
 
 export const UPLOAD_PATHS: ReadonlySet<string> = new Set(["/ws/file-transfer/", "/ws/file-transfer"])
@@ -118,7 +119,9 @@ const shutdown = (server: http.Server, wss: WebSocketServer, graceMillis: number
     if (wss.clients.size === 0) server.closeAllConnections()
   })
 
-export const layer = (settings: TransportSettings): Layer.Layer<ServerAddress, Error, UploadSession | Readiness> =>
+export const layer = (
+  settings: TransportSettings
+): Layer.Layer<ServerAddress, Error, UploadSession | Readiness | UploadLimits> =>
   Layer.scoped(
     ServerAddress,
     Effect.gen(function*() {

@@ -1,0 +1,32 @@
+/** How the page writes sizes, rates and times. */
+
+const UNITS = ["KiB", "MiB", "GiB", "TiB"]
+
+/** `1.4 MiB`, `512 B`. */
+export const formatBytes = (bytes: number): string => {
+  if (bytes < 1024) return `${bytes} B`
+  let value = bytes
+  let unit = -1
+  do {
+    value /= 1024
+    unit++
+  } while (value >= 1024 && unit < UNITS.length - 1)
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
+}
+
+/** `4 s left`, `2 min 5 s left`, or empty while unknown. */
+export const formatEta = (seconds: number | undefined): string => {
+  if (seconds === undefined || !Number.isFinite(seconds)) return ""
+  const whole = Math.max(0, Math.ceil(seconds))
+  if (whole < 60) return `${whole} s left`
+  const minutes = Math.floor(whole / 60)
+  if (minutes < 60) return `${minutes} min ${whole % 60} s left`
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min left`
+}
+
+/** The extension the server will check: after the last dot of the last path component, lower case. */
+export const extensionOf = (name: string): string => {
+  const base = name.split(/[/\\]/).pop() ?? ""
+  const dot = base.lastIndexOf(".")
+  return dot <= 0 ? "" : base.slice(dot + 1).toLowerCase()
+}
