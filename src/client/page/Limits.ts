@@ -1,5 +1,5 @@
 /** The server's limits (`GET /config.json`) and the checks the page makes before sending a file. */
-import { extensionOf } from "./Format.js"
+import { extensionOf } from "../Format.js"
 
 const MiB = 1024 * 1024
 

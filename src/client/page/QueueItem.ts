@@ -5,7 +5,7 @@
  */
 /// <reference lib="dom" />
 import type { UploadProgress } from "../Upload.js"
-import { extensionOf, formatBytes, formatEta } from "./Format.js"
+import { extensionOf, formatBytes, formatEta } from "../Format.js"
 
 export type ItemState = "queued" | "hashing" | "uploading" | "reconnecting" | "done" | "error" | "cancelled"
 

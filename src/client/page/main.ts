@@ -9,7 +9,7 @@
 /// <reference lib="dom" />
 import { UploadCancelledError, UploadError } from "../Errors.js"
 import { upload } from "../Upload.js"
-import { formatBytes } from "./Format.js"
+import { formatBytes } from "../Format.js"
 import { fetchLimits, type Limits, refusal } from "./Limits.js"
 import { makeQueueItem, type QueueItem } from "./QueueItem.js"
 

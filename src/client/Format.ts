@@ -1,4 +1,4 @@
-/** How the page writes sizes, rates and times. */
+/** How the page and the CLI write sizes, rates and times. */
 
 const UNITS = ["KiB", "MiB", "GiB", "TiB"]
 

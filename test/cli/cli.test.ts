@@ -1,0 +1,137 @@
+/**
+ * The `file-receiver` command as a subprocess (`node bin/file-receiver.mjs`,
+ * what the package's bin runs): uploads against the real server, exit codes,
+ * --sha256, resume after a cut connection, and `serve`.
+ */
+import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startProxy } from "../support/proxy.js"
+import { type RunningServer, sha256, startServer } from "../support/server.js"
+
+const root = path.resolve(import.meta.dirname, "../..")
+const BIN = path.join(root, "bin/file-receiver.mjs")
+
+interface Finished {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the command to completion (stdout is a pipe, not a TTY: plain lines). */
+const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Finished> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = "", stderr = ""
+    child.stdout.on("data", (data: Buffer) => (stdout += data.toString()))
+    child.stderr.on("data", (data: Buffer) => (stderr += data.toString()))
+    child.on("exit", (code) => resolve({ code, stdout, stderr }))
+  })
+
+let server: RunningServer
+let scratch = ""
+beforeAll(async () => {
+  server = await startServer()
+  scratch = await fs.mkdtemp(path.join(os.tmpdir(), "fr-cli-"))
+})
+afterAll(async () => {
+  await server.stop()
+  await fs.rm(scratch, { recursive: true, force: true })
+})
+
+const scratchFile = async (name: string, bytes: Uint8Array) => {
+  const file = path.join(scratch, name)
+  await fs.writeFile(file, bytes)
+  return file
+}
+
+describe("file-receiver upload", () => {
+  it("uploads several files, prints where each was stored and exits 0", async () => {
+    const a = randomBytes(300_000), b = randomBytes(1_000_001)
+    const result = await cli(["upload", await scratchFile("a.txt", a), await scratchFile("b.pdf", b), "--url", server.url])
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(`a.txt: done: stored as a.txt (sha256 ${sha256(a)})`)
+    expect(result.stdout).toContain(`b.pdf: done: stored as b.pdf (sha256 ${sha256(b)})`)
+    expect(result.stdout).toContain("2 of 2 files uploaded")
+    expect(sha256(await fs.readFile(path.join(server.directory, "b.pdf")))).toBe(sha256(b))
+  })
+
+  it("exits 1 when a file is refused, with the server's reason, and still sends the others", async () => {
+    const result = await cli(["upload", await scratchFile("bad.exe", Buffer.from("x")), await scratchFile("good.png", randomBytes(10)), "--url", server.url])
+    expect(result.code).toBe(1)
+    expect(result.stdout).toContain("bad.exe: failed: Invalid file extension: exe. Allowed: txt, pdf, png, jpg, jpeg, gif")
+    expect(result.stdout).toContain("good.png: done")
+    expect(result.stdout).toContain("1 of 2 files uploaded")
+  })
+
+  it("exits 1 for a file that does not exist, and 2 for a usage error", async () => {
+    const missing = await cli(["upload", path.join(scratch, "nope.txt"), "--url", server.url])
+    expect(missing.code).toBe(1)
+    expect(missing.stdout).toContain("nope.txt: failed: Cannot open")
+    const usage = await cli(["upload", "--window", "zero"])
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toContain("--window expects a positive integer")
+  })
+
+  it("--sha256 has the server check the digest it computed first", async () => {
+    const bytes = randomBytes(2 * 1024 * 1024)
+    const result = await cli(["upload", await scratchFile("hashed.jpg", bytes), "--url", server.url, "--sha256"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(`sha256 ${sha256(bytes)}`)
+  })
+
+  it("resumes after the connection is cut mid-upload", async () => {
+    const proxy = await startProxy(server.port)
+    try {
+      proxy.cutAfter(1024 * 1024)
+      const bytes = randomBytes(4 * 1024 * 1024)
+      const result = await cli([
+        "upload", await scratchFile("cut.gif", bytes), "--url", `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`, "--chunk-size", "65536"
+      ])
+      expect(result.code).toBe(0)
+      expect(result.stdout).toMatch(/cut\.gif: connection lost .*; retrying in/)
+      expect(result.stdout).toContain("resumed 1x")
+      expect(sha256(await fs.readFile(path.join(server.directory, "cut.gif")))).toBe(sha256(bytes))
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("exits 1 when no server answers", async () => {
+    const proxy = await startProxy(server.port)
+    await proxy.close()
+    const result = await cli(["upload", await scratchFile("lost.txt", Buffer.from("x")), "--url", `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`, "--retries", "1"])
+    expect(result.code).toBe(1)
+    expect(result.stdout).toContain("lost.txt: failed: Gave up after 2 failed connections")
+  })
+})
+
+describe("file-receiver serve", () => {
+  it("starts the server from the environment, as npm start does, and exits 0 on SIGTERM", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-cli-serve-"))
+    const child = spawn(process.execPath, [BIN, "serve"], {
+      cwd: root,
+      env: { ...process.env, REDIS_URL: "", PORT: "0", FILE_SAVE_DIRECTORY: dir },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve))
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on("data", (data: Buffer) => {
+        output += data.toString()
+        const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output)
+        if (match) resolve(Number(match[1]))
+      })
+      void exited.then(() => reject(new Error(`exited before listening:\n${output}`)))
+    })
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`)
+    expect(health.status).toBe(200)
+    child.kill("SIGTERM")
+    expect(await exited).toBe(0)
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+})
