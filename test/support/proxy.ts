@@ -1,6 +1,7 @@
 /**
- * A TCP proxy in front of a test server that can cut every connection through
- * it at once: a dropped link, as a client sees it, without touching the server.
+ * A TCP proxy in front of a test server that can cut or hold up the
+ * connections through it: a dropped or stalled link, as a client sees it,
+ * without touching the server.
  */
 import * as net from "node:net"
 
@@ -10,6 +11,10 @@ export interface DroppingProxy {
   readonly dropAll: () => void
   /** Cuts, once, the first connection whose client has sent more than `bytes` through the proxy. */
   readonly cutAfter: (bytes: number) => void
+  /** Holds back what the server sends beyond `bytes` on each connection (its replies), until `release()`. */
+  readonly stallAfter: (bytes: number) => void
+  /** Forwards what was held back, and stops holding. */
+  readonly release: () => void
   /** Connections accepted so far. */
   readonly connections: () => number
   readonly close: () => Promise<void>
@@ -18,16 +23,25 @@ export interface DroppingProxy {
 export const startProxy = (targetPort: number): Promise<DroppingProxy> =>
   new Promise((resolve) => {
     const open = new Set<net.Socket>()
+    const releases = new Set<() => void>()
     let accepted = 0
     let cutAt: number | undefined
+    let stallAt: number | undefined
     const server = net.createServer((client) => {
       accepted++
       let sent = 0
+      let answered = 0
+      const held: Array<Buffer> = []
       const upstream = net.connect(targetPort, "127.0.0.1")
       open.add(client).add(upstream)
+      const release = () => {
+        for (const data of held.splice(0)) client.write(data)
+      }
+      releases.add(release)
       const forget = () => {
         open.delete(client)
         open.delete(upstream)
+        releases.delete(release)
         client.destroy()
         upstream.destroy()
       }
@@ -37,11 +51,15 @@ export const startProxy = (targetPort: number): Promise<DroppingProxy> =>
         sent += data.length
         if (cutAt !== undefined && sent > cutAt) {
           cutAt = undefined
-          forget()
+          return forget()
         }
+        upstream.write(data)
       })
-      client.pipe(upstream)
-      upstream.pipe(client)
+      upstream.on("data", (data: Buffer) => {
+        answered += data.length
+        if (stallAt !== undefined && answered > stallAt) held.push(data)
+        else client.write(data)
+      })
     })
     server.listen(0, "127.0.0.1", () =>
       resolve({
@@ -51,6 +69,11 @@ export const startProxy = (targetPort: number): Promise<DroppingProxy> =>
           open.clear()
         },
         cutAfter: (bytes) => void (cutAt = bytes),
+        stallAfter: (bytes) => void (stallAt = bytes),
+        release: () => {
+          stallAt = undefined
+          for (const release of releases) release()
+        },
         connections: () => accepted,
         close: () =>
           new Promise<void>((done) => {
