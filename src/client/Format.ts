@@ -11,7 +11,7 @@ export const formatBytes = (bytes: number): string => {
     value /= 1024
     unit++
   } while (value >= 1024 && unit < UNITS.length - 1)
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
+  return `${Number.isInteger(value) ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
 }
 
 /** `4 s left`, `2 min 5 s left`, or empty while unknown. */

@@ -73,8 +73,12 @@ const run = async () => {
         },
         onReconnect: () => announce(`Connection lost; resuming ${name}`)
       })
-      const resumed = result.reconnects > 0 ? ` (resumed after ${result.reconnects === 1 ? "a dropped connection" : `${result.reconnects} dropped connections`})` : ""
-      item.finish("done", `${result.message}${resumed}`)
+      const notes = [
+        integrity.checked ? "SHA-256 verified" : "",
+        result.reconnects === 0 ? "" : `resumed after ${result.reconnects === 1 ? "a dropped connection" : `${result.reconnects} dropped connections`}`
+      ].filter((note) => note !== "")
+      item.finish("done", `Uploaded as ${result.storedName}${notes.length === 0 ? "" : ` · ${notes.join(" · ")}`}`)
+      item.element.title = result.message
       item.element.dataset["reconnects"] = String(result.reconnects)
       announce(`${name} uploaded`)
     } catch (error) {
