@@ -14,6 +14,7 @@ import { createSha256 } from "./Sha256.js"
 import { closeQuietly, type EventSocket, openSocket, type Reply, type WebSocketConstructor } from "./Socket.js"
 import { type BlobLike, fromBlob, type UploadSource } from "./Source.js"
 import { hashSource, toBase64 } from "./Bytes.js"
+import { backoff, sleep } from "./Retry.js"
 import { makeProgressMeter, type ProgressMeter, type UploadProgress } from "./Progress.js"
 
 export type { UploadProgress } from "./Progress.js"
@@ -270,23 +271,3 @@ const withToken = (url: string, token: string | undefined): string => {
   parsed.searchParams.set("token", token)
   return parsed.toString()
 }
-
-/** Exponential backoff with full jitter in its upper half. */
-const backoff = (failures: number, min: number, max: number): number => {
-  const ceiling = Math.min(max, min * 2 ** (failures - 1))
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2))
-}
-
-const sleep = (ms: number, signal: AbortSignal | undefined) =>
-  new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new UploadCancelledError())
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener("abort", onAbort, { once: true })
-    if (signal?.aborted) onAbort()
-  })
