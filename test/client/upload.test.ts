@@ -12,6 +12,7 @@ import { Readable } from "node:stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { WebSocketServer } from "ws"
 import {
+  ChecksumMismatchError,
   ConnectionFailedError,
   fromStream,
   NodeWebSocket,
@@ -213,6 +214,33 @@ describe("upload (client library) against a server without the newer modes", () 
       expect(chunks).toHaveLength(7)
       expect(chunks.every((m) => !("offset" in m))).toBe(true)
       expect(Buffer.concat(chunks.map((m) => Buffer.from(m["chunk"] as string, "base64")))).toEqual(bytes)
+    } finally {
+      await new Promise((resolve) => wss.close(resolve))
+    }
+  })
+
+  it("rejects with ChecksumMismatchError when the server reports another sha256 than the stream hashed", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" })
+    wss.on("connection", (ws) =>
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) return
+        const message = JSON.parse(data.toString()) as Record<string, unknown>
+        ws.send(JSON.stringify(
+          message["type"] === "file_meta"
+            ? { type: "meta_received", message: "Ready to receive file" }
+            : { type: "file_received", message: "File s.txt received successfully and file extension is `txt`", sha256: "ab".repeat(32) }
+        ))
+      }))
+    await new Promise((resolve) => wss.once("listening", resolve))
+    try {
+      const { port } = wss.address() as { port: number }
+      const error = await upload(fromStream(Readable.from([Buffer.from("hello")]), "s.txt", 5), {
+        url: `ws://127.0.0.1:${port}/`,
+        WebSocket: NodeWebSocket,
+        sha256: true
+      }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ChecksumMismatchError)
+      expect(error).toMatchObject({ actual: "ab".repeat(32), expected: sha256(Buffer.from("hello")) })
     } finally {
       await new Promise((resolve) => wss.close(resolve))
     }
