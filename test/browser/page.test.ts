@@ -109,6 +109,17 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", () => {
     await page.close()
   })
 
+  it("is usable from the keyboard: Tab reaches the file picker and Enter opens it, several files at once", async () => {
+    const page = await openPage()
+    await page.keyboard.press("Tab")
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("files")
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Enter")])
+    expect(chooser.isMultiple()).toBe(true)
+    await chooser.setFiles({ name: "typed.txt", mimeType: "text/plain", buffer: Buffer.from("from the keyboard") })
+    expect(await outcome(page, "typed.txt", "done")).toContain("Uploaded as typed.txt")
+    await page.close()
+  })
+
   it("uploads two files from one choice and stores both unchanged; a refused type shows why and is not sent", async () => {
     const page = await openPage()
     const photo = randomBytes(700 * 1024 + 123)
