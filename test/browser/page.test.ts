@@ -34,7 +34,7 @@ const generated = (size: number): Uint8Array => {
   return bytes
 }
 
-describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", () => {
+describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", { timeout: 90_000 }, () => {
   let server: RunningServer
   let proxy: DroppingProxy
   let browser: Browser | undefined
@@ -47,7 +47,7 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", () => {
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     })
-  })
+  }, 60_000)
 
   afterAll(async () => {
     await browser?.close()

@@ -48,7 +48,7 @@ const scratchFile = async (name: string, bytes: Uint8Array) => {
   return file
 }
 
-describe("file-receiver upload", () => {
+describe("file-receiver upload", { timeout: 90_000 }, () => {
   it("uploads several files, prints where each was stored and exits 0", async () => {
     const a = randomBytes(300_000), b = randomBytes(1_000_001)
     const result = await cli(["upload", await scratchFile("a.txt", a), await scratchFile("b.pdf", b), "--url", server.url])
@@ -110,7 +110,7 @@ describe("file-receiver upload", () => {
   })
 })
 
-describe("file-receiver serve", () => {
+describe("file-receiver serve", { timeout: 90_000 }, () => {
   it("starts the server from the environment, as npm start does, and exits 0 on SIGTERM", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-cli-serve-"))
     const child = spawn(process.execPath, [BIN, "serve"], {
