@@ -42,6 +42,13 @@ export const buildServers = async (): Promise<void> => {
   }
 }
 
+/** Node flags each server runs with: the project's are those of its Dockerfile CMD and npm start. */
+const NODE_FLAGS: Record<ServerKind, ReadonlyArray<string>> = {
+  project: ["--initial-old-space-size=96"],
+  reference: [],
+  tus: []
+}
+
 const LISTENING = /listening on http:\/\/[^:]+:(\d+)/
 const START_TIMEOUT_MILLIS = 30_000
 
@@ -105,7 +112,7 @@ const waitForExit = (child: ChildProcess, millis: number): Promise<boolean> =>
 /** Starts `kind` storing into `directory` (which must exist) and waits until it listens. */
 export const startServer = (kind: ServerKind, directory: string): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUNDLES[kind]], {
+    const child = spawn(process.execPath, [...NODE_FLAGS[kind], BUNDLES[kind]], {
       cwd: REPO_ROOT,
       env: environment(kind, directory),
       stdio: ["ignore", "pipe", "pipe"]

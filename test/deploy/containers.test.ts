@@ -51,8 +51,18 @@ describe("Dockerfile", () => {
   it("builds the bundle with npm run build and starts node on it directly (signals reach it)", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
     expect(dockerfile).toContain("RUN npm run build")
-    expect(dockerfile).toContain(`CMD ["node", "--enable-source-maps", "dist/main.mjs"]`)
+    expect(dockerfile).toContain(`CMD ["node", "--initial-old-space-size=96", "--enable-source-maps", "dist/main.mjs"]`)
     expect(pkg.scripts["build"]).toBe("node scripts/build.mjs")
-    expect(pkg.scripts["start"]).toBe("node --import tsx src/main.ts")
+    expect(pkg.scripts["start"]).toBe("node --initial-old-space-size=96 --import tsx src/main.ts")
+  })
+
+  it("starts the server with the same V8 heap floor everywhere it runs: npm start, start:prod, the image and the benchmark", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
+    const bench = fs.readFileSync(path.join(root, "bench/servers.ts"), "utf8")
+    const flag = "--initial-old-space-size=96"
+    expect(pkg.scripts["start"]).toContain(flag)
+    expect(pkg.scripts["start:prod"]).toContain(`node ${flag} --enable-source-maps dist/main.mjs`)
+    expect(dockerfile).toContain(`"${flag}"`)
+    expect(bench).toContain(`project: ["${flag}"]`)
   })
 })
