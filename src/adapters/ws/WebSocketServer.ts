@@ -103,7 +103,7 @@ const serveConnection = (
     if (limits !== undefined) {
       const refused = yield* ConnectionLimits.admit(limits, peer.clientAddress)
       if (Option.isSome(refused)) {
-        yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ limit: refused.value }))
+        yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ reason: refused.value }))
         yield* connection.send(Messages.error(refused.value))
         return yield* connection.close(ConnectionLimits.CLOSE_TRY_AGAIN_LATER, "Too many connections")
       }
