@@ -10,15 +10,15 @@ import * as OriginPolicy from "../http/OriginPolicy.js"
 
 const GiB = 1024 * 1024 * 1024
 
-/** A non-negative integer variable up to `max`. */
-const count = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): Config.Config<number> =>
+/** An integer variable from `min` (0 unless given) to `max`. */
+const count = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): Config.Config<number> =>
   Config.string(name).pipe(
     Config.withDefault(String(fallback)),
     Config.mapOrFail((text) => {
       const value = Number(text.trim())
-      return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value <= max
+      return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max
         ? Either.right(value)
-        : Either.left(ConfigError.InvalidData([name], `expected an integer from 0 to ${max}, got "${text}"`))
+        : Either.left(ConfigError.InvalidData([name], `expected an integer from ${min} to ${max}, got "${text}"`))
     })
   )
 
@@ -52,9 +52,7 @@ export const SecurityConfig: Config.Config<SecurityConfig> = Config.all({
   }),
   timeouts: Config.all({
     idleSeconds: count("IDLE_TIMEOUT", 600, 24 * 3600),
-    handshakeSeconds: count("HANDSHAKE_TIMEOUT", 20, 3600).pipe(
-      Config.validate({ message: "expected an integer from 1 to 3600", validation: (seconds) => seconds >= 1 })
-    ),
+    handshakeSeconds: count("HANDSHAKE_TIMEOUT", 20, 3600, 1),
     uploadStallSeconds: count("UPLOAD_STALL_TIMEOUT", 120, 24 * 3600)
   }),
   allowedOrigins: Config.string("ALLOWED_ORIGINS").pipe(
