@@ -204,3 +204,38 @@ describe("handshake timeout (HANDSHAKE_TIMEOUT)", () => {
     client.close()
   })
 })
+
+describe("client identity behind trusted proxies (TRUST_PROXY as networks)", () => {
+  const server = serverWith({ TRUST_PROXY: "127.0.0.0/8,::1/128", MAX_CONNECTIONS_PER_IP: "1" })
+
+  it("limits follow the address the trusted proxy reports, from Forwarded or X-Forwarded-For", async () => {
+    const via = (headers: Record<string, string>) => connect(server().url, { headers })
+    const first = await via({ forwarded: "for=198.51.100.1" })
+    const sameClient = await via({ "x-forwarded-for": "::ffff:198.51.100.1" })
+    expect(await sameClient.closed).toBe(1013)
+    const otherClient = await via({ forwarded: "for=\"[2001:db8::1]:4711\"" })
+    otherClient.send(meta("a.txt", 0))
+    expect((await otherClient.next()).type).toBe("meta_received")
+    first.close()
+    otherClient.close()
+  })
+})
+
+describe("bearer tokens from a file (AUTH_TOKENS_FILE)", () => {
+  it("accepts the file's tokens, and start-up fails clearly when the file cannot be read", async () => {
+    const directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-tokens-"))
+    const file = path.join(directory, "tokens")
+    await fs.writeFile(file, "# uploaders\ncarol:token-of-carol-0000000003\n")
+    const server = await startServer({ AUTH_TOKENS_FILE: file })
+    try {
+      expect(await handshakeStatus(server.url)).toBe(401)
+      expect(await handshakeStatus(server.url, { headers: { authorization: "Bearer token-of-carol-0000000003" } })).toBe(101)
+    } finally {
+      await server.stop()
+    }
+    await expect(startServer({ AUTH_TOKENS_FILE: path.join(directory, "missing") })).rejects.toThrow(
+      /AUTH_TOKENS_FILE: cannot read .*missing/
+    )
+    await fs.rm(directory, { recursive: true, force: true })
+  })
+})
