@@ -176,7 +176,9 @@ export const layer = Layer.unwrapEffect(
           rateLimiter: Option.isSome(config.redisUrl) ? "redis" : "memory",
           uploadRegistry: config.uploadRegistry,
           uploadExpirySeconds: config.uploadExpirySeconds,
-          ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`
+          ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`,
+          authentication: Option.isSome(config.security.authTokens) || Option.isSome(config.security.authTokensFile) ? "tokens" : "off",
+          allowedOrigins: config.security.allowedOrigins._tag
         }))
       )
     ))
