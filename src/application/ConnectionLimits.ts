@@ -7,7 +7,7 @@
  */
 import { Duration, Effect, Option, Schedule } from "effect"
 import type { Scope } from "effect"
-import { randomBytes } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import { ConcurrencyLimiter, type ConcurrencyLimiterError } from "./ConcurrencyLimiter.js"
 
 /** WebSocket close code for a connection refused by a connection limit ("Try Again Later"). */
@@ -26,10 +26,6 @@ export const tooManyFromClient = (limit: number) =>
 
 export const TOO_MANY_CONNECTIONS = "The server has too many connections; try again later"
 
-/** This process's part of every holder name, so instances never share one. */
-const instance = randomBytes(6).toString("base64url")
-let serial = 0
-
 const clientKey = (clientAddress: string) => `connections:${clientAddress}`
 const TOTAL_KEY = "connections"
 
@@ -45,7 +41,8 @@ export const admit = (
 ): Effect.Effect<Option.Option<string>, never, ConcurrencyLimiter | Scope.Scope> =>
   Effect.gen(function*() {
     const limiter = yield* ConcurrencyLimiter
-    const holder = `${instance}:${serial++}`
+    // Random, so that no two connections on any instance ever share a holder name.
+    const holder = randomUUID()
     const take = (key: string, limit: number) => limiter.acquire({ key, holder, limit, ttl: LEASE_TTL })
     const giveBack = (key: string) => Effect.ignoreLogged(limiter.release(key, holder))
 

@@ -19,3 +19,17 @@ describe("MemoryConcurrencyLimiter", () => {
       expect(yield* limiter.acquire({ ...request, holder: "b" })).toBe(true)
     }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
 })
+
+describe("MemoryConcurrencyLimiter pruning", () => {
+  it.effect("stays correct across a prune of lapsed keys (over 10,000 tracked)", () =>
+    Effect.gen(function*() {
+      const limiter = yield* ConcurrencyLimiter
+      const ttl = Duration.seconds(1)
+      yield* Effect.forEach(Array.from({ length: 10_001 }, (_, i) => `10.0.${i >> 8}.${i & 255}`), (key) =>
+        limiter.acquire({ key, holder: "a", limit: 1, ttl }))
+      yield* TestClock.adjust(Duration.seconds(2))
+      yield* limiter.acquire({ key: "fresh", holder: "a", limit: 1, ttl })
+      expect(yield* limiter.count("10.0.0.0")).toBe(0)
+      expect(yield* limiter.acquire({ key: "10.0.0.0", holder: "b", limit: 1, ttl })).toBe(true)
+    }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
+})
