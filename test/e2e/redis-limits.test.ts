@@ -79,6 +79,36 @@ describe.skipIf(!redisAvailable || !hasRedisServer)("limits through Redis", () =
     }
   }, 60_000)
 
+  it("the connection slots of a crashed instance lapse within the lease time (30 s), so counts never leak", async () => {
+    const port = await freePort()
+    const redis = await startRedis(port)
+    const directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-crash-"))
+    const env = { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: `crash-${randomUUID()}`, MAX_CONNECTIONS_PER_IP: "1" }
+    const crashing = await Process.start({ ...env, FILE_SAVE_DIRECTORY: directory })
+    const survivor = await startServer(env)
+    try {
+      const held = await connect(`ws://127.0.0.1:${crashing.port}/ws/file-transfer/`)
+      held.send(meta("a.txt", 0))
+      await held.next()
+      crashing.kill("SIGKILL")
+      await crashing.exited
+      const crashedAt = Date.now()
+      const refused = await connect(survivor.url)
+      expect(await refused.closed).toBe(1013)
+      await eventually(async () => {
+        const client = await connect(survivor.url)
+        const outcome = await Promise.race([client.closed, new Promise<string>((r) => setTimeout(() => r("open"), 300))])
+        client.close()
+        expect(outcome).toBe("open")
+      }, 45_000)
+      expect(Date.now() - crashedAt).toBeLessThan(40_000)
+    } finally {
+      await survivor.stop()
+      await stopRedis(redis)
+      await fs.rm(directory, { recursive: true, force: true })
+    }
+  }, 90_000)
+
   it("a Redis outage falls back to in-memory limits, is logged once, and Redis takes over again when it returns", async () => {
     const port = await freePort()
     let redis = await startRedis(port)
