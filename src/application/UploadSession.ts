@@ -280,6 +280,7 @@ export const make = (settings: SessionSettings) =>
           const active = yield* takeActive
           if (Option.isSome(active)) {
             const seconds = Duration.toSeconds(settings.timeouts?.stall ?? Duration.zero)
+            yield* Metric.increment(Metrics.timeoutCloses("stalled"))
             yield* Effect.uninterruptible(uploads.suspend(active.value))
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
             yield* Effect.logInfo("upload stalled; suspended it and closing").pipe(
@@ -289,6 +290,7 @@ export const make = (settings: SessionSettings) =>
             yield* connection.send(Messages.error(uploadStalled(seconds)))
             yield* connection.close(CLOSE_STALLED, "Upload stalled")
           } else {
+            yield* Metric.increment(Metrics.timeoutCloses("idle"))
             yield* Effect.logDebug("connection idle; closing").pipe(log)
             yield* connection.send(Messages.error(idleTimeout(Duration.toSeconds(settings.timeouts?.idle ?? Duration.zero))))
             yield* connection.close(CLOSE_IDLE, "Idle timeout")

@@ -28,6 +28,12 @@ describe("origin check (ALLOWED_ORIGINS)", () => {
     expect(await handshakeStatus(server().url, { origin: "https://evil.example" })).toBe(403)
   })
 
+  it("counts refused handshakes in /metrics", async () => {
+    await handshakeStatus(server().url, { origin: "https://evil.example" })
+    const metrics = await (await fetch(`http://127.0.0.1:${server().port}/metrics`)).text()
+    expect(metrics).toMatch(/file_receiver_connections_refused_total\{reason="origin"\} [1-9]/)
+  })
+
   it("accepts a page from the same host, and clients that send no Origin", async () => {
     expect(await handshakeStatus(server().url, { origin: `http://127.0.0.1:${server().port}` })).toBe(101)
     expect(await handshakeStatus(server().url)).toBe(101)

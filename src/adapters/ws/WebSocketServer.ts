@@ -103,6 +103,7 @@ const serveConnection = (
     if (limits !== undefined) {
       const refused = yield* ConnectionLimits.admit(limits, peer.clientAddress)
       if (Option.isSome(refused)) {
+        yield* Metric.increment(Metrics.connectionsRefused("limit"))
         yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ reason: refused.value }))
         yield* connection.send(Messages.error(refused.value))
         return yield* connection.close(ConnectionLimits.CLOSE_TRY_AGAIN_LATER, "Too many connections")
@@ -196,8 +197,11 @@ export const layer = (
             : ClientAddress.chainOf({ forwarded: header(request, "forwarded"), xForwardedFor: header(request, "x-forwarded-for") }),
           trust
         )
-      const logRefusal = (reason: string, clientAddress: string) =>
-        runConnection(Effect.logDebug(`handshake refused: ${reason}`).pipe(Effect.annotateLogs({ client: clientAddress })))
+      const logRefusal = (reason: string, metric: "origin" | "token", clientAddress: string) =>
+        runConnection(Effect.zipRight(
+          Metric.increment(Metrics.connectionsRefused(metric)),
+          Effect.logDebug(`handshake refused: ${reason}`).pipe(Effect.annotateLogs({ client: clientAddress }))
+        ))
       server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         // Node drops its own error handler before "upgrade": without one, a reset would crash the process.
         socket.on("error", () => socket.destroy())
@@ -209,7 +213,7 @@ export const layer = (
         }
         const clientAddress = peerOf(request)
         if (!OriginPolicy.allows(origins, header(request, "origin"), header(request, "host"))) {
-          logRefusal("origin not allowed", clientAddress)
+          logRefusal("origin not allowed", "origin", clientAddress)
           return refuseUpgrade(socket, "403 Forbidden", "Origin not allowed\n")
         }
         let identity: string | undefined
@@ -217,7 +221,7 @@ export const layer = (
           const presented = Authentication.presented(header(request, "authorization"), request.url)
           const label = Authentication.authenticate(settings.tokens, presented)
           if (Option.isNone(label)) {
-            logRefusal(presented === undefined ? "no token" : "invalid token", clientAddress)
+            logRefusal(presented === undefined ? "no token" : "invalid token", "token", clientAddress)
             return refuseUpgrade(socket, "401 Unauthorized", "Missing or invalid token\n", "WWW-Authenticate: Bearer\r\n")
           }
           identity = label.value
