@@ -83,12 +83,16 @@ const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => 
   const inherited: NodeJS.ProcessEnv = { ...process.env }
   // The project must use its in-memory limiter and its defaults, whatever the shell has set.
   for (const name of Object.keys(inherited)) {
-    if (/^(REDIS_URL|RATE_LIMIT_|FILE_|MAX_CHUNK_BYTES|LOG_LEVEL|NODE_OPTIONS)/.test(name)) delete inherited[name]
+    if (/^(REDIS_URL|RATE_LIMIT_|FILE_|MAX_|AUTH_|ALLOWED_ORIGINS|IDLE_TIMEOUT|UPLOAD_STALL_TIMEOUT|LOG_LEVEL|NODE_OPTIONS)/.test(name)) delete inherited[name]
   }
   const common = { ...inherited, PORT: "0", HOST: "127.0.0.1", FILE_SAVE_DIRECTORY: directory }
   return kind !== "project" ? common : {
     ...common,
     RATE_LIMIT_PER_PERIOD: "1000000000",
+    // Scenario 5b opens 1,000 connections, each with an upload, from one address; 0 lifts a limit.
+    RATE_LIMIT_BYTES_PER_PERIOD: "0",
+    MAX_CONNECTIONS_PER_IP: "0",
+    MAX_UPLOADS_PER_IP: "0",
     FILE_MAX_SIZE: "4096",
     MAX_CHUNK_BYTES: String(1024 * 1024),
     // Info, only so that the "listening on" line (and the port) is printed.

@@ -5,16 +5,19 @@
  * session, the expiry sweep and the WebSocket transport. `main.ts` runs it;
  * end-to-end tests run it on port 0.
  */
-import { Duration, Effect, Layer, Option } from "effect"
-import type { Redacted } from "effect"
+import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import * as fs from "node:fs/promises"
 import { AppConfig } from "./adapters/config/AppConfig.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
+import * as Authentication from "./adapters/http/Authentication.js"
 import { UploadLimits } from "./adapters/http/UploadLimits.js"
+import * as MemoryConcurrencyLimiter from "./adapters/memory/MemoryConcurrencyLimiter.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
 import * as MemoryUploadRegistry from "./adapters/memory/MemoryUploadRegistry.js"
 import type { RedisClient, RedisConnectionError } from "./adapters/redis/RedisClient.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
+import * as LimiterFallback from "./application/LimiterFallback.js"
 import * as Readiness from "./application/Readiness.js"
 import * as UploadExpiry from "./application/UploadExpiry.js"
 import * as UploadSession from "./application/UploadSession.js"
@@ -33,17 +36,48 @@ const redisClientLayer = (url: Redacted.Redacted<string>): RedisClientLayer =>
     Effect.map(Effect.promise(() => import("./adapters/redis/RedisClient.js")), (RedisClient) => RedisClient.layer(url))
   )
 
-const rateLimiterLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) =>
+const memoryLimiters = Layer.merge(MemoryRateLimiter.layerMemory, MemoryConcurrencyLimiter.layerMemory)
+
+/** The rate and concurrency limiters: in memory, or in Redis with the in-memory ones as insurance for an outage. */
+const limitersLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) =>
   Option.match(redis, {
-    onNone: () => MemoryRateLimiter.layerMemory,
+    onNone: () => memoryLimiters,
     onSome: (client) =>
-      Layer.unwrapEffect(
-        Effect.map(
-          Effect.promise(() => import("./adapters/redis/RedisRateLimiter.js")),
-          (RedisRateLimiter) => RedisRateLimiter.layer(config.rateLimit.keyPrefix)
-        )
-      ).pipe(Layer.provide(client))
+      LimiterFallback.layer(
+        Layer.unwrapEffect(
+          Effect.map(
+            Effect.all([
+              Effect.promise(() => import("./adapters/redis/RedisRateLimiter.js")),
+              Effect.promise(() => import("./adapters/redis/RedisConcurrencyLimiter.js"))
+            ]),
+            ([RedisRateLimiter, RedisConcurrencyLimiter]) =>
+              Layer.merge(
+                RedisRateLimiter.layer(config.rateLimit.keyPrefix),
+                RedisConcurrencyLimiter.layer(`${config.redisKeyPrefix}:leases`)
+              )
+          )
+        ).pipe(Layer.provide(client)),
+        memoryLimiters
+      )
   })
+
+/** The tokens of AUTH_TOKENS and AUTH_TOKENS_FILE together; undefined when authentication is off. */
+const loadTokens = (config: AppConfig) =>
+  Effect.gen(function*() {
+    const inline = Option.match(config.security.authTokens, { onNone: () => [], onSome: Redacted.value })
+    if (Option.isNone(config.security.authTokensFile)) return inline.length === 0 ? undefined : inline
+    const file = config.security.authTokensFile.value
+    const text = yield* Effect.tryPromise({
+      try: () => fs.readFile(file, "utf8"),
+      catch: (cause) => new Error(`AUTH_TOKENS_FILE: cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    })
+    const fromFile = Authentication.parseTokens(Authentication.fileEntries(text))
+    if (Either.isLeft(fromFile)) return yield* Effect.fail(new Error(`AUTH_TOKENS_FILE: expected ${fromFile.left} in ${file}`))
+    return [...inline, ...fromFile.right]
+  })
+
+/** A limit of 0 means none. */
+const limit = (value: number): number => (value === 0 ? Number.MAX_SAFE_INTEGER : value)
 
 const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) => {
   switch (config.uploadRegistry) {
@@ -83,11 +117,15 @@ const readinessLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer
 }
 
 /** The service for a given configuration. */
-export const layerFrom = (config: AppConfig) => {
+export const layerFrom = (config: AppConfig) =>
+  Layer.unwrapEffect(Effect.map(loadTokens(config), (tokens) => layerWith(config, tokens)))
+
+const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token> | undefined) => {
+  const { limits, timeouts } = config.security
   const redis = Option.map(config.redisUrl, redisClientLayer)
   const backends = Layer.mergeAll(
     FsFileStore.layer(config.saveDirectory),
-    rateLimiterLayer(config, redis),
+    limitersLayer(config, redis),
     uploadRegistryLayer(config, redis)
   )
   const session = UploadSession.layer({
@@ -96,7 +134,18 @@ export const layerFrom = (config: AppConfig) => {
       maxChunkBytes: config.maxChunkBytes,
       allowedExtensions: config.allowedExtensions
     },
-    rateLimit: { limit: config.rateLimit.perPeriod, window: Duration.seconds(config.rateLimit.periodSeconds) }
+    rateLimit: {
+      limit: config.rateLimit.perPeriod,
+      window: Duration.seconds(config.rateLimit.periodSeconds),
+      ...(limits.bytesPerPeriod === 0 ? {} : { bytesLimit: limits.bytesPerPeriod })
+    },
+    ...(limits.uploadsPerClient === 0
+      ? {}
+      : { uploadQuota: { perClient: limits.uploadsPerClient, ttl: Duration.seconds(config.uploadExpirySeconds) } }),
+    timeouts: {
+      ...(timeouts.idleSeconds === 0 ? {} : { idle: Duration.seconds(timeouts.idleSeconds) }),
+      ...(timeouts.uploadStallSeconds === 0 ? {} : { stall: Duration.seconds(timeouts.uploadStallSeconds) })
+    }
   })
   return WebSocketServer.layer({
     host: config.host,
@@ -104,7 +153,11 @@ export const layerFrom = (config: AppConfig) => {
     maxPayload: maxPayloadFor(config.maxChunkBytes),
     closeGraceMillis: config.shutdownGraceSeconds * 1000,
     heartbeatMillis: config.heartbeatSeconds * 1000,
-    trustedProxies: config.trustProxy
+    trust: config.trustProxy,
+    allowedOrigins: config.security.allowedOrigins,
+    tokens,
+    connectionLimits: { perClient: limit(limits.connectionsPerClient), total: limit(limits.connections) },
+    handshakeTimeoutMillis: timeouts.handshakeSeconds * 1000
   }).pipe(
     Layer.provide(Layer.mergeAll(session, readinessLayer(config, redis), Layer.succeed(UploadLimits, {
       maxFileBytes: config.maxFileBytes,
@@ -128,7 +181,9 @@ export const layer = Layer.unwrapEffect(
           rateLimiter: Option.isSome(config.redisUrl) ? "redis" : "memory",
           uploadRegistry: config.uploadRegistry,
           uploadExpirySeconds: config.uploadExpirySeconds,
-          ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`
+          ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`,
+          authentication: Option.isSome(config.security.authTokens) || Option.isSome(config.security.authTokensFile) ? "tokens" : "off",
+          allowedOrigins: config.security.allowedOrigins._tag
         }))
       )
     ))

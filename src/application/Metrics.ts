@@ -50,3 +50,17 @@ export const chunkSeconds = Metric.histogram(
   MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
   "Time to handle one chunk, from taking it off the connection's queue to its reply"
 )
+
+/** Connections refused, by `reason`: origin (403), token (401), limit (1013). */
+export const connectionsRefused = (reason: "origin" | "token" | "limit") =>
+  Metric.counter("file_receiver_connections_refused_total", {
+    description: "WebSocket connections refused at or right after the handshake, by reason",
+    incremental: true
+  }).pipe(Metric.tagged("reason", reason))
+
+/** Connections closed for sending nothing, by `kind`: idle (4000) or stalled upload (4001). */
+export const timeoutCloses = (kind: "idle" | "stalled") =>
+  Metric.counter("file_receiver_timeout_closes_total", {
+    description: "Connections closed by the idle or upload-stall timeout",
+    incremental: true
+  }).pipe(Metric.tagged("kind", kind))

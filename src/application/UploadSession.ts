@@ -16,6 +16,8 @@ import type { ActiveUpload, UploadFailure } from "./ActiveUpload.js"
 import type { FileStore } from "./FileStore.js"
 import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
 import type { UploadRegistry } from "./UploadRegistry.js"
+import { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
+import * as UploadQuota from "./UploadQuota.js"
 
 /** WebSocket close code for a policy violation (the rate limit). */
 export const CLOSE_POLICY_VIOLATION = 1008
@@ -24,6 +26,8 @@ export const CLOSE_POLICY_VIOLATION = 1008
 export interface Connection {
   /** The client's address, used as the rate-limit key. */
   readonly clientAddress: string
+  /** Who the client authenticated as (the token's label, never the token), when authentication is on. */
+  readonly identity?: string | undefined
   readonly send: (reply: Messages.Reply) => Effect.Effect<void>
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }
@@ -45,8 +49,28 @@ export type Verdict = "continue" | "closed"
 
 export interface SessionSettings {
   readonly upload: Upload.UploadPolicy
-  readonly rateLimit: { readonly limit: number; readonly window: Duration.Duration }
+  readonly rateLimit: {
+    readonly limit: number
+    readonly window: Duration.Duration
+    /** Most frame bytes per client per window (unlimited when absent). */
+    readonly bytesLimit?: number
+  }
+  /** Most unfinished uploads per client (unlimited when absent). */
+  readonly uploadQuota?: UploadQuota.UploadQuotaSettings
+  /** How long to wait for a frame: `idle` with no upload open, `stall` with one (forever when absent). */
+  readonly timeouts?: { readonly idle?: Duration.Duration; readonly stall?: Duration.Duration }
 }
+
+/** WebSocket close code for a connection that sent nothing for IDLE_TIMEOUT. */
+export const CLOSE_IDLE = 4000
+/** WebSocket close code for an upload that received nothing for UPLOAD_STALL_TIMEOUT (it is suspended first). */
+export const CLOSE_STALLED = 4001
+
+export const idleTimeout = (seconds: number) => `Idle timeout: nothing received for ${seconds} seconds; closing the connection`
+export const uploadStalled = (seconds: number) =>
+  `Upload stalled: nothing received for ${seconds} seconds; the upload was kept, resume it with its upload_id`
+export const bytesRateLimitExceeded = (bytes: number, seconds: number) =>
+  `Rate limit exceeded: more than ${bytes} bytes in ${seconds} seconds`
 
 export const STORAGE_FAILED = "The server could not store the file; the upload was discarded, please try again"
 
@@ -55,22 +79,28 @@ interface Session {
   readonly active: Option.Option<ActiveUpload>
 }
 
+/** A session, driven by `SessionLoop.serve`. */
+export interface OpenSession {
+  /** Handles one frame and says whether the connection is still open. */
+  readonly receive: (frame: Frame) => Effect.Effect<Verdict>
+  /** How long to wait for the next frame (the stall timeout while an upload is open, else the idle timeout). */
+  readonly patience: Effect.Effect<Option.Option<Duration.Duration>>
+  /** Ends a connection whose `patience` ran out: suspends its upload (with an error saying so) and closes it. */
+  readonly timeout: Effect.Effect<"closed">
+}
+
 export class UploadSession extends Context.Tag("file-receiver/UploadSession")<UploadSession, {
   /**
-   * Opens a session for `connection`. The returned `receive` handles one
-   * frame and says whether the connection is still open. Closing the scope
-   * suspends any unfinished upload, so the client can resume it later.
+   * Opens a session for `connection`. Closing the scope suspends any
+   * unfinished upload, so the client can resume it later.
    */
-  readonly open: (connection: Connection) => Effect.Effect<
-    { readonly receive: (frame: Frame) => Effect.Effect<Verdict> },
-    never,
-    Scope.Scope
-  >
+  readonly open: (connection: Connection) => Effect.Effect<OpenSession, never, Scope.Scope>
 }>() {}
 
 export const make = (settings: SessionSettings) =>
   Effect.gen(function*() {
-    const uploads = yield* Uploads.make
+    const unguarded = yield* Uploads.make
+    const concurrency = yield* ConcurrencyLimiter
     const metaReceived = (uploadId: string, offset: number) =>
       Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset })
     const limiter = yield* RateLimiter
@@ -93,7 +123,13 @@ export const make = (settings: SessionSettings) =>
     const open = (connection: Connection) =>
       Effect.gen(function*() {
         const session = yield* Ref.make<Session>({ state: Upload.initial, active: Option.none() })
-        const log = Effect.annotateLogs({ client: connection.clientAddress })
+        const log = Effect.annotateLogs({
+          client: connection.clientAddress,
+          ...(connection.identity === undefined ? {} : { identity: connection.identity })
+        })
+        const uploads = settings.uploadQuota === undefined
+          ? unguarded
+          : UploadQuota.guard(unguarded, concurrency, settings.uploadQuota, connection.clientAddress)
 
         /** Takes the open upload out of the session (it is then this caller's to end). */
         const takeActive = Ref.modify(session, (s) => [s.active, { ...s, active: Option.none() }])
@@ -191,19 +227,31 @@ export const make = (settings: SessionSettings) =>
               })
           })
 
-        const withinRateLimit = limiter.consume({ key: connection.clientAddress, ...settings.rateLimit }).pipe(
-          Effect.tap(() => limiterRecovered),
-          Effect.map((verdict) => verdict.allowed),
-          // Fail open: an unreachable limiter must not stop uploads.
-          Effect.catchTag("RateLimiterError", (error) => Effect.as(limiterFailed(error), true))
-        )
+        const { bytesLimit, limit, window } = settings.rateLimit
+        const consume = (request: { readonly key: string; readonly limit: number; readonly cost?: number }) =>
+          limiter.consume({ ...request, window }).pipe(
+            Effect.tap(() => limiterRecovered),
+            Effect.map((verdict) => verdict.allowed),
+            // Fail open: only a limiter without a fallback can fail (Server.ts wires Redis with one).
+            Effect.catchTag("RateLimiterError", (error) => Effect.as(limiterFailed(error), true))
+          )
+        /** None when the frame is within the limits; otherwise the error to close with. */
+        // One after the other: two Redis round trips in a row beat forking for them (bench/limits.ts).
+        const overLimit = (frame: Frame): Effect.Effect<Option.Option<string>> =>
+          Effect.gen(function*() {
+            if (!(yield* consume({ key: connection.clientAddress, limit }))) return Option.some(Messages.RATE_LIMIT_EXCEEDED)
+            if (bytesLimit === undefined) return Option.none()
+            const withinBytes = yield* consume({ key: `bytes:${connection.clientAddress}`, limit: bytesLimit, cost: frame.bytes.length })
+            return withinBytes ? Option.none() : Option.some(bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)))
+          })
 
         const receive = (frame: Frame): Effect.Effect<Verdict> =>
           Effect.gen(function*() {
-            if (!(yield* withinRateLimit)) {
+            const exceeded = yield* overLimit(frame)
+            if (Option.isSome(exceeded)) {
               yield* Metric.increment(Metrics.rateLimitCloses)
-              yield* Effect.logWarning("rate limit exceeded; closing").pipe(log)
-              yield* connection.send(Messages.error(Messages.RATE_LIMIT_EXCEEDED))
+              yield* Effect.logWarning("rate limit exceeded; closing").pipe(Effect.annotateLogs({ reason: exceeded.value }), log)
+              yield* connection.send(Messages.error(exceeded.value))
               yield* connection.close(CLOSE_POLICY_VIOLATION, Messages.RATE_LIMIT_EXCEEDED)
               return "closed" as const
             }
@@ -225,7 +273,32 @@ export const make = (settings: SessionSettings) =>
             return "continue" as const
           })
 
-        return { receive }
+        const patience = Effect.map(Ref.get(session), (s) =>
+          Option.fromNullable(Option.isSome(s.active) ? settings.timeouts?.stall : settings.timeouts?.idle))
+
+        const timeout = Effect.gen(function*() {
+          const active = yield* takeActive
+          if (Option.isSome(active)) {
+            const seconds = Duration.toSeconds(settings.timeouts?.stall ?? Duration.zero)
+            yield* Metric.increment(Metrics.timeoutCloses("stalled"))
+            yield* Effect.uninterruptible(uploads.suspend(active.value))
+            yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
+            yield* Effect.logInfo("upload stalled; suspended it and closing").pipe(
+              Effect.annotateLogs({ upload: Uploads.logReference(active.value.uploadId) }),
+              log
+            )
+            yield* connection.send(Messages.error(uploadStalled(seconds)))
+            yield* connection.close(CLOSE_STALLED, "Upload stalled")
+          } else {
+            yield* Metric.increment(Metrics.timeoutCloses("idle"))
+            yield* Effect.logDebug("connection idle; closing").pipe(log)
+            yield* connection.send(Messages.error(idleTimeout(Duration.toSeconds(settings.timeouts?.idle ?? Duration.zero))))
+            yield* connection.close(CLOSE_IDLE, "Idle timeout")
+          }
+          return "closed" as const
+        })
+
+        return { receive, patience, timeout } satisfies OpenSession
       })
 
     return UploadSession.of({ open })
@@ -233,5 +306,5 @@ export const make = (settings: SessionSettings) =>
 
 export const layer = (
   settings: SessionSettings
-): Layer.Layer<UploadSession, never, FileStore | RateLimiter | UploadRegistry> =>
+): Layer.Layer<UploadSession, never, FileStore | RateLimiter | UploadRegistry | ConcurrencyLimiter> =>
   Layer.effect(UploadSession, make(settings))

@@ -6,6 +6,7 @@ import { UploadRegistry } from "../../src/application/UploadRegistry.js"
 import * as UploadSession from "../../src/application/UploadSession.js"
 import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
+import * as MemoryConcurrencyLimiter from "../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import * as MemoryUploadRegistry from "../../src/adapters/memory/MemoryUploadRegistry.js"
 import * as Upload from "../../src/domain/Upload.js"
 import * as Uploads from "../../src/application/ActiveUpload.js"
@@ -18,7 +19,9 @@ const settings: UploadSession.SessionSettings = {
 }
 
 const sessionLayer = (overrides: Partial<UploadSession.SessionSettings> = {}) =>
-  UploadSession.layer({ ...settings, ...overrides }).pipe(Layer.provide(MemoryUploadRegistry.layerMemory))
+  UploadSession.layer({ ...settings, ...overrides }).pipe(
+    Layer.provide(Layer.merge(MemoryUploadRegistry.layerMemory, MemoryConcurrencyLimiter.layerMemory))
+  )
 
 /** A connection that records what the session sends and whether it closed. */
 const recordingConnection = (clientAddress = "192.0.2.1") =>
@@ -51,7 +54,7 @@ const openSession = (clientAddress?: string) =>
     return { ...recorder, receive, scope, receiveAll, types, last }
   })
 
-const memory = Layer.mergeAll(memoryStore, memoryLimiter)
+const memory = Layer.mergeAll(memoryStore, memoryLimiter, MemoryConcurrencyLimiter.layerMemory)
 const committed = Effect.flatMap(MemoryFiles, (files) => files.committed)
 const committedText = (name: string) =>
   Effect.map(committed, (map) => Option.map(HashMap.get(map, name), (bytes) => Buffer.from(bytes).toString()))

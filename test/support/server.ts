@@ -8,7 +8,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { WebSocket } from "ws"
+import { type ClientOptions, WebSocket } from "ws"
 import { ServerAddress } from "../../src/adapters/ws/WebSocketServer.js"
 import * as Server from "../../src/Server.js"
 
@@ -54,9 +54,9 @@ export interface TestClient {
   readonly close: () => void
 }
 
-export const connect = (url: string): Promise<TestClient> =>
+export const connect = (url: string, options: ClientOptions = {}): Promise<TestClient> =>
   new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { perMessageDeflate: false })
+    const socket = new WebSocket(url, { perMessageDeflate: false, ...options })
     const inbox: Array<Reply> = []
     const waiting: Array<(reply: Reply) => void> = []
     socket.on("message", (data) => {
@@ -85,6 +85,21 @@ export const connect = (url: string): Promise<TestClient> =>
           }),
         close: () => socket.close()
       }))
+  })
+
+/** The HTTP status a WebSocket handshake gets: 101 when it is accepted. */
+export const handshakeStatus = (url: string, options: ClientOptions = {}): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false, ...options })
+    socket.on("open", () => {
+      socket.close()
+      resolve(101)
+    })
+    socket.on("unexpected-response", (_request, response) => {
+      resolve(response.statusCode ?? 0)
+      response.resume()
+    })
+    socket.on("error", reject)
   })
 
 export const meta = (file_name: string, file_size: number) => ({ type: "file_meta", file_name, file_size })

@@ -4,6 +4,8 @@
  * with a ConfigError naming the variable and the value.
  */
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
+import * as ClientAddress from "../http/ClientAddress.js"
+import { SecurityConfig } from "./SecurityConfig.js"
 
 const MiB = 1024 * 1024
 
@@ -101,8 +103,10 @@ export interface AppConfig {
   readonly shutdownGraceSeconds: number
   /** Seconds between WebSocket pings; a peer that misses one is disconnected. */
   readonly heartbeatSeconds: number
-  /** Reverse proxies in front whose X-Forwarded-For is believed (0: none). */
-  readonly trustProxy: number
+  /** Reverse proxies in front whose Forwarded / X-Forwarded-For is believed: a hop count (0: none) or networks. */
+  readonly trustProxy: ClientAddress.Trust
+  /** Limits, timeouts, origins and authentication (abuse protection). */
+  readonly security: SecurityConfig
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -139,7 +143,13 @@ const Settings = Config.all({
   redisKeyPrefix: nonBlank("REDIS_KEY_PREFIX", "file_receiver", "a non-empty Redis key prefix"),
   shutdownGraceSeconds: integerBetween("SHUTDOWN_GRACE", 0, 3600, 10),
   heartbeatSeconds: integerBetween("HEARTBEAT_INTERVAL", 1, 3600, 15),
-  trustProxy: integerBetween("TRUST_PROXY", 0, 10, 0),
+  trustProxy: Config.string("TRUST_PROXY").pipe(
+    Config.withDefault("0"),
+    Config.mapOrFail((text) =>
+      Either.mapLeft(ClientAddress.parseTrust(text), (expectation) =>
+        ConfigError.InvalidData(["TRUST_PROXY"], `expected ${expectation}, got "${text}"`)))
+  ),
+  security: SecurityConfig,
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),

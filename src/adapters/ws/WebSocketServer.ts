@@ -4,18 +4,31 @@
  * to a `ws` server, which (unlike the platform's upgrade) can cap frame size
  * (maxPayload, close 1009) and pause reading a socket.
  *
+ * Before the upgrade, a handshake is checked in this order: the path (404),
+ * the Origin against ALLOWED_ORIGINS (403), and the bearer token when
+ * authentication is on (401). A handshake that does not complete within
+ * `handshakeTimeoutMillis` is cut off by Node's headers/request timeouts.
+ * After the upgrade, the connection limits are checked (error, then close
+ * 1013).
+ *
  * Each connection gets one fiber that takes frames from the connection's
  * inbox, in order, and gives them to its UploadSession. When a client sends
  * faster than frames are handled, the inbox fills up to `queueHighWaterBytes`
  * and the socket is paused, so TCP pushes back instead of memory growing.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, FiberSet, Layer, Metric } from "effect"
+import { Context, Effect, FiberSet, Layer, Metric, Option } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
+import type { ConcurrencyLimiter } from "../../application/ConcurrencyLimiter.js"
+import * as ConnectionLimits from "../../application/ConnectionLimits.js"
 import * as Metrics from "../../application/Metrics.js"
+import * as SessionLoop from "../../application/SessionLoop.js"
+import * as Messages from "../../domain/Messages.js"
+import * as Authentication from "../http/Authentication.js"
+import * as OriginPolicy from "../http/OriginPolicy.js"
 import type { Readiness } from "../../application/Readiness.js"
 import { type Connection, UploadSession } from "../../application/UploadSession.js"
 import * as ClientAddress from "../http/ClientAddress.js"
@@ -44,8 +57,16 @@ export interface TransportSettings {
    * for a resume (dead mobile links often never send a FIN).
    */
   readonly heartbeatMillis?: number
-  /** How many reverse proxies in front may be believed about the client's address (X-Forwarded-For). */
-  readonly trustedProxies?: number
+  /** Which reverse proxies in front may be believed about the client's address (default: none). */
+  readonly trust?: ClientAddress.Trust
+  /** Which pages may connect (default: those served by the same host). */
+  readonly allowedOrigins?: OriginPolicy.OriginPolicy
+  /** When set, a handshake must present one of these tokens. */
+  readonly tokens?: ReadonlyArray<Authentication.Token> | undefined
+  /** Open connections allowed per client and in total (default: unlimited). */
+  readonly connectionLimits?: ConnectionLimits.ConnectionLimitSettings
+  /** Longest time from TCP connect to a complete upgrade request (default 20 s). */
+  readonly handshakeTimeoutMillis?: number
 }
 
 /** Where the server listens, once it does. */
@@ -57,8 +78,9 @@ export class ServerAddress extends Context.Tag("file-receiver/ServerAddress")<Se
 /** Replies queued in the socket beyond this many bytes make the session wait for the peer to read. */
 const SEND_HIGH_WATER = 1024 * 1024
 
-const makeConnection = (ws: WebSocket, clientAddress: string): Connection => ({
+const makeConnection = (ws: WebSocket, clientAddress: string, identity: string | undefined): Connection => ({
   clientAddress,
+  identity,
   send: (reply) =>
     ws.readyState !== WebSocket.OPEN
       ? Effect.void
@@ -69,31 +91,58 @@ const makeConnection = (ws: WebSocket, clientAddress: string): Connection => ({
   close: (code, reason) => Effect.sync(() => ws.close(code, reason))
 })
 
-const serveConnection = (ws: WebSocket, clientAddress: string, highWaterBytes: number) =>
+const serveConnection = (
+  ws: WebSocket,
+  peer: { readonly clientAddress: string; readonly identity: string | undefined },
+  highWaterBytes: number,
+  limits: ConnectionLimits.ConnectionLimitSettings | undefined
+) =>
   Effect.gen(function*() {
     const sessions = yield* UploadSession
     const inbox = yield* Inbox.attach(ws, highWaterBytes)
+    const connection = makeConnection(ws, peer.clientAddress, peer.identity)
+    if (limits !== undefined) {
+      const refused = yield* ConnectionLimits.admit(limits, peer.clientAddress)
+      if (Option.isSome(refused)) {
+        yield* Metric.increment(Metrics.connectionsRefused("limit"))
+        yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ reason: refused.value }))
+        yield* connection.send(Messages.error(refused.value))
+        return yield* connection.close(ConnectionLimits.CLOSE_TRY_AGAIN_LATER, "Too many connections")
+      }
+    }
     yield* Effect.acquireRelease(
       Metric.increment(Metrics.activeConnections),
       () => Metric.incrementBy(Metrics.activeConnections, -1)
     )
-    const session = yield* sessions.open(makeConnection(ws, clientAddress))
+    const session = yield* sessions.open(connection)
     yield* Effect.logDebug("client connected")
-    for (;;) {
-      const frame = yield* inbox.take
-      if (typeof frame === "object" && "_tag" in frame) {
-        yield* Effect.logDebug("client disconnected").pipe(
-          Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
+    const next = Effect.flatMap(inbox.take, (frame) =>
+      "_tag" in frame
+        ? Effect.as(
+          Effect.logDebug("client disconnected").pipe(
+            Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
+          ),
+          Option.none()
         )
-        return
-      }
-      if ((yield* session.receive(frame)) === "closed") return
-    }
+        : Effect.succeed(Option.some(frame)))
+    yield* SessionLoop.serve(session, next)
   }).pipe(
     Effect.scoped,
     Effect.ensuring(Effect.sync(() => ws.readyState === WebSocket.OPEN && ws.close())),
-    Effect.annotateLogs({ client: clientAddress })
+    Effect.annotateLogs({ client: peer.clientAddress, ...(peer.identity === undefined ? {} : { identity: peer.identity }) })
   )
+
+/** Answers a refused upgrade with a plain HTTP response and closes the socket. */
+const refuseUpgrade = (socket: Duplex, status: string, body: string, extraHeaders = "") =>
+  socket.end(
+    `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${extraHeaders}\r\n${body}`
+  )
+
+const header = (request: http.IncomingMessage, name: string): string | undefined => {
+  const value = request.headers[name]
+  return Array.isArray(value) ? value.join(",") : value
+}
 
 const listen = (server: http.Server, host: string, port: number) =>
   Effect.async<AddressInfo, Error>((resume) => {
@@ -121,36 +170,67 @@ const shutdown = (server: http.Server, wss: WebSocketServer, graceMillis: number
 
 export const layer = (
   settings: TransportSettings
-): Layer.Layer<ServerAddress, Error, UploadSession | Readiness | UploadLimits> =>
+): Layer.Layer<ServerAddress, Error, UploadSession | Readiness | UploadLimits | ConcurrencyLimiter> =>
   Layer.scoped(
     ServerAddress,
     Effect.gen(function*() {
       const app = yield* HttpApp.make
       const handler = yield* NodeHttpServer.makeHandler(app)
       const fibers = yield* FiberSet.make()
-      const runConnection = yield* FiberSet.runtime(fibers)<UploadSession>()
+      const runConnection = yield* FiberSet.runtime(fibers)<UploadSession | ConcurrencyLimiter>()
       const highWaterBytes = settings.queueHighWaterBytes ?? settings.maxPayload
+      const trust = settings.trust ?? ClientAddress.trustNobody
+      const origins = settings.allowedOrigins ?? OriginPolicy.sameHost
+      const handshakeTimeout = settings.handshakeTimeoutMillis ?? 20_000
 
-      const server = http.createServer(handler)
+      const server = http.createServer({
+        headersTimeout: handshakeTimeout,
+        requestTimeout: handshakeTimeout,
+        // How often Node checks those timeouts (its default, 30 s, would make a short timeout meaningless).
+        connectionsCheckingInterval: Math.max(100, Math.min(1_000, handshakeTimeout / 4))
+      }, handler)
       const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxPayload, perMessageDeflate: false })
-      wss.on("connection", (ws, request: http.IncomingMessage) => {
-        const forwardedFor = request.headers["x-forwarded-for"]
-        const clientAddress = ClientAddress.resolve(
+      const peerOf = (request: http.IncomingMessage) =>
+        ClientAddress.resolve(
           request.socket.remoteAddress ?? "unknown",
-          Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
-          settings.trustedProxies ?? 0
+          trust._tag === "Hops" && trust.hops === 0
+            ? []
+            : ClientAddress.chainOf({ forwarded: header(request, "forwarded"), xForwardedFor: header(request, "x-forwarded-for") }),
+          trust
         )
-        runConnection(serveConnection(ws, clientAddress, highWaterBytes))
-      })
+      const logRefusal = (reason: string, metric: "origin" | "token", clientAddress: string) =>
+        runConnection(Effect.zipRight(
+          Metric.increment(Metrics.connectionsRefused(metric)),
+          Effect.logDebug(`handshake refused: ${reason}`).pipe(Effect.annotateLogs({ client: clientAddress }))
+        ))
       server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         // Node drops its own error handler before "upgrade": without one, a reset would crash the process.
         socket.on("error", () => socket.destroy())
+        // Never log request.url: it may carry the `token` query parameter.
         const pathname = (request.url ?? "/").split("?", 1)[0] ?? "/"
         if (!UPLOAD_PATHS.has(pathname)) {
           socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
           return
         }
-        wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request))
+        const clientAddress = peerOf(request)
+        if (!OriginPolicy.allows(origins, header(request, "origin"), header(request, "host"))) {
+          logRefusal("origin not allowed", "origin", clientAddress)
+          return refuseUpgrade(socket, "403 Forbidden", "Origin not allowed\n")
+        }
+        let identity: string | undefined
+        if (settings.tokens !== undefined) {
+          const presented = Authentication.presented(header(request, "authorization"), request.url)
+          const label = Authentication.authenticate(settings.tokens, presented)
+          if (Option.isNone(label)) {
+            logRefusal(presented === undefined ? "no token" : "invalid token", "token", clientAddress)
+            return refuseUpgrade(socket, "401 Unauthorized", "Missing or invalid token\n", "WWW-Authenticate: Bearer\r\n")
+          }
+          identity = label.value
+        }
+        wss.handleUpgrade(request, socket, head, (ws) => {
+          wss.emit("connection", ws, request)
+          runConnection(serveConnection(ws, { clientAddress, identity }, highWaterBytes, settings.connectionLimits))
+        })
       })
 
       const alive = new WeakMap<WebSocket, boolean>()

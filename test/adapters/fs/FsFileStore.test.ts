@@ -7,6 +7,7 @@ import { FileStore } from "../../../src/application/FileStore.js"
 import { UploadRegistry } from "../../../src/application/UploadRegistry.js"
 import * as FsFileStore from "../../../src/adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "../../../src/adapters/fs/FsUploadRegistry.js"
+import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import * as MemoryRateLimiter from "../../../src/adapters/memory/MemoryRateLimiter.js"
 import * as UploadSession from "../../../src/application/UploadSession.js"
 import * as FileName from "../../../src/domain/FileName.js"
@@ -207,7 +208,8 @@ describe("FsFileStore under an interrupted session", () => {
         Effect.provide(Layer.mergeAll(
           Layer.succeed(FileStore, store),
           Layer.succeed(UploadRegistry, registry),
-          MemoryRateLimiter.layerMemory
+          MemoryRateLimiter.layerMemory,
+          MemoryConcurrencyLimiter.layerMemory
         ))
       )
       const connection: UploadSession.Connection = { clientAddress: "test", send: () => Effect.void, close: () => Effect.void }

@@ -1,0 +1,55 @@
+/**
+ * The limit on unfinished uploads per client address. "Unfinished" means
+ * open on a connection or suspended and held for a resume: each holds a
+ * lease under `uploads:<client address>` from its start until it is
+ * finished, discarded or cancelled. A suspended upload's lease lasts
+ * `ttl` (the upload expiry) from the moment it was suspended, so it lapses
+ * when the expiry sweep may remove the upload. A resume from another address
+ * counts the upload under that address too; the old address's lease lapses
+ * with its ttl.
+ */
+import { Duration, Effect } from "effect"
+import { type ActiveUpload, UploadRefused, type Uploads } from "./ActiveUpload.js"
+import type { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
+
+export interface UploadQuotaSettings {
+  /** Most unfinished uploads per client address. */
+  readonly perClient: number
+  /** How long a suspended upload is held (UPLOAD_EXPIRY). */
+  readonly ttl: Duration.Duration
+}
+
+export const tooManyUploads = (limit: number) =>
+  `Too many unfinished uploads from this address (limit ${limit}); finish or cancel one, or wait for it to expire`
+
+/** `uploads`, for one client, with every unfinished upload counted against `settings.perClient`. */
+export const guard = (
+  uploads: Uploads,
+  limiter: ConcurrencyLimiter["Type"],
+  settings: UploadQuotaSettings,
+  clientAddress: string
+) => {
+    const key = `uploads:${clientAddress}`
+    // A little longer than the expiry, so the lease never lapses before the sweep could remove the upload.
+    const ttl = Duration.sum(settings.ttl, Duration.minutes(1))
+    const take = (uploadId: string) =>
+      Effect.catchAll(limiter.acquire({ key, holder: uploadId, limit: settings.perClient, ttl }), (error) =>
+        Effect.as(Effect.logError("upload limiter unavailable; allowing the upload").pipe(Effect.annotateLogs({ error: error.message })), true))
+    const giveBack = (upload: ActiveUpload) => Effect.ignoreLogged(limiter.release(key, upload.uploadId))
+    const refused = new UploadRefused({ message: tooManyUploads(settings.perClient) })
+    return {
+      start: (fileName: string, size: number, expectedSha256: string | undefined) =>
+        Effect.flatMap(uploads.start(fileName, size, expectedSha256), (upload) =>
+          Effect.flatMap(take(upload.uploadId), (taken) =>
+            taken ? Effect.succeed(upload) : Effect.zipRight(uploads.discard(upload), Effect.fail(refused)))),
+      resume: (step: Parameters<Uploads["resume"]>[0]) =>
+        Effect.flatMap(uploads.resume(step), (resumed) =>
+          Effect.flatMap(take(step.uploadId), (taken) =>
+            taken ? Effect.succeed(resumed) : Effect.zipRight(uploads.suspend(resumed.upload), Effect.fail(refused)))),
+      finish: (...[upload, file, size, expectedSha256]: Parameters<Uploads["finish"]>) =>
+        Effect.ensuring(uploads.finish(upload, file, size, expectedSha256), giveBack(upload)),
+      discard: (upload: ActiveUpload) => Effect.zipRight(uploads.discard(upload), giveBack(upload)),
+      // Renews the lease: a suspended upload is held for `ttl` from now.
+      suspend: (upload: ActiveUpload) => Effect.zipRight(uploads.suspend(upload), Effect.asVoid(take(upload.uploadId)))
+    }
+}
