@@ -8,6 +8,7 @@
 import { Duration, Effect, Layer, Option } from "effect"
 import type { Redacted } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
+import * as FsDiskSpace from "./adapters/fs/FsDiskSpace.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
@@ -86,6 +87,7 @@ export const layerFrom = (config: AppConfig) => {
   const redis = Option.map(config.redisUrl, redisClientLayer)
   const backends = Layer.mergeAll(
     FsFileStore.layer(config.saveDirectory),
+    FsDiskSpace.layer(config.saveDirectory),
     rateLimiterLayer(config, redis),
     uploadRegistryLayer(config, redis)
   )
@@ -95,7 +97,8 @@ export const layerFrom = (config: AppConfig) => {
       maxChunkBytes: config.maxChunkBytes,
       allowedExtensions: config.allowedExtensions
     },
-    rateLimit: { limit: config.rateLimit.perPeriod, window: Duration.seconds(config.rateLimit.periodSeconds) }
+    rateLimit: { limit: config.rateLimit.perPeriod, window: Duration.seconds(config.rateLimit.periodSeconds) },
+    checks: { contentCheck: config.contentCheck, minFreeBytes: config.minFreeDiskBytes }
   })
   return WebSocketServer.layer({
     host: config.host,

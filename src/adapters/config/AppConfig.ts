@@ -103,6 +103,10 @@ export interface AppConfig {
   readonly heartbeatSeconds: number
   /** Reverse proxies in front whose X-Forwarded-For is believed (0: none). */
   readonly trustProxy: number
+  /** Check file contents against their extension (CONTENT_CHECK=on|off). */
+  readonly contentCheck: boolean
+  /** Bytes that must stay free in the save directory after an upload (MIN_FREE_DISK_MB, in MiB). */
+  readonly minFreeDiskBytes: number
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -140,6 +144,11 @@ const Settings = Config.all({
   shutdownGraceSeconds: integerBetween("SHUTDOWN_GRACE", 0, 3600, 10),
   heartbeatSeconds: integerBetween("HEARTBEAT_INTERVAL", 1, 3600, 15),
   trustProxy: integerBetween("TRUST_PROXY", 0, 10, 0),
+  contentCheck: Config.literal("on", "off")("CONTENT_CHECK").pipe(
+    Config.withDefault("on" as const),
+    Config.map((choice) => choice === "on")
+  ),
+  minFreeDiskBytes: integerBetween("MIN_FREE_DISK_MB", 0, 1024 * 1024 * 1024, 64).pipe(Config.map((mebibytes) => mebibytes * MiB)),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
