@@ -92,7 +92,7 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", () => {
     const page = await openPage()
     // A PNG head (signature, IHDR, start of IDAT) before the noise, so the content check sees a PNG.
     const bytes = randomBytes(700 * 1024 + 123)
-    Buffer.from("89504e470d0a1a0a0000000d494844520000000100000001080600000000000000000000000049444154", "hex").copy(bytes)
+    Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000000000000000000049444154", "hex").copy(bytes)
     const text = await upload(page, "photo.png", "image/png", bytes, "done")
 
     expect(text).toContain("received successfully")
