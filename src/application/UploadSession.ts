@@ -113,7 +113,7 @@ export const make = (settings: SessionSettings) =>
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
             if (error._tag === "UploadRefused") return yield* connection.send(Messages.error(error.message))
             yield* Effect.logError("upload discarded: storage failed").pipe(Effect.annotateLogs({ error: error.message }), log)
-            yield* connection.send(Messages.error(error._tag === "FileStoreError" && outOfSpace(error) ? Uploads.DISK_FULL : STORAGE_FAILED))
+            yield* connection.send(Messages.error(outOfSpace(error) ? Uploads.DISK_FULL : STORAGE_FAILED))
           })
 
         const complete = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
