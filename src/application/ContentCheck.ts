@@ -3,7 +3,7 @@
  * is domain/ContentPolicy). Memory is bounded whatever the file size or the
  * chunk sizes: at most the first {@link HEAD_BYTES} bytes are kept, for
  * `file-type` to read the signature from, and text is validated as a UTF-8
- * stream across chunk boundaries.
+ * stream across chunk boundaries (at most 3 bytes carried over).
  *
  * `file-type` is called here directly rather than behind a port: like
  * node:crypto's hash next to it in ActiveUpload, it is a pure computation
@@ -13,6 +13,7 @@
  */
 import { Effect, Either, Option } from "effect"
 import { fileTypeFromBuffer, supportedExtensions } from "file-type"
+import { isUtf8 } from "node:buffer"
 import * as ContentPolicy from "../domain/ContentPolicy.js"
 
 /** Bytes of the head given to the signature detector (file-type's own sample size). */
@@ -56,31 +57,50 @@ export const make = (extension: string): ContentCheck => {
   }
 }
 
+/** Bytes in a UTF-8 sequence that starts with `lead` (1 for anything that is not a multi-byte lead). */
+const sequenceLength = (lead: number): number => (lead >= 0xf0 && lead <= 0xf7 ? 4 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xc0 && lead <= 0xdf ? 2 : 1)
+
+/** Where an unfinished sequence at the end of `bytes` starts (bytes.length when the last one is complete). */
+const unfinishedFrom = (bytes: Uint8Array): number => {
+  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
+    const byte = bytes[i]!
+    if ((byte & 0xc0) !== 0x80) return i + sequenceLength(byte) > bytes.length ? i : bytes.length
+  }
+  return bytes.length
+}
+
+/**
+ * Streaming UTF-8 validation with node's `isUtf8` (simdutf, no string is
+ * built): a sequence cut by a chunk boundary is carried over (at most 3
+ * bytes) and validated once complete.
+ */
 const textCheck = (extension: string): ContentCheck => {
-  const decoder = new TextDecoder("utf-8", { fatal: true })
   let valid = true
-  let finished = false
-  const decode = (bytes: Uint8Array | undefined) => {
-    if (!valid || finished) return
-    try {
-      if (bytes === undefined) {
-        finished = true
-        decoder.decode()
-      } else {
-        valid = !bytes.includes(0)
-        decoder.decode(bytes, { stream: true })
-      }
-    } catch {
+  let carry: Uint8Array = new Uint8Array(0)
+  const feed = (bytes: Uint8Array) => {
+    if (!valid || bytes.length === 0) return
+    if (bytes.includes(0)) {
       valid = false
+      return
     }
+    let body = bytes
+    if (carry.length > 0) {
+      const needed = sequenceLength(carry[0]!) - carry.length
+      if (bytes.length < needed) {
+        carry = Buffer.concat([carry, bytes])
+        return
+      }
+      valid = isUtf8(Buffer.concat([carry, bytes.subarray(0, needed)]))
+      body = bytes.subarray(needed)
+    }
+    const end = unfinishedFrom(body)
+    valid = valid && isUtf8(body.subarray(0, end))
+    carry = body.slice(end)
   }
   return {
-    feed: decode,
+    feed,
     verdict: (complete) =>
-      Effect.sync(() => {
-        if (complete) decode(undefined)
-        return valid ? Option.none() : Option.some(ContentPolicy.notText(extension))
-      })
+      Effect.sync(() => (valid && !(complete && carry.length > 0) ? Option.none() : Option.some(ContentPolicy.notText(extension))))
   }
 }
 

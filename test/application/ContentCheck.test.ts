@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import fc from "fast-check"
 import * as ContentCheck from "../../src/application/ContentCheck.js"
 import { ELF_HEAD, PDF_HEAD, PNG_HEAD, withHead } from "../support/content.js"
 
@@ -67,6 +68,40 @@ describe("ContentCheck", () => {
       expect(yield* verdictOf("csv", withHead(ELF_HEAD, 100), 10)).toEqual(
         Option.some("File content does not match its extension .csv: expected UTF-8 text without NUL bytes; upload discarded")
       )
+    }))
+
+  it.effect("streamed text validation agrees with a whole-file UTF-8 decode, for any bytes cut anywhere", () =>
+    Effect.gen(function*() {
+      const oracle = (bytes: Uint8Array): boolean => {
+        try {
+          new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+          return !bytes.includes(0)
+        } catch {
+          return false
+        }
+      }
+      const nearlyText = fc.oneof(
+        fc.string({ unit: "binary" }).map((text) => new Uint8Array(Buffer.from(text))),
+        fc.tuple(fc.string({ unit: "binary" }), fc.nat(8)).map(([text, cut]) => {
+          const bytes = Buffer.from(text)
+          return new Uint8Array(bytes.subarray(0, Math.max(0, bytes.length - cut)))
+        }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.array(fc.constantFrom(0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xed, 0xa0, 0x80, 0xc0, 0xaf, 0xff, 0x41), { maxLength: 24 })
+          .map((bytes) => Uint8Array.from(bytes))
+      )
+      const property = fc.asyncProperty(nearlyText, fc.array(fc.nat(), { maxLength: 8 }), async (bytes, cuts) => {
+        const check = ContentCheck.make("txt")
+        const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b)
+        let from = 0
+        for (const point of [...points, bytes.length]) {
+          check.feed(bytes.subarray(from, point))
+          from = point
+        }
+        const verdict = await Effect.runPromise(check.verdict(true))
+        expect(Option.isNone(verdict)).toBe(oracle(bytes))
+      })
+      yield* Effect.promise(() => fc.assert(property, { seed: 0x7e47, numRuns: 3000 }))
     }))
 
   it.effect("a format no detector knows is not checked", () =>
