@@ -111,7 +111,13 @@ export const make = (settings: SessionSettings) =>
             )
             yield* endActive(uploads.discard)
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
-            if (error._tag === "UploadRefused") return yield* connection.send(Messages.error(error.message))
+            if (error._tag === "UploadRefused") {
+              // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
+              if (error.kind === "content" || error.kind === "disk") {
+                yield* Effect.logWarning("upload refused").pipe(Effect.annotateLogs({ reason: error.kind }), log)
+              }
+              return yield* connection.send(Messages.error(error.message))
+            }
             yield* Effect.logError("upload discarded: storage failed").pipe(Effect.annotateLogs({ error: error.message }), log)
             yield* connection.send(Messages.error(outOfSpace(error) ? Uploads.DISK_FULL : STORAGE_FAILED))
           })
