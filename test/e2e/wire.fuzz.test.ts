@@ -165,6 +165,7 @@ describe("wire fuzzer", () => {
   it(`answers ${fuzzRuns} random frame sequences with well-formed replies only, and survives them`, async () => {
     let sequence = 0
     let frames = 0
+    const seen = new Map<string, number>()
     await fc.assert(
       fc.asyncProperty(fc.array(frame, { minLength: 5, maxLength: 40, size: "max" }), async (sent) => {
         const sentinel = `sentinel-${sequence++}-${Math.random().toString(36).slice(2)}`
@@ -173,12 +174,18 @@ describe("wire fuzzer", () => {
         for (const reply of replies) {
           const problem = malformed(reply)
           if (problem !== undefined) throw new Error(problem)
+          const { type } = JSON.parse(reply) as { readonly type: string }
+          seen.set(type, (seen.get(type) ?? 0) + 1)
         }
         if (closeCode !== undefined && !ALLOWED_CLOSES.has(closeCode)) throw new Error(`closed with ${closeCode}`)
       }),
       { seed: fuzzSeed, numRuns: fuzzRuns, endOnFailure: true }
     )
     expect(frames).toBeGreaterThan(2000)
+    // The frames reached every part of the protocol, not only the JSON parser.
+    for (const type of ["meta_received", "chunk_received", "file_received", "error", "upload_cancelled"]) {
+      expect(seen.get(type) ?? 0, type).toBeGreaterThan(0)
+    }
 
     expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200)
     const client = await connect(server.url)
