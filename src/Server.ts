@@ -8,6 +8,7 @@
 import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs/promises"
 import { AppConfig } from "./adapters/config/AppConfig.js"
+import * as FsDiskSpace from "./adapters/fs/FsDiskSpace.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
 import * as Authentication from "./adapters/http/Authentication.js"
@@ -125,6 +126,7 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
   const redis = Option.map(config.redisUrl, redisClientLayer)
   const backends = Layer.mergeAll(
     FsFileStore.layer(config.saveDirectory),
+    FsDiskSpace.layer(config.saveDirectory),
     limitersLayer(config, redis),
     uploadRegistryLayer(config, redis)
   )
@@ -145,7 +147,8 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
     timeouts: {
       ...(timeouts.idleSeconds === 0 ? {} : { idle: Duration.seconds(timeouts.idleSeconds) }),
       ...(timeouts.uploadStallSeconds === 0 ? {} : { stall: Duration.seconds(timeouts.uploadStallSeconds) })
-    }
+    },
+    checks: { contentCheck: config.contentCheck, minFreeBytes: config.minFreeDiskBytes }
   })
   return WebSocketServer.layer({
     host: config.host,

@@ -4,11 +4,16 @@
  * the running SHA-256 of its bytes. `Uploads` opens one (new or resumed) and
  * ends it in one of three ways: finished (published), discarded (gone), or
  * suspended (kept for a later resume, e.g. when the connection drops).
+ * It also refuses an upload whose bytes contradict its extension (see
+ * ContentCheck) and, when the store reports its DiskSpace, one that would
+ * leave less than the minimum free.
  */
 import { Clock, Data, Effect, Either, Option } from "effect"
 import { createHash, type Hash, randomBytes } from "node:crypto"
 import type { SafeFileName } from "../domain/FileName.js"
 import * as Upload from "../domain/Upload.js"
+import * as ContentCheck from "./ContentCheck.js"
+import { DiskSpace } from "./DiskSpace.js"
 import { FileStore, type FileStoreError, type PartialFile } from "./FileStore.js"
 import { UploadRegistry, type UploadRegistryError } from "./UploadRegistry.js"
 
@@ -18,14 +23,19 @@ export interface ActiveUpload {
   readonly partial: PartialFile
   /** Running digest of every byte stored, including those before a resume. */
   readonly hash: Hash
+  /** Checks the bytes against the extension as they arrive, including those before a resume. */
+  readonly content: ContentCheck.ContentCheck
   readonly release: Effect.Effect<void>
 }
 
 /** Why an upload could not be opened or finished, in words for the client. */
 export class UploadRefused extends Data.TaggedError("UploadRefused")<{
   readonly message: string
-  /** "checksum" when the bytes did not match the sha256 the client gave. */
-  readonly kind?: "checksum"
+  /**
+   * "checksum": the bytes did not match the sha256 the client gave;
+   * "content": they contradict the extension; "disk": no room for the file.
+   */
+  readonly kind?: "checksum" | "content" | "disk"
 }> {}
 
 export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
@@ -43,18 +53,59 @@ const newUploadId = (): string => randomBytes(18).toString("base64url")
 export const BUSY = "This upload is open on another connection; close that one first or wait for it to time out"
 export const TAKEN_OVER = "This upload was taken over by another connection while this one was writing it; nothing was published"
 
-export const make = Effect.gen(function*() {
+/** The refusal when the disk would be left with less than the minimum free. */
+export const noRoom = (bytes: number): string =>
+  `Not enough free disk space on the server for ${bytes} bytes; try again later`
+
+/** The storage error text when the disk filled up during a write. */
+export const DISK_FULL = "The server ran out of disk space; the upload was discarded, please try again later"
+
+export interface UploadOptions {
+  /** Check the bytes against the extension (CONTENT_CHECK). */
+  readonly contentCheck: boolean
+  /** Bytes that must stay free on the store's disk after an upload (MIN_FREE_DISK_MB). */
+  readonly minFreeBytes: number
+}
+
+export const make = (options: UploadOptions = { contentCheck: false, minFreeBytes: 0 }) => Effect.gen(function*() {
   const store = yield* FileStore
   const registry = yield* UploadRegistry
+  const disk = yield* Effect.serviceOption(DiskSpace)
 
-  const start = (fileName: string, size: number, expectedSha256: string | undefined) =>
+  const contentCheck = (extension: string) => options.contentCheck ? ContentCheck.make(extension) : ContentCheck.unchecked
+
+  /** Refuses `bytes` more when they would leave less than the minimum free; an unreadable figure is logged and let through. */
+  const ensureRoom = (bytes: number) =>
+    Option.match(disk, {
+      onNone: () => Effect.void,
+      onSome: (space) =>
+        space.available.pipe(
+          Effect.flatMap((available) =>
+            available - bytes < options.minFreeBytes ? new UploadRefused({ message: noRoom(bytes), kind: "disk" }) : Effect.void
+          ),
+          Effect.catchTag("DiskSpaceError", (error) => Effect.logWarning("free disk space unknown").pipe(Effect.annotateLogs({ error: error.message })))
+        )
+    })
+
+  /** Feeds `bytes` to the upload's content check; fails when they contradict the extension. */
+  const inspect = (upload: ActiveUpload, bytes: Uint8Array, complete = false) =>
+    Effect.suspend(() => {
+      upload.content.feed(bytes)
+      return upload.content.verdict(complete)
+    }).pipe(Effect.flatMap(Option.match({
+      onNone: () => Effect.void,
+      onSome: (message) => new UploadRefused({ message, kind: "content" })
+    })))
+
+  const start = (fileName: string, size: number, expectedSha256: string | undefined, extension: string) =>
     Effect.gen(function*() {
+      yield* ensureRoom(size)
       const uploadId = newUploadId()
       const createdAt = yield* Clock.currentTimeMillis
       yield* registry.create({ uploadId, fileName, size, expectedSha256, createdAt })
       const release = Option.getOrElse(yield* registry.claim(uploadId), () => Effect.void)
       const partial = yield* Effect.tapError(store.begin(uploadId), () => Effect.zipRight(release, Effect.ignore(registry.remove(uploadId))))
-      return { uploadId, partial, hash: createHash("sha256"), release } satisfies ActiveUpload
+      return { uploadId, partial, hash: createHash("sha256"), content: contentCheck(extension), release } satisfies ActiveUpload
     })
 
   /** Reopens `step.uploadId` and checks it against the resume request; the state to continue in. */
@@ -76,8 +127,16 @@ export const make = Effect.gen(function*() {
       const state = Upload.resumed(step, record.value, held)
       if (Either.isLeft(state)) return yield* Effect.zipRight(giveBack, new UploadRefused({ message: state.left }))
       const hash = createHash("sha256")
-      yield* Effect.tapError(replay((bytes) => hash.update(bytes)), () => giveBack)
-      return { upload: { uploadId: step.uploadId, partial, hash, release } satisfies ActiveUpload, state: state.right }
+      const content = contentCheck(step.file.extension)
+      yield* Effect.tapError(replay((bytes) => {
+        hash.update(bytes)
+        content.feed(bytes)
+      }), () => giveBack)
+      const upload: ActiveUpload = { uploadId: step.uploadId, partial, hash, content, release }
+      // Bytes held from before can still contradict the extension (say, the check was off then): they are of no use.
+      yield* Effect.tapError(inspect(upload, new Uint8Array(0)), () => discard(upload))
+      yield* Effect.tapError(ensureRoom(record.value.size - held), () => giveBack)
+      return { upload, state: state.right }
     })
 
   const discard = (upload: ActiveUpload) =>
@@ -96,6 +155,7 @@ export const make = Effect.gen(function*() {
         yield* upload.partial.suspend
         return yield* new UploadRefused({ message: TAKEN_OVER })
       }
+      yield* Effect.tapError(inspect(upload, new Uint8Array(0), true), () => discard(upload))
       const sha256 = upload.hash.digest("hex")
       const verdict = Upload.verifyDigest(expectedSha256, sha256)
       // The record goes before the file is published: a crash in between can then never lead a
@@ -107,7 +167,7 @@ export const make = Effect.gen(function*() {
       return { storedName, sha256 }
     }).pipe(Effect.ensuring(upload.release))
 
-  return { start, resume, finish, discard, suspend }
+  return { start, resume, finish, discard, suspend, inspect }
 })
 
-export type Uploads = Effect.Effect.Success<typeof make>
+export type Uploads = Effect.Effect.Success<ReturnType<typeof make>>

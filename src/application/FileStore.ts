@@ -16,6 +16,16 @@ export class FileStoreError extends Data.TaggedError("FileStoreError")<{
   }
 }
 
+/**
+ * Whether a store's (or a file-backed registry's) error means the disk, or
+ * the writer's quota, is full: adapters keep the system error as the cause,
+ * with code ENOSPC or EDQUOT.
+ */
+export const outOfSpace = (error: { readonly cause: unknown }): boolean => {
+  const code = typeof error.cause === "object" && error.cause !== null ? (error.cause as { readonly code?: unknown }).code : undefined
+  return code === "ENOSPC" || code === "EDQUOT"
+}
+
 /** One upload in progress, not yet visible under its final name. */
 export interface PartialFile {
   /** Appends `bytes` after everything appended so far; done when the store holds them. */

@@ -23,8 +23,8 @@ export const uploadsCompleted = Metric.counter("file_receiver_uploads_completed_
   incremental: true
 })
 
-/** Failed uploads, by `reason`: refused, storage, checksum, overflow, cancelled. */
-export const uploadsFailed = (reason: "refused" | "storage" | "checksum" | "overflow" | "cancelled") =>
+/** Failed uploads, by `reason`: refused, storage, checksum, content, disk, overflow, cancelled. */
+export const uploadsFailed = (reason: "refused" | "storage" | "checksum" | "content" | "disk" | "overflow" | "cancelled") =>
   Metric.counter("file_receiver_uploads_failed_total", {
     description: "Uploads that ended without a stored file, by reason",
     incremental: true

@@ -38,8 +38,10 @@ export const guard = (
     const giveBack = (upload: ActiveUpload) => Effect.ignoreLogged(limiter.release(key, upload.uploadId))
     const refused = new UploadRefused({ message: tooManyUploads(settings.perClient) })
     return {
-      start: (fileName: string, size: number, expectedSha256: string | undefined) =>
-        Effect.flatMap(uploads.start(fileName, size, expectedSha256), (upload) =>
+      // Everything else (content inspection, ...) is the unguarded service's.
+      ...uploads,
+      start: (...args: Parameters<Uploads["start"]>) =>
+        Effect.flatMap(uploads.start(...args), (upload) =>
           Effect.flatMap(take(upload.uploadId), (taken) =>
             taken ? Effect.succeed(upload) : Effect.zipRight(uploads.discard(upload), Effect.fail(refused)))),
       resume: (step: Parameters<Uploads["resume"]>[0]) =>

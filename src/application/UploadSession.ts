@@ -13,7 +13,7 @@ import * as Upload from "../domain/Upload.js"
 import * as Uploads from "./ActiveUpload.js"
 import * as Metrics from "./Metrics.js"
 import type { ActiveUpload, UploadFailure } from "./ActiveUpload.js"
-import type { FileStore } from "./FileStore.js"
+import { type FileStore, outOfSpace } from "./FileStore.js"
 import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
 import type { UploadRegistry } from "./UploadRegistry.js"
 import { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
@@ -59,6 +59,8 @@ export interface SessionSettings {
   readonly uploadQuota?: UploadQuota.UploadQuotaSettings
   /** How long to wait for a frame: `idle` with no upload open, `stall` with one (forever when absent). */
   readonly timeouts?: { readonly idle?: Duration.Duration; readonly stall?: Duration.Duration }
+  /** Content and disk checks (CONTENT_CHECK, MIN_FREE_DISK_MB); none when absent. */
+  readonly checks?: Uploads.UploadOptions
 }
 
 /** WebSocket close code for a connection that sent nothing for IDLE_TIMEOUT. */
@@ -99,7 +101,7 @@ export class UploadSession extends Context.Tag("file-receiver/UploadSession")<Up
 
 export const make = (settings: SessionSettings) =>
   Effect.gen(function*() {
-    const unguarded = yield* Uploads.make
+    const unguarded = yield* Uploads.make(settings.checks)
     const concurrency = yield* ConcurrencyLimiter
     const metaReceived = (uploadId: string, offset: number) =>
       Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset })
@@ -141,13 +143,19 @@ export const make = (settings: SessionSettings) =>
         const fail = (error: UploadFailure) =>
           Effect.gen(function*() {
             yield* Metric.increment(
-              Metrics.uploadsFailed(error._tag !== "UploadRefused" ? "storage" : error.kind === "checksum" ? "checksum" : "refused")
+              Metrics.uploadsFailed(error._tag !== "UploadRefused" ? "storage" : error.kind ?? "refused")
             )
             yield* endActive(uploads.discard)
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
-            if (error._tag === "UploadRefused") return yield* connection.send(Messages.error(error.message))
+            if (error._tag === "UploadRefused") {
+              // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
+              if (error.kind === "content" || error.kind === "disk") {
+                yield* Effect.logWarning("upload refused").pipe(Effect.annotateLogs({ reason: error.kind }), log)
+              }
+              return yield* connection.send(Messages.error(error.message))
+            }
             yield* Effect.logError("upload discarded: storage failed").pipe(Effect.annotateLogs({ error: error.message }), log)
-            yield* connection.send(Messages.error(STORAGE_FAILED))
+            yield* connection.send(Messages.error(outOfSpace(error) ? Uploads.DISK_FULL : STORAGE_FAILED))
           })
 
         const complete = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
@@ -180,7 +188,7 @@ export const make = (settings: SessionSettings) =>
             Start: ({ completed, expectedSha256, file, fileName, next, replaces, size }) =>
               Effect.gen(function*() {
                 if (replaces) yield* endActive(uploads.discard)
-                const upload = yield* uploads.start(fileName, size, expectedSha256)
+                const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension)
                 yield* opened(upload, next, 0)
                 yield* Metric.increment(Metrics.uploadsStarted)
                 yield* Effect.logInfo("upload started").pipe(
@@ -208,6 +216,7 @@ export const make = (settings: SessionSettings) =>
               Effect.gen(function*() {
                 const { active, state } = yield* Ref.get(session)
                 if (Option.isNone(active)) return yield* Effect.dieMessage("Append without an open upload")
+                yield* uploads.inspect(active.value, bytes)
                 yield* active.value.partial.append(bytes)
                 yield* Metric.incrementBy(Metrics.bytesReceived, bytes.length)
                 active.value.hash.update(bytes)

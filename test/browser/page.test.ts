@@ -15,7 +15,7 @@ import * as path from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type DroppingProxy, startProxy } from "../support/proxy.js"
-import { eventually, type RunningServer, startServer } from "../support/server.js"
+import { eventually, type RunningServer, samplePdf, startServer } from "../support/server.js"
 
 const CHROMIUM = "/usr/bin/chromium"
 const hasChromium = existsSync(CHROMIUM)
@@ -27,10 +27,19 @@ if (!hasChromium && !inCI) {
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
+/** First bytes that match each generated file's name, so it passes the content check (CONTENT_CHECK). */
+const HEADS: Record<string, ReadonlyArray<number>> = {
+  jpg: [0xff, 0xd8, 0xff, 0xe0],
+  gif: [...Buffer.from("GIF89a")],
+  pdf: [...Buffer.from("%PDF-1.7\n")]
+}
+const headFor = (name: string): ReadonlyArray<number> => HEADS[name.slice(name.lastIndexOf(".") + 1)] ?? []
+
 /** The bytes `dropGenerated` makes in the page. */
-const generated = (size: number): Uint8Array => {
+const generated = (name: string, size: number): Uint8Array => {
   const bytes = new Uint8Array(size)
   for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 11)) & 255
+  bytes.set(headFor(name))
   return bytes
 }
 
@@ -87,13 +96,14 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", { timeout: 90_0
    * built inside the page: big files need not cross the DevTools protocol.
    */
   const dropGenerated = (page: Page, name: string, size: number) =>
-    page.evaluate(({ name, size }) => {
+    page.evaluate(({ head, name, size }) => {
       const bytes = new Uint8Array(size)
       for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 11)) & 255
+      bytes.set(head)
       const transfer = new DataTransfer()
       transfer.items.add(new File([bytes], name))
       document.getElementById("zone")!.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }))
-    }, { name, size })
+    }, { head: headFor(name), name, size })
 
   const progressOf = (page: Page, name: string) =>
     item(page, name).locator("progress").evaluate((el) => (el as unknown as { readonly value: number }).value)
@@ -122,8 +132,10 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", { timeout: 90_0
 
   it("uploads two files from one choice and stores both unchanged; a refused type shows why and is not sent", async () => {
     const page = await openPage()
+    // Content that matches each name: the server checks it (CONTENT_CHECK).
     const photo = randomBytes(700 * 1024 + 123)
-    const report = randomBytes(2 * 1024 * 1024 + 7)
+    Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000000000000000000049444154", "hex").copy(photo)
+    const report = samplePdf(2 * 1024 * 1024 + 7)
     await page.locator("#files").setInputFiles([
       { name: "photo.png", mimeType: "image/png", buffer: photo },
       { name: "report.pdf", mimeType: "application/pdf", buffer: report },
@@ -169,7 +181,7 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", { timeout: 90_0
 
   it("resumes by itself when the connection drops mid-upload", async () => {
     const page = await openPage(proxy.port)
-    const bytes = generated(6 * 1024 * 1024)
+    const bytes = generated("resumed.jpg", 6 * 1024 * 1024)
     proxy.cutAfter(2 * 1024 * 1024)
     await dropGenerated(page, "resumed.jpg", bytes.length)
 

@@ -3,8 +3,8 @@
  * what the package's bin runs): uploads against the real server, exit codes,
  * --sha256, resume after a cut connection, and `serve`.
  */
+import { sampleFor } from "../support/content.js"
 import { spawn } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -50,7 +50,7 @@ const scratchFile = async (name: string, bytes: Uint8Array) => {
 
 describe("file-receiver upload", { timeout: 90_000 }, () => {
   it("uploads several files, prints where each was stored and exits 0", async () => {
-    const a = randomBytes(300_000), b = randomBytes(1_000_001)
+    const a = sampleFor("a.txt", 300_000), b = sampleFor("b.pdf", 1_000_001)
     const result = await cli(["upload", await scratchFile("a.txt", a), await scratchFile("b.pdf", b), "--url", server.url])
     expect(result.stderr).toBe("")
     expect(result.code).toBe(0)
@@ -61,7 +61,7 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
   })
 
   it("exits 1 when a file is refused, with the server's reason, and still sends the others", async () => {
-    const result = await cli(["upload", await scratchFile("bad.exe", Buffer.from("x")), await scratchFile("good.png", randomBytes(10)), "--url", server.url])
+    const result = await cli(["upload", await scratchFile("bad.exe", Buffer.from("x")), await scratchFile("good.png", sampleFor("good.png", 100)), "--url", server.url])
     expect(result.code).toBe(1)
     expect(result.stdout).toContain("bad.exe: failed: Invalid file extension: exe. Allowed: txt, pdf, png, jpg, jpeg, gif")
     expect(result.stdout).toContain("good.png: done")
@@ -78,7 +78,7 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
   })
 
   it("--sha256 has the server check the digest it computed first", async () => {
-    const bytes = randomBytes(2 * 1024 * 1024)
+    const bytes = sampleFor("hashed.jpg", 2 * 1024 * 1024)
     const result = await cli(["upload", await scratchFile("hashed.jpg", bytes), "--url", server.url, "--sha256"])
     expect(result.code).toBe(0)
     expect(result.stdout).toContain(`sha256 ${sha256(bytes)}`)
@@ -88,7 +88,7 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     const proxy = await startProxy(server.port)
     try {
       proxy.cutAfter(1024 * 1024)
-      const bytes = randomBytes(4 * 1024 * 1024)
+      const bytes = sampleFor("cut.gif", 4 * 1024 * 1024)
       const result = await cli([
         "upload", await scratchFile("cut.gif", bytes), "--url", `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`, "--chunk-size", "65536"
       ])

@@ -4,6 +4,7 @@
  * connection, cancellation, sha256, typed errors; and against a stand-in for
  * the original server that offers none of the newer modes.
  */
+import { sampleFor } from "../support/content.js"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
@@ -45,7 +46,7 @@ const writeScratch = async (name: string, bytes: Uint8Array) => {
 
 describe("upload (client library) against the real server", () => {
   it("uploads a file in binary chunks with a window in flight and reports progress up to the total", async () => {
-    const bytes = randomBytes(3 * 1024 * 1024 + 17)
+    const bytes = sampleFor("big.pdf", 3 * 1024 * 1024 + 17)
     const progress: Array<UploadProgress> = []
     const result = await uploadFile(await writeScratch("big.pdf", bytes), {
       url: server.url,
@@ -63,7 +64,7 @@ describe("upload (client library) against the real server", () => {
   })
 
   it("sends the sha256 up front when asked, and the server refuses a file that does not match it", async () => {
-    const bytes = randomBytes(200_000)
+    const bytes = sampleFor("checked.txt", 200_000)
     const file = await writeScratch("checked.txt", bytes)
     const phases = new Set<string>()
     const ok = await uploadFile(file, { url: server.url, sha256: true, onProgress: (p) => phases.add(p.phase) })
@@ -85,7 +86,7 @@ describe("upload (client library) against the real server", () => {
   })
 
   it("uploads a stream read once, hashing it on the way and checking the server's digest", async () => {
-    const bytes = randomBytes(1024 * 1024 + 5)
+    const bytes = sampleFor("streamed.png", 1024 * 1024 + 5)
     const pieces = Readable.from(Array.from({ length: 33 }, (_, i) => bytes.subarray(i * 32_000, (i + 1) * 32_000)))
     const result = await upload(fromStream(pieces, "streamed.png", bytes.length), {
       url: server.url,
@@ -100,7 +101,7 @@ describe("upload (client library) against the real server", () => {
   it("resumes from the server's offset after the connection is cut mid-upload", async () => {
     const proxy = await startProxy(server.port)
     try {
-      const bytes = randomBytes(4 * 1024 * 1024)
+      const bytes = sampleFor("resumed.jpg", 4 * 1024 * 1024)
       let cut = false
       const resumedFrom: Array<number> = []
       let reconnecting = false
@@ -132,7 +133,7 @@ describe("upload (client library) against the real server", () => {
   })
 
   it("cancels when aborted: rejects with UploadCancelledError and the server discards the partial file", async () => {
-    const bytes = randomBytes(8 * 1024 * 1024)
+    const bytes = sampleFor("cancelled.gif", 8 * 1024 * 1024)
     const controller = new AbortController()
     const error = await uploadFile(await writeScratch("cancelled.gif", bytes), {
       url: server.url,

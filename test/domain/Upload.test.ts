@@ -1,9 +1,10 @@
 /**
- * The upload protocol's pure transition: example steps for each rule, then a
- * seeded random walk over many message sequences checking the invariants.
+ * The upload protocol's pure transition: example steps for each rule, then
+ * fast-check properties over random message sequences checking the invariants.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
+import fc from "fast-check"
 import * as Upload from "../../src/domain/Upload.js"
 import type { ChunkBytes, Step, UploadPolicy, UploadState } from "../../src/domain/Upload.js"
 import type { ClientMessage } from "../../src/domain/Messages.js"
@@ -439,19 +440,7 @@ describe("Upload.transition: cancel", () => {
 })
 
 // ---------------------------------------------------------------------------
-// Property-style: seeded random sequences
-
-/** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
-const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// Property-based (fast-check): random message sequences, fixed seed
 
 const FILE_NAMES = [
   "a.txt", "report.pdf", "Photo.PDF", "../../x.txt", "C:\\dir\\y.pdf", "résumé.txt",
@@ -462,39 +451,77 @@ const INVALID_BASE64 = ["YQ=A", "YQ==YQ==", "YW!j", "====", "Y===", "YW-j", "YW_
 const SHA256S = [undefined, SHA_A, SHA_B, SHA_A.toUpperCase()] as const
 const UPLOAD_IDS = [UPLOAD_ID, "z".repeat(22)] as const
 
-/** A random message; chunk offsets are right, wrong or absent, relative to `state`. */
-const randomMessage = (random: () => number, state: UploadState): ClientMessage | ChunkBytes => {
-  const below = (n: number): number => Math.floor(random() * n)
-  const pick = <A>(items: ReadonlyArray<A>): A => items[below(items.length)] as A
-  const withOffset = (chunk: string): ClientMessage => {
-    const current = state._tag === "Receiving" ? state.received : 0
-    const offset = pick([undefined, undefined, current, current, current + 1, Math.max(0, current - 1), below(12)])
-    return offset === undefined ? chunkText(chunk) : chunkAt(chunk, offset)
-  }
-  switch (below(6)) {
-    case 0: {
-      // Sizes a decoded file_meta can carry: small, at/over the limit, huge.
-      const size = pick([0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 1000, Number.MAX_SAFE_INTEGER])
-      const sha256 = pick(SHA256S)
-      const fields = {
-        type: "file_meta" as const,
-        file_name: pick(FILE_NAMES),
-        file_size: size,
-        ...(sha256 === undefined ? {} : { sha256 })
-      }
-      return below(4) === 0 ? { ...fields, upload_id: pick(UPLOAD_IDS) } : fields
+/**
+ * A chunk's offset, relative to where the upload stands when it is sent (so
+ * that right, off-by-one and absent offsets are all common), or absolute.
+ */
+type OffsetChoice = "absent" | "current" | "ahead" | "behind" | { readonly absolute: number }
+
+/** A message to send, with what depends on the state (offsets) left symbolic. */
+type Planned =
+  | { readonly kind: "message"; readonly message: ClientMessage | ChunkBytes }
+  | { readonly kind: "chunk"; readonly chunk: string; readonly offset: OffsetChoice }
+
+const offsetChoice: fc.Arbitrary<OffsetChoice> = fc.oneof(
+  fc.constantFrom<OffsetChoice>("absent", "absent", "current", "current", "ahead", "behind"),
+  fc.record({ absolute: fc.oneof(fc.nat(12), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)) })
+)
+
+const fileName = fc.oneof(
+  { arbitrary: fc.constantFrom("a.txt", "report.pdf", "Photo.PDF", "../../x.txt", "C:\\dir\\y.pdf", "résumé.txt"), weight: 8 },
+  { arbitrary: fc.constantFrom(...FILE_NAMES), weight: 2 },
+  { arbitrary: fc.string(), weight: 1 },
+  { arbitrary: fc.string({ unit: "grapheme" }).map((s) => `${s}.txt`), weight: 1 }
+)
+const fileSize = fc.oneof(
+  { arbitrary: fc.constantFrom(0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 1000, Number.MAX_SAFE_INTEGER), weight: 2 },
+  { arbitrary: fc.nat(12), weight: 8 },
+  { arbitrary: fc.maxSafeNat(), weight: 1 }
+)
+
+const planned: fc.Arbitrary<Planned> = fc.oneof(
+  fc.record({
+    file_name: fileName,
+    file_size: fileSize,
+    sha256: fc.constantFrom(...SHA256S),
+    upload_id: fc.oneof(
+      { arbitrary: fc.constant(undefined), weight: 4 },
+      { arbitrary: fc.oneof(fc.constantFrom(...UPLOAD_IDS), fc.string()), weight: 1 }
+    )
+  }).map(({ sha256, upload_id, ...fields }): Planned => ({
+    kind: "message",
+    message: {
+      type: "file_meta",
+      ...fields,
+      ...(sha256 === undefined ? {} : { sha256 }),
+      ...(upload_id === undefined ? {} : { upload_id })
     }
-    case 1:
-      return chunkBytes(below(12))
-    case 2:
-    case 3:
-      return withOffset(Buffer.alloc(below(12), 1).toString("base64"))
-    case 4:
-      return withOffset(pick(INVALID_BASE64))
-    default:
-      return below(3) === 0 ? cancel : chunkBytes(below(4))
-  }
+  })),
+  fc.uint8Array({ maxLength: 12 }).map((bytes): Planned => ({ kind: "message", message: { type: "chunk_bytes", bytes } })),
+  fc.uint8Array({ maxLength: 12 }).map((bytes): Planned => ({ kind: "message", message: { type: "chunk_bytes", bytes } })),
+  fc.record({
+    chunk: fc.oneof(
+      { arbitrary: fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString("base64")), weight: 6 },
+      { arbitrary: fc.constantFrom(...INVALID_BASE64), weight: 1 },
+      { arbitrary: fc.string(), weight: 1 }
+    ),
+    offset: offsetChoice
+  }).map(({ chunk, offset }): Planned => ({ kind: "chunk", chunk, offset })),
+  fc.constant<Planned>({ kind: "message", message: cancel })
+)
+
+/** The message `plan` stands for in `state`. */
+const resolve = (plan: Planned, state: UploadState): ClientMessage | ChunkBytes => {
+  if (plan.kind === "message") return plan.message
+  const current = state._tag === "Receiving" ? state.received : 0
+  const offset = typeof plan.offset === "object"
+    ? plan.offset.absolute
+    : { absent: undefined, current, ahead: current + 1, behind: Math.max(0, current - 1) }[plan.offset]
+  return offset === undefined ? chunkText(plan.chunk) : chunkAt(plan.chunk, offset)
 }
+
+/** How the application answers a Resume: the original upload (same or another name) and the bytes it holds. */
+const resumeAnswer = fc.record({ sameFile: fc.boolean(), sameSha: fc.boolean(), heldFraction: fc.double({ min: 0, max: 1.2, noNaN: true }) })
 
 /** Where a chunk message says it belongs, if it does. */
 const offsetOf = (message: ClientMessage | ChunkBytes): number | undefined =>
@@ -572,10 +599,10 @@ const violation = (before: UploadState, message: ClientMessage | ChunkBytes, res
  * continues in the resumed state (completing it when every byte is held), or
  * refuses and is Idle.
  */
-const applyResume = (result: Step & { readonly _tag: "Resume" }, random: () => number): UploadState => {
-  const held = Math.floor(random() * (result.size + 2))
-  const original: Upload.ResumableUpload = random() < 0.8
-    ? { fileName: result.fileName, size: result.size, expectedSha256: random() < 0.5 ? result.expectedSha256 : SHA_A }
+const applyResume = (result: Step & { readonly _tag: "Resume" }, answer: typeof resumeAnswer extends fc.Arbitrary<infer A> ? A : never): UploadState => {
+  const held = Math.min(Math.floor(answer.heldFraction * result.size), Number.MAX_SAFE_INTEGER)
+  const original: Upload.ResumableUpload = answer.sameFile
+    ? { fileName: result.fileName, size: result.size, expectedSha256: answer.sameSha ? result.expectedSha256 : SHA_A }
     : { fileName: "other.txt", size: result.size, expectedSha256: undefined }
   return Either.match(Upload.resumed(result, original, held), {
     onLeft: () => Upload.initial,
@@ -584,38 +611,51 @@ const applyResume = (result: Step & { readonly _tag: "Resume" }, random: () => n
   })
 }
 
-describe("Upload.transition on random sequences", () => {
-  it("never throws and keeps the invariants over 2,000 seeded sequences of 30 messages", () => {
-    const random = mulberry32(0x5eed)
+/** Fixed in CI so failures reproduce; FUZZ_SEED picks another, FUZZ_RUNS scales the run count. */
+const fuzzSeed = Number(process.env["FUZZ_SEED"] ?? 0x5eed)
+const fuzzRuns = Number(process.env["FUZZ_RUNS"] ?? 3000)
+
+describe("Upload.transition on random sequences (fast-check)", () => {
+  it("never throws and keeps the invariants for any message sequence", () => {
     const seen = { Start: 0, Append: 0, Refuse: 0, Resume: 0, Cancel: 0, completed: 0, misplaced: 0, resumedReceiving: 0 }
-    for (let sequence = 0; sequence < 2000; sequence++) {
-      let state = Upload.initial
-      const history: Array<string> = []
-      for (let index = 0; index < 30; index++) {
-        const message = randomMessage(random, state)
-        history.push(message.type === "chunk_bytes" ? `chunk_bytes(${message.bytes.length})` : JSON.stringify(message))
-        let result: Step
-        try {
-          result = Upload.transition(state, message, policy)
-        } catch (error) {
-          throw new Error(`sequence ${sequence} threw after ${history.join(", ")}: ${String(error)}`)
-        }
-        const problem = violation(state, message, result)
-        if (problem !== undefined) {
-          throw new Error(`sequence ${sequence}: ${problem} after ${history.join(", ")}`)
-        }
-        seen[result._tag]++
-        if ((result._tag === "Start" || result._tag === "Append") && result.completed) seen.completed++
-        const offset = offsetOf(message)
-        if (state._tag === "Receiving" && offset !== undefined && offset !== state.received) seen.misplaced++
-        if (result._tag === "Resume") {
-          state = applyResume(result, random)
-          if (state._tag === "Receiving") seen.resumedReceiving++
-        } else {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(planned, resumeAnswer), { minLength: 5, maxLength: 40 }), (plans) => {
+        let state = Upload.initial
+        // A model of the store: bytes appended to the open upload since it started or resumed.
+        let stored = 0
+        for (const [plan, answer] of plans) {
+          const message = resolve(plan, state)
+          const result = Upload.transition(state, message, policy)
+          const problem = violation(state, message, result)
+          if (problem !== undefined) throw new Error(`${problem} on ${JSON.stringify(message)} in ${JSON.stringify(state)}`)
+          seen[result._tag]++
+          if ((result._tag === "Start" || result._tag === "Append") && result.completed) seen.completed++
+          const offset = offsetOf(message)
+          if (state._tag === "Receiving" && offset !== undefined && offset !== state.received) seen.misplaced++
+          if (result._tag === "Resume") {
+            state = applyResume(result, answer)
+            stored = state._tag === "Receiving" ? state.received : 0
+            if (state._tag === "Receiving") seen.resumedReceiving++
+            continue
+          }
+          if (result._tag === "Append") {
+            stored += result.bytes.length
+            // Completed only when every declared byte is stored.
+            if (state._tag !== "Receiving" || result.completed !== (stored === state.size)) throw new Error("completed is not stored === size")
+          }
+          if (result._tag === "Start") stored = 0
+          // A refusal never changes the stored byte count, unless it discards the upload.
+          if (result._tag === "Refuse" && !result.discard && result.next._tag === "Receiving" && result.next.received !== stored) {
+            throw new Error("a refusal changed the stored byte count")
+          }
           state = result.next
+          if (state._tag === "Receiving" && state.received !== stored) throw new Error(`received ${state.received} but ${stored} stored`)
+          if (state._tag === "Receiving" && state.received >= state.size) throw new Error("received reached the size without completing")
+          if (state._tag !== "Receiving") stored = 0
         }
-      }
-    }
+      }),
+      { seed: fuzzSeed, numRuns: fuzzRuns }
+    )
     // The generator must actually exercise every kind of step.
     expect(seen.Start).toBeGreaterThan(1000)
     expect(seen.Append).toBeGreaterThan(1000)
@@ -625,14 +665,5 @@ describe("Upload.transition on random sequences", () => {
     expect(seen.resumedReceiving).toBeGreaterThan(50)
     expect(seen.Cancel).toBeGreaterThan(100)
     expect(seen.misplaced).toBeGreaterThan(100)
-  })
-
-  it("mulberry32 is deterministic for a seed", () => {
-    const first = mulberry32(42)
-    const second = mulberry32(42)
-    const a = [first(), first(), first()]
-    expect([second(), second(), second()]).toEqual(a)
-    expect(a.every((x) => x >= 0 && x < 1)).toBe(true)
-    expect(new Set(a).size).toBe(3)
   })
 })

@@ -6,9 +6,9 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { createHash, randomBytes } from "node:crypto"
+import { createHash } from "node:crypto"
 import { run, start } from "../support/process.js"
-import { connect, sha256 } from "../support/server.js"
+import { connect, samplePdf, sha256 } from "../support/server.js"
 
 const tempDir = () => fs.mkdtemp(path.join(os.tmpdir(), "fr-proc-"))
 
@@ -30,7 +30,7 @@ describe("the server process", () => {
 
   it("an upload resumes after the server process was restarted, and the stored file is intact", async () => {
     const dir = await tempDir()
-    const content = randomBytes(300_000)
+    const content = samplePdf(300_000)
     const before = await start({ FILE_SAVE_DIRECTORY: dir })
     const first = await connect(`ws://127.0.0.1:${before.port}/ws/file-transfer/`)
     first.send({ type: "file_meta", file_name: "restart.pdf", file_size: content.length, sha256: sha256(content) })
@@ -59,7 +59,7 @@ describe("the server process", () => {
     for (const [i, client] of clients.entries()) {
       client.send({ type: "file_meta", file_name: `stalled-${i}.txt`, file_size: 1_000_000 })
       await client.next()
-      client.send({ type: "file_chunk", chunk: Buffer.alloc(30_000).toString("base64") })
+      client.send({ type: "file_chunk", chunk: Buffer.alloc(30_000, 97).toString("base64") })
       await client.next()
       client.socket.pause() // never reads the server's close frame
     }

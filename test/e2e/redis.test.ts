@@ -1,13 +1,13 @@
 /** End to end with REDIS_URL set: two instances share one rate limit through a real Redis. */
 import { spawn, spawnSync } from "node:child_process"
-import { randomBytes, randomUUID } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
-import { connect, eventually, type RunningServer, sha256, startServer } from "../support/server.js"
+import { connect, eventually, type RunningServer, samplePdf, sha256, startServer } from "../support/server.js"
 
 /**
  * Two in-process instances with one Redis key space and one save directory,
@@ -63,7 +63,7 @@ describe.skipIf(!redisAvailable)("resuming on another instance (shared Redis and
 
   it("an upload started on one instance is refused on another while open, then finished there", async () => {
     const [a, b] = servers
-    const content = randomBytes(500_000)
+    const content = samplePdf(500_000)
     const onA = await connect(a!.url)
     onA.send({ type: "file_meta", file_name: "moved.pdf", file_size: content.length, sha256: sha256(content) })
     const { upload_id } = await onA.next()

@@ -2,14 +2,14 @@
  * Scale-out without Docker: two server processes on two ports share one
  * Redis and one save directory, as replicas behind a load balancer do.
  */
-import { randomBytes, randomUUID } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { start, type Started } from "../support/process.js"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
-import { connect, sha256, upload } from "../support/server.js"
+import { connect, samplePdf, sha256, upload } from "../support/server.js"
 
 describe.skipIf(!redisAvailable)("two server processes sharing Redis and a save directory", () => {
   const prefix = `file-receiver-scale-${randomUUID()}`
@@ -38,7 +38,7 @@ describe.skipIf(!redisAvailable)("two server processes sharing Redis and a save 
   })
 
   it("stores every upload spread over both, never overwriting, and enforces one shared rate limit", async () => {
-    const files = Array.from({ length: 10 }, (_, i) => ({ content: randomBytes(50_000 + i), index: i }))
+    const files = Array.from({ length: 10 }, (_, i) => ({ content: samplePdf(50_000 + i), index: i }))
     const replies = await Promise.all(files.map(async ({ content, index }) => {
       const client = await connect(url(index))
       const reply = await upload(client, "same-name.pdf", content, 64 * 1024)

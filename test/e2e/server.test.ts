@@ -12,6 +12,8 @@ import {
   listDirectory,
   meta,
   type RunningServer,
+  samplePdf,
+  sampleText,
   sha256,
   startServer,
   upload,
@@ -29,7 +31,7 @@ const readStored = (name: string) => fs.readFile(path.join(server.directory, nam
 describe("uploading over the seed protocol", () => {
   it("stores a multi-chunk upload byte for byte (sha256) and answers every step", async () => {
     const client = await connect(server.url)
-    const content = randomBytes(1024 * 1024 + 123)
+    const content = samplePdf(1024 * 1024 + 123)
     client.send(meta("big.pdf", content.length))
     expect(await client.next()).toMatchObject({
       type: "meta_received",
@@ -87,13 +89,13 @@ describe("uploading over the seed protocol", () => {
     await expect(fs.stat(outside)).rejects.toThrow()
     const hidden = await upload(client, "$.txt", Buffer.from("x"))
     expect(hidden.type).toBe("error")
-    const upper = await upload(client, "Photo.JPG", Buffer.from("x"))
+    const upper = await upload(client, "Photo.JPG", Buffer.from([0xff, 0xd8, 0xff, 0xe0]))
     expect(upper).toMatchObject({ type: "file_received", extension: "jpg" })
     client.close()
   })
 
   it("50 concurrent uploads all arrive intact", async () => {
-    const files = Array.from({ length: 50 }, (_, i) => ({ name: `concurrent-${i}.txt`, content: randomBytes(20_000 + i * 997) }))
+    const files = Array.from({ length: 50 }, (_, i) => ({ name: `concurrent-${i}.txt`, content: sampleText(20_000 + i * 997) }))
     const replies = await Promise.all(files.map(async ({ content, name }) => {
       const client = await connect(server.url)
       const reply = await upload(client, name, content, 16 * 1024)
@@ -108,7 +110,7 @@ describe("uploading over the seed protocol", () => {
 describe("binary frames and pipelining", () => {
   it("a file sent as binary frames, all at once without waiting, is stored intact and every chunk answered in order", async () => {
     const client = await connect(server.url)
-    const content = randomBytes(3 * 1024 * 1024 + 17)
+    const content = samplePdf(3 * 1024 * 1024 + 17)
     const size = 200 * 1024
     client.send(meta("pipelined.pdf", content.length))
     expect((await client.next()).binary_chunks).toBe(true)
@@ -150,7 +152,7 @@ describe("binary frames and pipelining", () => {
 
 describe("resume", () => {
   it("an upload cut off at random points, again and again, resumes each time and ends intact", async () => {
-    const content = randomBytes(2 * 1024 * 1024 + 321)
+    const content = samplePdf(2 * 1024 * 1024 + 321)
     const piece = 64 * 1024
     let uploadId: unknown
     let last: Record<string, unknown> = {}
@@ -269,9 +271,9 @@ describe("errors are answered with a clear message and the connection stays usab
     const client = await connect(server.url)
     client.send(meta("e.txt", 300 * 1024))
     await client.next()
-    client.send(chunk(randomBytes(256 * 1024 + 1)))
+    client.send(chunk(sampleText(256 * 1024 + 1)))
     expect((await client.next()).message).toBe("Chunk too large: 262145 bytes exceeds the limit of 262144 bytes per chunk")
-    client.send(chunk(randomBytes(300 * 1024).subarray(0, 256 * 1024)))
+    client.send(chunk(sampleText(300 * 1024).subarray(0, 256 * 1024)))
     expect((await client.next()).type).toBe("chunk_received")
     client.close()
   })
@@ -280,7 +282,7 @@ describe("errors are answered with a clear message and the connection stays usab
     const client = await connect(server.url)
     client.send(meta("cut-off.pdf", 1_000_000))
     const { upload_id } = await client.next()
-    client.send(chunk(randomBytes(64 * 1024)))
+    client.send(chunk(samplePdf(64 * 1024)))
     await client.next()
     client.socket.terminate()
     await eventually(async () => {
@@ -347,7 +349,7 @@ describe("HTTP", () => {
     }
     const before = await scrape()
     const client = await connect(server.url)
-    const content = randomBytes(5000)
+    const content = sampleText(5000)
     await upload(client, "metered.txt", content)
     await upload(client, "refused.exe", Buffer.from("x"))
     const during = await scrape()

@@ -4,7 +4,7 @@
  * that reads replies one at a time.
  */
 import { ConfigProvider, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -105,6 +105,20 @@ export const handshakeStatus = (url: string, options: ClientOptions = {}): Promi
 export const meta = (file_name: string, file_size: number) => ({ type: "file_meta", file_name, file_size })
 export const chunk = (bytes: Uint8Array) => ({ type: "file_chunk", chunk: Buffer.from(bytes).toString("base64") })
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+/** `size` random bytes that pass the content check as a PDF: the PDF signature, then noise. */
+export const samplePdf = (size: number): Buffer => {
+  const bytes = randomBytes(size)
+  bytes.write("%PDF-1.7\n")
+  return bytes
+}
+
+/** `size` bytes of random printable ASCII: they pass the content check as text. */
+export const sampleText = (size: number): Buffer => {
+  const bytes = randomBytes(size)
+  for (let i = 0; i < size; i++) bytes[i] = 0x20 + (bytes[i]! % 95)
+  return bytes
+}
 
 /** Uploads `content` stop-and-wait in `chunkSize` pieces; returns the last reply. */
 export const upload = async (client: TestClient, name: string, content: Uint8Array, chunkSize = 64 * 1024) => {

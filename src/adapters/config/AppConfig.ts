@@ -107,6 +107,10 @@ export interface AppConfig {
   readonly trustProxy: ClientAddress.Trust
   /** Limits, timeouts, origins and authentication (abuse protection). */
   readonly security: SecurityConfig
+  /** Check file contents against their extension (CONTENT_CHECK=on|off). */
+  readonly contentCheck: boolean
+  /** Bytes that must stay free in the save directory after an upload (MIN_FREE_DISK_MB, in MiB). */
+  readonly minFreeDiskBytes: number
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -150,6 +154,11 @@ const Settings = Config.all({
         ConfigError.InvalidData(["TRUST_PROXY"], `expected ${expectation}, got "${text}"`)))
   ),
   security: SecurityConfig,
+  contentCheck: Config.literal("on", "off")("CONTENT_CHECK").pipe(
+    Config.withDefault("on" as const),
+    Config.map((choice) => choice === "on")
+  ),
+  minFreeDiskBytes: integerBetween("MIN_FREE_DISK_MB", 0, 1024 * 1024 * 1024, 64).pipe(Config.map((mebibytes) => mebibytes * MiB)),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),

@@ -48,7 +48,7 @@ export const create = (
         }
         const onClose = () => {
           stream.off("drain", onDrain)
-          rejectDrain(failure ?? new Error("the partial file was closed"))
+          rejectDrain(failure ?? stream.errored ?? new Error("the partial file was closed"))
         }
         stream.once("drain", onDrain)
         stream.once("close", onClose)
@@ -58,7 +58,9 @@ export const create = (
       stream.off("error", onOpenError)
       resolve({
         write: (bytes) => {
-          if (failure !== undefined) throw failure
+          // The stream is destroyed at once on a write error, but says why only a tick later: ask it.
+          const failed = failure ?? stream.errored ?? undefined
+          if (failed) throw failed
           // A closed stream would take the bytes and never report back.
           if (stream.writableEnded || stream.destroyed) throw new Error("the partial file is closed")
           return stream.write(bytes) ? undefined : drained()
@@ -66,7 +68,8 @@ export const create = (
         finish: async () => {
           if (!stream.writableEnded) stream.end()
           await closed(stream)
-          if (failure !== undefined) throw failure
+          const failed = failure ?? stream.errored ?? undefined
+          if (failed) throw failed
         },
         destroy: async () => {
           stream.destroy()

@@ -76,6 +76,16 @@ describe("AppConfig", () => {
       expect(config.allowedExtensions).toEqual(["txt", "pdf"])
     }))
 
+  it.effect("checks content and keeps 64 MiB free by default; CONTENT_CHECK=off and MIN_FREE_DISK_MB change that", () =>
+    Effect.gen(function*() {
+      const defaults = yield* read()
+      expect(defaults.contentCheck).toBe(true)
+      expect(defaults.minFreeDiskBytes).toBe(64 * 1024 * 1024)
+      const set = yield* read(["CONTENT_CHECK", "off"], ["MIN_FREE_DISK_MB", "0"])
+      expect(set.contentCheck).toBe(false)
+      expect(set.minFreeDiskBytes).toBe(0)
+    }))
+
   it.effect("treats an empty REDIS_URL as no Redis", () =>
     Effect.gen(function*() {
       const config = yield* read(["REDIS_URL", ""])
@@ -114,7 +124,9 @@ describe("AppConfig", () => {
     ["FILE_ALLOWED_EXTENSIONS", "txt,,pdf"],
     ["FILE_ALLOWED_EXTENSIONS", "[\"txt\", 5]"],
     ["FILE_ALLOWED_EXTENSIONS", "["],
-    ["LOG_LEVEL", "loud"]
+    ["LOG_LEVEL", "loud"],
+    ["CONTENT_CHECK", "maybe"],
+    ["MIN_FREE_DISK_MB", "-5"]
   ]
 
   for (const [name, value] of badValues) {

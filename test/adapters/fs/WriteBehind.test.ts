@@ -31,6 +31,22 @@ describe("WriteBehind", () => {
     expect(() => writer.write(Buffer.alloc(1))).toThrow(/ENOSPC/)
   })
 
+  it("the first write to fail after a failed one reports the failure (ENOSPC), even before the stream's error event", async () => {
+    const writer = await WriteBehind.create("/dev/full", { highWaterMark: 1024 * 1024, mode: 0o644, flags: "w" })
+    let thrown: unknown
+    for (let attempt = 0; attempt < 10_000 && thrown === undefined; attempt++) {
+      try {
+        writer.write(Buffer.alloc(100))
+      } catch (error) {
+        thrown = error
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    // The stream is destroyed as soon as the write fails, while it closes the file; 'error' comes after that.
+    expect(String(thrown)).toMatch(/ENOSPC/)
+    await writer.destroy()
+  })
+
   it("a caller waiting for the drain learns of the failure", async () => {
     const writer = await WriteBehind.create("/dev/full", { highWaterMark: 16, mode: 0o644, flags: "w" })
     const pending = writer.write(Buffer.alloc(1000))
