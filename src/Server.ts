@@ -1,19 +1,21 @@
 /**
  * The whole service as one Layer, built from configuration: adapters are
  * picked here (Redis or in-memory rate limiting; Redis, sidecar-file or
- * in-memory upload registry; the filesystem store) and wired to the upload
+ * in-memory upload registry; filesystem, S3 or in-memory storage) and wired to the upload
  * session, the expiry sweep and the WebSocket transport. `main.ts` runs it;
  * end-to-end tests run it on port 0.
  */
-import { Duration, Effect, Layer, Option } from "effect"
-import type { Redacted } from "effect"
-import { AppConfig } from "./adapters/config/AppConfig.js"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { AppConfig, type S3Config } from "./adapters/config/AppConfig.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
+import * as MemoryFileStore from "./adapters/memory/MemoryFileStore.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
 import * as MemoryUploadRegistry from "./adapters/memory/MemoryUploadRegistry.js"
 import type { RedisClient, RedisConnectionError } from "./adapters/redis/RedisClient.js"
+import type { S3Settings } from "./adapters/s3/S3Bucket.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
+import type { FileStore, FileStoreError } from "./application/FileStore.js"
 import * as Readiness from "./application/Readiness.js"
 import * as UploadExpiry from "./application/UploadExpiry.js"
 import * as UploadSession from "./application/UploadSession.js"
@@ -68,24 +70,54 @@ const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClient
   }
 }
 
-const readinessLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) => {
-  const storage = FsFileStore.probe(config.saveDirectory)
-  return Option.match(redis, {
-    onNone: () => Layer.succeed(Readiness.Readiness, [storage]),
+const s3Settings = (s3: S3Config): S3Settings => ({
+  bucket: s3.bucket,
+  endpoint: Option.getOrUndefined(s3.endpoint),
+  region: s3.region,
+  prefix: s3.prefix,
+  forcePathStyle: s3.forcePathStyle,
+  partSize: s3.partSize,
+  credentials: Option.getOrUndefined(Option.map(s3.credentials, (keys) => ({
+    accessKeyId: Redacted.value(keys.accessKeyId),
+    secretAccessKey: Redacted.value(keys.secretAccessKey),
+    ...Option.match(keys.sessionToken, { onNone: () => ({}), onSome: (token) => ({ sessionToken: Redacted.value(token) }) })
+  })))
+})
+
+/** The FileStore picked by STORAGE, with its readiness probe; the AWS SDK is loaded only for s3. */
+const storageLayer = (config: AppConfig): Layer.Layer<FileStore | Readiness.StorageProbe, FileStoreError> => {
+  switch (config.storage) {
+    case "memory":
+      return Layer.merge(MemoryFileStore.layerMemory, Layer.succeed(Readiness.StorageProbe, { name: "storage", check: Effect.void }))
+    case "s3":
+      return Option.match(config.s3, {
+        onNone: () => Layer.die(new Error("STORAGE=s3 needs the S3 settings")),
+        onSome: (s3) =>
+          Layer.unwrapEffect(
+            Effect.map(Effect.promise(() => import("./adapters/s3/S3FileStore.js")), (S3FileStore) => S3FileStore.layer(s3Settings(s3)))
+          )
+      })
+    case "filesystem":
+      return Layer.merge(FsFileStore.layer(config.saveDirectory), Layer.succeed(Readiness.StorageProbe, FsFileStore.probe(config.saveDirectory)))
+  }
+}
+
+const readinessLayer = (redis: Option.Option<RedisClientLayer>) =>
+  Option.match(redis, {
+    onNone: () => Layer.effect(Readiness.Readiness, Effect.map(Readiness.StorageProbe, (storage) => [storage])),
     onSome: (client) =>
       Layer.effect(
         Readiness.Readiness,
         Effect.flatMap(Effect.promise(() => import("./adapters/redis/RedisClient.js")), (RedisClient) =>
-          Effect.map(RedisClient.probe, (redisProbe) => [storage, redisProbe]))
+          Effect.flatMap(RedisClient.probe, (redisProbe) => Effect.map(Readiness.StorageProbe, (storage) => [storage, redisProbe])))
       ).pipe(Layer.provide(client))
   })
-}
 
 /** The service for a given configuration. */
 export const layerFrom = (config: AppConfig) => {
   const redis = Option.map(config.redisUrl, redisClientLayer)
   const backends = Layer.mergeAll(
-    FsFileStore.layer(config.saveDirectory),
+    storageLayer(config),
     rateLimiterLayer(config, redis),
     uploadRegistryLayer(config, redis)
   )
@@ -105,7 +137,7 @@ export const layerFrom = (config: AppConfig) => {
     heartbeatMillis: config.heartbeatSeconds * 1000,
     trustedProxies: config.trustProxy
   }).pipe(
-    Layer.provide(Layer.merge(session, readinessLayer(config, redis))),
+    Layer.provide(Layer.merge(session, readinessLayer(redis))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
     Layer.provide(backends)
   )
@@ -117,6 +149,10 @@ export const layer = Layer.unwrapEffect(
     layerFrom(config).pipe(
       Layer.tap(() =>
         Effect.logInfo("configuration").pipe(Effect.annotateLogs({
+          storage: Option.match(config.s3, {
+            onNone: () => config.storage,
+            onSome: (s3) => `s3://${s3.bucket}/${s3.prefix}${Option.match(s3.endpoint, { onNone: () => "", onSome: (url) => ` at ${url}` })}`
+          }),
           saveDirectory: config.saveDirectory,
           maxFileBytes: config.maxFileBytes,
           allowedExtensions: config.allowedExtensions.join(","),
