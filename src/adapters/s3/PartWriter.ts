@@ -48,20 +48,39 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
   let uploadId: Promise<string> | undefined
   let inFlight: Promise<void> | undefined
   let partsSent = 0
+  /** The body of the last part sent, free again once it is uploaded: the next part is copied into it. */
+  let spare: Buffer | undefined
   const parts: Array<UploadedPart> = []
 
-  /** Sends the buffer as the next part, in the background. */
-  const sendBuffer = () => {
-    const body = Buffer.concat(chunks, buffered)
+  /** Moves the first `size` buffered bytes into one part body (the spare one when it fits). */
+  const takeBody = (size: number): Buffer => {
+    const body = spare !== undefined && spare.length === size ? spare : Buffer.allocUnsafe(size)
+    spare = undefined
+    let filled = 0
+    while (filled < size) {
+      const chunk = chunks[0]!
+      const length = Math.min(chunk.length, size - filled)
+      body.set(length === chunk.length ? chunk : chunk.subarray(0, length), filled)
+      filled += length
+      if (length === chunk.length) chunks.shift()
+      else chunks[0] = chunk.subarray(length)
+    }
+    buffered -= size
+    return body
+  }
+
+  /** Sends the next part (a full one, or what is left for the last one), in the background. */
+  const sendPart = () => {
+    const body = takeBody(Math.min(buffered, partSize))
     const partNumber = ++partsSent
-    chunks = []
-    buffered = 0
     uploadId ??= target.create()
-    const started = uploadId
-    inFlight = started
+    inFlight = uploadId
       .then((id) => target.uploadPart(id, partNumber, body))
       .then(
-        (ETag) => void parts.push({ PartNumber: partNumber, ETag }),
+        (ETag) => {
+          parts.push({ PartNumber: partNumber, ETag })
+          spare = body
+        },
         (error: unknown) => void (failure ??= error)
       )
       .finally(() => {
@@ -83,11 +102,8 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
         written += bytes.length
       }
       if (buffered < partSize) return undefined
-      if (inFlight === undefined) return void sendBuffer()
-      return inFlight.then(() => {
-        check()
-        sendBuffer()
-      })
+      if (inFlight === undefined) sendPart()
+      return buffered < partSize ? undefined : sendFullParts()
     },
     written: () => written,
     finish: async () => {
@@ -95,18 +111,30 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
       closed = true
       await inFlight
       if (failure !== undefined) throw failure
-      if (uploadId === undefined) return { _tag: "Small", body: Buffer.concat(chunks, buffered) }
-      if (buffered > 0) sendBuffer()
-      await inFlight
-      if (failure !== undefined) throw failure
-      return { _tag: "Multipart", uploadId: await uploadId, parts: [...parts] }
+      if (uploadId === undefined && buffered < partSize) return { _tag: "Small", body: Buffer.concat(chunks, buffered) }
+      while (buffered > 0) {
+        sendPart()
+        await inFlight
+        if (failure !== undefined) throw failure
+      }
+      return { _tag: "Multipart", uploadId: await uploadId!, parts: [...parts] }
     },
     destroy: async () => {
       closed = true
       chunks = []
       buffered = 0
+      spare = undefined
       await inFlight
       return uploadId?.catch(() => undefined)
+    }
+  }
+
+  /** Sends full parts, each once the one before is uploaded, until less than a part is buffered. */
+  async function sendFullParts(): Promise<void> {
+    while (buffered >= partSize) {
+      await inFlight
+      check()
+      sendPart()
     }
   }
 }

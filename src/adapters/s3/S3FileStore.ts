@@ -116,6 +116,8 @@ export const make = Effect.gen(function*() {
       uploadPart: (multipartId, partNumber, body) => bucket.uploadPart(dataKey(uploadId), multipartId, partNumber, body)
     }, partSize)
     let isOpen = true
+    /** When this upload last received bytes (or was opened). */
+    let touchedAt = open.get(uploadId) ?? 0
     let restored: Promise<void> | undefined = resumedFrom === undefined || resumedFrom === 0 ? Promise.resolve() : undefined
 
     const feed = async (length: number, onBytes: (bytes: Uint8Array) => void, intoWriter: boolean) => {
@@ -147,6 +149,7 @@ export const make = Effect.gen(function*() {
     const append = (bytes: Uint8Array) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         if (!isOpen) return Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial upload is closed" }))
+        touchedAt = now
         open.set(uploadId, now)
         return Effect.tryPromise({
           try: () => restore().then(() => writer.write(bytes)),
@@ -180,13 +183,15 @@ export const make = Effect.gen(function*() {
       )
 
     const suspend = whenOpen<void, never>(
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.suspend(() =>
         // A resumed upload that received nothing keeps its `.partial/` object as it is.
         restored === undefined ? Effect.void : Effect.tryPromise(async () => {
+          // A resume whose read-back failed holds only part of the bytes: the `.partial/` object stays as it was.
+          await restored
           const finished = await writer.finish()
           if (finished._tag === "Small") await bucket.put(dataKey(uploadId), finished.body)
           else await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-          await bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt: open.get(uploadId) ?? now }))
+          await bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt }))
         }).pipe(
           Effect.catchAll((error) =>
             Effect.zipRight(logFailure(uploadId, "keep")(error.cause), Effect.promise(() => writer.destroy()).pipe(Effect.flatMap((id) => abort(uploadId, id))))
