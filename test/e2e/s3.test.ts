@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as S3Bucket from "../../src/adapters/s3/S3Bucket.js"
 import { PARTIAL_FOLDER } from "../../src/adapters/s3/S3FileStore.js"
+import { run } from "../support/process.js"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
 import { type RunningS3, startS3rver } from "../support/s3rver.js"
 import { connect, eventually, type RunningServer, sha256, startServer } from "../support/server.js"
@@ -85,6 +86,14 @@ describe("STORAGE=s3", () => {
     expect(response.status).toBe(200)
     expect(((await response.json()) as { checks: Record<string, string> }).checks.storage).toBe("ok")
   })
+})
+
+describe("STORAGE=s3 start-up", () => {
+  it("stops with one clear line and exit code 1 when the bucket does not exist", async () => {
+    const { code, output } = await run({ ...s3.env("x/"), S3_BUCKET: "missing-bucket" }).exited
+    expect(code).toBe(1)
+    expect(output).toMatch(/start-up failed: .*S3 bucket missing-bucket does not answer/)
+  }, 60_000)
 })
 
 describe.skipIf(!redisAvailable)("STORAGE=s3: resuming on another instance (shared Redis and bucket)", () => {

@@ -74,7 +74,9 @@ export const make = (settings: S3Settings) => {
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
     ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
     requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED"
+    responseChecksumValidation: "WHEN_REQUIRED",
+    // A server that stops answering fails the request (and the upload) instead of holding it forever.
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: 60_000 }
   })
   const Bucket = settings.bucket
   const prefix = settings.prefix
