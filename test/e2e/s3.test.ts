@@ -56,7 +56,7 @@ describe("STORAGE=s3", () => {
     const content = randomBytes(12 * MiB + 17)
     const client = await connect(server.url)
     client.send({ type: "file_meta", file_name: "big.bin", file_size: content.length, sha256: sha256(content) })
-    expect((await client.next()).type).toBe("meta_received")
+    expect(await client.next()).toMatchObject({ type: "meta_received" })
     const chunkSize = 256 * 1024
     for (let offset = 0; offset < content.length; offset += chunkSize) client.sendRaw(content.subarray(offset, offset + chunkSize), true)
     let last = await client.next(30_000)

@@ -32,10 +32,10 @@ import { StorageProbe } from "../../application/Readiness.js"
 import * as FileName from "../../domain/FileName.js"
 import * as PartWriter from "./PartWriter.js"
 import * as S3Bucket from "./S3Bucket.js"
+import * as S3Publish from "./S3Publish.js"
 
 export const PARTIAL_FOLDER = ".partial/"
 const TOUCH_SUFFIX = ".json"
-const MAX_NAME_ATTEMPTS = 10_000
 
 const dataKey = (uploadId: string) => `${PARTIAL_FOLDER}${uploadId}`
 const touchKey = (uploadId: string) => `${PARTIAL_FOLDER}${uploadId}${TOUCH_SUFFIX}`
@@ -56,42 +56,12 @@ export const make = Effect.gen(function*() {
   const partSize = bucket.settings.partSize
   /** Uploads open in this process, with when they last received bytes. */
   const open = new Map<string, number>()
-  /** Names being published by this process: never handed to two commits at once. */
-  const publishing = new Set<string>()
-  let conditionalWrites = true
   let abortUnsupported = false
 
   const logFailure = (uploadId: string, what: string) => (cause: unknown) =>
     Effect.logWarning(`could not ${what} a partial upload on S3`).pipe(Effect.annotateLogs(annotations(uploadId, cause)))
 
-  /** Writes the file under the first free name with `write`; the name used. */
-  const publish = async (file: FileName.SafeFileName, write: (key: string, ifAbsent: boolean) => Promise<unknown>) => {
-    for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
-      const candidate = attempt === 0 ? file.name : FileName.alternativeName(file, attempt)
-      if (candidate.includes("/") || candidate.includes("\\") || candidate.startsWith(".")) {
-        throw new Error(`refusing a name outside the store: ${JSON.stringify(candidate)}`)
-      }
-      if (publishing.has(candidate)) continue
-      publishing.add(candidate)
-      try {
-        if (await bucket.exists(candidate)) continue
-        try {
-          await write(candidate, conditionalWrites)
-          return candidate
-        } catch (cause) {
-          if (S3Bucket.isConditionFailed(cause)) continue
-          if (!conditionalWrites || !S3Bucket.isUnsupported(cause)) throw cause
-          // The server refuses If-None-Match here: go on without it (HeadObject and the reservations still hold).
-          conditionalWrites = false
-          await write(candidate, false)
-          return candidate
-        }
-      } finally {
-        publishing.delete(candidate)
-      }
-    }
-    throw new Error(`no free name for ${file.name} after ${MAX_NAME_ATTEMPTS} attempts`)
-  }
+  const publish = S3Publish.make(bucket)
 
   const removeStaged = (uploadId: string) => Promise.all([bucket.remove(dataKey(uploadId)), bucket.remove(touchKey(uploadId))])
 
@@ -119,6 +89,8 @@ export const make = Effect.gen(function*() {
     /** When this upload last received bytes (or was opened). */
     let touchedAt = open.get(uploadId) ?? 0
     let restored: Promise<void> | undefined = resumedFrom === undefined || resumedFrom === 0 ? Promise.resolve() : undefined
+    /** Whether the resumed bytes are in the writer (always, for a new upload): appends then skip a promise. */
+    let restoredDone = restored !== undefined
 
     const feed = async (length: number, onBytes: (bytes: Uint8Array) => void, intoWriter: boolean) => {
       if (length === 0) return
@@ -132,7 +104,8 @@ export const make = Effect.gen(function*() {
       }
       if (fed !== length) throw new Error(`read back ${fed} of ${length} held bytes`)
     }
-    const restore = (onBytes: (bytes: Uint8Array) => void = () => {}) => (restored ??= feed(resumedFrom ?? 0, onBytes, true))
+    const restore = (onBytes: (bytes: Uint8Array) => void = () => {}) =>
+      (restored ??= feed(resumedFrom ?? 0, onBytes, true).then(() => void (restoredDone = true)))
     const close = Effect.sync(() => {
       const wasOpen = isOpen
       isOpen = false
@@ -151,10 +124,10 @@ export const make = Effect.gen(function*() {
         if (!isOpen) return Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial upload is closed" }))
         touchedAt = now
         open.set(uploadId, now)
-        return Effect.tryPromise({
-          try: () => restore().then(() => writer.write(bytes)),
-          catch: failWith("Write")
-        })
+        if (!restoredDone) return Effect.tryPromise({ try: () => restore().then(() => writer.write(bytes)), catch: failWith("Write") })
+        return Effect.try({ try: () => writer.write(bytes), catch: failWith("Write") }).pipe(
+          Effect.flatMap((full) => (full === undefined ? Effect.void : Effect.tryPromise({ try: () => full, catch: failWith("Write") })))
+        )
       })
 
     const commit = (file: FileName.SafeFileName, expectedBytes?: number) =>
