@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Option } from "effect"
+import { Duration, Effect, Either, Layer, Option } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore } from "../../../src/application/FileStore.js"
+import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
 import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
+import * as UploadExpiry from "../../../src/application/UploadExpiry.js"
 import * as FileName from "../../../src/domain/FileName.js"
 import { fileStoreContract, freshUploadId, StoreInspector } from "../../contracts/FileStore.contract.js"
 import { startS3rver } from "../../support/s3rver.js"
@@ -127,6 +129,25 @@ describe("S3FileStore", () => {
       expect((yield* Effect.flip(partial.commit(hostile))).reason).toBe("Commit")
       expect(yield* Effect.promise(() => bucket.list(""))).toEqual([])
     }))
+
+  it.live("the expiry sweep removes a suspended upload from the bucket once it has expired, and keeps a fresh one", () =>
+    Effect.gen(function*() {
+      const [store, bucket] = yield* storeOn(freshPrefix(), 4)
+      const [old, fresh] = [freshUploadId(), freshUploadId()]
+      for (const id of [old, fresh]) {
+        const partial = yield* store.begin(id)
+        yield* partial.append(new TextEncoder().encode("twelve bytes"))
+        yield* partial.suspend
+        if (id === old) yield* Effect.sleep(Duration.millis(3_500))
+      }
+      const removed = yield* UploadExpiry.sweep(Duration.seconds(2)).pipe(
+        Effect.provide(Layer.merge(Layer.succeed(FileStore, store), MemoryUploadRegistry.layerMemory))
+      )
+      expect(removed).toBe(1)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(
+        [`${S3FileStore.PARTIAL_FOLDER}${fresh}`, `${S3FileStore.PARTIAL_FOLDER}${fresh}.json`].sort()
+      )
+    }), 30_000)
 
   it.live("a store does not start when the bucket does not exist", () =>
     Effect.gen(function*() {
