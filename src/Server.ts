@@ -1,23 +1,26 @@
 /**
  * The whole service as one Layer, built from configuration: adapters are
  * picked here (Redis or in-memory rate limiting; Redis, sidecar-file or
- * in-memory upload registry; the filesystem store) and wired to the upload
+ * in-memory upload registry; filesystem, S3 or in-memory storage) and wired to the upload
  * session, the expiry sweep and the WebSocket transport. `main.ts` runs it;
  * end-to-end tests run it on port 0.
  */
 import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs/promises"
-import { AppConfig } from "./adapters/config/AppConfig.js"
+import { AppConfig, type S3Config } from "./adapters/config/AppConfig.js"
 import * as FsDiskSpace from "./adapters/fs/FsDiskSpace.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
 import * as Authentication from "./adapters/http/Authentication.js"
 import { UploadLimits } from "./adapters/http/UploadLimits.js"
 import * as MemoryConcurrencyLimiter from "./adapters/memory/MemoryConcurrencyLimiter.js"
+import * as MemoryFileStore from "./adapters/memory/MemoryFileStore.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
 import * as MemoryUploadRegistry from "./adapters/memory/MemoryUploadRegistry.js"
 import type { RedisClient, RedisConnectionError } from "./adapters/redis/RedisClient.js"
+import type { S3Settings } from "./adapters/s3/S3Bucket.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
+import type { FileStore, FileStoreError } from "./application/FileStore.js"
 import * as LimiterFallback from "./application/LimiterFallback.js"
 import * as Readiness from "./application/Readiness.js"
 import * as UploadExpiry from "./application/UploadExpiry.js"
@@ -104,18 +107,48 @@ const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClient
   }
 }
 
-const readinessLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) => {
-  const storage = FsFileStore.probe(config.saveDirectory)
-  return Option.match(redis, {
-    onNone: () => Layer.succeed(Readiness.Readiness, [storage]),
+const s3Settings = (s3: S3Config): S3Settings => ({
+  bucket: s3.bucket,
+  endpoint: Option.getOrUndefined(s3.endpoint),
+  region: s3.region,
+  prefix: s3.prefix,
+  forcePathStyle: s3.forcePathStyle,
+  partSize: s3.partSize,
+  credentials: Option.getOrUndefined(Option.map(s3.credentials, (keys) => ({
+    accessKeyId: Redacted.value(keys.accessKeyId),
+    secretAccessKey: Redacted.value(keys.secretAccessKey),
+    ...Option.match(keys.sessionToken, { onNone: () => ({}), onSome: (token) => ({ sessionToken: Redacted.value(token) }) })
+  })))
+})
+
+/** The FileStore picked by STORAGE, with its readiness probe; the AWS SDK is loaded only for s3. */
+const storageLayer = (config: AppConfig): Layer.Layer<FileStore | Readiness.StorageProbe, FileStoreError> => {
+  switch (config.storage) {
+    case "memory":
+      return Layer.merge(MemoryFileStore.layerMemory, Layer.succeed(Readiness.StorageProbe, { name: "storage", check: Effect.void }))
+    case "s3":
+      return Option.match(config.s3, {
+        onNone: () => Layer.die(new Error("STORAGE=s3 needs the S3 settings")),
+        onSome: (s3) =>
+          Layer.unwrapEffect(
+            Effect.map(Effect.promise(() => import("./adapters/s3/S3FileStore.js")), (S3FileStore) => S3FileStore.layer(s3Settings(s3)))
+          )
+      })
+    case "filesystem":
+      return Layer.merge(FsFileStore.layer(config.saveDirectory), Layer.succeed(Readiness.StorageProbe, FsFileStore.probe(config.saveDirectory)))
+  }
+}
+
+const readinessLayer = (redis: Option.Option<RedisClientLayer>) =>
+  Option.match(redis, {
+    onNone: () => Layer.effect(Readiness.Readiness, Effect.map(Readiness.StorageProbe, (storage) => [storage])),
     onSome: (client) =>
       Layer.effect(
         Readiness.Readiness,
         Effect.flatMap(Effect.promise(() => import("./adapters/redis/RedisClient.js")), (RedisClient) =>
-          Effect.map(RedisClient.probe, (redisProbe) => [storage, redisProbe]))
+          Effect.flatMap(RedisClient.probe, (redisProbe) => Effect.map(Readiness.StorageProbe, (storage) => [storage, redisProbe])))
       ).pipe(Layer.provide(client))
   })
-}
 
 /** The service for a given configuration. */
 export const layerFrom = (config: AppConfig) =>
@@ -125,8 +158,9 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
   const { limits, timeouts } = config.security
   const redis = Option.map(config.redisUrl, redisClientLayer)
   const backends = Layer.mergeAll(
-    FsFileStore.layer(config.saveDirectory),
-    FsDiskSpace.layer(config.saveDirectory),
+    storageLayer(config),
+    // Free space is a filesystem's notion: other stores have no disk to check.
+    config.storage === "filesystem" ? FsDiskSpace.layer(config.saveDirectory) : Layer.empty,
     limitersLayer(config, redis),
     uploadRegistryLayer(config, redis)
   )
@@ -162,7 +196,7 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
     connectionLimits: { perClient: limit(limits.connectionsPerClient), total: limit(limits.connections) },
     handshakeTimeoutMillis: timeouts.handshakeSeconds * 1000
   }).pipe(
-    Layer.provide(Layer.mergeAll(session, readinessLayer(config, redis), Layer.succeed(UploadLimits, {
+    Layer.provide(Layer.mergeAll(session, readinessLayer(redis), Layer.succeed(UploadLimits, {
       maxFileBytes: config.maxFileBytes,
       maxChunkBytes: config.maxChunkBytes,
       allowedExtensions: config.allowedExtensions
@@ -178,6 +212,10 @@ export const layer = Layer.unwrapEffect(
     layerFrom(config).pipe(
       Layer.tap(() =>
         Effect.logInfo("configuration").pipe(Effect.annotateLogs({
+          storage: Option.match(config.s3, {
+            onNone: () => config.storage,
+            onSome: (s3) => `s3://${s3.bucket}/${s3.prefix}${Option.match(s3.endpoint, { onNone: () => "", onSome: (url) => ` at ${url}` })}`
+          }),
           saveDirectory: config.saveDirectory,
           maxFileBytes: config.maxFileBytes,
           allowedExtensions: config.allowedExtensions.join(","),

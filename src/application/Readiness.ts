@@ -11,6 +11,9 @@ export interface Probe {
   readonly check: Effect.Effect<void, string>
 }
 
+/** The probe of the storage in use (save directory, bucket, ...), provided by the FileStore adapter's layer. */
+export class StorageProbe extends Context.Tag("file-receiver/StorageProbe")<StorageProbe, Probe>() {}
+
 export class Readiness extends Context.Tag("file-receiver/Readiness")<Readiness, ReadonlyArray<Probe>>() {}
 
 export interface ReadinessReport {

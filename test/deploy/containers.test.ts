@@ -13,6 +13,14 @@ const hasCompose = spawnSync("docker-compose", ["version"], { stdio: "ignore" })
 const inCI = process.env["CI"] === "true"
 if (!hasCompose && !inCI) console.warn("[file-receiver tests] docker-compose not installed: skipping the compose validation")
 
+/** One service's lines in `docker-compose config` output. */
+const serviceSection = (resolved: string, name: string): string => {
+  const start = resolved.indexOf(`\n  ${name}:\n`)
+  if (start < 0) return ""
+  const next = resolved.slice(start + 1).search(/\n  [\w-]+:\n/)
+  return next < 0 ? resolved.slice(start) : resolved.slice(start, start + 1 + next)
+}
+
 describe("docker-compose.yml", () => {
   it.skipIf(!hasCompose && !inCI)("is valid for docker-compose and runs redis + the app on port 8000 with shared Redis", () => {
     execFileSync("docker-compose", ["config", "-q"], { cwd: root, stdio: "pipe" })
@@ -21,9 +29,23 @@ describe("docker-compose.yml", () => {
     expect(resolved).toMatch(/published: "?8000"?|8000:8000/)
     expect(resolved).toContain("HOST: 0.0.0.0")
     // Scaling needs the app without a fixed host port, behind the proxy.
-    const app = resolved.slice(resolved.indexOf("\n  app:"), resolved.indexOf("\n  proxy:"))
+    const app = serviceSection(resolved, "app")
     expect(app).not.toContain("published")
     expect(resolved).toContain("deploy/nginx.conf")
+  })
+
+  it.skipIf(!hasCompose && !inCI)("has an optional s3 profile: MinIO plus a one-shot bucket creation, and the app on the filesystem unless STORAGE=s3", () => {
+    execFileSync("docker-compose", ["--profile", "s3", "config", "-q"], { cwd: root, stdio: "pipe" })
+    const resolved = execFileSync("docker-compose", ["--profile", "s3", "config"], { cwd: root, env: { ...process.env, STORAGE: "", S3_BUCKET: "" } }).toString()
+    expect(serviceSection(resolved, "minio")).toMatch(/profiles:\s*\n\s*- s3/)
+    const setup = serviceSection(resolved, "minio-setup")
+    expect(setup).toMatch(/profiles:\s*\n\s*- s3/)
+    expect(setup).toContain("local/file-receiver")
+    const app = serviceSection(resolved, "app")
+    expect(app).toContain("STORAGE: filesystem")
+    expect(app).toContain("S3_ENDPOINT: http://minio:9000")
+    // The app never depends on an optional service.
+    expect(app).not.toContain("minio:\n")
   })
 
   it("has an nginx config that passes WebSocket upgrades to the app service", () => {

@@ -12,16 +12,19 @@ const MiB = 1024 * 1024
 const invalid = (name: string, expectation: string, value: unknown) =>
   Either.left(ConfigError.InvalidData([name], `expected ${expectation}, got "${String(value)}"`))
 
+/** `text` as an integer within [min, max]. */
+const parseIntegerBetween = (name: string, min: number, max: number, text: string) => {
+  const value = Number(text.trim())
+  return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max
+    ? Either.right(value)
+    : invalid(name, `an integer from ${min} to ${max}`, text)
+}
+
 /** An integer variable within [min, max]. */
 const integerBetween = (name: string, min: number, max: number, fallback: number): Config.Config<number> =>
   Config.string(name).pipe(
     Config.withDefault(String(fallback)),
-    Config.mapOrFail((text) => {
-      const value = Number(text.trim())
-      return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max
-        ? Either.right(value)
-        : invalid(name, `an integer from ${min} to ${max}`, text)
-    })
+    Config.mapOrFail((text) => parseIntegerBetween(name, min, max, text))
   )
 
 /** A string variable that must not be blank. */
@@ -85,6 +88,31 @@ export const parseExtensions = (text: string): Either.Either<ReadonlyArray<strin
   return extensions.length === 0 ? Either.left("at least one extension") : Either.right(extensions)
 }
 
+/** Where files go (STORAGE). */
+export type Storage = "filesystem" | "s3" | "memory"
+
+/** The S3 bucket, when STORAGE=s3. */
+export interface S3Config {
+  readonly bucket: string
+  /** S3_ENDPOINT: an S3-compatible server (MinIO, ...); None for AWS. */
+  readonly endpoint: Option.Option<string>
+  readonly region: string
+  /** Key prefix, "" or ending in `/`. */
+  readonly prefix: string
+  readonly forcePathStyle: boolean
+  /** Bytes per multipart part. */
+  readonly partSize: number
+  /** AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN); None: the SDK's default chain. */
+  readonly credentials: Option.Option<{
+    readonly accessKeyId: Redacted.Redacted<string>
+    readonly secretAccessKey: Redacted.Redacted<string>
+    readonly sessionToken: Option.Option<Redacted.Redacted<string>>
+  }>
+}
+
+/** S3 caps a single-request copy at 5 GiB, and the S3 store publishes with one copy. */
+export const S3_MAX_FILE_MIB = 5 * 1024
+
 export interface AppConfig {
   readonly host: string
   readonly port: number
@@ -116,6 +144,9 @@ export interface AppConfig {
     readonly periodSeconds: number
     readonly perPeriod: number
   }
+  readonly storage: Storage
+  /** Some exactly when storage is "s3". */
+  readonly s3: Option.Option<S3Config>
 }
 
 export const DEFAULT_EXTENSIONS = "txt,pdf,png,jpg,jpeg,gif"
@@ -166,14 +197,84 @@ const Settings = Config.all({
   })
 })
 
-export const AppConfig: Config.Config<AppConfig> = Settings.pipe(
-  Config.mapOrFail(({ uploadRegistry, ...settings }) =>
-    Option.match(uploadRegistry, {
-      onNone: () => Either.right({ ...settings, uploadRegistry: Option.isSome(settings.redisUrl) ? "redis" as const : "filesystem" as const }),
-      onSome: (choice) =>
-        choice === "redis" && Option.isNone(settings.redisUrl)
-          ? Either.left(ConfigError.InvalidData(["UPLOAD_REGISTRY"], `expected REDIS_URL to be set for "redis", got "${choice}"`))
-          : Either.right({ ...settings, uploadRegistry: choice })
+const optionalString = (name: string) =>
+  Config.option(Config.string(name)).pipe(Config.map(Option.filter((text) => text.trim() !== "")), Config.map(Option.map((text) => text.trim())))
+
+/** The S3_* variables as given; checked only when STORAGE=s3. */
+const S3Variables = Config.all({
+  bucket: optionalString("S3_BUCKET"),
+  endpoint: optionalString("S3_ENDPOINT"),
+  region: optionalString("S3_REGION"),
+  prefix: Config.string("S3_PREFIX").pipe(Config.withDefault("")),
+  forcePathStyle: optionalString("S3_FORCE_PATH_STYLE"),
+  partSize: optionalString("S3_PART_SIZE"),
+  accessKeyId: Config.option(Config.redacted("AWS_ACCESS_KEY_ID")),
+  secretAccessKey: Config.option(Config.redacted("AWS_SECRET_ACCESS_KEY")),
+  sessionToken: Config.option(Config.redacted("AWS_SESSION_TOKEN"))
+})
+
+const MIN_PART_SIZE = 5 * MiB
+const BOOLEANS: Record<string, boolean> = { true: true, yes: true, "1": true, on: true, false: false, no: false, "0": false, off: false }
+
+const s3Settings = (raw: Config.Config.Success<typeof S3Variables>): Either.Either<S3Config, ConfigError.ConfigError> =>
+  Either.gen(function*() {
+    const bucket = yield* Option.match(raw.bucket, {
+      onNone: () => invalid("S3_BUCKET", "a bucket name when STORAGE=s3", ""),
+      onSome: (name) => (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) ? Either.right(name) : invalid("S3_BUCKET", "an S3 bucket name (3-63 of a-z, 0-9, . and -)", name))
+    })
+    const endpoint = yield* Option.match(raw.endpoint, {
+      onNone: () => Either.right(Option.none<string>()),
+      onSome: (url) => (/^https?:\/\/[^\s/]+/.test(url) ? Either.right(Option.some(url)) : invalid("S3_ENDPOINT", "an http:// or https:// URL", url))
+    })
+    const forcePathStyle = yield* Option.match(raw.forcePathStyle, {
+      onNone: () => Either.right(false),
+      onSome: (text) => {
+        const value = BOOLEANS[text.toLowerCase()]
+        return value === undefined ? invalid("S3_FORCE_PATH_STYLE", "true or false", text) : Either.right(value)
+      }
+    })
+    const partSize = yield* Option.match(raw.partSize, {
+      onNone: () => Either.right(8 * MiB),
+      onSome: (text) => parseIntegerBetween("S3_PART_SIZE", MIN_PART_SIZE, 5 * 1024 * MiB, text)
+    })
+    if (Option.isSome(raw.accessKeyId) !== Option.isSome(raw.secretAccessKey)) {
+      return yield* invalid("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set together", "only one of them")
+    }
+    const prefix = raw.prefix.trim().replace(/^\/+/, "")
+    return {
+      bucket,
+      endpoint,
+      region: Option.getOrElse(raw.region, () => "us-east-1"),
+      prefix: prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`,
+      forcePathStyle,
+      partSize,
+      credentials: Option.all({ accessKeyId: raw.accessKeyId, secretAccessKey: raw.secretAccessKey }).pipe(
+        Option.map((keys) => ({ ...keys, sessionToken: raw.sessionToken }))
+      )
+    }
+  })
+
+const Storage = Config.all({
+  storage: Config.literal("filesystem", "s3", "memory")("STORAGE").pipe(Config.withDefault("filesystem" as const)),
+  s3: S3Variables
+})
+
+export const AppConfig: Config.Config<AppConfig> = Config.all([Settings, Storage]).pipe(
+  Config.mapOrFail(([{ uploadRegistry, ...settings }, storage]) =>
+    Either.gen(function*() {
+      const registry = yield* Option.match(uploadRegistry, {
+        onNone: () => Either.right(Option.isSome(settings.redisUrl) ? "redis" as const : "filesystem" as const),
+        onSome: (choice) =>
+          choice === "redis" && Option.isNone(settings.redisUrl)
+            ? Either.left(ConfigError.InvalidData(["UPLOAD_REGISTRY"], `expected REDIS_URL to be set for "redis", got "${choice}"`))
+            : Either.right(choice)
+      })
+      if (storage.storage !== "s3") return { ...settings, uploadRegistry: registry, storage: storage.storage, s3: Option.none() }
+      const s3 = yield* s3Settings(storage.s3)
+      if (settings.maxFileBytes > S3_MAX_FILE_MIB * MiB) {
+        return yield* invalid("FILE_MAX_SIZE", `at most ${S3_MAX_FILE_MIB} (5 GiB) with STORAGE=s3`, settings.maxFileBytes / MiB)
+      }
+      return { ...settings, uploadRegistry: registry, storage: "s3" as const, s3: Option.some(s3) }
     }))
 )
 

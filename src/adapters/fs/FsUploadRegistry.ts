@@ -4,7 +4,7 @@
  * can resume what it was receiving. Claims are held in this process: one
  * instance per directory (use Redis to share a directory between instances).
  */
-import { Effect, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
@@ -12,6 +12,9 @@ import { makeClaims } from "../memory/MemoryUploadRegistry.js"
 import { inside, unlessMissing } from "./Publish.js"
 
 export const SIDECAR_SUFFIX = ".upload.json"
+
+/** Age after which a temporary record file can only be a crash's leftover. */
+const STALE_TEMPORARY_MILLIS = 60_000
 
 /** The record as stored; checked when read back, since files can be edited or truncated. */
 const StoredRecord = Schema.parseJson(Schema.Struct({
@@ -57,19 +60,21 @@ export const make = (directory: string) =>
             ))
       )
 
-    const list = Effect.tryPromise({
+    const list = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.tryPromise({
       try: async () => {
         const names = await fs.readdir(root)
-        // A crash in `create` can leave a temporary file behind: it is never a record, so it goes.
-        await Promise.all(names.filter((name) => name.endsWith(`${SIDECAR_SUFFIX}.tmp`)).map((name) =>
-          fs.rm(path.join(root, name), { force: true })
-        ))
+        // A crash in `create` can leave a temporary file behind: it is never a record, so it goes once it is
+        // stale (a fresh one belongs to a `create` in progress, which renames it a moment later).
+        await Promise.all(names.filter((name) => name.endsWith(`${SIDECAR_SUFFIX}.tmp`)).map(async (name) => {
+          const stats = await unlessMissing(fs.stat(path.join(root, name)))
+          if (stats !== undefined && stats.mtimeMs < now - STALE_TEMPORARY_MILLIS) await fs.rm(path.join(root, name), { force: true })
+        }))
         return names
           .filter((name) => name.startsWith(".") && name.endsWith(SIDECAR_SUFFIX))
           .map((name) => name.slice(1, -SIDECAR_SUFFIX.length))
       },
       catch: unavailable
-    }).pipe(
+    })).pipe(
       Effect.flatMap((ids) => Effect.forEach(ids, (id) => Effect.option(get(id)), { concurrency: 8 })),
       Effect.map((found) => found.flatMap((record) => (Option.isSome(record) && Option.isSome(record.value) ? [record.value.value] : [])))
     )

@@ -149,4 +149,67 @@ describe("AppConfig", () => {
       const message = yield* failure(["FILE_ALLOWED_EXTENSIONS", ""])
       expect(message.startsWith("FILE_ALLOWED_EXTENSIONS:"), message).toBe(true)
     }))
+
+  describe("STORAGE", () => {
+    const s3 = (...entries: ReadonlyArray<readonly [string, string]>) => read(["STORAGE", "s3"], ["S3_BUCKET", "uploads"], ...entries)
+
+    it.effect("defaults to the filesystem and ignores S3 settings unless STORAGE=s3", () =>
+      Effect.gen(function*() {
+        const config = yield* read(["S3_PART_SIZE", "not a number"])
+        expect(config.storage).toBe("filesystem")
+        expect(Option.isNone(config.s3)).toBe(true)
+        expect((yield* read(["STORAGE", "memory"])).storage).toBe("memory")
+      }))
+
+    it.effect("reads the S3 defaults: AWS's us-east-1, no endpoint, no prefix, virtual-hosted style, 8 MiB parts, the SDK's credential chain", () =>
+      Effect.gen(function*() {
+        const config = Option.getOrThrow((yield* s3()).s3)
+        expect(config).toMatchObject({ bucket: "uploads", region: "us-east-1", prefix: "", forcePathStyle: false, partSize: 8 * 1024 * 1024 })
+        expect(Option.isNone(config.endpoint)).toBe(true)
+        expect(Option.isNone(config.credentials)).toBe(true)
+      }))
+
+    it.effect("reads every S3 setting, ending the prefix with a slash and keeping the keys redacted", () =>
+      Effect.gen(function*() {
+        const config = Option.getOrThrow((yield* s3(
+          ["S3_ENDPOINT", "http://minio:9000"],
+          ["S3_REGION", "eu-west-3"],
+          ["S3_PREFIX", "team/files"],
+          ["S3_FORCE_PATH_STYLE", "true"],
+          ["S3_PART_SIZE", "16777216"],
+          ["AWS_ACCESS_KEY_ID", "minioadmin"],
+          ["AWS_SECRET_ACCESS_KEY", "minio-secret"]
+        )).s3)
+        expect(config).toMatchObject({ region: "eu-west-3", prefix: "team/files/", forcePathStyle: true, partSize: 16777216 })
+        expect(Option.getOrThrow(config.endpoint)).toBe("http://minio:9000")
+        const keys = Option.getOrThrow(config.credentials)
+        expect(Redacted.value(keys.secretAccessKey)).toBe("minio-secret")
+        expect(String(keys.secretAccessKey)).not.toContain("minio-secret")
+      }))
+
+    const badS3: ReadonlyArray<readonly [string, string]> = [
+      ["STORAGE", "disk"],
+      ["S3_PART_SIZE", "1048576"],
+      ["S3_ENDPOINT", "minio:9000"],
+      ["S3_FORCE_PATH_STYLE", "maybe"],
+      ["S3_BUCKET", "Not_A_Bucket"]
+    ]
+    for (const [name, value] of badS3) {
+      it.effect(`refuses ${name}=${value} with STORAGE=s3, naming the variable and the value`, () =>
+        Effect.gen(function*() {
+          const message = yield* read(["STORAGE", "s3"], ["S3_BUCKET", "uploads"], [name, value]).pipe(Effect.flip, Effect.map(formatConfigError))
+          expect(message.startsWith(`${name}:`), message).toBe(true)
+          expect(mentions(message, value), `${message} should contain ${value}`).toBe(true)
+        }))
+    }
+
+    it.effect("needs S3_BUCKET, both access keys or neither, and files of at most 5 GiB with STORAGE=s3", () =>
+      Effect.gen(function*() {
+        expect(yield* failure(["STORAGE", "s3"])).toMatch(/^S3_BUCKET:/)
+        expect(yield* read(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["AWS_ACCESS_KEY_ID", "id"]).pipe(Effect.flip, Effect.map(formatConfigError)))
+          .toMatch(/^AWS_SECRET_ACCESS_KEY:/)
+        expect(yield* read(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"]).pipe(Effect.flip, Effect.map(formatConfigError)))
+          .toMatch(/^FILE_MAX_SIZE:.*6000/)
+      }))
+  })
 })

@@ -112,7 +112,7 @@ describe("FsUploadRegistry", () => {
 })
 
 describe("FsUploadRegistry.list", () => {
-  it.scoped("lists the records in the directory and clears temporary files a crash left behind", () =>
+  it.scopedLive("lists the records in the directory and clears stale temporary files a crash left behind, not fresh ones", () =>
     Effect.gen(function*() {
       const dir = yield* Effect.acquireRelease(
         Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "fr-list-"))),
@@ -121,8 +121,14 @@ describe("FsUploadRegistry.list", () => {
       const registry = yield* FsUploadRegistry.make(dir)
       const record = { uploadId: "L".repeat(24), fileName: "a.txt", size: 1, expectedSha256: undefined, createdAt: 1 }
       yield* registry.create(record)
-      yield* Effect.promise(() => fs.writeFile(path.join(dir, `.${"T".repeat(24)}${FsUploadRegistry.SIDECAR_SUFFIX}.tmp`), "{"))
+      const stale = path.join(dir, `.${"T".repeat(24)}${FsUploadRegistry.SIDECAR_SUFFIX}.tmp`)
+      yield* Effect.promise(() => fs.writeFile(stale, "{"))
+      const twoMinutesAgo = new Date(Date.now() - 120_000)
+      yield* Effect.promise(() => fs.utimes(stale, twoMinutesAgo, twoMinutesAgo))
+      // A `create` in progress on another fiber: its temporary file is about to be renamed.
+      const fresh = `.${"F".repeat(24)}${FsUploadRegistry.SIDECAR_SUFFIX}.tmp`
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, fresh), "{"))
       expect(yield* registry.list).toEqual([record])
-      expect(yield* Effect.promise(() => fs.readdir(dir))).toEqual([`.${"L".repeat(24)}${FsUploadRegistry.SIDECAR_SUFFIX}`])
+      expect((yield* Effect.promise(() => fs.readdir(dir))).sort()).toEqual([fresh, `.${"L".repeat(24)}${FsUploadRegistry.SIDECAR_SUFFIX}`].sort())
     }))
 })

@@ -1,0 +1,170 @@
+/**
+ * The S3 calls the S3 store makes, on the official `@aws-sdk/client-s3`,
+ * bound to one bucket and key prefix, as promises (the store wraps them into
+ * Effects). Works with any S3-compatible server: a custom endpoint,
+ * path-style addressing, and no checksum headers beyond what S3 requires
+ * (many compatible servers do not understand the SDK's default trailing
+ * checksums).
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand
+} from "@aws-sdk/client-s3"
+import type { Readable } from "node:stream"
+import type { UploadedPart } from "./PartWriter.js"
+
+export interface S3Settings {
+  readonly bucket: string
+  /** e.g. `http://127.0.0.1:9000` for MinIO; unset for AWS. */
+  readonly endpoint?: string | undefined
+  readonly region: string
+  /** Prepended to every key (`uploads/`); "" for the bucket's root. */
+  readonly prefix: string
+  /** `http://host/bucket/key` instead of `http://bucket.host/key` (MinIO and most compatible servers need it). */
+  readonly forcePathStyle: boolean
+  /** Bytes per multipart part (at least 5 MiB, S3's minimum). */
+  readonly partSize: number
+  /** Explicit credentials; unset: the SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string } | undefined
+}
+
+/** S3's smallest part (except the last one). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024
+/** S3's largest single-request copy. */
+export const MAX_COPY_SIZE = 5 * 1024 * 1024 * 1024
+
+const statusOf = (cause: unknown): number | undefined =>
+  typeof cause === "object" && cause !== null && "$metadata" in cause
+    ? (cause.$metadata as { httpStatusCode?: number }).httpStatusCode
+    : undefined
+const nameOf = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "name" in cause ? String(cause.name) : undefined
+
+/** The key (or bucket) does not exist. */
+export const isMissing = (cause: unknown): boolean =>
+  statusOf(cause) === 404 || nameOf(cause) === "NoSuchKey" || nameOf(cause) === "NotFound"
+/** A conditional write lost: the key exists (412), or another conditional write on it is in progress (409). */
+export const isConditionFailed = (cause: unknown): boolean =>
+  statusOf(cause) === 412 || nameOf(cause) === "PreconditionFailed" || nameOf(cause) === "ConditionalRequestConflict"
+/** The server does not implement the request (s3rver: AbortMultipartUpload, conditional copies on some servers). */
+export const isUnsupported = (cause: unknown): boolean =>
+  statusOf(cause) === 405 || statusOf(cause) === 501 || nameOf(cause) === "NotImplemented" || nameOf(cause) === "MethodNotAllowed"
+
+export interface ListedObject {
+  readonly key: string
+  readonly size: number
+  readonly lastModified: number
+}
+
+/** One bucket and prefix; keys given to its methods are relative to the prefix. */
+export const make = (settings: S3Settings) => {
+  const client = new S3Client({
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+    ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    // A server that stops answering fails the request (and the upload) instead of holding it forever.
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: 60_000 }
+  })
+  const Bucket = settings.bucket
+  const prefix = settings.prefix
+  const full = (key: string) => prefix + key
+
+  const exists = async (key: string): Promise<boolean> => {
+    try {
+      await client.send(new HeadObjectCommand({ Bucket, Key: full(key) }))
+      return true
+    } catch (cause) {
+      if (isMissing(cause)) return false
+      throw cause
+    }
+  }
+
+  return {
+    client,
+    settings,
+    exists,
+    /** Size of `key`, or undefined when it does not exist. */
+    size: async (key: string): Promise<number | undefined> => {
+      try {
+        return (await client.send(new HeadObjectCommand({ Bucket, Key: full(key) }))).ContentLength ?? 0
+      } catch (cause) {
+        if (isMissing(cause)) return undefined
+        throw cause
+      }
+    },
+    /** Writes `key`; with `ifAbsent`, only if it does not exist yet (If-None-Match: *). */
+    put: (key: string, body: Buffer | string, ifAbsent = false) =>
+      client.send(new PutObjectCommand({ Bucket, Key: full(key), Body: body, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) })),
+    /** Copies `from` to `to` inside the bucket (server-side, up to 5 GiB); with `ifAbsent`, only if `to` does not exist yet. */
+    copy: (from: string, to: string, ifAbsent = false) =>
+      client.send(
+        new CopyObjectCommand({
+          Bucket,
+          Key: full(to),
+          CopySource: `${Bucket}/${full(from).split("/").map(encodeURIComponent).join("/")}`,
+          ...(ifAbsent ? { IfNoneMatch: "*" } : {})
+        })
+      ),
+    /** The bytes of `key` (or of its first `length` bytes) as a stream, or undefined when it does not exist. */
+    read: async (key: string, length?: number): Promise<Readable | undefined> => {
+      try {
+        const range = length === undefined ? {} : { Range: `bytes=0-${length - 1}` }
+        return (await client.send(new GetObjectCommand({ Bucket, Key: full(key), ...range }))).Body as Readable
+      } catch (cause) {
+        if (isMissing(cause)) return undefined
+        throw cause
+      }
+    },
+    /** Deletes `key`; succeeds when it does not exist. */
+    remove: (key: string) => client.send(new DeleteObjectCommand({ Bucket, Key: full(key) })).then(() => undefined),
+    /** Every object under `under` (relative to the prefix), all pages. */
+    list: async (under: string): Promise<ReadonlyArray<ListedObject>> => {
+      const found: Array<ListedObject> = []
+      let ContinuationToken: string | undefined
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: full(under), ContinuationToken }))
+        for (const object of page.Contents ?? []) {
+          if (object.Key === undefined) continue
+          found.push({ key: object.Key.slice(prefix.length), size: object.Size ?? 0, lastModified: object.LastModified?.getTime() ?? 0 })
+        }
+        ContinuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined
+      } while (ContinuationToken !== undefined)
+      return found
+    },
+    createMultipart: async (key: string): Promise<string> => {
+      const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key: full(key) }))
+      if (created.UploadId === undefined) throw new Error("CreateMultipartUpload answered without an upload id")
+      return created.UploadId
+    },
+    uploadPart: async (key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> => {
+      const uploaded = await client.send(
+        new UploadPartCommand({ Bucket, Key: full(key), UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length })
+      )
+      if (uploaded.ETag === undefined) throw new Error(`UploadPart ${partNumber} answered without an ETag`)
+      return uploaded.ETag
+    },
+    completeMultipart: (key: string, uploadId: string, parts: ReadonlyArray<UploadedPart>) =>
+      client.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key: full(key), UploadId: uploadId, MultipartUpload: { Parts: [...parts] } })
+      ),
+    abortMultipart: (key: string, uploadId: string) =>
+      client.send(new AbortMultipartUploadCommand({ Bucket, Key: full(key), UploadId: uploadId })).then(() => undefined),
+    /** Succeeds when the bucket exists and these credentials may use it. */
+    headBucket: () => client.send(new HeadBucketCommand({ Bucket })).then(() => undefined)
+  }
+}
+
+export type S3Bucket = ReturnType<typeof make>

@@ -1,0 +1,274 @@
+/**
+ * FileStore on S3 or any S3-compatible server (MinIO, s3rver, ...), for
+ * instances that share one bucket instead of one disk.
+ *
+ * Keys, under the configured prefix:
+ * - `<name>`: published files. Names are chosen at commit, exactly as the
+ *   filesystem store does (`report.pdf`, `report_1.pdf`, ...).
+ * - `.partial/<upload id>`: a suspended upload's bytes, as one readable
+ *   object, so any instance can resume it and replay them into the digest.
+ * - `.partial/<upload id>.json`: when that upload last received bytes.
+ *
+ * While a connection writes, its bytes stream into a multipart upload on the
+ * `.partial/` key (see PartWriter: bounded memory, backpressure). A file
+ * smaller than one part is never a multipart upload: commit writes it with
+ * one PutObject. On commit a multipart upload is completed and copied
+ * server-side under the free name (S3 has no rename, and the name can only be
+ * chosen safely at the end). On suspend it is completed as the `.partial/`
+ * object; a resume streams that object back once, into the client's digest
+ * and into a new multipart upload (S3 cannot append to an object, and
+ * s3rver has no UploadPartCopy).
+ *
+ * Never overwriting: a name is taken only after HeadObject finds it free,
+ * names being published in this process are reserved, and writes carry
+ * `If-None-Match: *`, which AWS S3 and MinIO enforce. A server that ignores
+ * it (s3rver) leaves one race: two instances publishing the same name within
+ * the same few milliseconds.
+ */
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { logReference } from "../../application/ActiveUpload.js"
+import { FileStore, FileStoreError, type PartialFile, type StoredPartial } from "../../application/FileStore.js"
+import { StorageProbe } from "../../application/Readiness.js"
+import * as FileName from "../../domain/FileName.js"
+import * as PartWriter from "./PartWriter.js"
+import * as S3Bucket from "./S3Bucket.js"
+import * as S3Publish from "./S3Publish.js"
+
+export const PARTIAL_FOLDER = ".partial/"
+const TOUCH_SUFFIX = ".json"
+
+const dataKey = (uploadId: string) => `${PARTIAL_FOLDER}${uploadId}`
+const touchKey = (uploadId: string) => `${PARTIAL_FOLDER}${uploadId}${TOUCH_SUFFIX}`
+
+/** The bucket the store writes to; its layer owns the client. */
+export class S3Storage extends Context.Tag("file-receiver/S3Storage")<S3Storage, S3Bucket.S3Bucket>() {}
+
+const failWith = (reason: FileStoreError["reason"]) => (cause: unknown) => new FileStoreError({ reason, cause })
+
+/** What a log line says about a failed upload: its reference, never its id (a capability). */
+const annotations = (uploadId: string, cause: unknown) => {
+  const reference = logReference(uploadId)
+  return { upload: reference, error: String(cause).split(uploadId).join(reference) }
+}
+
+export const make = Effect.gen(function*() {
+  const bucket = yield* S3Storage
+  const partSize = bucket.settings.partSize
+  /** Uploads open in this process, with when they last received bytes. */
+  const open = new Map<string, number>()
+  let abortUnsupported = false
+
+  const logFailure = (uploadId: string, what: string) => (cause: unknown) =>
+    Effect.logWarning(`could not ${what} a partial upload on S3`).pipe(Effect.annotateLogs(annotations(uploadId, cause)))
+
+  const publish = S3Publish.make(bucket)
+
+  const removeStaged = (uploadId: string) => Promise.all([bucket.remove(dataKey(uploadId)), bucket.remove(touchKey(uploadId))])
+
+  const abort = (uploadId: string, multipartId: string | undefined): Effect.Effect<void> =>
+    multipartId === undefined || abortUnsupported ? Effect.void : Effect.tryPromise(() => bucket.abortMultipart(dataKey(uploadId), multipartId)).pipe(
+      Effect.catchAll((error) => {
+        if (!S3Bucket.isUnsupported(error.cause)) return logFailure(uploadId, "abort")(error.cause)
+        abortUnsupported = true
+        return Effect.logWarning("this S3 server does not support AbortMultipartUpload: parts of abandoned uploads stay until a lifecycle rule removes them")
+      })
+    )
+
+  /**
+   * One open upload. `resumedFrom` is the size of the `.partial/` object it
+   * continues: those bytes are fed into the writer once (by `replay`, or
+   * before the first append, commit or suspend), so the new multipart
+   * upload holds the whole file.
+   */
+  const handle = (uploadId: string, resumedFrom: number | undefined): { partial: PartialFile; replay: (onBytes: (bytes: Uint8Array) => void) => Promise<void> } => {
+    const writer = PartWriter.make({
+      create: () => bucket.createMultipart(dataKey(uploadId)),
+      uploadPart: (multipartId, partNumber, body) => bucket.uploadPart(dataKey(uploadId), multipartId, partNumber, body)
+    }, partSize)
+    let isOpen = true
+    /** When this upload last received bytes (or was opened). */
+    let touchedAt = open.get(uploadId) ?? 0
+    let restored: Promise<void> | undefined = resumedFrom === undefined || resumedFrom === 0 ? Promise.resolve() : undefined
+    /** Whether the resumed bytes are in the writer (always, for a new upload): appends then skip a promise. */
+    let restoredDone = restored !== undefined
+
+    const feed = async (length: number, onBytes: (bytes: Uint8Array) => void, intoWriter: boolean) => {
+      if (length === 0) return
+      const body = await bucket.read(dataKey(uploadId), length)
+      if (body === undefined) throw new Error("the partial upload is gone")
+      let fed = 0
+      for await (const bytes of body as AsyncIterable<Buffer>) {
+        onBytes(bytes)
+        fed += bytes.length
+        if (intoWriter) await writer.write(bytes)
+      }
+      if (fed !== length) throw new Error(`read back ${fed} of ${length} held bytes`)
+    }
+    const restore = (onBytes: (bytes: Uint8Array) => void = () => {}) =>
+      (restored ??= feed(resumedFrom ?? 0, onBytes, true).then(() => void (restoredDone = true)))
+    const close = Effect.sync(() => {
+      const wasOpen = isOpen
+      isOpen = false
+      if (wasOpen) open.delete(uploadId)
+      return wasOpen
+    })
+    const whenOpen = <A, E>(effect: Effect.Effect<A, E>, otherwise: Effect.Effect<A, E>) =>
+      Effect.flatMap(close, (wasOpen) => (wasOpen ? effect : otherwise))
+    const destroy = Effect.promise(() => writer.destroy()).pipe(
+      Effect.flatMap((multipartId) => abort(uploadId, multipartId)),
+      Effect.zipRight(Effect.tryPromise(() => removeStaged(uploadId)).pipe(Effect.catchAll((error) => logFailure(uploadId, "remove")(error.cause))))
+    )
+
+    const append = (bytes: Uint8Array) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (!isOpen) return Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial upload is closed" }))
+        touchedAt = now
+        open.set(uploadId, now)
+        if (!restoredDone) return Effect.tryPromise({ try: () => restore().then(() => writer.write(bytes)), catch: failWith("Write") })
+        return Effect.try({ try: () => writer.write(bytes), catch: failWith("Write") }).pipe(
+          Effect.flatMap((full) => (full === undefined ? Effect.void : Effect.tryPromise({ try: () => full, catch: failWith("Write") })))
+        )
+      })
+
+    const commit = (file: FileName.SafeFileName, expectedBytes?: number) =>
+      whenOpen(
+        Effect.tryPromise({
+          try: async () => {
+            await restore()
+            const finished = await writer.finish()
+            if (expectedBytes !== undefined && writer.written() !== expectedBytes) {
+              throw new Error(`the partial upload holds ${writer.written()} bytes, not the ${expectedBytes} expected`)
+            }
+            if (finished._tag === "Small") {
+              const name = await publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent))
+              if (resumedFrom !== undefined) await removeStaged(uploadId)
+              return name
+            }
+            await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
+            if (writer.written() > S3Bucket.MAX_COPY_SIZE) throw new Error("files over 5 GiB cannot be published with one copy")
+            const name = await publish(file, (key, ifAbsent) => bucket.copy(dataKey(uploadId), key, ifAbsent))
+            await removeStaged(uploadId)
+            return name
+          },
+          catch: failWith("Commit")
+        }).pipe(Effect.tapError(() => destroy)),
+        Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial upload was already closed" }))
+      )
+
+    const suspend = whenOpen<void, never>(
+      Effect.suspend(() =>
+        // A resumed upload that received nothing keeps its `.partial/` object as it is.
+        restored === undefined ? Effect.void : Effect.tryPromise(async () => {
+          // A resume whose read-back failed holds only part of the bytes: the `.partial/` object stays as it was.
+          await restored
+          const finished = await writer.finish()
+          if (finished._tag === "Small") await bucket.put(dataKey(uploadId), finished.body)
+          else await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
+          await bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt }))
+        }).pipe(
+          Effect.catchAll((error) =>
+            Effect.zipRight(logFailure(uploadId, "keep")(error.cause), Effect.promise(() => writer.destroy()).pipe(Effect.flatMap((id) => abort(uploadId, id))))
+          )
+        )),
+      Effect.void
+    )
+
+    return {
+      partial: { append, commit, discard: whenOpen(destroy, Effect.void), suspend },
+      replay: (onBytes) => (restored === undefined ? restore(onBytes) : feed(resumedFrom ?? 0, onBytes, false))
+    }
+  }
+
+  const begin = (uploadId: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.try({
+        try: () => {
+          if (!/^[\w-]+$/.test(uploadId)) throw new Error("an upload id is letters, digits, _ and -")
+          open.set(uploadId, now)
+          return handle(uploadId, undefined).partial
+        },
+        catch: failWith("Open")
+      }))
+
+  const resume = (uploadId: string) =>
+    open.has(uploadId) ? Effect.succeedNone : Effect.tryPromise({
+      try: () => bucket.size(dataKey(uploadId)),
+      catch: failWith("Open")
+    }).pipe(
+      Effect.flatMap((held) =>
+        held === undefined || open.has(uploadId) ? Effect.succeedNone : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          open.set(uploadId, now)
+          const { partial, replay } = handle(uploadId, held)
+          return Effect.succeed(Option.some({
+            partial,
+            held,
+            replay: (onBytes: (bytes: Uint8Array) => void) => Effect.tryPromise({ try: () => replay(onBytes), catch: failWith("Open") })
+          }))
+        })
+      )
+    )
+
+  const touchedAt = (uploadId: string, lastModified: number) =>
+    Effect.tryPromise(async () => {
+      const body = await bucket.read(touchKey(uploadId))
+      if (body === undefined) return lastModified
+      const text = Buffer.concat(await collect(body as AsyncIterable<Buffer>)).toString()
+      const stored = (JSON.parse(text) as { touchedAt?: unknown }).touchedAt
+      return typeof stored === "number" ? stored : lastModified
+    }).pipe(Effect.orElseSucceed(() => lastModified))
+
+  const partials = Effect.tryPromise({ try: () => bucket.list(PARTIAL_FOLDER), catch: failWith("Open") }).pipe(
+    Effect.flatMap((objects) =>
+      Effect.forEach(
+        objects.filter((object) => !object.key.endsWith(TOUCH_SUFFIX)),
+        (object) => {
+          const uploadId = object.key.slice(PARTIAL_FOLDER.length)
+          return Effect.map(touchedAt(uploadId, object.lastModified), (at): StoredPartial => ({ uploadId, touchedAt: at }))
+        },
+        { concurrency: 8 }
+      )
+    ),
+    Effect.map((stored) => {
+      const byId = new Map(stored.map((partial) => [partial.uploadId, partial.touchedAt]))
+      for (const [uploadId, at] of open) byId.set(uploadId, Math.max(at, byId.get(uploadId) ?? 0))
+      return Array.from(byId, ([uploadId, at]): StoredPartial => ({ uploadId, touchedAt: at }))
+    })
+  )
+
+  const remove = (uploadId: string) =>
+    Effect.tryPromise(() => removeStaged(uploadId)).pipe(Effect.catchAll((error) => logFailure(uploadId, "remove")(error.cause)))
+
+  return FileStore.of({ begin, resume, partials, remove })
+})
+
+const collect = async (body: AsyncIterable<Buffer>): Promise<Array<Buffer>> => {
+  const chunks: Array<Buffer> = []
+  for await (const chunk of body) chunks.push(chunk)
+  return chunks
+}
+
+/** The bucket's client, destroyed with the layer. Fails at start-up when the bucket does not answer. */
+export const layerBucket = (settings: S3Bucket.S3Settings): Layer.Layer<S3Storage, FileStoreError> =>
+  Layer.scoped(
+    S3Storage,
+    Effect.acquireRelease(Effect.sync(() => S3Bucket.make(settings)), (bucket) => Effect.sync(() => bucket.client.destroy())).pipe(
+      Effect.tap((bucket) =>
+        Effect.tryPromise({
+          try: () => bucket.headBucket(),
+          catch: (cause) => new FileStoreError({ reason: "Open", cause: `S3 bucket ${settings.bucket} does not answer: ${describe(cause)}` })
+        })
+      )
+    )
+  )
+
+const describe = (cause: unknown): string => (cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause))
+
+/** Readiness probe: the bucket answers HeadBucket. */
+export const probe: Effect.Effect<StorageProbe["Type"], never, S3Storage> = Effect.map(S3Storage, (bucket) => ({
+  name: "storage",
+  check: Effect.tryPromise({ try: () => bucket.headBucket(), catch: (cause) => `S3 bucket ${bucket.settings.bucket} not reachable: ${describe(cause)}` })
+}))
+
+/** The S3 store with its readiness probe, on a bucket client of its own. */
+export const layer = (settings: S3Bucket.S3Settings): Layer.Layer<FileStore | StorageProbe | S3Storage, FileStoreError> =>
+  Layer.mergeAll(Layer.effect(FileStore, make), Layer.effect(StorageProbe, probe)).pipe(Layer.provideMerge(layerBucket(settings)))

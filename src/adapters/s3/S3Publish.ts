@@ -1,0 +1,49 @@
+/**
+ * Publishing a finished upload under its final name in the bucket without
+ * ever replacing an object: the first name (`report.pdf`, `report_1.pdf`,
+ * ...) that HeadObject finds free and no commit of this process is
+ * publishing, written with `If-None-Match: *` where the server supports it.
+ */
+import * as FileName from "../../domain/FileName.js"
+import * as S3Bucket from "./S3Bucket.js"
+
+const MAX_NAME_ATTEMPTS = 10_000
+
+/**
+ * A publisher for `bucket`: `publish(file, write)` calls `write(name,
+ * ifAbsent)` with the first free name and returns that name. A write refused
+ * because the name was taken meanwhile (412) moves on to the next name.
+ */
+export const make = (bucket: S3Bucket.S3Bucket) => {
+  /** Names being published by this process: never handed to two commits at once. */
+  const publishing = new Set<string>()
+  /** Cleared when the server refuses If-None-Match (HeadObject and the reservations still hold). */
+  let conditionalWrites = true
+
+  return async (file: FileName.SafeFileName, write: (name: string, ifAbsent: boolean) => Promise<unknown>): Promise<string> => {
+    for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
+      const candidate = attempt === 0 ? file.name : FileName.alternativeName(file, attempt)
+      if (candidate.includes("/") || candidate.includes("\\") || candidate.startsWith(".")) {
+        throw new Error(`refusing a name outside the store: ${JSON.stringify(candidate)}`)
+      }
+      if (publishing.has(candidate)) continue
+      publishing.add(candidate)
+      try {
+        if (await bucket.exists(candidate)) continue
+        try {
+          await write(candidate, conditionalWrites)
+          return candidate
+        } catch (cause) {
+          if (S3Bucket.isConditionFailed(cause)) continue
+          if (!conditionalWrites || !S3Bucket.isUnsupported(cause)) throw cause
+          conditionalWrites = false
+          await write(candidate, false)
+          return candidate
+        }
+      } finally {
+        publishing.delete(candidate)
+      }
+    }
+    throw new Error(`no free name for ${file.name} after ${MAX_NAME_ATTEMPTS} attempts`)
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * End to end with STORAGE=s3: the real service talks to a real S3-speaking
+ * server (s3rver, started by the test) through the AWS SDK. An upload over
+ * WebSockets lands in the bucket byte for byte; an upload started on one
+ * instance is finished on another that shares Redis and the bucket.
+ */
+import { randomBytes, randomUUID } from "node:crypto"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as S3Bucket from "../../src/adapters/s3/S3Bucket.js"
+import { PARTIAL_FOLDER } from "../../src/adapters/s3/S3FileStore.js"
+import { run } from "../support/process.js"
+import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
+import { type RunningS3, startS3rver } from "../support/s3rver.js"
+import { connect, eventually, type RunningServer, sha256, startServer } from "../support/server.js"
+
+const MiB = 1024 * 1024
+
+let s3: RunningS3
+beforeAll(async () => {
+  s3 = await startS3rver()
+})
+afterAll(() => s3.stop())
+
+/** The bytes of `key` under `prefix`, read back through the SDK. */
+const readBack = async (prefix: string, key: string) => {
+  const bucket = S3Bucket.make(s3.settings(prefix))
+  try {
+    const body = await bucket.read(key)
+    if (body === undefined) return undefined
+    const chunks: Array<Buffer> = []
+    for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk)
+    return Buffer.concat(chunks)
+  } finally {
+    bucket.client.destroy()
+  }
+}
+
+const keysUnder = async (prefix: string) => {
+  const bucket = S3Bucket.make(s3.settings(prefix))
+  try {
+    return (await bucket.list("")).map((object) => object.key).sort()
+  } finally {
+    bucket.client.destroy()
+  }
+}
+
+describe("STORAGE=s3", () => {
+  const prefix = `e2e-${randomUUID()}/`
+  let server: RunningServer
+  beforeAll(async () => {
+    server = await startServer({ ...s3.env(prefix), S3_PART_SIZE: String(5 * MiB), FILE_MAX_SIZE: "64", FILE_ALLOWED_EXTENSIONS: "bin,txt" })
+  })
+  afterAll(() => server.stop())
+
+  it("stores a 12 MiB upload (binary frames, pipelined) in the bucket with the sha256 the client sent", async () => {
+    const content = randomBytes(12 * MiB + 17)
+    const client = await connect(server.url)
+    client.send({ type: "file_meta", file_name: "big.bin", file_size: content.length, sha256: sha256(content) })
+    expect(await client.next()).toMatchObject({ type: "meta_received" })
+    const chunkSize = 256 * 1024
+    for (let offset = 0; offset < content.length; offset += chunkSize) client.sendRaw(content.subarray(offset, offset + chunkSize), true)
+    let last = await client.next(30_000)
+    while (last.type === "chunk_received") last = await client.next(30_000)
+    expect(last).toMatchObject({ type: "file_received", sha256: sha256(content) })
+    expect(last.message).toBe("File big.bin received successfully and file extension is `bin`")
+    const stored = await readBack(prefix, "big.bin")
+    expect(stored && sha256(stored)).toBe(sha256(content))
+    client.close()
+  }, 60_000)
+
+  it("a second file of the same name is stored as name_1, never over the first", async () => {
+    for (const text of ["one", "two"]) {
+      const client = await connect(server.url)
+      client.send({ type: "file_meta", file_name: "same.txt", file_size: text.length })
+      await client.next()
+      client.send({ type: "file_chunk", chunk: Buffer.from(text).toString("base64") })
+      expect((await client.next()).type).toBe("file_received")
+      client.close()
+    }
+    expect((await readBack(prefix, "same.txt"))?.toString()).toBe("one")
+    expect((await readBack(prefix, "same_1.txt"))?.toString()).toBe("two")
+  })
+
+  it("/readyz checks the bucket", async () => {
+    const response = await fetch(`http://127.0.0.1:${server.port}/readyz`)
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as { checks: Record<string, string> }).checks.storage).toBe("ok")
+  })
+})
+
+describe("STORAGE=s3 start-up", () => {
+  it("stops with one clear line and exit code 1 when the bucket does not exist", async () => {
+    const { code, output } = await run({ ...s3.env("x/"), S3_BUCKET: "missing-bucket" }).exited
+    expect(code).toBe(1)
+    expect(output).toMatch(/start-up failed: .*S3 bucket missing-bucket does not answer/)
+  }, 60_000)
+})
+
+describe.skipIf(!redisAvailable)("STORAGE=s3: resuming on another instance (shared Redis and bucket)", () => {
+  const prefix = `e2e-${randomUUID()}/`
+  const redisPrefix = `file-receiver-e2e-${randomUUID()}`
+  const servers: Array<RunningServer> = []
+  beforeAll(async () => {
+    const env = {
+      ...s3.env(prefix),
+      S3_PART_SIZE: String(5 * MiB),
+      FILE_MAX_SIZE: "64",
+      FILE_ALLOWED_EXTENSIONS: "bin",
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: redisPrefix,
+      RATE_LIMIT_KEY_PREFIX: redisPrefix
+    }
+    // Each instance has a save directory of its own: only Redis and the bucket are shared.
+    servers.push(await startServer(env), await startServer(env))
+  })
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()))
+    await deleteKeys(redisPrefix)
+  })
+
+  it("an upload started on one instance is finished on the other, with the whole file's sha256", async () => {
+    const [a, b] = servers
+    const content = randomBytes(11 * MiB + 5)
+    const cut = 7 * MiB + 3 // past one part, with a tail still buffered
+    const onA = await connect(a!.url)
+    onA.send({ type: "file_meta", file_name: "moved.bin", file_size: content.length, sha256: sha256(content) })
+    const { upload_id } = await onA.next()
+    for (let offset = 0; offset < cut; offset += MiB) onA.sendRaw(content.subarray(offset, Math.min(offset + MiB, cut)), true)
+    let reply = await onA.next()
+    while (reply.received !== cut) reply = await onA.next()
+    onA.close()
+
+    const onB = await connect(b!.url)
+    const resume = { type: "file_meta", file_name: "moved.bin", file_size: content.length, upload_id }
+    await eventually(async () => {
+      onB.send(resume)
+      const answer = await onB.next()
+      expect(answer).toMatchObject({ type: "meta_received", offset: cut })
+    }, 15_000)
+    expect(await keysUnder(prefix)).toContain(`${PARTIAL_FOLDER}${String(upload_id)}`)
+    for (let offset = cut; offset < content.length; offset += MiB) onB.sendRaw(content.subarray(offset, offset + MiB), true)
+    let done = await onB.next(30_000)
+    while (done.type === "chunk_received") done = await onB.next(30_000)
+    expect(done).toMatchObject({ type: "file_received", sha256: sha256(content) })
+    expect((await readBack(prefix, "moved.bin"))?.equals(content)).toBe(true)
+    // Nothing of the partial upload is left in the bucket.
+    expect(await keysUnder(prefix)).toEqual(["moved.bin"])
+    onB.close()
+  }, 60_000)
+})
