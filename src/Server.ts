@@ -8,6 +8,7 @@
 import { Duration, Effect, Layer, Option } from "effect"
 import type { Redacted } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
+import * as Events from "./adapters/events/Events.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
@@ -107,7 +108,9 @@ export const layerFrom = (config: AppConfig) => {
   }).pipe(
     Layer.provide(Layer.merge(session, readinessLayer(config, redis))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
-    Layer.provide(backends)
+    Layer.provide(backends),
+    // Optional services: the session and the sweep find them if configured.
+    Layer.provide(Layer.merge(Events.uploadEventsLayer(config, redis), Events.preUploadHookLayer(config)))
   )
 }
 
@@ -123,7 +126,9 @@ export const layer = Layer.unwrapEffect(
           rateLimiter: Option.isSome(config.redisUrl) ? "redis" : "memory",
           uploadRegistry: config.uploadRegistry,
           uploadExpirySeconds: config.uploadExpirySeconds,
-          ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`
+          ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`,
+          uploadEvents: ["log", ...Option.toArray(Option.as(config.events.webhook, "webhook")), ...Option.toArray(Option.as(config.events.stream, "stream"))].join(","),
+          preUploadHook: Option.isSome(config.events.preUploadHook)
         }))
       )
     ))

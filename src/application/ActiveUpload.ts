@@ -19,6 +19,10 @@ export interface ActiveUpload {
   /** Running digest of every byte stored, including those before a resume. */
   readonly hash: Hash
   readonly release: Effect.Effect<void>
+  /** file_name as the client first sent it, the declared size, and when it started (epoch ms): for events. */
+  readonly fileName: string
+  readonly size: number
+  readonly startedAt: number
 }
 
 /** Why an upload could not be opened or finished, in words for the client. */
@@ -54,7 +58,7 @@ export const make = Effect.gen(function*() {
       yield* registry.create({ uploadId, fileName, size, expectedSha256, createdAt })
       const release = Option.getOrElse(yield* registry.claim(uploadId), () => Effect.void)
       const partial = yield* Effect.tapError(store.begin(uploadId), () => Effect.zipRight(release, Effect.ignore(registry.remove(uploadId))))
-      return { uploadId, partial, hash: createHash("sha256"), release } satisfies ActiveUpload
+      return { uploadId, partial, hash: createHash("sha256"), release, fileName, size, startedAt: createdAt } satisfies ActiveUpload
     })
 
   /** Reopens `step.uploadId` and checks it against the resume request; the state to continue in. */
@@ -77,7 +81,9 @@ export const make = Effect.gen(function*() {
       if (Either.isLeft(state)) return yield* Effect.zipRight(giveBack, new UploadRefused({ message: state.left }))
       const hash = createHash("sha256")
       yield* Effect.tapError(replay((bytes) => hash.update(bytes)), () => giveBack)
-      return { upload: { uploadId: step.uploadId, partial, hash, release } satisfies ActiveUpload, state: state.right }
+      const { createdAt, fileName, size } = record.value
+      const upload = { uploadId: step.uploadId, partial, hash, release, fileName, size, startedAt: createdAt } satisfies ActiveUpload
+      return { upload, state: state.right }
     })
 
   const discard = (upload: ActiveUpload) =>

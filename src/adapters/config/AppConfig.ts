@@ -4,6 +4,7 @@
  * with a ConfigError naming the variable and the value.
  */
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
+import { EventsConfig } from "./EventsConfig.js"
 
 const MiB = 1024 * 1024
 
@@ -108,6 +109,8 @@ export interface AppConfig {
     readonly periodSeconds: number
     readonly perPeriod: number
   }
+  /** Upload events (webhook, Redis stream) and the pre-upload hook. */
+  readonly events: EventsConfig
 }
 
 export const DEFAULT_EXTENSIONS = "txt,pdf,png,jpg,jpeg,gif"
@@ -144,7 +147,8 @@ const Settings = Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
     perPeriod: integerBetween("RATE_LIMIT_PER_PERIOD", 1, Number.MAX_SAFE_INTEGER, 1000)
-  })
+  }),
+  events: EventsConfig
 })
 
 export const AppConfig: Config.Config<AppConfig> = Settings.pipe(
