@@ -5,57 +5,16 @@
  * restart through the journal file.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { Duration, Effect } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { eventFor, type UploadEvent } from "../../../src/application/UploadEvents.js"
+import type { UploadEvent } from "../../../src/application/UploadEvents.js"
 import * as FsDeliveryJournal from "../../../src/adapters/fs/FsDeliveryJournal.js"
 import { DeliveryStore, layerMemory } from "../../../src/adapters/webhook/DeliveryStore.js"
 import { SIGNATURE_HEADER, verify } from "../../../src/adapters/webhook/Signature.js"
 import * as WebhookUploadEvents from "../../../src/adapters/webhook/WebhookUploadEvents.js"
-import { type Answer, type Received, startReceiver } from "../../support/receiver.js"
-
-const SECRET = "whsec_test_secret"
-
-export const settingsFor = (url: string, overrides: Partial<WebhookUploadEvents.WebhookSettings> = {}): WebhookUploadEvents.WebhookSettings => ({
-  url,
-  secret: Redacted.make(SECRET),
-  maxAttempts: 5,
-  timeout: Duration.seconds(2),
-  backoffBase: Duration.millis(50),
-  queueSize: 100,
-  pollInterval: Duration.millis(20),
-  ...overrides
-})
-
-export const completedEvent = (uploadId = "kBFY8wjMVR79M9Gs99onAzrm") =>
-  eventFor({
-    type: "upload.completed",
-    uploadId,
-    fileName: "notes.txt",
-    storedName: "notes.txt",
-    size: 11,
-    extension: "txt",
-    sha256: "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
-    location: "/srv/uploads/notes.txt",
-    clientAddress: "192.0.2.7",
-    startedAt: Date.now()
-  })
-
-/** A receiver in the test's scope. */
-export const receiver = (respond: (request: Received, index: number) => Answer) =>
-  Effect.acquireRelease(Effect.promise(() => startReceiver(respond)), (r) => Effect.promise(() => r.close()))
-
-/** Starts the webhook worker on `store` in a scope of its own (closing it is a shutdown). */
-export const startWebhook = (settings: WebhookUploadEvents.WebhookSettings, store: Layer.Layer<DeliveryStore, unknown>) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(store, scope)
-    const publish = yield* WebhookUploadEvents.make(settings).pipe(Effect.provide(context), Scope.extend(scope))
-    const pending = Effect.flatMap(DeliveryStore.pipe(Effect.provide(context)), (s) => s.pending)
-    return { publish, pending, stop: Scope.close(scope, Exit.void), store: Effect.provide(DeliveryStore, context) }
-  })
+import { completedEvent, receiver, SECRET, settingsFor, startWebhook } from "../../support/webhook.js"
 
 const wait = (check: () => Promise<void>) => Effect.promise(check)
 const eventually = (check: Effect.Effect<boolean, unknown>, timeoutMillis = 10_000) =>
