@@ -34,7 +34,6 @@ export const reasonFrom = (body: string): string => {
   } catch {
     // Not JSON: the body is the reason.
   }
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").replace(/\s+/g, " ").trim()
   const bounded = [...clean].slice(0, MAX_REASON_LENGTH).join("")
   return bounded === "" ? DEFAULT_REFUSAL : bounded

@@ -57,12 +57,23 @@ export const make = (settings: WebhookSettings): Effect.Effect<(event: UploadEve
       Effect.flatMap(incoming.size, (queued) =>
         Metric.set(Metrics.webhookDeliveriesPending, (stored._tag === "Right" ? stored.right : 0) + queued)))
 
+    // At shutdown (after the fibers below have stopped), what is still queued goes to the store.
+    yield* Effect.addFinalizer(() =>
+      Queue.takeAll(incoming).pipe(
+        Effect.flatMap((left) => Effect.forEach(left, store.add, { discard: true })),
+        Effect.timeout(Duration.seconds(5)),
+        Effect.catchAll((error) => Effect.logError("webhook deliveries lost at shutdown").pipe(Effect.annotateLogs({ error: String(error) }), log))
+      )
+    )
+
     // Queue -> durable store. A store outage holds events here (the queue then fills and drops).
     yield* Queue.take(incoming).pipe(
       Effect.flatMap((delivery) =>
         store.add(delivery).pipe(
           Effect.tapError((error) => Effect.logWarning("webhook delivery store unavailable; retrying").pipe(Effect.annotateLogs({ error: error.message }), log)),
-          Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5)))))
+          Effect.retry(Schedule.exponential(Duration.millis(100)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))),
+          // Interrupted (shutdown) before the store took it: back to the queue, for the finalizer.
+          Effect.onInterrupt(() => incoming.offer(delivery))
         )
       ),
       Effect.zipRight(doorbell.offer(undefined)),

@@ -127,6 +127,27 @@ describe("WebhookUploadEvents", () => {
       expect(yield* restarted.pending).toBe(0)
     }))
 
+  it.scopedLive("events published just before a shutdown are all delivered after the restart", () =>
+    Effect.gen(function*() {
+      const directory = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "fr-journal-"))),
+        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+      )
+      const nobody = yield* receiver(() => ({ status: 503 }))
+      const before = yield* startWebhook(settingsFor(nobody.url, { backoffBase: Duration.seconds(1) }), FsDeliveryJournal.layer(directory))
+      const ids: Array<string> = []
+      for (let i = 0; i < 50; i++) {
+        const event = yield* completedEvent()
+        ids.push(event.id)
+        yield* before.publish(event)
+      }
+      yield* before.stop
+      const up = yield* receiver(() => ({ status: 200 }))
+      const after = yield* startWebhook(settingsFor(up.url), FsDeliveryJournal.layer(directory))
+      yield* eventually(Effect.map(after.pending, (n) => n === 0 && up.requests.length >= 50), 15_000)
+      expect(new Set(up.requests.map((r) => r.headers["x-file-receiver-delivery"]))).toEqual(new Set(ids))
+    }))
+
   it.scopedLive("the journal is compacted once most of its lines are obsolete", () =>
     Effect.gen(function*() {
       const directory = yield* Effect.acquireRelease(
