@@ -13,6 +13,7 @@ import * as RedisClient from "../../../src/adapters/redis/RedisClient.js"
 import * as RedisDeliveryStore from "../../../src/adapters/redis/RedisDeliveryStore.js"
 import * as RedisEventStream from "../../../src/adapters/redis/RedisEventStream.js"
 import { DeliveryStore } from "../../../src/adapters/webhook/DeliveryStore.js"
+import { deliveryStoreContract } from "../../contracts/DeliveryStore.contract.js"
 import { deleteKeys, redisAvailable, redisUrl } from "../../support/redis.js"
 import { completedEvent, receiver, settingsFor, startWebhook } from "../../support/webhook.js"
 
@@ -128,3 +129,5 @@ describe.skipIf(!redisAvailable)("RedisEventStream", () => {
     }))
 })
 
+
+deliveryStoreContract("redis", store, { skip: !redisAvailable })
