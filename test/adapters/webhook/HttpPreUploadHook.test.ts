@@ -15,7 +15,7 @@ const request = { fileName: "a.txt", size: 3, clientAddress: "192.0.2.9", identi
 const verdictFor = (answer: Answer, settings: Partial<HttpPreUploadHook.HookSettings> = {}) =>
   Effect.gen(function*() {
     const r = yield* receiver(() => answer)
-    const hook = HttpPreUploadHook.make({ url: r.url, secret: Option.none(), timeout: Duration.millis(500), failOpen: false, ...settings })
+    const hook = HttpPreUploadHook.make({ url: r.url, secret: Option.none(), timeout: Duration.millis(2_000), failOpen: false, ...settings })
     return { verdict: yield* hook.check(request), requests: r.requests }
   })
 
@@ -54,8 +54,8 @@ describe("HttpPreUploadHook", () => {
 
   it.scopedLive("no answer in time refuses (fail closed) unless failOpen is set", () =>
     Effect.gen(function*() {
-      expect((yield* verdictFor({ status: 200, delayMillis: 2_000 })).verdict).toEqual(HookVerdict.Refused({ reason: HOOK_UNAVAILABLE }))
-      expect((yield* verdictFor({ status: 200, delayMillis: 2_000 }, { failOpen: true })).verdict).toEqual(HookVerdict.Allowed())
+      expect((yield* verdictFor({ status: 200, delayMillis: 6_000 })).verdict).toEqual(HookVerdict.Refused({ reason: HOOK_UNAVAILABLE }))
+      expect((yield* verdictFor({ status: 200, delayMillis: 6_000 }, { failOpen: true })).verdict).toEqual(HookVerdict.Allowed())
     }))
 
   it.effect("an unreachable hook refuses", () =>
