@@ -15,7 +15,7 @@ export const settingsFor = (url: string, overrides: Partial<WebhookUploadEvents.
   url,
   secret: Redacted.make(SECRET),
   maxAttempts: 5,
-  timeout: Duration.seconds(2),
+  timeout: Duration.seconds(10),
   backoffBase: Duration.millis(50),
   queueSize: 100,
   pollInterval: Duration.millis(20),

@@ -95,8 +95,8 @@ describe("WebhookUploadEvents", () => {
 
   it.scopedLive("a receiver that does not answer in time counts as a failed attempt", () =>
     Effect.gen(function*() {
-      const r = yield* receiver((_, index) => ({ status: 200, delayMillis: index === 0 ? 3_000 : 0 }))
-      const hook = yield* startWebhook(settingsFor(r.url, { timeout: Duration.millis(300) }), layerMemory)
+      const r = yield* receiver((_, index) => ({ status: 200, delayMillis: index === 0 ? 6_000 : 0 }))
+      const hook = yield* startWebhook(settingsFor(r.url, { timeout: Duration.millis(1_500) }), layerMemory)
       yield* hook.publish(yield* completedEvent())
       yield* wait(() => r.waitFor(2))
       yield* eventually(Effect.map(hook.pending, (n) => n === 0))
