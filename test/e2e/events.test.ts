@@ -3,10 +3,15 @@
  * real HTTP servers in the test, and real WebSocket clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { randomUUID } from "node:crypto"
+import { existsSync } from "node:fs"
 import * as path from "node:path"
+import { Redis } from "ioredis"
 import { HOOK_UNAVAILABLE } from "../../src/application/PreUploadHook.js"
+import { JOURNAL_NAME } from "../../src/adapters/fs/FsDeliveryJournal.js"
 import { SIGNATURE_HEADER, verify } from "../../src/adapters/webhook/Signature.js"
 import { type Receiver, startReceiver } from "../support/receiver.js"
+import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
 import { chunk, connect, meta, type RunningServer, sha256, startServer, upload, visibleFiles } from "../support/server.js"
 
 const SECRET = "e2e-webhook-secret"
@@ -124,4 +129,55 @@ describe("a pre-upload hook that does not answer in time", () => {
     expect(await client.next(8_000)).toMatchObject({ type: "meta_received" })
     client.close()
   }, 20_000)
+})
+
+describe.skipIf(!redisAvailable)("events with REDIS_URL: the Redis stream and Redis-kept webhook deliveries", () => {
+  const prefix = `file-receiver-e2e-${randomUUID()}`
+  const stream = `${prefix}:events`
+  let server: RunningServer
+  let webhook: Receiver
+  let redis: Redis
+  beforeAll(async () => {
+    webhook = await startReceiver(() => ({ status: 200 }))
+    redis = new Redis(redisUrl)
+    await redis.xgroup("CREATE", stream, "app", "$", "MKSTREAM")
+    server = await startServer({
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      RATE_LIMIT_KEY_PREFIX: prefix,
+      EVENTS_STREAM: stream,
+      WEBHOOK_URL: webhook.url,
+      WEBHOOK_SECRET: SECRET
+    })
+  })
+  afterAll(async () => {
+    await server.stop()
+    await webhook.close()
+    redis.disconnect()
+    await deleteKeys(prefix)
+  })
+
+  it("a completed upload is read back from the stream with XREADGROUP and delivered to the webhook", async () => {
+    const client = await connect(server.url)
+    const content = Buffer.from("streamed event")
+    const reply = await upload(client, "streamed.txt", content)
+    expect(reply).toMatchObject({ type: "file_received" })
+    client.close()
+    const batch = (await redis.xreadgroup("GROUP", "app", "e2e", "COUNT", 10, "BLOCK", 5000, "STREAMS", stream, ">")) as
+      | Array<[string, Array<[string, Array<string>]>]>
+      | null
+    const fields = batch?.[0]?.[1]?.[0]?.[1] ?? []
+    const entry = Object.fromEntries(fields.flatMap((value, i) => (i % 2 === 0 ? [[value, fields[i + 1]]] : [])))
+    expect(entry["type"]).toBe("upload.completed")
+    const event = JSON.parse(String(entry["event"])) as Record<string, unknown>
+    expect(event).toMatchObject({ type: "upload.completed", stored_name: "streamed.txt", sha256: sha256(content) })
+    const { body } = await received(webhook, (e) => e["id"] === event["id"])
+    expect(body).toEqual(event)
+    // Acknowledged deliveries leave nothing behind in Redis.
+    const deadline = Date.now() + 10_000
+    while ((await redis.hlen(`${prefix}:webhook:deliveries`)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(await redis.hlen(`${prefix}:webhook:deliveries`)).toBe(0)
+    // With Redis the deliveries are kept there, not in a journal file.
+    expect(existsSync(path.join(server.directory, JOURNAL_NAME))).toBe(false)
+  })
 })
