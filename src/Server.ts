@@ -8,6 +8,7 @@
 import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs/promises"
 import { AppConfig, type S3Config } from "./adapters/config/AppConfig.js"
+import * as Events from "./adapters/events/Events.js"
 import * as FsDiskSpace from "./adapters/fs/FsDiskSpace.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
@@ -202,7 +203,9 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
       allowedExtensions: config.allowedExtensions
     }))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
-    Layer.provide(backends)
+    Layer.provide(backends),
+    // Optional services: the session and the sweep find them if configured.
+    Layer.provide(Layer.merge(Events.uploadEventsLayer(config, redis), Events.preUploadHookLayer(config)))
   )
 }
 
@@ -224,7 +227,9 @@ export const layer = Layer.unwrapEffect(
           uploadExpirySeconds: config.uploadExpirySeconds,
           ratePerPeriod: `${config.rateLimit.perPeriod}/${config.rateLimit.periodSeconds}s`,
           authentication: Option.isSome(config.security.authTokens) || Option.isSome(config.security.authTokensFile) ? "tokens" : "off",
-          allowedOrigins: config.security.allowedOrigins._tag
+          allowedOrigins: config.security.allowedOrigins._tag,
+          uploadEvents: ["log", ...Option.toArray(Option.as(config.events.webhook, "webhook")), ...Option.toArray(Option.as(config.events.stream, "stream"))].join(","),
+          preUploadHook: Option.isSome(config.events.preUploadHook)
         }))
       )
     ))

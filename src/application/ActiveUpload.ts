@@ -26,6 +26,10 @@ export interface ActiveUpload {
   /** Checks the bytes against the extension as they arrive, including those before a resume. */
   readonly content: ContentCheck.ContentCheck
   readonly release: Effect.Effect<void>
+  /** file_name as the client first sent it, the declared size, and when it started (epoch ms): for events. */
+  readonly fileName: string
+  readonly size: number
+  readonly startedAt: number
 }
 
 /** Why an upload could not be opened or finished, in words for the client. */
@@ -105,7 +109,16 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       yield* registry.create({ uploadId, fileName, size, expectedSha256, createdAt })
       const release = Option.getOrElse(yield* registry.claim(uploadId), () => Effect.void)
       const partial = yield* Effect.tapError(store.begin(uploadId), () => Effect.zipRight(release, Effect.ignore(registry.remove(uploadId))))
-      return { uploadId, partial, hash: createHash("sha256"), content: contentCheck(extension), release } satisfies ActiveUpload
+      return {
+        uploadId,
+        partial,
+        hash: createHash("sha256"),
+        content: contentCheck(extension),
+        release,
+        fileName,
+        size,
+        startedAt: createdAt
+      } satisfies ActiveUpload
     })
 
   /** Reopens `step.uploadId` and checks it against the resume request; the state to continue in. */
@@ -132,7 +145,8 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
         hash.update(bytes)
         content.feed(bytes)
       }), () => giveBack)
-      const upload: ActiveUpload = { uploadId: step.uploadId, partial, hash, content, release }
+      const { createdAt, fileName, size } = record.value
+      const upload: ActiveUpload = { uploadId: step.uploadId, partial, hash, content, release, fileName, size, startedAt: createdAt }
       // Bytes held from before can still contradict the extension (say, the check was off then): they are of no use.
       yield* Effect.tapError(inspect(upload, new Uint8Array(0)), () => discard(upload))
       yield* Effect.tapError(ensureRoom(record.value.size - held), () => giveBack)

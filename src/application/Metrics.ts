@@ -64,3 +64,35 @@ export const timeoutCloses = (kind: "idle" | "stalled") =>
     description: "Connections closed by the idle or upload-stall timeout",
     incremental: true
   }).pipe(Metric.tagged("kind", kind))
+export const preUploadHookRefusals = Metric.counter("file_receiver_pre_upload_hook_refusals_total", {
+  description: "New uploads refused by the pre-upload hook (or because it could not be asked)",
+  incremental: true
+})
+
+/** Upload events handed to the receivers, by `type` (upload.completed, ...). */
+export const uploadEvents = (type: string) =>
+  Metric.counter("file_receiver_upload_events_total", {
+    description: "Upload events emitted, by type",
+    incremental: true
+  }).pipe(Metric.tagged("type", type))
+
+export const webhookDeliveriesPending = Metric.gauge("file_receiver_webhook_deliveries_pending", {
+  description: "Webhook deliveries not yet acknowledged (queued in memory or in the durable store)"
+})
+
+export const webhookDeliveriesSucceeded = Metric.counter("file_receiver_webhook_deliveries_succeeded_total", {
+  description: "Webhook deliveries acknowledged with a 2xx answer",
+  incremental: true
+})
+
+/** Webhook deliveries given up, by `reason`: attempts (retry limit), rejected (4xx answer), overflow (queue full). */
+export const webhookDeliveriesFailed = (reason: "attempts" | "rejected" | "overflow") =>
+  Metric.counter("file_receiver_webhook_deliveries_failed_total", {
+    description: "Webhook deliveries given up (dead-lettered), by reason",
+    incremental: true
+  }).pipe(Metric.tagged("reason", reason))
+
+export const eventStreamErrors = Metric.counter("file_receiver_event_stream_errors_total", {
+  description: "Upload events that could not be written to the Redis stream",
+  incremental: true
+})

@@ -6,7 +6,8 @@
  */
 import { Clock, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import { FileStore } from "./FileStore.js"
-import { UploadRegistry } from "./UploadRegistry.js"
+import * as UploadEvents from "./UploadEvents.js"
+import { type UploadRecord, UploadRegistry } from "./UploadRegistry.js"
 
 export interface ExpirySettings {
   readonly expiry: Duration.Duration
@@ -19,6 +20,17 @@ export const sweep = (expiry: Duration.Duration) =>
   Effect.gen(function*() {
     const store = yield* FileStore
     const registry = yield* UploadRegistry
+    const emit = yield* UploadEvents.emitter
+    /** Reports an expired upload, with what its record (if still there) tells. */
+    const reportExpired = (uploadId: string, record: Option.Option<UploadRecord>) =>
+      emit({
+        type: "upload.expired",
+        uploadId,
+        ...Option.match(record, {
+          onNone: () => ({}),
+          onSome: ({ createdAt, fileName, size }) => ({ fileName, size, startedAt: createdAt })
+        })
+      })
     const now = yield* Clock.currentTimeMillis
     const cutoff = now - Duration.toMillis(expiry)
     const expired = (yield* store.partials).filter((partial) => partial.touchedAt <= cutoff)
@@ -34,9 +46,11 @@ export const sweep = (expiry: Duration.Duration) =>
         yield* claim.value
         continue
       }
+      const record = Option.flatten(yield* Effect.option(registry.get(uploadId)))
       yield* store.remove(uploadId)
       yield* Effect.ignoreLogged(registry.remove(uploadId))
       yield* claim.value
+      yield* reportExpired(uploadId, record)
       removed++
     }
     // Records left without a partial file (a crash between creating the record and the file, or
@@ -48,6 +62,7 @@ export const sweep = (expiry: Duration.Duration) =>
       if (Option.isNone(claim)) continue
       yield* Effect.ignoreLogged(registry.remove(record.uploadId))
       yield* claim.value
+      yield* reportExpired(record.uploadId, Option.some(record))
       removed++
     }
     if (removed > 0) yield* Effect.logInfo("expired uploads removed").pipe(Effect.annotateLogs({ removed }))

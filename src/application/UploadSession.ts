@@ -14,6 +14,8 @@ import * as Uploads from "./ActiveUpload.js"
 import * as Metrics from "./Metrics.js"
 import type { ActiveUpload, UploadFailure } from "./ActiveUpload.js"
 import { type FileStore, outOfSpace } from "./FileStore.js"
+import * as PreUploadHook from "./PreUploadHook.js"
+import * as UploadEvents from "./UploadEvents.js"
 import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
 import type { UploadRegistry } from "./UploadRegistry.js"
 import { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
@@ -103,6 +105,9 @@ export const make = (settings: SessionSettings) =>
   Effect.gen(function*() {
     const unguarded = yield* Uploads.make(settings.checks)
     const concurrency = yield* ConcurrencyLimiter
+    // Both optional: without them every upload is allowed and no event is sent.
+    const emit = yield* UploadEvents.emitter
+    const checkHook = yield* PreUploadHook.checker
     const metaReceived = (uploadId: string, offset: number) =>
       Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset })
     const limiter = yield* RateLimiter
@@ -140,12 +145,33 @@ export const make = (settings: SessionSettings) =>
         // A dropped connection keeps its upload for a resume.
         yield* Effect.addFinalizer(() => endActive(uploads.suspend))
 
+        /** Tells the UploadEvents receivers that `upload` has ended. */
+        const ended = (upload: ActiveUpload, outcome: Omit<UploadEvents.UploadOutcome, "uploadId">) =>
+          emit({
+            uploadId: upload.uploadId,
+            fileName: upload.fileName,
+            size: upload.size,
+            startedAt: upload.startedAt,
+            clientAddress: connection.clientAddress,
+            identity: connection.identity,
+            ...outcome
+          })
+        /** Discards the open upload (if any) and reports how it ended. */
+        const discardAs = (type: "upload.failed" | "upload.cancelled", reason: UploadEvents.UploadEndReason) =>
+          endActive((upload) => Effect.zipRight(uploads.discard(upload), ended(upload, { type, reason })))
+        const failureReason = (error: UploadFailure): UploadEvents.UploadEndReason =>
+          error._tag === "UploadRefused" && error.kind !== undefined
+            ? error.kind
+            : error._tag === "FileStoreError" && outOfSpace(error)
+            ? "disk"
+            : "storage"
+
         const fail = (error: UploadFailure) =>
           Effect.gen(function*() {
             yield* Metric.increment(
               Metrics.uploadsFailed(error._tag !== "UploadRefused" ? "storage" : error.kind ?? "refused")
             )
-            yield* endActive(uploads.discard)
+            yield* discardAs("upload.failed", failureReason(error))
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
             if (error._tag === "UploadRefused") {
               // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
@@ -161,7 +187,15 @@ export const make = (settings: SessionSettings) =>
         const complete = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
           Effect.gen(function*() {
             yield* Ref.update(session, (s) => ({ ...s, active: Option.none() }))
-            const { sha256, storedName } = yield* uploads.finish(upload, file, size, expectedSha256)
+            const { sha256, storedName } = yield* uploads.finish(upload, file, size, expectedSha256).pipe(
+              Effect.tapError((error) =>
+                // Taken over: the upload lives on with the other connection.
+                error._tag === "UploadRefused" && error.message === Uploads.TAKEN_OVER
+                  ? Effect.void
+                  : ended(upload, { type: "upload.failed", reason: failureReason(error) })
+              )
+            )
+            yield* ended(upload, { type: "upload.completed", storedName, extension: file.extension, sha256 })
             yield* Metric.increment(Metrics.uploadsCompleted)
             yield* Effect.logInfo("upload completed").pipe(
               Effect.annotateLogs({ upload: Uploads.logReference(upload.uploadId), storedName, sha256 }),
@@ -176,18 +210,38 @@ export const make = (settings: SessionSettings) =>
             connection.send(metaReceived(upload.uploadId, offset))
           )
 
-        const run = (step: Upload.Step): Effect.Effect<void> =>
+        /** Runs `step`, the transition for a message of type `cause`. */
+        const run = (step: Upload.Step, cause: string): Effect.Effect<void> =>
           Upload.Step.$match(step, {
             Refuse: ({ discard, message, next }) =>
               Effect.zipRight(
                 discard
-                  ? Effect.zipRight(endActive(uploads.discard), Metric.increment(Metrics.uploadsFailed("overflow")))
+                  ? Effect.zipRight(
+                    cause === "file_meta" ? discardAs("upload.cancelled", "replaced") : discardAs("upload.failed", "overflow"),
+                    Metric.increment(Metrics.uploadsFailed("overflow"))
+                  )
                   : Effect.void,
                 Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next })), connection.send(Messages.error(message)))
               ),
             Start: ({ completed, expectedSha256, file, fileName, next, replaces, size }) =>
               Effect.gen(function*() {
-                if (replaces) yield* endActive(uploads.discard)
+                if (replaces) yield* discardAs("upload.cancelled", "replaced")
+                const verdict = yield* checkHook({
+                  fileName,
+                  size,
+                  sha256: expectedSha256,
+                  clientAddress: connection.clientAddress,
+                  identity: connection.identity
+                })
+                if (verdict._tag === "Refused") {
+                  yield* Metric.increment(Metrics.preUploadHookRefusals)
+                  yield* Effect.logInfo("upload refused by the pre-upload hook").pipe(
+                    Effect.annotateLogs({ file: file.name, size, reason: verdict.reason }),
+                    log
+                  )
+                  yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
+                  return yield* connection.send(Messages.error(verdict.reason))
+                }
                 const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension)
                 yield* opened(upload, next, 0)
                 yield* Metric.increment(Metrics.uploadsStarted)
@@ -201,7 +255,11 @@ export const make = (settings: SessionSettings) =>
               Effect.gen(function*() {
                 // Resuming the upload this connection has open (say, after a lost reply) continues it.
                 if (resume.replaces) {
-                  yield* endActive((open) => open.uploadId === resume.uploadId ? uploads.suspend(open) : uploads.discard(open))
+                  yield* endActive((open) =>
+                    open.uploadId === resume.uploadId
+                      ? uploads.suspend(open)
+                      : Effect.zipRight(uploads.discard(open), ended(open, { type: "upload.cancelled", reason: "replaced" }))
+                  )
                 }
                 const { state, upload } = yield* uploads.resume(resume)
                 const held = state._tag === "Receiving" ? state.received : 0
@@ -230,7 +288,7 @@ export const make = (settings: SessionSettings) =>
             Cancel: ({ next }) =>
               Effect.gen(function*() {
                 yield* Metric.increment(Metrics.uploadsFailed("cancelled"))
-                yield* endActive(uploads.discard)
+                yield* discardAs("upload.cancelled", "cancelled")
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))
                 yield* connection.send(Messages.uploadCancelled)
               })
@@ -274,7 +332,7 @@ export const make = (settings: SessionSettings) =>
             const { state } = yield* Ref.get(session)
             const started = yield* Clock.currentTimeNanos
             // A step runs to the end even on shutdown, so no opened file escapes the session's bookkeeping.
-            yield* Effect.uninterruptible(run(Upload.transition(state, decoded.right, settings.upload)))
+            yield* Effect.uninterruptible(run(Upload.transition(state, decoded.right, settings.upload), decoded.right.type))
             if (decoded.right.type !== "file_meta" && decoded.right.type !== "cancel") {
               const elapsed = Number((yield* Clock.currentTimeNanos) - started) / 1e9
               yield* Metric.update(Metrics.chunkSeconds, elapsed)

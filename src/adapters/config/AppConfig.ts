@@ -6,6 +6,7 @@
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
 import * as ClientAddress from "../http/ClientAddress.js"
 import { SecurityConfig } from "./SecurityConfig.js"
+import { EventsConfig } from "./EventsConfig.js"
 
 const MiB = 1024 * 1024
 
@@ -147,6 +148,8 @@ export interface AppConfig {
   readonly storage: Storage
   /** Some exactly when storage is "s3". */
   readonly s3: Option.Option<S3Config>
+  /** Upload events (webhook, Redis stream) and the pre-upload hook. */
+  readonly events: EventsConfig
 }
 
 export const DEFAULT_EXTENSIONS = "txt,pdf,png,jpg,jpeg,gif"
@@ -194,7 +197,8 @@ const Settings = Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
     perPeriod: integerBetween("RATE_LIMIT_PER_PERIOD", 1, Number.MAX_SAFE_INTEGER, 1000)
-  })
+  }),
+  events: EventsConfig
 })
 
 const optionalString = (name: string) =>

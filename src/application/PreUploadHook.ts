@@ -1,0 +1,47 @@
+/**
+ * The PreUploadHook port: asks another system whether a new upload may
+ * start, before the server answers its file_meta. Resumes of an upload that
+ * was already allowed are not asked again.
+ */
+import { Context, Data, Effect, Option } from "effect"
+
+/** What the hook is told about an upload (never its contents). */
+export interface UploadRequest {
+  /** file_name as the client sent it. */
+  readonly fileName: string
+  readonly size: number
+  readonly sha256?: string | undefined
+  readonly clientAddress: string
+  /** The authenticated identity of the client, when auth is on. */
+  readonly identity?: string | undefined
+}
+
+export type HookVerdict = Data.TaggedEnum<{
+  Allowed: {}
+  /** `reason` is sent to the client as the error message. */
+  Refused: { readonly reason: string }
+}>
+export const HookVerdict = Data.taggedEnum<HookVerdict>()
+
+/** The refusal text when a hook refuses without saying why. */
+export const DEFAULT_REFUSAL = "Upload refused by the server's upload policy"
+/** The refusal text when the hook cannot be asked (and the server fails closed). */
+export const HOOK_UNAVAILABLE = "Upload refused: the upload policy service did not answer; please try again later"
+
+export class PreUploadHook extends Context.Tag("file-receiver/PreUploadHook")<PreUploadHook, {
+  /**
+   * Decides whether `request` may start. Never fails: an unreachable hook
+   * is turned into a verdict by the adapter (refused, or allowed when it is
+   * configured to fail open), and logged.
+   */
+  readonly check: (request: UploadRequest) => Effect.Effect<HookVerdict>
+}>() {}
+
+/** The hook in the current context; every upload is allowed when none is provided. */
+export const checker: Effect.Effect<(request: UploadRequest) => Effect.Effect<HookVerdict>> = Effect.map(
+  Effect.serviceOption(PreUploadHook),
+  Option.match({
+    onNone: () => () => Effect.succeed(HookVerdict.Allowed()),
+    onSome: (hook) => hook.check
+  })
+)
