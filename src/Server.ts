@@ -24,6 +24,7 @@ import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
 import type { FileStore, FileStoreError } from "./application/FileStore.js"
 import * as LimiterFallback from "./application/LimiterFallback.js"
 import * as Readiness from "./application/Readiness.js"
+import * as RegistryFallback from "./application/RegistryFallback.js"
 import * as UploadExpiry from "./application/UploadExpiry.js"
 import * as UploadSession from "./application/UploadSession.js"
 
@@ -93,17 +94,21 @@ const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClient
     case "redis":
       return Option.match(redis, {
         onNone: () => Layer.die(new Error("UPLOAD_REGISTRY=redis needs REDIS_URL")),
+        // A Redis outage must not stop new uploads: they are recorded on this instance meanwhile.
         onSome: (client) =>
-          Layer.unwrapEffect(
-            Effect.map(
-              Effect.promise(() => import("./adapters/redis/RedisUploadRegistry.js")),
-              (RedisUploadRegistry) =>
-                RedisUploadRegistry.layer({
-                  prefix: config.redisKeyPrefix,
-                  expiry: Duration.seconds(config.uploadExpirySeconds)
-                })
-            )
-          ).pipe(Layer.provide(client))
+          RegistryFallback.layer(
+            Layer.unwrapEffect(
+              Effect.map(
+                Effect.promise(() => import("./adapters/redis/RedisUploadRegistry.js")),
+                (RedisUploadRegistry) =>
+                  RedisUploadRegistry.layer({
+                    prefix: config.redisKeyPrefix,
+                    expiry: Duration.seconds(config.uploadExpirySeconds)
+                  })
+              )
+            ).pipe(Layer.provide(client)),
+            MemoryUploadRegistry.layerMemory
+          )
       })
   }
 }

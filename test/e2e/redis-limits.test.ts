@@ -117,8 +117,9 @@ describe.skipIf(!redisAvailable || !hasRedisServer)("limits through Redis", () =
     const child = await Process.start({
       REDIS_URL: `redis://127.0.0.1:${port}`,
       RATE_LIMIT_KEY_PREFIX: prefix,
-      RATE_LIMIT_PER_PERIOD: "4",
-      UPLOAD_REGISTRY: "memory",
+      RATE_LIMIT_PER_PERIOD: "6",
+      // The default registry with Redis: uploads must go on during the outage too.
+      REDIS_KEY_PREFIX: `${prefix}-registry`,
       FILE_SAVE_DIRECTORY: directory
     })
     const url = `ws://127.0.0.1:${child.port}/ws/file-transfer/`
@@ -131,7 +132,15 @@ describe.skipIf(!redisAvailable || !hasRedisServer)("limits through Redis", () =
       client.disconnect()
 
       await stopRedis(redis)
-      // Redis is gone: the in-memory limiter (starting from zero) still enforces the limit.
+      // Redis is gone: an upload with content still goes through (recorded on this instance)...
+      const during = await connect(url)
+      during.send(meta("during.txt", 5))
+      expect(await during.next()).toMatchObject({ type: "meta_received" })
+      during.sendRaw(Buffer.from("hello"), true)
+      expect(await during.next()).toMatchObject({ type: "file_received" })
+      during.close()
+      expect(await fs.readFile(path.join(directory, "during.txt"), "utf8")).toBe("hello")
+      // ...and the in-memory limiter (starting from zero) still enforces the limit: 2 messages above, 4 here.
       expect(await sendMessages(url, 5)).toEqual({
         types: ["meta_received", "meta_received", "meta_received", "meta_received", "limited"],
         code: 1008
@@ -160,5 +169,6 @@ describe.skipIf(!redisAvailable || !hasRedisServer)("limits through Redis", () =
     await fs.rm(directory, { recursive: true, force: true })
     expect(output.match(/limiter store unavailable/g)?.length, output).toBe(1)
     expect(output).toContain("limiter store available again")
+    expect(output.match(/upload registry unavailable/g)?.length, output).toBe(1)
   }, 90_000)
 })
