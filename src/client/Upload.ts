@@ -76,10 +76,18 @@ export interface UploadResult {
 const BUSY_PREFIX = "This upload is open on another connection"
 const UNKNOWN_UPLOAD_PREFIX = "Unknown or expired upload_id"
 const DEFAULT_CHUNK = 256 * 1024
+/**
+ * How long a resume refused as busy is retried. The server frees an upload within two
+ * heartbeats (30 s by default) of a link that died silently, which `retries` alone would not cover.
+ */
+const BUSY_PATIENCE_MS = 60_000
 
 type Attempt =
   | { readonly _tag: "done"; readonly result: UploadResult }
-  | { readonly _tag: "dropped"; readonly reason: string; readonly code: number | undefined }
+  /** Aborted; `discardSent` when `cancel` already went out on this connection. */
+  | { readonly _tag: "cancelled"; readonly discardSent: boolean }
+  /** `busy`: the server still holds the upload for the connection that dropped. */
+  | { readonly _tag: "dropped"; readonly reason: string; readonly code: number | undefined; readonly busy?: true }
   | { readonly _tag: "restart" }
 
 /** Uploads a File/Blob or an UploadSource; rejects with an UploadError subclass. */
@@ -89,6 +97,15 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
   if (WebSocket === undefined) throw new InvalidSourceError("No WebSocket implementation: pass options.WebSocket")
   const signal = options.signal
   if (signal?.aborted) throw new UploadCancelledError()
+  let url: string
+  try {
+    // Relative to the page in a browser, as the WebSocket constructor resolves it.
+    const base = (globalThis as { location?: { href: string } }).location?.href
+    url = withToken(new URL(options.url, base).toString(), options.token)
+  } catch {
+    // Not worth a retry: no reconnection can fix a malformed address.
+    throw new ConnectionFailedError(`Invalid URL: ${options.url}`, undefined)
+  }
   const meter = makeProgressMeter(source.size, options.onProgress)
   const makeHasher = options.createSha256 ?? createSha256
 
@@ -111,11 +128,19 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
     return bytes
   }
 
-  const url = withToken(options.url, options.token)
   let uploadId: string | undefined
   let reconnects = 0
   let failures = 0
+  let busySince: number | undefined
+  let busyInARow = 0
+  // Cancelled with no connection open (hashing, backoff, connecting): the server still holds the upload.
+  const cancelled = async (discardSent: boolean): Promise<never> => {
+    if (!discardSent && uploadId !== undefined) await discardOnServer(WebSocket, url, source, uploadId)
+    throw new UploadCancelledError()
+  }
   for (;;) {
+    // An abort during hashing or a read may have fired before this attempt's listener exists.
+    if (signal?.aborted) return cancelled(false)
     const ackedBefore = meter.acked()
     const events = openSocket(WebSocket, url)
     const onAbort = () => events.push({ _tag: "abort" })
@@ -144,18 +169,30 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
       }
       return { ...attempt.result, reconnects }
     }
+    if (attempt._tag === "cancelled") return cancelled(attempt.discardSent)
     if (attempt._tag === "restart") {
       uploadId = undefined
       continue
     }
-    failures = meter.acked() > ackedBefore ? 1 : failures + 1
-    if (failures > (options.retries ?? 6)) {
-      throw new ConnectionFailedError(`Gave up after ${failures} failed connections: ${attempt.reason}`, attempt.code)
+    if (attempt.busy) {
+      // The connection works and the server kept the upload: wait for it to free it, by time rather than count.
+      busySince ??= Date.now()
+      busyInARow++
+      if (Date.now() - busySince > BUSY_PATIENCE_MS) {
+        throw new ConnectionFailedError(`Gave up after ${BUSY_PATIENCE_MS / 1000} s: ${attempt.reason}`, undefined)
+      }
+    } else {
+      busySince = undefined
+      busyInARow = 0
+      failures = meter.acked() > ackedBefore ? 1 : failures + 1
+      if (failures > (options.retries ?? 6)) {
+        throw new ConnectionFailedError(`Gave up after ${failures} failed connections: ${attempt.reason}`, attempt.code)
+      }
     }
-    const delayMs = backoff(failures, options.minDelay ?? 250, options.maxDelay ?? 8000)
-    options.onReconnect?.({ attempt: failures, delayMs, reason: attempt.reason })
+    const delayMs = backoff(failures + busyInARow, options.minDelay ?? 250, options.maxDelay ?? 8000)
+    options.onReconnect?.({ attempt: failures + busyInARow, delayMs, reason: attempt.reason })
     meter.reconnecting()
-    await sleep(delayMs, signal)
+    await sleep(delayMs, signal).catch(() => cancelled(false))
     reconnects++
   }
 }
@@ -175,7 +212,7 @@ interface AttemptContext {
 const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Attempt> => {
   const { source, meter } = ctx
   const opened = await events.next()
-  if (opened._tag === "abort") throw new UploadCancelledError()
+  if (opened._tag === "abort") return { _tag: "cancelled", discardSent: false }
   if (opened._tag !== "open") return dropped(opened, "could not connect")
   const socket = events.socket
   socket.send(JSON.stringify({
@@ -187,11 +224,15 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
   }))
 
   const answer = await events.next()
-  if (answer._tag === "abort") throw new UploadCancelledError()
+  if (answer._tag === "abort") {
+    // The server handles frames in order: this discards whatever the file_meta opened (an older server answers an error).
+    socket.send(JSON.stringify({ type: "cancel" }))
+    return { _tag: "cancelled", discardSent: true }
+  }
   if (answer._tag !== "reply") return dropped(answer, "connection lost")
   const meta = answer.reply
   if (meta.type === "error") {
-    if (meta.message.startsWith(BUSY_PREFIX)) return { _tag: "dropped", reason: meta.message, code: undefined }
+    if (meta.message.startsWith(BUSY_PREFIX)) return { _tag: "dropped", reason: meta.message, code: undefined, busy: true }
     if (meta.message.startsWith(UNKNOWN_UPLOAD_PREFIX)) return { _tag: "restart" }
     throw new ServerRefusedError(meta.message)
   }
@@ -223,8 +264,11 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
     const event = await events.next()
     switch (event._tag) {
       case "abort":
-        if (resumable) socket.send(JSON.stringify({ type: "cancel" }))
-        throw new UploadCancelledError()
+        if (resumable && socket.readyState === 1) {
+          socket.send(JSON.stringify({ type: "cancel" }))
+          return { _tag: "cancelled", discardSent: true }
+        }
+        return { _tag: "cancelled", discardSent: false }
       case "closed":
         return dropped(event, "connection lost")
       case "open":
@@ -246,6 +290,39 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
         return { _tag: "done", result: resultOf(reply, source.size) }
       case "error":
         throw new ServerRefusedError(reply.message)
+    }
+  }
+}
+
+const DISCARD_PATIENCE_MS = 3000
+
+/**
+ * Best effort, for a cancel while no connection is open: reopens `uploadId` on a
+ * fresh connection and sends `cancel`, so the server deletes the partial file now
+ * rather than when it expires. Retries while the server has not yet let go of the
+ * dropped connection; gives up silently after a few seconds.
+ */
+const discardOnServer = async (WebSocket: WebSocketConstructor, url: string, source: UploadSource, uploadId: string) => {
+  const deadline = Date.now() + DISCARD_PATIENCE_MS
+  while (Date.now() < deadline) {
+    const events = openSocket(WebSocket, url)
+    const timer = setTimeout(() => events.push({ _tag: "closed", code: 1006, reason: "timeout" }), deadline - Date.now())
+    try {
+      if ((await events.next())._tag !== "open") return
+      events.socket.send(JSON.stringify({ type: "file_meta", file_name: source.name, file_size: source.size, upload_id: uploadId }))
+      events.socket.send(JSON.stringify({ type: "cancel" }))
+      const meta = await events.next()
+      if (meta._tag !== "reply") return
+      if (meta.reply.type === "error" && meta.reply.message.startsWith(BUSY_PREFIX)) {
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        continue
+      }
+      if (meta.reply.type === "error") return // expired or unknown: nothing left to discard
+      await events.next() // upload_cancelled
+      return
+    } finally {
+      clearTimeout(timer)
+      closeQuietly(events.socket)
     }
   }
 }

@@ -149,6 +149,57 @@ describe("upload (client library) against the real server", () => {
     expect(await visibleFiles(server.directory)).not.toContain("cancelled.gif")
   })
 
+  it("cancelled during the reconnection backoff: the server still discards the partial file", async () => {
+    const proxy = await startProxy(server.port)
+    try {
+      const controller = new AbortController()
+      let cut = false
+      const error = await uploadFile(await writeScratch("backoff-cancel.pdf", randomBytes(4 * 1024 * 1024)), {
+        url: `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`,
+        chunkBytes: 64 * 1024,
+        window: 2,
+        minDelay: 20_000,
+        maxDelay: 20_000,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (!cut && p.phase === "uploading" && p.bytes >= 512 * 1024) {
+            cut = true
+            proxy.dropAll()
+          }
+        },
+        onReconnect: () => void setTimeout(() => controller.abort(), 50)
+      }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(UploadCancelledError)
+      const names = await fs.readdir(server.directory)
+      expect(names.filter((name) => name.endsWith(".part"))).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("cancelled as hashing ends: rejects with UploadCancelledError instead of sending the file", async () => {
+    const controller = new AbortController()
+    const error = await uploadFile(await writeScratch("hash-cancel.txt", randomBytes(300_000)), {
+      url: server.url,
+      sha256: true,
+      signal: controller.signal,
+      onProgress: (p) => p.phase === "hashing" && p.bytes === p.total && controller.abort()
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UploadCancelledError)
+    expect(await visibleFiles(server.directory)).not.toContain("hash-cancel.txt")
+  })
+
+  it("fails at once with ConnectionFailedError for a malformed URL, without retrying", async () => {
+    const attempts: Array<number> = []
+    const error = await uploadFile(await writeScratch("bad-url.txt", Buffer.from("hi")), {
+      url: "not a url",
+      onReconnect: (info) => attempts.push(info.attempt)
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionFailedError)
+    expect((error as Error).message).toBe("Invalid URL: not a url")
+    expect(attempts).toEqual([])
+  })
+
   it("gives up with ConnectionFailedError after the retries when nothing listens", async () => {
     const proxy = await startProxy(server.port)
     const port = proxy.port
@@ -241,6 +292,53 @@ describe("upload (client library) against a server without the newer modes", () 
       }).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(ChecksumMismatchError)
       expect(error).toMatchObject({ actual: "ab".repeat(32), expected: sha256(Buffer.from("hello")) })
+    } finally {
+      await new Promise((resolve) => wss.close(resolve))
+    }
+  })
+})
+
+describe("upload (client library) against a stand-in server that refuses resumes as busy", () => {
+  it("keeps retrying a resume the server refuses as busy for longer than `retries` allows, then completes", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" })
+    const busy = "This upload is open on another connection; close that one first or wait for it to time out"
+    let connections = 0
+    const stored: Array<Buffer> = []
+    wss.on("connection", (ws) => {
+      const connection = ++connections
+      ws.on("message", (data, isBinary) => {
+        if (!isBinary) {
+          const message = JSON.parse(data.toString()) as Record<string, unknown>
+          if (message["type"] !== "file_meta") return
+          // 1: accepts, then drops at the first chunk; 2..11: busy (more than `retries`); then accepts.
+          if (connection > 1 && connection <= 11) return ws.send(JSON.stringify({ type: "error", message: busy }))
+          const received = stored.reduce((n, b) => n + b.length, 0)
+          return ws.send(JSON.stringify({ type: "meta_received", message: "Ready to receive file", binary_chunks: true, upload_id: "u1", offset: received }))
+        }
+        if (connection === 1) return ws.terminate()
+        stored.push(data as Buffer)
+        const received = stored.reduce((n, b) => n + b.length, 0)
+        ws.send(JSON.stringify(
+          received < 3000
+            ? { type: "chunk_received", message: "Ready for next chunk", received }
+            : { type: "file_received", message: "File b.txt received successfully and file extension is `txt`" }
+        ))
+      })
+    })
+    await new Promise((resolve) => wss.once("listening", resolve))
+    try {
+      const { port } = wss.address() as { port: number }
+      const bytes = randomBytes(3000)
+      const result = await uploadFile(await writeScratch("b.txt", bytes), {
+        url: `ws://127.0.0.1:${port}/`,
+        chunkBytes: 1000,
+        retries: 2,
+        minDelay: 5,
+        maxDelay: 20
+      })
+      expect(connections).toBe(12)
+      expect(result.reconnects).toBe(11)
+      expect(Buffer.concat(stored)).toEqual(bytes)
     } finally {
       await new Promise((resolve) => wss.close(resolve))
     }
