@@ -44,6 +44,11 @@ export interface UploadOptions {
   readonly onProgress?: ((progress: UploadProgress) => void) | undefined
   /** Called before each reconnection attempt. */
   readonly onReconnect?: ((info: ReconnectInfo) => void) | undefined
+  /**
+   * Milliseconds without any reply while one is awaited (default 60000) before the connection
+   * counts as dropped and is replaced: a link that dies silently never reports a close.
+   */
+  readonly replyTimeout?: number | undefined
   /** Reconnections in a row without progress before giving up (default 6). */
   readonly retries?: number | undefined
   /** First backoff delay in ms (default 250), doubled per failed attempt up to `maxDelay` (default 8000). */
@@ -154,6 +159,7 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
         sha256: declaredSha256,
         chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK,
         window: Math.max(1, options.window ?? 8),
+        replyTimeout: options.replyTimeout ?? 60_000,
         meter,
         setUploadId: (id) => (uploadId = id)
       })
@@ -204,17 +210,19 @@ interface AttemptContext {
   readonly sha256: string | undefined
   readonly chunkBytes: number
   readonly window: number
+  readonly replyTimeout: number
   readonly meter: ProgressMeter
   readonly setUploadId: (id: string) => void
 }
 
 /** One connection: announce, resume from the server's offset, send with a window, until done or dropped. */
-const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Attempt> => {
+const runAttempt = async (socketEvents: EventSocket, ctx: AttemptContext): Promise<Attempt> => {
   const { source, meter } = ctx
+  const events = withReplyTimeout(socketEvents, ctx.replyTimeout)
   const opened = await events.next()
   if (opened._tag === "abort") return { _tag: "cancelled", discardSent: false }
   if (opened._tag !== "open") return dropped(opened, "could not connect")
-  const socket = events.socket
+  const socket = socketEvents.socket
   socket.send(JSON.stringify({
     type: "file_meta",
     file_name: source.name,
@@ -293,6 +301,14 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
     }
   }
 }
+
+/** `next()` that ends the connection (a "closed" event) when nothing arrives for `ms` while waiting. */
+const withReplyTimeout = (events: EventSocket, ms: number): Pick<EventSocket, "next"> => ({
+  next: () => {
+    const timer = setTimeout(() => events.push({ _tag: "closed", code: 1006, reason: `no reply for ${ms / 1000} s` }), ms)
+    return events.next().finally(() => clearTimeout(timer))
+  }
+})
 
 const DISCARD_PATIENCE_MS = 3000
 

@@ -131,6 +131,31 @@ describe("upload (client library) against the real server", () => {
     }
   })
 
+  it("replaces a connection whose replies stop (a link that died silently) and resumes on a new one", async () => {
+    const proxy = await startProxy(server.port)
+    try {
+      const bytes = randomBytes(2 * 1024 * 1024)
+      const reasons: Array<string> = []
+      proxy.stallAfter(1500) // the handshake, meta_received and some acknowledgements, then silence
+      const result = await uploadFile(await writeScratch("silent.pdf", bytes), {
+        url: `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`,
+        chunkBytes: 64 * 1024,
+        window: 2,
+        replyTimeout: 500,
+        minDelay: 20,
+        onReconnect: (info) => {
+          reasons.push(info.reason)
+          proxy.release()
+        }
+      })
+      expect(reasons[0]).toContain("no reply for 0.5 s")
+      expect(result.reconnects).toBe(1)
+      expect(sha256(await fs.readFile(path.join(server.directory, "silent.pdf")))).toBe(sha256(bytes))
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it("cancels when aborted: rejects with UploadCancelledError and the server discards the partial file", async () => {
     const bytes = randomBytes(8 * 1024 * 1024)
     const controller = new AbortController()
