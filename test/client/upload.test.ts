@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Readable } from "node:stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { WebSocketServer } from "ws"
+import { WebSocket, WebSocketServer } from "ws"
 import {
   ChecksumMismatchError,
   ConnectionFailedError,
@@ -47,9 +47,25 @@ describe("upload (client library) against the real server", () => {
   it("uploads a file in binary chunks with a window in flight and reports progress up to the total", async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 17)
     const progress: Array<UploadProgress> = []
+    // Counts binary chunks sent and not yet answered, as the client's socket sees them.
+    let unanswered = 0, mostUnanswered = 0
+    const Counting = class extends (NodeWebSocket as unknown as typeof WebSocket) {
+      constructor(url: string) {
+        super(url, { perMessageDeflate: false })
+        this.on("message", (data) => {
+          const type = (JSON.parse(data.toString()) as { type: string }).type
+          if (type === "chunk_received" || type === "file_received") unanswered--
+        })
+      }
+      override send(data: Parameters<WebSocket["send"]>[0]) {
+        if (typeof data !== "string") mostUnanswered = Math.max(mostUnanswered, ++unanswered)
+        super.send(data)
+      }
+    } as unknown as typeof NodeWebSocket
     const result = await uploadFile(await writeScratch("big.pdf", bytes), {
       url: server.url,
       chunkBytes: 128 * 1024,
+      WebSocket: Counting,
       onProgress: (p) => progress.push(p)
     })
 
@@ -60,6 +76,8 @@ describe("upload (client library) against the real server", () => {
     expect(sent).toEqual([...sent].sort((a, b) => a - b))
     expect(sent.at(-1)).toBe(bytes.length)
     expect(progress.at(-1)?.eta).toBe(0)
+    expect(mostUnanswered).toBeGreaterThan(1)
+    expect(mostUnanswered).toBeLessThanOrEqual(8)
   })
 
   it("sends the sha256 up front when asked, and the server refuses a file that does not match it", async () => {
