@@ -85,6 +85,13 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     expect(directory.stdout).toContain("is not a regular file")
   })
 
+  it("prints control characters in file names and server messages as '?', never to the terminal", async () => {
+    const result = await cli(["upload", await scratchFile("evil\u001b[2J.exe", Buffer.from("x")), "--url", server.url])
+    expect(result.code).toBe(1)
+    expect(result.stdout).not.toContain("\u001b")
+    expect(result.stdout).toContain("evil?[2J.exe: failed: Invalid file extension: exe.")
+  })
+
   it("exits 2 for a --url that is not a WebSocket URL, before sending anything", async () => {
     const file = await scratchFile("typo.txt", Buffer.from("x"))
     for (const url of ["127.0.0.1:8000", "ftp://host/", ""]) {
