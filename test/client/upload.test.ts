@@ -159,15 +159,15 @@ describe("upload (client library) against the real server", () => {
         url: `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`,
         chunkBytes: 64 * 1024,
         window: 2,
-        replyTimeout: 500,
+        replyTimeout: 1500,
         minDelay: 20,
         onReconnect: (info) => {
           reasons.push(info.reason)
           proxy.release()
         }
       })
-      expect(reasons[0]).toContain("no reply for 0.5 s")
-      expect(result.reconnects).toBe(1)
+      expect(reasons[0]).toContain("no reply for 1.5 s")
+      expect(result.reconnects).toBeGreaterThanOrEqual(1) // more only if the loaded machine paused that long too
       expect(sha256(await fs.readFile(path.join(server.directory, "silent.pdf")))).toBe(sha256(bytes))
     } finally {
       await proxy.close()
