@@ -262,7 +262,11 @@ const runAttempt = async (socketEvents: EventSocket, ctx: AttemptContext): Promi
   for (;;) {
     while (inFlight.length < window && next < source.size) {
       const end = Math.min(next + chunkBytes, source.size)
-      const bytes = await ctx.read(next, end)
+      const bytes = await ctx.read(next, end).catch((error: unknown) => {
+        // The file cannot be sent: have the server drop what it holds rather than keep it for a resume.
+        if (resumable && socket.readyState === 1) socket.send(JSON.stringify({ type: "cancel" }))
+        throw error
+      })
       if (socket.readyState !== 1) break
       if (binary) socket.send(bytes)
       else socket.send(JSON.stringify({ type: "file_chunk", chunk: toBase64(bytes), ...(resumable ? { offset: next } : {}) }))

@@ -15,6 +15,7 @@ import {
   ChecksumMismatchError,
   ConnectionFailedError,
   fromStream,
+  InvalidSourceError,
   NodeWebSocket,
   ServerRefusedError,
   upload,
@@ -113,6 +114,20 @@ describe("upload (client library) against the real server", () => {
     })
     expect(result.storedName).toBe("streamed.png")
     expect(sha256(await fs.readFile(path.join(server.directory, "streamed.png")))).toBe(sha256(bytes))
+  })
+
+  it("a stream that ends before its declared size rejects with InvalidSourceError and the server discards the partial file", async () => {
+    const bytes = randomBytes(300_000)
+    const error = await upload(fromStream(Readable.from([bytes]), "short.pdf", 1_000_000), {
+      url: server.url,
+      WebSocket: NodeWebSocket,
+      chunkBytes: 100_000
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(InvalidSourceError)
+    await eventually(async () => {
+      const names = await fs.readdir(server.directory)
+      expect(names.filter((name) => name.endsWith(".part"))).toEqual([])
+    })
   })
 
   it("resumes from the server's offset after the connection is cut mid-upload", async () => {
