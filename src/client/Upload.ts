@@ -301,6 +301,8 @@ const runAttempt = async (socketEvents: EventSocket, ctx: AttemptContext): Promi
         meter.acknowledged(source.size)
         return { _tag: "done", result: resultOf(reply, source.size) }
       case "error":
+        // Giving up: an upload the server kept after this error would otherwise wait a day for a resume that never comes.
+        if (resumable && socket.readyState === 1) socket.send(JSON.stringify({ type: "cancel" }))
         throw new ServerRefusedError(reply.message)
     }
   }

@@ -356,7 +356,7 @@ describe("upload (client library) against a server without the newer modes", () 
   })
 })
 
-describe("upload (client library) against a stand-in server that refuses resumes as busy", () => {
+describe("upload (client library) against stand-in servers (busy resumes, refusals mid-window)", () => {
   it("keeps retrying a resume the server refuses as busy for longer than `retries` allows, then completes", async () => {
     const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" })
     const busy = "This upload is open on another connection; close that one first or wait for it to time out"
@@ -397,6 +397,42 @@ describe("upload (client library) against a stand-in server that refuses resumes
       expect(connections).toBe(12)
       expect(result.reconnects).toBe(11)
       expect(Buffer.concat(stored)).toEqual(bytes)
+    } finally {
+      await new Promise((resolve) => wss.close(resolve))
+    }
+  })
+
+  it("asks the server to discard the upload when it refuses a chunk mid-window", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" })
+    const types: Array<string> = []
+    wss.on("connection", (ws) => {
+      let chunks = 0
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) {
+          types.push("binary")
+          // A refusal that keeps the upload open, as for a misplaced chunk.
+          if (++chunks === 2) ws.send(JSON.stringify({ type: "error", message: "Disk trouble: try again" }))
+          else ws.send(JSON.stringify({ type: "chunk_received", message: "Ready for next chunk", received: chunks * 1000 }))
+          return
+        }
+        const message = JSON.parse(data.toString()) as Record<string, unknown>
+        types.push(message["type"] as string)
+        if (message["type"] === "file_meta") {
+          ws.send(JSON.stringify({ type: "meta_received", message: "Ready to receive file", binary_chunks: true, upload_id: "u2", offset: 0 }))
+        }
+      })
+    })
+    await new Promise((resolve) => wss.once("listening", resolve))
+    try {
+      const { port } = wss.address() as { port: number }
+      const error = await uploadFile(await writeScratch("refused-mid.txt", randomBytes(10_000)), {
+        url: `ws://127.0.0.1:${port}/`,
+        chunkBytes: 1000,
+        window: 4
+      }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ServerRefusedError)
+      expect((error as Error).message).toBe("Disk trouble: try again")
+      await eventually(async () => expect(types).toContain("cancel"))
     } finally {
       await new Promise((resolve) => wss.close(resolve))
     }
