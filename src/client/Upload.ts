@@ -11,74 +11,17 @@
 import { ChecksumMismatchError, ConnectionFailedError, InvalidSourceError, ServerRefusedError, UploadCancelledError } from "./Errors.js"
 import type { Hasher } from "./Sha256.js"
 import { createSha256 } from "./Sha256.js"
-import { closeQuietly, type EventSocket, openSocket, type Reply, type WebSocketConstructor } from "./Socket.js"
+import { BUSY_PREFIX, discardOnServer } from "./Discard.js"
+import { closeQuietly, type EventSocket, openSocket, type Reply, type WebSocketConstructor, withReplyTimeout } from "./Socket.js"
 import { type BlobLike, fromBlob, type UploadSource } from "./Source.js"
 import { hashSource, toBase64 } from "./Bytes.js"
 import { backoff, sleep } from "./Retry.js"
-import { makeProgressMeter, type ProgressMeter, type UploadProgress } from "./Progress.js"
+import { makeProgressMeter, type ProgressMeter } from "./Progress.js"
+import type { UploadOptions, UploadResult } from "./Options.js"
 
 export type { UploadProgress } from "./Progress.js"
+export type { ReconnectInfo, UploadOptions, UploadResult } from "./Options.js"
 
-export interface UploadOptions {
-  /** The endpoint, e.g. `ws://127.0.0.1:8000/ws/file-transfer/`. */
-  readonly url: string
-  /** Sent as the `token` query parameter, for servers that want one at the handshake. */
-  readonly token?: string | undefined
-  /** Defaults to `globalThis.WebSocket`; pass `ws`'s WebSocket in Node 20. */
-  readonly WebSocket?: WebSocketConstructor | undefined
-  /** Bytes per chunk (default 256 KiB; never more than the server's `max_chunk_bytes`). */
-  readonly chunkBytes?: number | undefined
-  /** Chunks sent ahead of the acknowledgements (default 8; 1 against servers that do not pipeline). */
-  readonly window?: number | undefined
-  /**
-   * `true`: hash the file first and send its sha256 in `file_meta`, so the server refuses a
-   * corrupted upload (a stream cannot be read twice: it is hashed while sending and checked
-   * against `file_received` instead). A hex string: send that digest.
-   */
-  readonly sha256?: boolean | string | undefined
-  /** The hash to use (default: the plain-TypeScript SHA-256; Node passes node:crypto's). */
-  readonly createSha256?: (() => Hasher) | undefined
-  /** Aborting cancels the upload; the server is asked to discard it. */
-  readonly signal?: AbortSignal | undefined
-  /** Called as bytes are hashed and acknowledged. */
-  readonly onProgress?: ((progress: UploadProgress) => void) | undefined
-  /** Called before each reconnection attempt. */
-  readonly onReconnect?: ((info: ReconnectInfo) => void) | undefined
-  /**
-   * Milliseconds without any reply while one is awaited (default 60000) before the connection
-   * counts as dropped and is replaced: a link that dies silently never reports a close.
-   */
-  readonly replyTimeout?: number | undefined
-  /** Reconnections in a row without progress before giving up (default 6). */
-  readonly retries?: number | undefined
-  /** First backoff delay in ms (default 250), doubled per failed attempt up to `maxDelay` (default 8000). */
-  readonly minDelay?: number | undefined
-  readonly maxDelay?: number | undefined
-}
-
-export interface ReconnectInfo {
-  /** 1 for the first retry after a drop, counting attempts without progress. */
-  readonly attempt: number
-  readonly delayMs: number
-  /** Why the last connection ended. */
-  readonly reason: string
-}
-
-export interface UploadResult {
-  /** The name the server stored the file under (it may differ from the one sent). */
-  readonly storedName: string
-  readonly extension: string
-  /** The sha256 the server computed, when it sent one. */
-  readonly sha256: string | undefined
-  /** The server's `file_received` message. */
-  readonly message: string
-  readonly size: number
-  /** How many times the connection was re-established. */
-  readonly reconnects: number
-}
-
-/** The server's text for a resume of an upload another connection still holds (it frees it soon). */
-const BUSY_PREFIX = "This upload is open on another connection"
 const UNKNOWN_UPLOAD_PREFIX = "Unknown or expired upload_id"
 const DEFAULT_CHUNK = 256 * 1024
 /**
@@ -304,47 +247,6 @@ const runAttempt = async (socketEvents: EventSocket, ctx: AttemptContext): Promi
         // Giving up: an upload the server kept after this error would otherwise wait a day for a resume that never comes.
         if (resumable && socket.readyState === 1) socket.send(JSON.stringify({ type: "cancel" }))
         throw new ServerRefusedError(reply.message)
-    }
-  }
-}
-
-/** `next()` that ends the connection (a "closed" event) when nothing arrives for `ms` while waiting. */
-const withReplyTimeout = (events: EventSocket, ms: number): Pick<EventSocket, "next"> => ({
-  next: () => {
-    const timer = setTimeout(() => events.push({ _tag: "closed", code: 1006, reason: `no reply for ${ms / 1000} s` }), ms)
-    return events.next().finally(() => clearTimeout(timer))
-  }
-})
-
-const DISCARD_PATIENCE_MS = 3000
-
-/**
- * Best effort, for a cancel while no connection is open: reopens `uploadId` on a
- * fresh connection and sends `cancel`, so the server deletes the partial file now
- * rather than when it expires. Retries while the server has not yet let go of the
- * dropped connection; gives up silently after a few seconds.
- */
-const discardOnServer = async (WebSocket: WebSocketConstructor, url: string, source: UploadSource, uploadId: string) => {
-  const deadline = Date.now() + DISCARD_PATIENCE_MS
-  while (Date.now() < deadline) {
-    const events = openSocket(WebSocket, url)
-    const timer = setTimeout(() => events.push({ _tag: "closed", code: 1006, reason: "timeout" }), deadline - Date.now())
-    try {
-      if ((await events.next())._tag !== "open") return
-      events.socket.send(JSON.stringify({ type: "file_meta", file_name: source.name, file_size: source.size, upload_id: uploadId }))
-      events.socket.send(JSON.stringify({ type: "cancel" }))
-      const meta = await events.next()
-      if (meta._tag !== "reply") return
-      if (meta.reply.type === "error" && meta.reply.message.startsWith(BUSY_PREFIX)) {
-        await new Promise((resolve) => setTimeout(resolve, 200))
-        continue
-      }
-      if (meta.reply.type === "error") return // expired or unknown: nothing left to discard
-      await events.next() // upload_cancelled
-      return
-    } finally {
-      clearTimeout(timer)
-      closeQuietly(events.socket)
     }
   }
 }
