@@ -16,12 +16,19 @@ export interface ProgressLine {
 
 const WIDTH = 24
 
+/**
+ * Control characters shown as `?`: a file name or a server's message must not be able to move
+ * the cursor, rewrite the line or send escape sequences to the terminal.
+ */
+const printable = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?")
+
 const bar = (fraction: number) => {
   const filled = Math.round(fraction * WIDTH)
   return `[${"█".repeat(filled)}${"░".repeat(WIDTH - filled)}]`
 }
 
-export const make = (name: string, out: NodeJS.WriteStream): ProgressLine => {
+export const make = (fileName: string, out: NodeJS.WriteStream): ProgressLine => {
+  const name = printable(fileName)
   const tty = out.isTTY === true
   const label = name.length > 28 ? `${name.slice(0, 27)}…` : name.padEnd(28)
   let lastQuarter = -1
@@ -50,9 +57,9 @@ export const make = (name: string, out: NodeJS.WriteStream): ProgressLine => {
       }
     },
     note: (text) => {
-      if (tty) draw(`${label} ${text}`)
-      else out.write(`${name}: ${text}\n`)
+      if (tty) draw(`${label} ${printable(text)}`)
+      else out.write(`${name}: ${printable(text)}\n`)
     },
-    end: (text) => (tty ? draw(`${label} ${text}\n`) : out.write(`${name}: ${text}\n`))
+    end: (text) => (tty ? draw(`${label} ${printable(text)}\n`) : out.write(`${name}: ${printable(text)}\n`))
   }
 }

@@ -24,14 +24,24 @@ Options for upload:
   --token TOKEN        sent as ?token= at the handshake
   --chunk-size BYTES   bytes per chunk (default 262144)
   --window N           chunks in flight (default 8)
-  --retries N          reconnections in a row without progress before giving up (default 6)
+  --retries N          reconnections in a row without progress before giving up (default 6; 0: none)
   -h, --help           show this help`
 
-const positiveInteger = (name: string, text: string | undefined): number | undefined => {
+const integerAtLeast = (least: number) => (name: string, text: string | undefined): number | undefined => {
   if (text === undefined) return undefined
   const value = Number(text)
-  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`--${name} expects a positive integer, got "${text}"`)
+  if (text.trim() === "" || !Number.isSafeInteger(value) || value < least) {
+    throw new UsageError(`--${name} expects ${least === 0 ? "a whole number" : "a positive integer"}, got "${text}"`)
+  }
   return value
+}
+const positiveInteger = integerAtLeast(1)
+
+/** The endpoint as given, if it is a WebSocket (or http) URL: a typo is a usage error, not a failed upload. */
+const endpoint = (text: string): string => {
+  const protocol = URL.canParse(text) ? new URL(text).protocol : undefined
+  if (protocol === "ws:" || protocol === "wss:" || protocol === "http:" || protocol === "https:") return text
+  throw new UsageError(`--url expects a ws:// or wss:// URL, got "${text}"`)
 }
 
 class UsageError extends Error {}
@@ -55,12 +65,12 @@ const uploadCommand = async (args: ReadonlyArray<string>): Promise<number> => {
     return 0
   }
   const options = {
-    url: values.url,
+    url: endpoint(values.url),
     token: values.token,
     sha256: values.sha256,
     chunkBytes: positiveInteger("chunk-size", values["chunk-size"]),
     window: positiveInteger("window", values.window),
-    retries: positiveInteger("retries", values.retries)
+    retries: integerAtLeast(0)("retries", values.retries)
   }
   if (positionals.length === 0) throw new UsageError("upload needs at least one FILE")
 

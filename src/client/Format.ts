@@ -24,9 +24,16 @@ export const formatEta = (seconds: number | undefined): string => {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min left`
 }
 
-/** The extension the server will check: after the last dot of the last path component, lower case. */
+/**
+ * The extension the server will check, or "" when the name has none: the name is
+ * cleaned as the server cleans it (last path component, only letters, digits,
+ * `.`, `_` and `-`, no leading or trailing dots), then lower-cased after the last dot.
+ */
 export const extensionOf = (name: string): string => {
-  const base = name.split(/[/\\]/).pop() ?? ""
-  const dot = base.lastIndexOf(".")
-  return dot <= 0 ? "" : base.slice(dot + 1).toLowerCase()
+  const cleaned = (name.split(/[/\\]/).pop() ?? "")
+    .normalize("NFC")
+    .replace(/[^\p{L}\p{N}._-]/gu, "")
+    .replace(/^\.+|\.+$/g, "")
+  const dot = cleaned.lastIndexOf(".")
+  return dot <= 0 ? "" : cleaned.slice(dot + 1).toLowerCase()
 }

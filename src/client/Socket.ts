@@ -94,3 +94,11 @@ export const openSocket = (WebSocket: WebSocketConstructor, url: string): EventS
 export const closeQuietly = (socket: WebSocketLike | undefined, code = 1000, reason = "") => {
   if (socket !== undefined && socket.readyState <= OPEN) socket.close(code, reason)
 }
+
+/** `next()` that ends the connection (a "closed" event) when nothing arrives for `ms` while waiting. */
+export const withReplyTimeout = (events: EventSocket, ms: number): Pick<EventSocket, "next"> => ({
+  next: () => {
+    const timer = setTimeout(() => events.push({ _tag: "closed", code: 1006, reason: `no reply for ${ms / 1000} s` }), ms)
+    return events.next().finally(() => clearTimeout(timer))
+  }
+})

@@ -11,75 +11,31 @@
 import { ChecksumMismatchError, ConnectionFailedError, InvalidSourceError, ServerRefusedError, UploadCancelledError } from "./Errors.js"
 import type { Hasher } from "./Sha256.js"
 import { createSha256 } from "./Sha256.js"
-import { closeQuietly, type EventSocket, openSocket, type Reply, type WebSocketConstructor } from "./Socket.js"
+import { BUSY_PREFIX, discardOnServer } from "./Discard.js"
+import { closeQuietly, type EventSocket, openSocket, type Reply, type WebSocketConstructor, withReplyTimeout } from "./Socket.js"
 import { type BlobLike, fromBlob, type UploadSource } from "./Source.js"
 import { hashSource, toBase64 } from "./Bytes.js"
 import { backoff, sleep } from "./Retry.js"
-import { makeProgressMeter, type ProgressMeter, type UploadProgress } from "./Progress.js"
+import { makeProgressMeter, type ProgressMeter } from "./Progress.js"
+import type { UploadOptions, UploadResult } from "./Options.js"
 
 export type { UploadProgress } from "./Progress.js"
+export type { ReconnectInfo, UploadOptions, UploadResult } from "./Options.js"
 
-export interface UploadOptions {
-  /** The endpoint, e.g. `ws://127.0.0.1:8000/ws/file-transfer/`. */
-  readonly url: string
-  /** Sent as the `token` query parameter, for servers that want one at the handshake. */
-  readonly token?: string | undefined
-  /** Defaults to `globalThis.WebSocket`; pass `ws`'s WebSocket in Node 20. */
-  readonly WebSocket?: WebSocketConstructor | undefined
-  /** Bytes per chunk (default 256 KiB; never more than the server's `max_chunk_bytes`). */
-  readonly chunkBytes?: number | undefined
-  /** Chunks sent ahead of the acknowledgements (default 8; 1 against servers that do not pipeline). */
-  readonly window?: number | undefined
-  /**
-   * `true`: hash the file first and send its sha256 in `file_meta`, so the server refuses a
-   * corrupted upload (a stream cannot be read twice: it is hashed while sending and checked
-   * against `file_received` instead). A hex string: send that digest.
-   */
-  readonly sha256?: boolean | string | undefined
-  /** The hash to use (default: the plain-TypeScript SHA-256; Node passes node:crypto's). */
-  readonly createSha256?: (() => Hasher) | undefined
-  /** Aborting cancels the upload; the server is asked to discard it. */
-  readonly signal?: AbortSignal | undefined
-  /** Called as bytes are hashed and acknowledged. */
-  readonly onProgress?: ((progress: UploadProgress) => void) | undefined
-  /** Called before each reconnection attempt. */
-  readonly onReconnect?: ((info: ReconnectInfo) => void) | undefined
-  /** Reconnections in a row without progress before giving up (default 6). */
-  readonly retries?: number | undefined
-  /** First backoff delay in ms (default 250), doubled per failed attempt up to `maxDelay` (default 8000). */
-  readonly minDelay?: number | undefined
-  readonly maxDelay?: number | undefined
-}
-
-export interface ReconnectInfo {
-  /** 1 for the first retry after a drop, counting attempts without progress. */
-  readonly attempt: number
-  readonly delayMs: number
-  /** Why the last connection ended. */
-  readonly reason: string
-}
-
-export interface UploadResult {
-  /** The name the server stored the file under (it may differ from the one sent). */
-  readonly storedName: string
-  readonly extension: string
-  /** The sha256 the server computed, when it sent one. */
-  readonly sha256: string | undefined
-  /** The server's `file_received` message. */
-  readonly message: string
-  readonly size: number
-  /** How many times the connection was re-established. */
-  readonly reconnects: number
-}
-
-/** The server's text for a resume of an upload another connection still holds (it frees it soon). */
-const BUSY_PREFIX = "This upload is open on another connection"
 const UNKNOWN_UPLOAD_PREFIX = "Unknown or expired upload_id"
 const DEFAULT_CHUNK = 256 * 1024
+/**
+ * How long a resume refused as busy is retried. The server frees an upload within two
+ * heartbeats (30 s by default) of a link that died silently, which `retries` alone would not cover.
+ */
+const BUSY_PATIENCE_MS = 60_000
 
 type Attempt =
   | { readonly _tag: "done"; readonly result: UploadResult }
-  | { readonly _tag: "dropped"; readonly reason: string; readonly code: number | undefined }
+  /** Aborted; `discardSent` when `cancel` already went out on this connection. */
+  | { readonly _tag: "cancelled"; readonly discardSent: boolean }
+  /** `busy`: the server still holds the upload for the connection that dropped. */
+  | { readonly _tag: "dropped"; readonly reason: string; readonly code: number | undefined; readonly busy?: true }
   | { readonly _tag: "restart" }
 
 /** Uploads a File/Blob or an UploadSource; rejects with an UploadError subclass. */
@@ -89,6 +45,15 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
   if (WebSocket === undefined) throw new InvalidSourceError("No WebSocket implementation: pass options.WebSocket")
   const signal = options.signal
   if (signal?.aborted) throw new UploadCancelledError()
+  let url: string
+  try {
+    // Relative to the page in a browser, as the WebSocket constructor resolves it.
+    const base = (globalThis as { location?: { href: string } }).location?.href
+    url = withToken(new URL(options.url, base).toString(), options.token)
+  } catch {
+    // Not worth a retry: no reconnection can fix a malformed address.
+    throw new ConnectionFailedError(`Invalid URL: ${options.url}`, undefined)
+  }
   const meter = makeProgressMeter(source.size, options.onProgress)
   const makeHasher = options.createSha256 ?? createSha256
 
@@ -111,11 +76,19 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
     return bytes
   }
 
-  const url = withToken(options.url, options.token)
   let uploadId: string | undefined
   let reconnects = 0
   let failures = 0
+  let busySince: number | undefined
+  let busyInARow = 0
+  // Cancelled with no connection open (hashing, backoff, connecting): the server still holds the upload.
+  const cancelled = async (discardSent: boolean): Promise<never> => {
+    if (!discardSent && uploadId !== undefined) await discardOnServer(WebSocket, url, source, uploadId)
+    throw new UploadCancelledError()
+  }
   for (;;) {
+    // An abort during hashing or a read may have fired before this attempt's listener exists.
+    if (signal?.aborted) return cancelled(false)
     const ackedBefore = meter.acked()
     const events = openSocket(WebSocket, url)
     const onAbort = () => events.push({ _tag: "abort" })
@@ -129,6 +102,7 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
         sha256: declaredSha256,
         chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK,
         window: Math.max(1, options.window ?? 8),
+        replyTimeout: options.replyTimeout ?? 60_000,
         meter,
         setUploadId: (id) => (uploadId = id)
       })
@@ -144,18 +118,30 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
       }
       return { ...attempt.result, reconnects }
     }
+    if (attempt._tag === "cancelled") return cancelled(attempt.discardSent)
     if (attempt._tag === "restart") {
       uploadId = undefined
       continue
     }
-    failures = meter.acked() > ackedBefore ? 1 : failures + 1
-    if (failures > (options.retries ?? 6)) {
-      throw new ConnectionFailedError(`Gave up after ${failures} failed connections: ${attempt.reason}`, attempt.code)
+    if (attempt.busy) {
+      // The connection works and the server kept the upload: wait for it to free it, by time rather than count.
+      busySince ??= Date.now()
+      busyInARow++
+      if (Date.now() - busySince > BUSY_PATIENCE_MS) {
+        throw new ConnectionFailedError(`Gave up after ${BUSY_PATIENCE_MS / 1000} s: ${attempt.reason}`, undefined)
+      }
+    } else {
+      busySince = undefined
+      busyInARow = 0
+      failures = meter.acked() > ackedBefore ? 1 : failures + 1
+      if (failures > (options.retries ?? 6)) {
+        throw new ConnectionFailedError(`Gave up after ${failures} failed connections: ${attempt.reason}`, attempt.code)
+      }
     }
-    const delayMs = backoff(failures, options.minDelay ?? 250, options.maxDelay ?? 8000)
-    options.onReconnect?.({ attempt: failures, delayMs, reason: attempt.reason })
+    const delayMs = backoff(failures + busyInARow, options.minDelay ?? 250, options.maxDelay ?? 8000)
+    options.onReconnect?.({ attempt: failures + busyInARow, delayMs, reason: attempt.reason })
     meter.reconnecting()
-    await sleep(delayMs, signal)
+    await sleep(delayMs, signal).catch(() => cancelled(false))
     reconnects++
   }
 }
@@ -167,17 +153,19 @@ interface AttemptContext {
   readonly sha256: string | undefined
   readonly chunkBytes: number
   readonly window: number
+  readonly replyTimeout: number
   readonly meter: ProgressMeter
   readonly setUploadId: (id: string) => void
 }
 
 /** One connection: announce, resume from the server's offset, send with a window, until done or dropped. */
-const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Attempt> => {
+const runAttempt = async (socketEvents: EventSocket, ctx: AttemptContext): Promise<Attempt> => {
   const { source, meter } = ctx
+  const events = withReplyTimeout(socketEvents, ctx.replyTimeout)
   const opened = await events.next()
-  if (opened._tag === "abort") throw new UploadCancelledError()
+  if (opened._tag === "abort") return { _tag: "cancelled", discardSent: false }
   if (opened._tag !== "open") return dropped(opened, "could not connect")
-  const socket = events.socket
+  const socket = socketEvents.socket
   socket.send(JSON.stringify({
     type: "file_meta",
     file_name: source.name,
@@ -187,11 +175,15 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
   }))
 
   const answer = await events.next()
-  if (answer._tag === "abort") throw new UploadCancelledError()
+  if (answer._tag === "abort") {
+    // The server handles frames in order: this discards whatever the file_meta opened (an older server answers an error).
+    socket.send(JSON.stringify({ type: "cancel" }))
+    return { _tag: "cancelled", discardSent: true }
+  }
   if (answer._tag !== "reply") return dropped(answer, "connection lost")
   const meta = answer.reply
   if (meta.type === "error") {
-    if (meta.message.startsWith(BUSY_PREFIX)) return { _tag: "dropped", reason: meta.message, code: undefined }
+    if (meta.message.startsWith(BUSY_PREFIX)) return { _tag: "dropped", reason: meta.message, code: undefined, busy: true }
     if (meta.message.startsWith(UNKNOWN_UPLOAD_PREFIX)) return { _tag: "restart" }
     throw new ServerRefusedError(meta.message)
   }
@@ -213,7 +205,11 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
   for (;;) {
     while (inFlight.length < window && next < source.size) {
       const end = Math.min(next + chunkBytes, source.size)
-      const bytes = await ctx.read(next, end)
+      const bytes = await ctx.read(next, end).catch((error: unknown) => {
+        // The file cannot be sent: have the server drop what it holds rather than keep it for a resume.
+        if (resumable && socket.readyState === 1) socket.send(JSON.stringify({ type: "cancel" }))
+        throw error
+      })
       if (socket.readyState !== 1) break
       if (binary) socket.send(bytes)
       else socket.send(JSON.stringify({ type: "file_chunk", chunk: toBase64(bytes), ...(resumable ? { offset: next } : {}) }))
@@ -223,8 +219,11 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
     const event = await events.next()
     switch (event._tag) {
       case "abort":
-        if (resumable) socket.send(JSON.stringify({ type: "cancel" }))
-        throw new UploadCancelledError()
+        if (resumable && socket.readyState === 1) {
+          socket.send(JSON.stringify({ type: "cancel" }))
+          return { _tag: "cancelled", discardSent: true }
+        }
+        return { _tag: "cancelled", discardSent: false }
       case "closed":
         return dropped(event, "connection lost")
       case "open":
@@ -245,6 +244,8 @@ const runAttempt = async (events: EventSocket, ctx: AttemptContext): Promise<Att
         meter.acknowledged(source.size)
         return { _tag: "done", result: resultOf(reply, source.size) }
       case "error":
+        // Giving up: an upload the server kept after this error would otherwise wait a day for a resume that never comes.
+        if (resumable && socket.readyState === 1) socket.send(JSON.stringify({ type: "cancel" }))
         throw new ServerRefusedError(reply.message)
     }
   }

@@ -33,7 +33,12 @@ export const fileSource = async (filePath: string): Promise<UploadSource & { rea
   const handle = await fs.open(filePath, "r").catch((error: NodeJS.ErrnoException) => {
     throw new InvalidSourceError(`Cannot open ${filePath}: ${error.code ?? error.message}`)
   })
-  const { size } = await handle.stat()
+  const stats = await handle.stat()
+  if (!stats.isFile()) {
+    await handle.close()
+    throw new InvalidSourceError(`${filePath} is not a regular file`)
+  }
+  const size = stats.size
   return {
     name: path.basename(filePath),
     size,

@@ -123,7 +123,12 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", { timeout: 90_0
     const page = await openPage()
     await page.keyboard.press("Tab")
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("files")
-    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Enter")])
+    const opened = page.waitForEvent("filechooser")
+    // Playwright asks the browser to intercept the picker without waiting for the answer; under load Enter
+    // overtook that request once and the picker opened unseen. A round trip first gives it time to land.
+    await page.evaluate(() => 0)
+    await page.keyboard.press("Enter")
+    const chooser = await opened
     expect(chooser.isMultiple()).toBe(true)
     await chooser.setFiles({ name: "typed.txt", mimeType: "text/plain", buffer: Buffer.from("from the keyboard") })
     expect(await outcome(page, "typed.txt", "done")).toContain("Uploaded as typed.txt")
@@ -172,9 +177,11 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", { timeout: 90_0
   })
 
   it("refuses a file over the size limit before sending it, when dropped on the page", async () => {
-    const page = await openPage()
+    const page = await openPage(proxy.port)
+    const connectionsBefore = proxy.connections()
     await dropGenerated(page, "huge.pdf", 9 * 1024 * 1024)
     expect(await outcome(page, "huge.pdf", "error")).toBe("File too large: 9437184 bytes exceeds the limit of 8 MiB")
+    expect(proxy.connections()).toBe(connectionsBefore) // no WebSocket was opened for it
     expect(await fs.readdir(server.directory)).not.toContain("huge.pdf")
     await page.close()
   })
@@ -211,6 +218,8 @@ describe.skipIf(!hasChromium && !inCI)("upload page (Chromium)", { timeout: 90_0
       await item(page, "cancel.gif").locator(".item-cancel").focus()
       await page.keyboard.press("Enter")
       expect(await outcome(page, "cancel.gif", "cancelled")).toBe("Cancelled")
+      // The Cancel button is gone; keyboard focus stays on the file rather than falling back to the page.
+      expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset["name"])).toBe("cancel.gif")
     } finally {
       proxy.release()
     }

@@ -1,7 +1,8 @@
 /**
  * The `file-receiver` command as a subprocess (`node bin/file-receiver.mjs`,
  * what the package's bin runs): uploads against the real server, exit codes,
- * --sha256, resume after a cut connection, and `serve`.
+ * --sha256, resume after a cut connection, Ctrl-C, and `serve`. It runs from
+ * a directory outside the project, as `npx file-receiver` from elsewhere does.
  */
 import { sampleFor } from "../support/content.js"
 import { spawn } from "node:child_process"
@@ -21,14 +22,18 @@ interface Finished {
   readonly stderr: string
 }
 
-/** Runs the command to completion (stdout is a pipe, not a TTY: plain lines). */
-const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Finished> =>
+/** Runs the command to completion (stdout is a pipe, not a TTY: plain lines); `during` gets the child once started. */
+const cli = (
+  args: ReadonlyArray<string>,
+  during?: (child: ReturnType<typeof spawn>, stdout: () => string) => void
+): Promise<Finished> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: os.tmpdir(), env: process.env, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = "", stderr = ""
     child.stdout.on("data", (data: Buffer) => (stdout += data.toString()))
     child.stderr.on("data", (data: Buffer) => (stderr += data.toString()))
     child.on("exit", (code) => resolve({ code, stdout, stderr }))
+    during?.(child, () => stdout)
   })
 
 let server: RunningServer
@@ -75,6 +80,47 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     const usage = await cli(["upload", "--window", "zero"])
     expect(usage.code).toBe(2)
     expect(usage.stderr).toContain("--window expects a positive integer")
+    const directory = await cli(["upload", scratch, "--url", server.url])
+    expect(directory.code).toBe(1)
+    expect(directory.stdout).toContain("is not a regular file")
+  })
+
+  it("prints control characters in file names and server messages as '?', never to the terminal", async () => {
+    const result = await cli(["upload", await scratchFile("evil\u001b[2J.exe", Buffer.from("x")), "--url", server.url])
+    expect(result.code).toBe(1)
+    expect(result.stdout).not.toContain("\u001b")
+    expect(result.stdout).toContain("evil?[2J.exe: failed: Invalid file extension: exe.")
+  })
+
+  it("exits 2 for a --url that is not a WebSocket URL, before sending anything", async () => {
+    const file = await scratchFile("typo.txt", Buffer.from("x"))
+    for (const url of ["127.0.0.1:8000", "ftp://host/", ""]) {
+      const result = await cli(["upload", file, "--url", url])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain("--url expects a ws:// or wss:// URL")
+      expect(result.stdout).toBe("")
+    }
+  })
+
+  it("exits 130 soon after Ctrl-C, even when the server does not answer", async () => {
+    const proxy = await startProxy(server.port)
+    try {
+      proxy.stallAfter(0)
+      const started = Date.now()
+      const result = await cli(["upload", await scratchFile("stuck.txt", randomBytes(100_000)), "--url", `ws://127.0.0.1:${proxy.port}/`], (child, stdout) => {
+        const poll = setInterval(() => {
+          if (stdout().includes("stuck.txt: starting")) {
+            clearInterval(poll)
+            setTimeout(() => child.kill("SIGINT"), 500)
+          }
+        }, 50)
+      })
+      expect(result.code).toBe(130)
+      expect(result.stdout).toContain("stuck.txt: failed: Upload cancelled")
+      expect(Date.now() - started).toBeLessThan(20_000)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it("--sha256 has the server check the digest it computed first", async () => {
@@ -107,6 +153,9 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     const result = await cli(["upload", await scratchFile("lost.txt", Buffer.from("x")), "--url", `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`, "--retries", "1"])
     expect(result.code).toBe(1)
     expect(result.stdout).toContain("lost.txt: failed: Gave up after 2 failed connections")
+    const once = await cli(["upload", path.join(scratch, "lost.txt"), "--url", `ws://127.0.0.1:${proxy.port}/`, "--retries", "0"])
+    expect(once.code).toBe(1)
+    expect(once.stdout).toContain("lost.txt: failed: Gave up after 1 failed connections")
   })
 })
 
@@ -114,7 +163,7 @@ describe("file-receiver serve", { timeout: 90_000 }, () => {
   it("starts the server from the environment, as npm start does, and exits 0 on SIGTERM", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-cli-serve-"))
     const child = spawn(process.execPath, [BIN, "serve"], {
-      cwd: root,
+      cwd: os.tmpdir(),
       env: { ...process.env, REDIS_URL: "", PORT: "0", FILE_SAVE_DIRECTORY: dir },
       stdio: ["ignore", "pipe", "pipe"]
     })

@@ -95,7 +95,13 @@ export const makeQueueItem = (file: File, onCancel: () => void): QueueItem => {
       if (state === "done") setBar(1, 1)
       setStatus(state, message)
       stats.textContent = ""
+      // Hiding a focused button would drop keyboard focus to the top of the page: keep it on this file.
+      const hadFocus = document.activeElement === cancel
       cancel.hidden = true
+      if (hadFocus) {
+        li.tabIndex = -1
+        li.focus()
+      }
     }
   }
 }

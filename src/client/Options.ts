@@ -1,0 +1,62 @@
+/** What `upload` accepts (its options) and resolves with. */
+import type { UploadProgress } from "./Progress.js"
+import type { Hasher } from "./Sha256.js"
+import type { WebSocketConstructor } from "./Socket.js"
+
+export interface UploadOptions {
+  /** The endpoint, e.g. `ws://127.0.0.1:8000/ws/file-transfer/`. */
+  readonly url: string
+  /** Sent as the `token` query parameter, for servers that want one at the handshake. */
+  readonly token?: string | undefined
+  /** Defaults to `globalThis.WebSocket`; pass `ws`'s WebSocket in Node 20. */
+  readonly WebSocket?: WebSocketConstructor | undefined
+  /** Bytes per chunk (default 256 KiB; never more than the server's `max_chunk_bytes`). */
+  readonly chunkBytes?: number | undefined
+  /** Chunks sent ahead of the acknowledgements (default 8; 1 against servers that do not pipeline). */
+  readonly window?: number | undefined
+  /**
+   * `true`: hash the file first and send its sha256 in `file_meta`, so the server refuses a
+   * corrupted upload (a stream cannot be read twice: it is hashed while sending and checked
+   * against `file_received` instead). A hex string: send that digest.
+   */
+  readonly sha256?: boolean | string | undefined
+  /** The hash to use (default: the plain-TypeScript SHA-256; Node passes node:crypto's). */
+  readonly createSha256?: (() => Hasher) | undefined
+  /** Aborting cancels the upload; the server is asked to discard it. */
+  readonly signal?: AbortSignal | undefined
+  /** Called as bytes are hashed and acknowledged. */
+  readonly onProgress?: ((progress: UploadProgress) => void) | undefined
+  /** Called before each reconnection attempt. */
+  readonly onReconnect?: ((info: ReconnectInfo) => void) | undefined
+  /**
+   * Milliseconds without any reply while one is awaited (default 60000) before the connection
+   * counts as dropped and is replaced: a link that dies silently never reports a close.
+   */
+  readonly replyTimeout?: number | undefined
+  /** Reconnections in a row without progress before giving up (default 6). */
+  readonly retries?: number | undefined
+  /** First backoff delay in ms (default 250), doubled per failed attempt up to `maxDelay` (default 8000). */
+  readonly minDelay?: number | undefined
+  readonly maxDelay?: number | undefined
+}
+
+export interface ReconnectInfo {
+  /** 1 for the first retry after a drop, counting attempts without progress. */
+  readonly attempt: number
+  readonly delayMs: number
+  /** Why the last connection ended. */
+  readonly reason: string
+}
+
+export interface UploadResult {
+  /** The name the server stored the file under (it may differ from the one sent). */
+  readonly storedName: string
+  readonly extension: string
+  /** The sha256 the server computed, when it sent one. */
+  readonly sha256: string | undefined
+  /** The server's `file_received` message. */
+  readonly message: string
+  readonly size: number
+  /** How many times the connection was re-established. */
+  readonly reconnects: number
+}
