@@ -1,7 +1,21 @@
 #!/usr/bin/env node
 // The `file-receiver` command (package.json "bin"): runs the TypeScript CLI
 // with plain node, through tsx's loader (a dependency), as `npm start` does.
+// `serve` runs the server with npm start's V8 flag, which node reads only at
+// start-up: the command starts itself again with it and passes signals on.
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { register } from "tsx/esm/api"
 
-register()
-await import("../src/cli/main.ts")
+const HEAP_FLOOR = "--initial-old-space-size=96"
+
+if (process.argv[2] === "serve" && !process.execArgv.includes(HEAP_FLOOR)) {
+  const child = spawn(process.execPath, [HEAP_FLOOR, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: "inherit"
+  })
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal))
+  child.on("exit", (code, signal) => process.exit(code ?? (signal === null ? 0 : 1)))
+} else {
+  register()
+  await import("../src/cli/main.ts")
+}

@@ -107,7 +107,7 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     try {
       proxy.stallAfter(0)
       const started = Date.now()
-      const result = await cli(["upload", await scratchFile("stuck.txt", randomBytes(100_000)), "--url", `ws://127.0.0.1:${proxy.port}/`], (child, stdout) => {
+      const result = await cli(["upload", await scratchFile("stuck.txt", sampleFor("stuck.txt", 100_000)), "--url", `ws://127.0.0.1:${proxy.port}/`], (child, stdout) => {
         const poll = setInterval(() => {
           if (stdout().includes("stuck.txt: starting")) {
             clearInterval(poll)

@@ -118,7 +118,7 @@ describe("upload (client library) against the real server", () => {
   })
 
   it("a stream that ends before its declared size rejects with InvalidSourceError and the server discards the partial file", async () => {
-    const bytes = randomBytes(300_000)
+    const bytes = sampleFor("short.pdf", 300_000)
     const error = await upload(fromStream(Readable.from([bytes]), "short.pdf", 1_000_000), {
       url: server.url,
       WebSocket: NodeWebSocket,
@@ -168,7 +168,7 @@ describe("upload (client library) against the real server", () => {
   it("replaces a connection whose replies stop (a link that died silently) and resumes on a new one", async () => {
     const proxy = await startProxy(server.port)
     try {
-      const bytes = randomBytes(2 * 1024 * 1024)
+      const bytes = sampleFor("silent.pdf", 2 * 1024 * 1024)
       const reasons: Array<string> = []
       proxy.stallAfter(1500) // the handshake, meta_received and some acknowledgements, then silence
       const result = await uploadFile(await writeScratch("silent.pdf", bytes), {
@@ -213,7 +213,7 @@ describe("upload (client library) against the real server", () => {
     try {
       const controller = new AbortController()
       let cut = false
-      const error = await uploadFile(await writeScratch("backoff-cancel.pdf", randomBytes(4 * 1024 * 1024)), {
+      const error = await uploadFile(await writeScratch("backoff-cancel.pdf", sampleFor("backoff-cancel.pdf", 4 * 1024 * 1024)), {
         url: `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`,
         chunkBytes: 64 * 1024,
         window: 2,
@@ -238,7 +238,7 @@ describe("upload (client library) against the real server", () => {
 
   it("cancelled as hashing ends: rejects with UploadCancelledError instead of sending the file", async () => {
     const controller = new AbortController()
-    const error = await uploadFile(await writeScratch("hash-cancel.txt", randomBytes(300_000)), {
+    const error = await uploadFile(await writeScratch("hash-cancel.txt", sampleFor("hash-cancel.txt", 300_000)), {
       url: server.url,
       sha256: true,
       signal: controller.signal,
@@ -426,7 +426,7 @@ describe("upload (client library) against stand-in servers (busy resumes, refusa
     await new Promise((resolve) => wss.once("listening", resolve))
     try {
       const { port } = wss.address() as { port: number }
-      const error = await uploadFile(await writeScratch("refused-mid.txt", randomBytes(10_000)), {
+      const error = await uploadFile(await writeScratch("refused-mid.txt", sampleFor("refused-mid.txt", 10_000)), {
         url: `ws://127.0.0.1:${port}/`,
         chunkBytes: 1000,
         window: 4

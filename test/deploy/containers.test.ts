@@ -78,10 +78,12 @@ describe("Dockerfile", () => {
     expect(pkg.scripts["start"]).toBe("node --initial-old-space-size=96 --import tsx src/main.ts")
   })
 
-  it("starts the server with the same V8 heap floor everywhere it runs: npm start, start:prod, the image and the benchmark", () => {
+  it("starts the server with the same V8 heap floor everywhere it runs: npm start, start:prod, file-receiver serve, the image and the benchmark", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
     const bench = fs.readFileSync(path.join(root, "bench/servers.ts"), "utf8")
+    const bin = fs.readFileSync(path.join(root, "bin/file-receiver.mjs"), "utf8")
     const flag = "--initial-old-space-size=96"
+    expect(bin).toContain(`const HEAP_FLOOR = "${flag}"`)
     expect(pkg.scripts["start"]).toContain(flag)
     expect(pkg.scripts["start:prod"]).toContain(`node ${flag} --enable-source-maps dist/main.mjs`)
     expect(dockerfile).toContain(`"${flag}"`)
