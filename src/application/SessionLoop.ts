@@ -5,7 +5,8 @@
  * upload is open). When that runs out, the session ends the connection.
  */
 import { Effect, Option } from "effect"
-import type { Frame, OpenSession } from "./UploadSession.js"
+import type { Frame } from "./Connection.js"
+import type { OpenSession } from "./UploadSession.js"
 
 /**
  * Serves `session` with the frames `next` yields until the peer is gone

@@ -16,47 +16,19 @@ import type { ActiveUpload, UploadFailure } from "./ActiveUpload.js"
 import { type FileStore, outOfSpace } from "./FileStore.js"
 import * as PreUploadHook from "./PreUploadHook.js"
 import * as UploadEvents from "./UploadEvents.js"
-import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
+import { CLOSE_POLICY_VIOLATION, type Connection, type Frame, type Verdict } from "./Connection.js"
+import * as FrameLimits from "./FrameLimits.js"
+import type { RateLimiter } from "./RateLimiter.js"
 import type { UploadRegistry } from "./UploadRegistry.js"
 import { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
 import * as UploadQuota from "./UploadQuota.js"
 
-/** WebSocket close code for a policy violation (the rate limit). */
-export const CLOSE_POLICY_VIOLATION = 1008
-
-/** What the transport gives a session: the peer, and a way to answer it. */
-export interface Connection {
-  /** The client's address, used as the rate-limit key. */
-  readonly clientAddress: string
-  /** Who the client authenticated as (the token's label, never the token), when authentication is on. */
-  readonly identity?: string | undefined
-  readonly send: (reply: Messages.Reply) => Effect.Effect<void>
-  readonly close: (code: number, reason: string) => Effect.Effect<void>
-}
-
-/** An inbound WebSocket frame: a JSON text message, or (during an upload) a chunk of raw bytes. */
-export interface Frame {
-  readonly bytes: Buffer
-  readonly isBinary: boolean
-}
-
-/** A text frame, for tests and in-process clients. */
-export const textFrame = (text: string): Frame => ({ bytes: Buffer.from(text, "utf8"), isBinary: false })
-
-/** A binary frame, for tests and in-process clients. */
-export const binaryFrame = (bytes: Uint8Array): Frame => ({ bytes: Buffer.from(bytes), isBinary: true })
-
-/** Whether the connection should go on reading after a frame. */
-export type Verdict = "continue" | "closed"
+export { binaryFrame, CLOSE_POLICY_VIOLATION, textFrame } from "./Connection.js"
+export type { Connection, Frame, Verdict } from "./Connection.js"
 
 export interface SessionSettings {
   readonly upload: Upload.UploadPolicy
-  readonly rateLimit: {
-    readonly limit: number
-    readonly window: Duration.Duration
-    /** Most frame bytes per client per window (unlimited when absent). */
-    readonly bytesLimit?: number
-  }
+  readonly rateLimit: FrameLimits.FrameLimitSettings
   /** Most unfinished uploads per client (unlimited when absent). */
   readonly uploadQuota?: UploadQuota.UploadQuotaSettings
   /** How long to wait for a frame: `idle` with no upload open, `stall` with one (forever when absent). */
@@ -73,8 +45,7 @@ export const CLOSE_STALLED = 4001
 export const idleTimeout = (seconds: number) => `Idle timeout: nothing received for ${seconds} seconds; closing the connection`
 export const uploadStalled = (seconds: number) =>
   `Upload stalled: nothing received for ${seconds} seconds; the upload was kept, resume it with its upload_id`
-export const bytesRateLimitExceeded = (bytes: number, seconds: number) =>
-  `Rate limit exceeded: more than ${bytes} bytes in ${seconds} seconds`
+export { bytesRateLimitExceeded } from "./FrameLimits.js"
 
 export const STORAGE_FAILED = "The server could not store the file; the upload was discarded, please try again"
 
@@ -110,22 +81,7 @@ export const make = (settings: SessionSettings) =>
     const checkHook = yield* PreUploadHook.checker
     const metaReceived = (uploadId: string, offset: number) =>
       Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset })
-    const limiter = yield* RateLimiter
-    // Log a limiter outage once when it starts and once when it ends, not per message.
-    const limiterDown = yield* Ref.make(false)
-    const limiterFailed = (error: RateLimiterError) =>
-      Effect.zipRight(Metric.increment(Metrics.rateLimiterErrors), limiterOutage(error))
-    const limiterOutage = (error: RateLimiterError) =>
-      Effect.whenEffect(
-        Effect.logError("rate limiter unavailable; allowing messages until it is back").pipe(
-          Effect.annotateLogs({ error: error.message })
-        ),
-        Ref.getAndSet(limiterDown, true).pipe(Effect.map((wasDown) => !wasDown))
-      )
-    const limiterRecovered = Effect.whenEffect(
-      Effect.logInfo("rate limiter available again"),
-      Ref.getAndSet(limiterDown, false)
-    )
+    const overLimit = yield* FrameLimits.make(settings.rateLimit)
 
     const open = (connection: Connection) =>
       Effect.gen(function*() {
@@ -294,27 +250,9 @@ export const make = (settings: SessionSettings) =>
               })
           })
 
-        const { bytesLimit, limit, window } = settings.rateLimit
-        const consume = (request: { readonly key: string; readonly limit: number; readonly cost?: number }) =>
-          limiter.consume({ ...request, window }).pipe(
-            Effect.tap(() => limiterRecovered),
-            Effect.map((verdict) => verdict.allowed),
-            // Fail open: only a limiter without a fallback can fail (Server.ts wires Redis with one).
-            Effect.catchTag("RateLimiterError", (error) => Effect.as(limiterFailed(error), true))
-          )
-        /** None when the frame is within the limits; otherwise the error to close with. */
-        // One after the other: two Redis round trips in a row beat forking for them (bench/limits.ts).
-        const overLimit = (frame: Frame): Effect.Effect<Option.Option<string>> =>
-          Effect.gen(function*() {
-            if (!(yield* consume({ key: connection.clientAddress, limit }))) return Option.some(Messages.RATE_LIMIT_EXCEEDED)
-            if (bytesLimit === undefined) return Option.none()
-            const withinBytes = yield* consume({ key: `bytes:${connection.clientAddress}`, limit: bytesLimit, cost: frame.bytes.length })
-            return withinBytes ? Option.none() : Option.some(bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)))
-          })
-
         const receive = (frame: Frame): Effect.Effect<Verdict> =>
           Effect.gen(function*() {
-            const exceeded = yield* overLimit(frame)
+            const exceeded = yield* overLimit(connection.clientAddress, frame.bytes.length)
             if (Option.isSome(exceeded)) {
               yield* Metric.increment(Metrics.rateLimitCloses)
               yield* Effect.logWarning("rate limit exceeded; closing").pipe(Effect.annotateLogs({ reason: exceeded.value }), log)

@@ -8,7 +8,7 @@
 import { Effect, Queue } from "effect"
 import type { Scope } from "effect"
 import type { WebSocket } from "ws"
-import type { Frame } from "../../application/UploadSession.js"
+import type { Frame } from "../../application/Connection.js"
 
 /** The connection ended: the close code and reason, and the protocol error that caused it, if any. */
 export interface Ended {

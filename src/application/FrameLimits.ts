@@ -1,0 +1,56 @@
+/**
+ * The per-client limits every inbound frame is counted against: messages per
+ * window (the original rule) and, when set, frame bytes per window. Counts go
+ * to the RateLimiter port. A limiter that fails lets frames through (only a
+ * limiter without a fallback can fail: Server.ts wires Redis with one), and
+ * its outage is logged once when it starts and once when it ends.
+ */
+import { Duration, Effect, Metric, Option, Ref } from "effect"
+import * as Messages from "../domain/Messages.js"
+import * as Metrics from "./Metrics.js"
+import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
+
+export interface FrameLimitSettings {
+  readonly limit: number
+  readonly window: Duration.Duration
+  /** Most frame bytes per client per window (unlimited when absent). */
+  readonly bytesLimit?: number
+}
+
+export const bytesRateLimitExceeded = (bytes: number, seconds: number) =>
+  `Rate limit exceeded: more than ${bytes} bytes in ${seconds} seconds`
+
+/** `overLimit(client, bytes)`: None when a frame of `bytes` from `client` is within the limits, else the error to close with. */
+export const make = (settings: FrameLimitSettings) =>
+  Effect.gen(function*() {
+    const limiter = yield* RateLimiter
+    const { bytesLimit, limit, window } = settings
+    const down = yield* Ref.make(false)
+    const outage = (error: RateLimiterError) =>
+      Effect.zipRight(
+        Metric.increment(Metrics.rateLimiterErrors),
+        Effect.whenEffect(
+          Effect.logError("rate limiter unavailable; allowing messages until it is back").pipe(
+            Effect.annotateLogs({ error: error.message })
+          ),
+          Effect.map(Ref.getAndSet(down, true), (wasDown) => !wasDown)
+        )
+      )
+    const recovered = Effect.whenEffect(Effect.logInfo("rate limiter available again"), Ref.getAndSet(down, false))
+
+    const consume = (request: { readonly key: string; readonly limit: number; readonly cost?: number }) =>
+      limiter.consume({ ...request, window }).pipe(
+        Effect.tap(() => recovered),
+        Effect.map((verdict) => verdict.allowed),
+        Effect.catchTag("RateLimiterError", (error) => Effect.as(outage(error), true))
+      )
+
+    // One after the other: two Redis round trips in a row beat forking for them (bench/limits.ts).
+    return (client: string, bytes: number): Effect.Effect<Option.Option<string>> =>
+      Effect.gen(function*() {
+        if (!(yield* consume({ key: client, limit }))) return Option.some(Messages.RATE_LIMIT_EXCEEDED)
+        if (bytesLimit === undefined) return Option.none()
+        const withinBytes = yield* consume({ key: `bytes:${client}`, limit: bytesLimit, cost: bytes })
+        return withinBytes ? Option.none() : Option.some(bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)))
+      })
+  })
