@@ -4,21 +4,28 @@
  * the session's patience (the idle timeout, or the stall timeout while an
  * upload is open). When that runs out, the session ends the connection.
  */
-import { Effect, Option } from "effect"
+import { type Duration, Effect, Option } from "effect"
 import type { Frame } from "./Connection.js"
 import type { OpenSession } from "./UploadSession.js"
 
 /**
- * Serves `session` with the frames `next` yields until the peer is gone
- * (`next` yields None) or the session closes the connection.
+ * Waits for the next frame at most `within` (for ever when None): Some(Some(frame)),
+ * Some(None) when the peer is gone, or None when nothing came in time.
  */
-export const serve = (session: OpenSession, next: Effect.Effect<Option.Option<Frame>>): Effect.Effect<void> =>
+export type Next = (within: Option.Option<Duration.Duration>) => Effect.Effect<Option.Option<Option.Option<Frame>>>
+
+/** A `Next` from an effect that waits for ever, timed by effect's Clock (tests and simple transports). */
+export const within = (next: Effect.Effect<Option.Option<Frame>>): Next => (patience) =>
+  Option.isNone(patience) ? Effect.map(next, Option.some) : Effect.timeoutOption(next, patience.value)
+
+/**
+ * Serves `session` with the frames `next` yields until the peer is gone
+ * or the session closes the connection.
+ */
+export const serve = (session: OpenSession, next: Next): Effect.Effect<void> =>
   Effect.gen(function*() {
     for (;;) {
-      const patience = yield* session.patience
-      const frame = Option.isNone(patience)
-        ? Option.some(yield* next)
-        : yield* Effect.timeoutOption(next, patience.value)
+      const frame = yield* next(yield* session.patience)
       if (Option.isNone(frame)) {
         yield* session.timeout
         return

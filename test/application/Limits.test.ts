@@ -137,7 +137,7 @@ describe("timeouts (IDLE_TIMEOUT, UPLOAD_STALL_TIMEOUT)", () => {
   const serve = (s: Effect.Effect.Success<ReturnType<typeof open>>) =>
     Effect.gen(function*() {
       const frames = yield* Queue.unbounded<Option.Option<UploadSession.Frame>>()
-      const fiber = yield* Effect.fork(SessionLoop.serve(s.session, Queue.take(frames)))
+      const fiber = yield* Effect.fork(SessionLoop.serve(s.session, SessionLoop.within(Queue.take(frames))))
       const push = (text: string) => Queue.offer(frames, Option.some(UploadSession.textFrame(text)))
       return { fiber, push }
     })

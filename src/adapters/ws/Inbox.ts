@@ -4,8 +4,12 @@
  * (TCP then pushes back on the client) and it resumes below half of that.
  * Memory per connection is therefore about one frame in the ws parser plus
  * `highWaterBytes`, whatever the client sends.
+ *
+ * The queue is a plain array read by the connection's one fiber, and a wait
+ * for the next frame can be bounded by a plain timer (the idle and stall
+ * timeouts), so a frame costs no extra fiber or queue machinery.
  */
-import { Effect, Queue } from "effect"
+import { Effect } from "effect"
 import type { Scope } from "effect"
 import type { WebSocket } from "ws"
 import type { Frame } from "../../application/Connection.js"
@@ -21,6 +25,9 @@ export interface Ended {
 const toBuffer = (data: Buffer | ArrayBuffer | ReadonlyArray<Buffer>): Buffer =>
   Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
 
+/** Taken slots at the front are dropped once there are this many (and they are at least half the array). */
+const COMPACT_AFTER = 64
+
 /**
  * Starts queueing `ws`'s frames. `take` yields them in arrival order, then
  * `Ended` once the socket has closed. Closing the scope stops listening and
@@ -28,22 +35,47 @@ const toBuffer = (data: Buffer | ArrayBuffer | ReadonlyArray<Buffer>): Buffer =>
  */
 export const attach = (ws: WebSocket, highWaterBytes: number) =>
   Effect.gen(function*() {
-    const queue = yield* Queue.unbounded<Frame | Ended>()
+    const items: Array<Frame | Ended | undefined> = []
+    let head = 0
+    let waiter: ((item: Frame | Ended) => void) | undefined
     let queuedBytes = 0
     let paused = false
     let protocolError: string | undefined
 
+    const offer = (item: Frame | Ended) => {
+      const taker = waiter
+      if (taker !== undefined) {
+        waiter = undefined
+        taker(item)
+      } else {
+        items.push(item)
+      }
+    }
+    const poll = (): Frame | Ended | undefined => {
+      if (head === items.length) return undefined
+      const item = items[head]
+      items[head++] = undefined
+      if (head === items.length) {
+        items.length = 0
+        head = 0
+      } else if (head >= COMPACT_AFTER && head * 2 >= items.length) {
+        items.splice(0, head)
+        head = 0
+      }
+      return item
+    }
+
     const onMessage = (data: Buffer | ArrayBuffer | ReadonlyArray<Buffer>, isBinary: boolean) => {
       const bytes = toBuffer(data)
-      queue.unsafeOffer({ bytes, isBinary })
       queuedBytes += bytes.length
       if (!paused && queuedBytes >= highWaterBytes) {
         paused = true
         ws.pause()
       }
+      offer({ bytes, isBinary })
     }
     const onClose = (code: number, reason: Buffer) =>
-      queue.unsafeOffer({ _tag: "Ended", code, reason: reason.toString(), error: protocolError })
+      offer({ _tag: "Ended", code, reason: reason.toString(), error: protocolError })
     const onError = (error: Error) => {
       // ws closes the socket after a protocol error (1009 too big, 1007 bad UTF-8, ...); "close" follows.
       protocolError = error.message
@@ -57,11 +89,14 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
         ws.off("message", onMessage)
         ws.off("close", onClose)
         if (paused) ws.resume()
+        items.length = 0
+        head = 0
+        waiter = undefined
         // Keep an error listener: an unhandled "error" event would crash the process.
-      }).pipe(Effect.zipRight(Queue.shutdown(queue)))
+      })
     )
 
-    const take: Effect.Effect<Frame | Ended> = Effect.map(Queue.take(queue), (item) => {
+    const taken = (item: Frame | Ended): Frame | Ended => {
       if ("_tag" in item) return item
       queuedBytes -= item.bytes.length
       if (paused && queuedBytes <= highWaterBytes / 2) {
@@ -69,6 +104,30 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
         ws.resume()
       }
       return item
-    })
-    return { take }
-  }) satisfies Effect.Effect<{ readonly take: Effect.Effect<Frame | Ended> }, never, Scope.Scope>
+    }
+    /** The next frame, or `Ended`; undefined when none came within `millis` (no limit when undefined). */
+    const takeWithin = (millis: number | undefined): Effect.Effect<Frame | Ended | undefined> =>
+      Effect.suspend(() => {
+        const item = poll()
+        if (item !== undefined) return Effect.succeed(taken(item))
+        return Effect.async<Frame | Ended | undefined>((resume) => {
+          const timer = millis === undefined ? undefined : setTimeout(() => {
+            waiter = undefined
+            resume(Effect.succeed(undefined))
+          }, millis)
+          waiter = (next) => {
+            if (timer !== undefined) clearTimeout(timer)
+            resume(Effect.succeed(taken(next)))
+          }
+          return Effect.sync(() => {
+            if (timer !== undefined) clearTimeout(timer)
+            waiter = undefined
+          })
+        })
+      })
+    const take = takeWithin(undefined) as Effect.Effect<Frame | Ended>
+    return { take, takeWithin }
+  }) satisfies Effect.Effect<{
+    readonly take: Effect.Effect<Frame | Ended>
+    readonly takeWithin: (millis: number | undefined) => Effect.Effect<Frame | Ended | undefined>
+  }, never, Scope.Scope>

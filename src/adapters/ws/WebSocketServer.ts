@@ -17,7 +17,7 @@
  * and the socket is paused, so TCP pushes back instead of memory growing.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, FiberSet, Layer, Metric, Option } from "effect"
+import { Context, Duration, Effect, FiberSet, Layer, Metric, Option } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
@@ -117,15 +117,18 @@ const serveConnection = (
     )
     const session = yield* sessions.open(connection)
     yield* Effect.logDebug("client connected")
-    const next = Effect.flatMap(inbox.take, (frame) =>
-      "_tag" in frame
-        ? Effect.as(
-          Effect.logDebug("client disconnected").pipe(
-            Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
-          ),
-          Option.none()
-        )
-        : Effect.succeed(Option.some(frame)))
+    const next: SessionLoop.Next = (within) =>
+      Effect.flatMap(inbox.takeWithin(Option.getOrUndefined(Option.map(within, Duration.toMillis))), (frame) =>
+        frame === undefined
+          ? Effect.succeedNone
+          : "_tag" in frame
+          ? Effect.as(
+            Effect.logDebug("client disconnected").pipe(
+              Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
+            ),
+            Option.some(Option.none())
+          )
+          : Effect.succeed(Option.some(Option.some(frame))))
     yield* SessionLoop.serve(session, next)
   }).pipe(
     Effect.scoped,

@@ -72,4 +72,18 @@ describe("Inbox", () => {
       socket.emit("close", 1009, Buffer.from(""))
       expect(yield* inbox.take).toMatchObject({ _tag: "Ended", code: 1009, error: "Max payload size exceeded" })
     }))
+
+  it.live("takeWithin gives up after its time when no frame comes, and returns a frame that comes in time", () =>
+    Effect.gen(function*() {
+      const socket = new FakeSocket()
+      const inbox = yield* attach(socket, 1_000)
+      const started = Date.now()
+      expect(yield* inbox.takeWithin(50)).toBeUndefined()
+      expect(Date.now() - started).toBeGreaterThanOrEqual(45)
+      setTimeout(() => socket.frame(3), 20)
+      expect(yield* inbox.takeWithin(2_000)).toEqual({ bytes: Buffer.alloc(3, 97), isBinary: false })
+      // The abandoned wait's timer is gone: a later frame is queued, not handed to it.
+      socket.frame(4)
+      expect(yield* inbox.takeWithin(undefined)).toEqual({ bytes: Buffer.alloc(4, 97), isBinary: false })
+    }).pipe(Effect.scoped))
 })
