@@ -37,12 +37,30 @@ const deliveryStoreLayer = (
       ).pipe(Layer.provide(client))
   })
 
-/** Every configured receiver behind one UploadEvents; completed events get the file's absolute location. */
+/** Every configured receiver behind one UploadEvents; completed events get where the file is stored. */
 export const uploadEventsLayer = (
   config: AppConfig,
   redis: Option.Option<RedisClientLayer>
 ): Layer.Layer<UploadEvents, DeliveryStoreError | RedisConnectionError> => {
   const directory = path.resolve(config.saveDirectory)
+  /** Where a stored file lives: a path for the filesystem store, an s3:// URL for S3; nothing for memory. */
+  const locate = (storedName: string): string | undefined => {
+    switch (config.storage) {
+      case "filesystem":
+        return path.join(directory, storedName)
+      case "s3":
+        return Option.match(config.s3, {
+          onNone: () => undefined,
+          onSome: (s3) => `s3://${s3.bucket}/${s3.prefix}${storedName}`
+        })
+      case "memory":
+        return undefined
+    }
+  }
+  const withLocation = (event: UploadEvent): UploadEvent => {
+    const location = event.stored_name === undefined ? undefined : locate(event.stored_name)
+    return location === undefined ? event : { ...event, location }
+  }
   const combined = Layer.effect(
     UploadEvents,
     Effect.gen(function*() {
@@ -52,7 +70,7 @@ export const uploadEventsLayer = (
         publish: (event) =>
           Effect.zipRight(
             Metric.increment(Metrics.uploadEvents(event.type)),
-            all.publish(event.stored_name === undefined ? event : { ...event, location: path.join(directory, event.stored_name) })
+            all.publish(withLocation(event))
           )
       })
     })

@@ -60,6 +60,10 @@ export const make = (directory: string) =>
         yield* Effect.logWarning("webhook journal: unreadable line skipped").pipe(Effect.annotateLogs({ file }))
       }
     }
+    // A crash can leave the last line cut short; end it, or the next append would join it and be lost too.
+    if (text !== "" && !text.endsWith("\n")) {
+      yield* Effect.tryPromise({ try: () => fs.appendFile(file, "\n"), catch: unavailable })
+    }
     const lock = yield* Effect.makeSemaphore(1)
 
     const compact = Effect.tryPromise({

@@ -42,6 +42,9 @@ export const backoffDelay = (attempts: number, baseMillis: number, maxMillis: nu
 
 type Outcome = "delivered" | "retry" | "rejected"
 
+/** Deliveries claimed from the store per round. */
+const CLAIM_BATCH = 16
+
 /** Starts the queue and the worker in the current scope; the function that offers an event. */
 export const make = (settings: WebhookSettings): Effect.Effect<(event: UploadEvent) => Effect.Effect<void>, never, DeliveryStore | Scope.Scope> =>
   Effect.gen(function*() {
@@ -49,7 +52,10 @@ export const make = (settings: WebhookSettings): Effect.Effect<(event: UploadEve
     const incoming = yield* Queue.dropping<Delivery>(settings.queueSize)
     const doorbell = yield* Queue.sliding<void>(1)
     const timeoutMillis = Duration.toMillis(settings.timeout)
-    const leaseMillis = timeoutMillis + 30_000
+    const concurrency = settings.concurrency ?? 4
+    // A round claims up to CLAIM_BATCH deliveries and sends them `concurrency` at a time: the lease
+    // must outlast the slowest of them, or another instance could claim and send one again meanwhile.
+    const leaseMillis = Math.ceil(CLAIM_BATCH / concurrency) * timeoutMillis + 30_000
     const maxDelayMillis = Duration.toMillis(settings.maxDelay ?? Duration.minutes(5))
     const log = Effect.annotateLogs({ webhook: new URL(settings.url).origin })
 
@@ -130,10 +136,10 @@ export const make = (settings: WebhookSettings): Effect.Effect<(event: UploadEve
 
     /** One round: sends what is due; whether there was anything. */
     const round = Effect.gen(function*() {
-      const due = yield* store.claimDue(yield* Clock.currentTimeMillis, leaseMillis, 16)
+      const due = yield* store.claimDue(yield* Clock.currentTimeMillis, leaseMillis, CLAIM_BATCH)
       yield* Effect.forEach(due, (delivery) => Effect.catchAll(deliver(delivery), (error) =>
         Effect.logWarning("webhook delivery store unavailable").pipe(Effect.annotateLogs({ error: error.message }), log)), {
-        concurrency: settings.concurrency ?? 4,
+        concurrency,
         discard: true
       })
       return due.length > 0
