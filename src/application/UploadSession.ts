@@ -217,7 +217,22 @@ export const make = (settings: SessionSettings) =>
                       : Effect.zipRight(uploads.discard(open), ended(open, { type: "upload.cancelled", reason: "replaced" }))
                   )
                 }
-                const { state, upload } = yield* uploads.resume(resume)
+                const { state, upload } = yield* uploads.resume(resume).pipe(
+                  // Held bytes that contradict the extension end the upload here, before it is open on this session.
+                  Effect.tapError((error) =>
+                    error._tag === "UploadRefused" && error.kind === "content"
+                      ? emit({
+                        type: "upload.failed",
+                        reason: "content",
+                        uploadId: resume.uploadId,
+                        fileName: resume.fileName,
+                        size: resume.size,
+                        clientAddress: connection.clientAddress,
+                        identity: connection.identity
+                      })
+                      : Effect.void
+                  )
+                )
                 const held = state._tag === "Receiving" ? state.received : 0
                 yield* opened(upload, state, held)
                 yield* Metric.increment(Metrics.uploadsResumed)

@@ -12,6 +12,8 @@ import { FileStore, FileStoreError } from "../../src/application/FileStore.js"
 import { UploadRegistry } from "../../src/application/UploadRegistry.js"
 import * as UploadSession from "../../src/application/UploadSession.js"
 import * as MemoryConcurrencyLimiter from "../../src/adapters/memory/MemoryConcurrencyLimiter.js"
+import * as MemoryUploadEvents from "../../src/adapters/memory/MemoryUploadEvents.js"
+import { RecordedEvents } from "../../src/adapters/memory/MemoryUploadEvents.js"
 import * as MemoryDiskSpace from "../../src/adapters/memory/MemoryDiskSpace.js"
 import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
@@ -127,7 +129,10 @@ describe("content check", () => {
       yield* fourth.receive(metaOf({ file_name: "sneaky.pdf", file_size: elf.length, upload_id: sneakyId }))
       expect(yield* fourth.last).toEqual({ type: "error", message: "File content does not match its extension .pdf; upload discarded" })
       expect(yield* Effect.flatMap(MemoryFiles, (files) => files.partialIds)).toEqual([])
-    }).pipe(Effect.provide(backends)))
+      // Receivers hear that it ended, though it never opened on the resuming connection.
+      const events = yield* Effect.flatMap(RecordedEvents, (recorded) => recorded.all)
+      expect(events.at(-1)).toMatchObject({ type: "upload.failed", reason: "content", upload_id: sneakyId, file_name: "sneaky.pdf" })
+    }).pipe(Effect.provide(Layer.merge(backends, MemoryUploadEvents.layerMemory))))
 })
 
 describe("disk space", () => {
