@@ -51,3 +51,13 @@ export const startWebhook = (settings: WebhookUploadEvents.WebhookSettings, stor
     return { publish, pending, stop: Scope.close(scope, Exit.void), store: Effect.provide(DeliveryStore, context) }
   })
 
+
+/** Polls `check` (live clock) until it holds; dies after `timeoutMillis`. */
+export const eventually = (check: Effect.Effect<boolean, unknown>, timeoutMillis = 10_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMillis
+    while (!(yield* check)) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage("condition not met in time")
+      yield* Effect.sleep(Duration.millis(20))
+    }
+  })

@@ -6,27 +6,10 @@
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
 import * as ClientAddress from "../http/ClientAddress.js"
 import { SecurityConfig } from "./SecurityConfig.js"
+import { integerBetween, invalid, parseIntegerBetween } from "./ConfigValues.js"
 import { EventsConfig } from "./EventsConfig.js"
 
 const MiB = 1024 * 1024
-
-const invalid = (name: string, expectation: string, value: unknown) =>
-  Either.left(ConfigError.InvalidData([name], `expected ${expectation}, got "${String(value)}"`))
-
-/** `text` as an integer within [min, max]. */
-const parseIntegerBetween = (name: string, min: number, max: number, text: string) => {
-  const value = Number(text.trim())
-  return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max
-    ? Either.right(value)
-    : invalid(name, `an integer from ${min} to ${max}`, text)
-}
-
-/** An integer variable within [min, max]. */
-const integerBetween = (name: string, min: number, max: number, fallback: number): Config.Config<number> =>
-  Config.string(name).pipe(
-    Config.withDefault(String(fallback)),
-    Config.mapOrFail((text) => parseIntegerBetween(name, min, max, text))
-  )
 
 /** A string variable that must not be blank. */
 const nonBlank = (name: string, fallback: string, expectation: string): Config.Config<string> =>

@@ -4,20 +4,7 @@
  * bad value fails with a ConfigError naming the variable and the value.
  */
 import { Config, ConfigError, Either, Option, Redacted } from "effect"
-
-const invalid = (name: string, expectation: string, value: unknown) =>
-  Either.left(ConfigError.InvalidData([name], `expected ${expectation}, got "${String(value)}"`))
-
-const integerBetween = (name: string, min: number, max: number, fallback: number): Config.Config<number> =>
-  Config.string(name).pipe(
-    Config.withDefault(String(fallback)),
-    Config.mapOrFail((text) => {
-      const value = Number(text.trim())
-      return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max
-        ? Either.right(value)
-        : invalid(name, `an integer from ${min} to ${max}`, text)
-    })
-  )
+import { integerBetween, invalid } from "./ConfigValues.js"
 
 /** An optional http(s) URL; empty counts as unset. */
 const optionalUrl = (name: string): Config.Config<Option.Option<string>> =>

@@ -7,20 +7,13 @@
 import { Config, ConfigError, Either, Option, Redacted } from "effect"
 import * as Authentication from "../http/Authentication.js"
 import * as OriginPolicy from "../http/OriginPolicy.js"
+import { integerBetween } from "./ConfigValues.js"
 
 const GiB = 1024 * 1024 * 1024
 
 /** An integer variable from `min` (0 unless given) to `max`. */
 const count = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): Config.Config<number> =>
-  Config.string(name).pipe(
-    Config.withDefault(String(fallback)),
-    Config.mapOrFail((text) => {
-      const value = Number(text.trim())
-      return /^\d+$/.test(text.trim()) && Number.isSafeInteger(value) && value >= min && value <= max
-        ? Either.right(value)
-        : Either.left(ConfigError.InvalidData([name], `expected an integer from ${min} to ${max}, got "${text}"`))
-    })
-  )
+  integerBetween(name, min, max, fallback)
 
 export interface SecurityConfig {
   /** 0 means unlimited, in each of these. */

@@ -15,7 +15,7 @@ import * as RedisEventStream from "../../../src/adapters/redis/RedisEventStream.
 import { DeliveryStore } from "../../../src/adapters/webhook/DeliveryStore.js"
 import { deliveryStoreContract } from "../../contracts/DeliveryStore.contract.js"
 import { deleteKeys, redisAvailable, redisUrl } from "../../support/redis.js"
-import { completedEvent, receiver, settingsFor, startWebhook } from "../../support/webhook.js"
+import { completedEvent, eventually, receiver, settingsFor, startWebhook } from "../../support/webhook.js"
 
 const prefix = `file-receiver-test-${randomUUID()}`
 const client = RedisClient.layer(Redacted.make(redisUrl))
@@ -23,15 +23,6 @@ const client = RedisClient.layer(Redacted.make(redisUrl))
 const store = RedisDeliveryStore.layer(prefix).pipe(Layer.provide(client))
 
 afterAll(() => (redisAvailable ? deleteKeys(prefix) : undefined))
-
-const eventually = (check: Effect.Effect<boolean, unknown>, timeoutMillis = 10_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMillis
-    while (!(yield* check)) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage("condition not met in time")
-      yield* Effect.sleep(Duration.millis(20))
-    }
-  })
 
 describe.skipIf(!redisAvailable)("RedisDeliveryStore", () => {
   it.scopedLive("a delivery scheduled for a retry survives a restart, with its attempt count", () =>

@@ -14,18 +14,9 @@ import * as FsDeliveryJournal from "../../../src/adapters/fs/FsDeliveryJournal.j
 import { DeliveryStore, layerMemory } from "../../../src/adapters/webhook/DeliveryStore.js"
 import { SIGNATURE_HEADER, verify } from "../../../src/adapters/webhook/Signature.js"
 import * as WebhookUploadEvents from "../../../src/adapters/webhook/WebhookUploadEvents.js"
-import { completedEvent, receiver, SECRET, settingsFor, startWebhook } from "../../support/webhook.js"
+import { completedEvent, eventually, receiver, SECRET, settingsFor, startWebhook } from "../../support/webhook.js"
 
 const wait = (check: () => Promise<void>) => Effect.promise(check)
-const eventually = (check: Effect.Effect<boolean, unknown>, timeoutMillis = 10_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMillis
-    while (!(yield* check)) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage("condition not met in time")
-      yield* Effect.sleep(Duration.millis(20))
-    }
-  })
-
 describe("WebhookUploadEvents", () => {
   it("backoff doubles per attempt with equal jitter, capped", () => {
     expect(WebhookUploadEvents.backoffDelay(1, 1000, 60_000, 0)).toBe(500)
