@@ -28,7 +28,11 @@ export const outOfSpace = (error: { readonly cause: unknown }): boolean => {
 
 /** One upload in progress, not yet visible under its final name. */
 export interface PartialFile {
-  /** Appends `bytes` after everything appended so far; done when the store holds them. */
+  /**
+   * Appends `bytes` after everything appended so far; done when the store
+   * holds them. The store takes the bytes: it may free their memory once it
+   * has written them (see `release`), so the caller must not read them after.
+   */
   readonly append: (bytes: Uint8Array) => Effect.Effect<void, FileStoreError>
   /**
    * Makes the file visible under `file.name`, or under the first free

@@ -245,10 +245,12 @@ export const make = (settings: SessionSettings) =>
               Effect.gen(function*() {
                 const { active, state } = yield* Ref.get(session)
                 if (Option.isNone(active)) return yield* Effect.dieMessage("Append without an open upload")
+                const size = bytes.length
                 yield* uploads.inspect(active.value, bytes)
-                yield* active.value.partial.append(bytes)
-                yield* Metric.incrementBy(Metrics.bytesReceived, bytes.length)
                 active.value.hash.update(bytes)
+                // The store takes the bytes (it may free them once written): nothing reads them after this.
+                yield* active.value.partial.append(bytes)
+                yield* Metric.incrementBy(Metrics.bytesReceived, size)
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))
                 if (completed && next._tag === "Completed" && state._tag === "Receiving") {
                   yield* complete(active.value, next.file, state.size, state.expectedSha256)

@@ -6,8 +6,13 @@
  * they drain: memory stays bounded by one chunk plus the high-water mark.
  * A write error is kept and fails every later call, so a file with a lost
  * write is never published.
+ *
+ * Each chunk's memory is released as soon as it is on disk (see Release):
+ * a chunk that waited long enough to reach V8's old generation would
+ * otherwise stay allocated until the next full collection.
  */
 import { createWriteStream, type WriteStream } from "node:fs"
+import { release } from "../Release.js"
 
 export interface WriteBehind {
   /** Queues `bytes`; undefined when accepted at once, else a promise for the drain. Throws after a failure or once closed. */
@@ -63,7 +68,7 @@ export const create = (
           if (failed) throw failed
           // A closed stream would take the bytes and never report back.
           if (stream.writableEnded || stream.destroyed) throw new Error("the partial file is closed")
-          return stream.write(bytes) ? undefined : drained()
+          return stream.write(bytes, () => release(bytes)) ? undefined : drained()
         },
         finish: async () => {
           if (!stream.writableEnded) stream.end()

@@ -17,6 +17,27 @@ describe("WriteBehind", () => {
     await fs.rm(dir, { recursive: true })
   })
 
+  it("frees a chunk that owns its whole buffer once it is written, and leaves views of shared buffers alone", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-wb-"))
+    const writer = await WriteBehind.create(path.join(dir, "f"), { highWaterMark: 1024 * 1024, mode: 0o644 })
+    // A ws frame of 256 KiB owns its ArrayBuffer; a slice of a socket read shares one.
+    const owned = Buffer.alloc(256 * 1024, 1)
+    const shared = Buffer.alloc(8 * 1024, 2)
+    const view = shared.subarray(0, 4 * 1024)
+    writer.write(owned)
+    writer.write(view)
+    await writer.finish()
+    expect(owned.buffer.byteLength).toBe(0)
+    expect(owned.length).toBe(0)
+    expect(shared.length).toBe(8 * 1024)
+    expect(shared.every((byte) => byte === 2)).toBe(true)
+    const stored = await fs.readFile(path.join(dir, "f"))
+    expect(stored.length).toBe(260 * 1024)
+    expect(stored.subarray(0, 256 * 1024).every((byte) => byte === 1)).toBe(true)
+    expect(stored.subarray(256 * 1024).every((byte) => byte === 2)).toBe(true)
+    await fs.rm(dir, { recursive: true })
+  })
+
   it("refuses to open a file that exists", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-wb-"))
     await fs.writeFile(path.join(dir, "taken"), "x")
