@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 // The `file-receiver` command (package.json "bin"): runs the TypeScript CLI
 // with plain node, through tsx's loader (a dependency), as `npm start` does.
-// `serve` runs the server with npm start's V8 flag, which node reads only at
-// start-up: the command starts itself again with it and passes signals on.
+// `serve` runs the server with npm start's V8 flags, which node reads only at
+// start-up: the command starts itself again with them and passes signals on.
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { register } from "tsx/esm/api"
 
-const HEAP_FLOOR = "--initial-old-space-size=96"
+const HEAP_FLAGS = ["--initial-old-space-size=96", "--max-semi-space-size=2"]
 
-if (process.argv[2] === "serve" && !process.execArgv.includes(HEAP_FLOOR)) {
-  const child = spawn(process.execPath, [HEAP_FLOOR, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+if (process.argv[2] === "serve" && !HEAP_FLAGS.every((flag) => process.execArgv.includes(flag))) {
+  const child = spawn(process.execPath, [...HEAP_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: "inherit"
   })
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal))
