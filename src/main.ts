@@ -4,13 +4,13 @@
  * setting or an unreachable Redis stops start-up with one clear line and
  * exit code 1.
  *
- * Start it with `--initial-old-space-size=96 --max-semi-space-size=2` (npm
+ * Start it with `--initial-old-space-size=96 --max-semi-space-size=1` (npm
  * start, the Dockerfile, `file-receiver serve` and the benchmark do). Without
  * the floor, V8 sizes the old generation from the small live heap after
  * start-up, and the external memory of socket reads and chunks then starts a
  * mark-compact every few megabytes (53 per GiB, 8 in flight; none with the
  * floor). The young generation holds little beyond one frame's objects, so
- * 2 MB semi-spaces keep the peak lower at no cost in throughput. V8 reads
+ * 1 MB semi-spaces keep the peak lower at no cost in throughput. V8 reads
  * both flags only at start-up, so they cannot be set here.
  */
 import { NodeRuntime } from "@effect/platform-node"
