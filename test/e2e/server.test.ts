@@ -122,6 +122,8 @@ describe("binary frames and pipelining", () => {
       Array.from({ length: count - 1 }, (_, i) => (i + 1) * size)
     )
     expect(replies.at(-1)?.message).toBe("File pipelined.pdf received successfully and file extension is `pdf`")
+    // The store frees each chunk once written: the digest must still have seen every byte.
+    expect(replies.at(-1)?.sha256).toBe(sha256(content))
     expect(sha256(await readStored("pipelined.pdf"))).toBe(sha256(content))
     client.close()
   })
