@@ -9,7 +9,7 @@
  * the floor, V8 sizes the old generation from the small live heap after
  * start-up, and the external memory of socket reads and chunks then starts a
  * mark-compact every few megabytes (53 per GiB, 8 in flight; none with the
- * floor). The young generation holds little beyond one frame's objects, so
+ * floor, now that the store frees each chunk once written). The young generation holds little beyond one frame's objects, so
  * 1 MB semi-spaces keep the peak lower at no cost in throughput. V8 reads
  * both flags only at start-up, so they cannot be set here.
  */

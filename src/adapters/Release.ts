@@ -13,12 +13,16 @@
  *
  * Only a chunk that spans its whole ArrayBuffer is released: a view into a
  * shared buffer (Node's pooled small buffers, a slice of a socket read)
- * could share it with bytes still in use. The caller must own the chunk;
- * once released it reads as empty.
+ * could share it with bytes still in use. The caller must own the chunk,
+ * and nothing may keep a view of it: once released it reads as empty.
  */
 export const release = (bytes: Uint8Array): void => {
   const buffer = bytes.buffer
   if (buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength && bytes.byteLength > 0) {
-    structuredClone(buffer, { transfer: [buffer] })
+    try {
+      structuredClone(buffer, { transfer: [buffer] })
+    } catch {
+      // Node >= 21 refuses to transfer a buffer marked untransferable (Node 20 copies it): the GC frees it then.
+    }
   }
 }

@@ -95,7 +95,8 @@ const textCheck = (extension: string): ContentCheck => {
     }
     const end = unfinishedFrom(body)
     valid = valid && isUtf8(body.subarray(0, end))
-    carry = body.slice(end)
+    // A copy: the chunk is the store's once inspected, and the store frees it after writing it.
+    carry = Uint8Array.from(body.subarray(end))
   }
   return {
     feed,

@@ -248,7 +248,8 @@ export const make = (settings: SessionSettings) =>
                 const size = bytes.length
                 yield* uploads.inspect(active.value, bytes)
                 active.value.hash.update(bytes)
-                // The store takes the bytes (it may free them once written): nothing reads them after this.
+                // The store takes the bytes (it may free them once written): nothing reads them after this,
+                // and nothing keeps a view of them (the content check copies what it holds on to).
                 yield* active.value.partial.append(bytes)
                 yield* Metric.incrementBy(Metrics.bytesReceived, size)
                 yield* Ref.update(session, (s) => ({ ...s, state: next }))

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import fc from "fast-check"
+import { release } from "../../src/adapters/Release.js"
 import * as ContentCheck from "../../src/application/ContentCheck.js"
 import { ELF_HEAD, PDF_HEAD, PNG_HEAD, withHead } from "../support/content.js"
 
@@ -57,6 +58,21 @@ describe("ContentCheck", () => {
     Effect.gen(function*() {
       const text = Buffer.from("naïve café – 日本語 – 😀\n".repeat(300))
       for (const size of PIECE_SIZES) expect(yield* verdictOf("txt", text, size)).toEqual(Option.none())
+    }))
+
+  it.effect("UTF-8 text passes when each chunk is freed after it is fed (the store frees chunks once written)", () =>
+    Effect.gen(function*() {
+      const text = Buffer.from("naïve café – 日本語 – 😀\n".repeat(300))
+      const check = ContentCheck.make("txt")
+      for (let offset = 0; offset < text.length; offset += 4100) {
+        // A Buffer of its own (over 4 KiB, so not from the pool), as ws hands out; its slice() is a view.
+        // 4100-byte pieces cut the emoji of the 36-byte line.
+        const piece = Buffer.from(text.subarray(offset, offset + 4100))
+        check.feed(piece)
+        release(piece)
+        expect(yield* check.verdict(false)).toEqual(Option.none())
+      }
+      expect(yield* check.verdict(true)).toEqual(Option.none())
     }))
 
   it.effect("text with a NUL byte, invalid UTF-8, or a character cut off at the end is refused", () =>
