@@ -16,7 +16,7 @@ import { createInterface } from "node:readline"
 import * as S3Bucket from "../src/adapters/s3/S3Bucket.js"
 import { startS3rver } from "../test/support/s3rver.js"
 import { MiB, sha256Of } from "./content.js"
-import { memoryOf, REPO_ROOT } from "./servers.js"
+import { memoryOf, NODE_FLAGS, REPO_ROOT } from "./servers.js"
 import { uploadOverWs } from "./ws-client.js"
 
 const sizeMiB = Number(process.env["BENCH_S3_SIZE_MIB"] ?? "1024")
@@ -30,7 +30,7 @@ await bundle(path.join(REPO_ROOT, "src/main.ts"), path.join(REPO_ROOT, "dist/mai
 
 const s3 = await startS3rver("bench")
 const saveDirectory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-bench-s3-"))
-const child = spawn(process.execPath, ["dist/main.mjs"], {
+const child = spawn(process.execPath, [...NODE_FLAGS.project, "dist/main.mjs"], {
   cwd: REPO_ROOT,
   env: {
     ...process.env,
@@ -41,6 +41,8 @@ const child = spawn(process.execPath, ["dist/main.mjs"], {
     FILE_MAX_SIZE: String(sizeMiB + 1),
     FILE_ALLOWED_EXTENSIONS: "bin",
     RATE_LIMIT_PER_PERIOD: "1000000000",
+    // The default byte limit (1 GiB a minute) would stop a 1 GiB upload; 0 lifts it.
+    RATE_LIMIT_BYTES_PER_PERIOD: "0",
     LOG_LEVEL: "info",
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true"
   },

@@ -9,6 +9,7 @@
  * file smaller than one part never becomes one (see `finish`).
  * A failed part is kept and fails every later call.
  */
+import { release } from "../Release.js"
 
 /** The S3 calls a writer needs; `S3FileStore` binds them to one staging key. */
 export interface PartTarget {
@@ -62,8 +63,13 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
       const length = Math.min(chunk.length, size - filled)
       body.set(length === chunk.length ? chunk : chunk.subarray(0, length), filled)
       filled += length
-      if (length === chunk.length) chunks.shift()
-      else chunks[0] = chunk.subarray(length)
+      if (length === chunk.length) {
+        chunks.shift()
+        // Copied into the part: the chunk is ours (FileStore.append), so free it now (see Release).
+        release(chunk)
+      } else {
+        chunks[0] = chunk.subarray(length)
+      }
     }
     buffered -= size
     return body

@@ -65,6 +65,26 @@ describe("PartWriter", () => {
     expect(writer.written()).toBe(10)
   })
 
+  it("frees a chunk it owns once it is copied into a part, and keeps one a part has only begun", async () => {
+    const { target, uploads } = recordingTarget()
+    const writer = PartWriter.make(target, 6000)
+    // Chunks of their own buffer (over 4 KiB, so not from Node's pool), as ws hands them out.
+    const first = Buffer.alloc(5000, "a")
+    const second = Buffer.alloc(5000, "b")
+    writer.write(first)
+    writer.write(second) // part 1 takes all of `first` and the start of `second`
+    await tick()
+    expect(first.length).toBe(0)
+    expect(second.length).toBe(5000)
+    expect(uploads[0]!.content).toBe("a".repeat(5000) + "b".repeat(1000))
+    uploads[0]!.finish()
+    const finishing = writer.finish()
+    await tick()
+    uploads[1]?.finish()
+    await finishing
+    expect(uploads[1]!.content).toBe("b".repeat(4000))
+  })
+
   it("a failed part fails the next append and finish", async () => {
     const writer = PartWriter.make({ create: () => Promise.resolve("u"), uploadPart: () => Promise.reject(new Error("gone")) }, 2)
     writer.write(Buffer.from("ab"))
