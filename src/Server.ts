@@ -23,6 +23,7 @@ import type { S3Settings } from "./adapters/s3/S3Bucket.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
 import type { FileStore, FileStoreError } from "./application/FileStore.js"
 import * as LimiterFallback from "./application/LimiterFallback.js"
+import * as Pacing from "./application/Pacing.js"
 import * as Readiness from "./application/Readiness.js"
 import * as RegistryFallback from "./application/RegistryFallback.js"
 import * as UploadExpiry from "./application/UploadExpiry.js"
@@ -83,6 +84,9 @@ const loadTokens = (config: AppConfig) =>
   })
 
 /** A limit of 0 means none. */
+/** How long an invitation to send a chunk waits to be used before it goes back (see Pacing). */
+const PACING_LEASE = Duration.seconds(2)
+
 const limit = (value: number): number => (value === 0 ? Number.MAX_SAFE_INTEGER : value)
 
 const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) => {
@@ -210,7 +214,11 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
     Layer.provide(backends),
     // Optional services: the session and the sweep find them if configured.
-    Layer.provide(Layer.merge(Events.uploadEventsLayer(config, redis), Events.preUploadHookLayer(config)))
+    Layer.provide(Layer.mergeAll(
+      Events.uploadEventsLayer(config, redis),
+      Events.preUploadHookLayer(config),
+      limits.chunksInFlight === 0 ? Layer.empty : Pacing.layer({ invitations: limits.chunksInFlight, lease: PACING_LEASE })
+    ))
   )
 }
 

@@ -18,6 +18,7 @@ import * as PreUploadHook from "./PreUploadHook.js"
 import * as UploadEvents from "./UploadEvents.js"
 import { CLOSE_POLICY_VIOLATION, type Connection, type Frame, type Verdict } from "./Connection.js"
 import * as FrameLimits from "./FrameLimits.js"
+import * as Pacing from "./Pacing.js"
 import type { RateLimiter } from "./RateLimiter.js"
 import type { UploadRegistry } from "./UploadRegistry.js"
 import { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
@@ -79,6 +80,8 @@ export const make = (settings: SessionSettings) =>
     // Both optional: without them every upload is allowed and no event is sent.
     const emit = yield* UploadEvents.emitter
     const checkHook = yield* PreUploadHook.checker
+    // Optional too: without it, replies are never held back.
+    const pacing = yield* Effect.serviceOption(Pacing.Pacing)
     const metaReceived = (uploadId: string, offset: number) =>
       Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset })
     const overLimit = yield* FrameLimits.make(settings.rateLimit)
@@ -86,6 +89,7 @@ export const make = (settings: SessionSettings) =>
     const open = (connection: Connection) =>
       Effect.gen(function*() {
         const session = yield* Ref.make<Session>({ state: Upload.initial, active: Option.none() })
+        const invitations = Option.isSome(pacing) ? yield* pacing.value.connection : Pacing.unpaced
         const log = Effect.annotateLogs({
           client: connection.clientAddress,
           ...(connection.identity === undefined ? {} : { identity: connection.identity })
@@ -163,7 +167,8 @@ export const make = (settings: SessionSettings) =>
         const opened = (upload: ActiveUpload, state: Upload.UploadState, offset: number) =>
           Effect.zipRight(
             Ref.set(session, { state, active: Option.some(upload) }),
-            connection.send(metaReceived(upload.uploadId, offset))
+            // meta_received asks for the first chunk: it waits for an invitation (see Pacing).
+            Effect.zipRight(invitations.invite, connection.send(metaReceived(upload.uploadId, offset)))
           )
 
         /** Runs `step`, the transition for a message of type `cause`. */
@@ -256,6 +261,7 @@ export const make = (settings: SessionSettings) =>
                 if (completed && next._tag === "Completed" && state._tag === "Receiving") {
                   yield* complete(active.value, next.file, state.size, state.expectedSha256)
                 } else if (next._tag === "Receiving") {
+                  yield* invitations.invite
                   yield* connection.send(Messages.chunkReceived(next.received))
                 }
               }).pipe(Effect.catchAll(fail)),
@@ -270,6 +276,8 @@ export const make = (settings: SessionSettings) =>
 
         const receive = (frame: Frame): Effect.Effect<Verdict> =>
           Effect.gen(function*() {
+            // The frame this connection was invited to send (if any) has come.
+            yield* invitations.settle
             const exceeded = yield* overLimit(connection.clientAddress, frame.bytes.length)
             if (Option.isSome(exceeded)) {
               yield* Metric.increment(Metrics.rateLimitCloses)

@@ -107,6 +107,43 @@ describe("uploading over the seed protocol", () => {
   })
 })
 
+describe("pacing (MAX_CHUNKS_IN_FLIGHT)", () => {
+  it("with one chunk in flight allowed, concurrent stop-and-wait uploads take turns and all arrive intact", async () => {
+    const paced = await startServer({ MAX_CHUNKS_IN_FLIGHT: "1" })
+    try {
+      const files = Array.from({ length: 4 }, (_, i) => ({ name: `paced-${i}.pdf`, content: samplePdf(300_000 + i * 1000) }))
+      const replies = await Promise.all(files.map(async ({ content, name }) => {
+        const client = await connect(paced.url)
+        const reply = await upload(client, name, content, 32 * 1024)
+        client.close()
+        return reply
+      }))
+      expect(replies.map((r) => r.type)).toEqual(["file_received", "file_received", "file_received", "file_received"])
+      for (const { content, name } of files) expect(sha256(await fs.readFile(path.join(paced.directory, name)))).toBe(sha256(content))
+    } finally {
+      await paced.stop()
+    }
+  })
+
+  it("a client that never sends after meta_received holds its invitation only for the lease (2 s)", async () => {
+    const paced = await startServer({ MAX_CHUNKS_IN_FLIGHT: "1" })
+    try {
+      const idle = await connect(paced.url)
+      idle.send(meta("never.pdf", 1000))
+      expect((await idle.next()).type).toBe("meta_received")
+      const client = await connect(paced.url)
+      const started = Date.now()
+      const reply = await upload(client, "after.pdf", samplePdf(10_000), 4096)
+      expect(reply.type).toBe("file_received")
+      expect(Date.now() - started).toBeLessThan(10_000)
+      idle.close()
+      client.close()
+    } finally {
+      await paced.stop()
+    }
+  })
+})
+
 describe("binary frames and pipelining", () => {
   it("a file sent as binary frames, all at once without waiting, is stored intact and every chunk answered in order", async () => {
     const client = await connect(server.url)

@@ -22,6 +22,8 @@ export interface SecurityConfig {
     readonly connectionsPerClient: number
     readonly connections: number
     readonly uploadsPerClient: number
+    /** Chunks clients may be invited to send at once, across all connections (see Pacing). */
+    readonly chunksInFlight: number
   }
   /** Seconds; 0 means no timeout (the handshake timeout is at least 1). */
   readonly timeouts: {
@@ -41,7 +43,8 @@ export const SecurityConfig: Config.Config<SecurityConfig> = Config.all({
     bytesPerPeriod: count("RATE_LIMIT_BYTES_PER_PERIOD", GiB),
     connectionsPerClient: count("MAX_CONNECTIONS_PER_IP", 100),
     connections: count("MAX_CONNECTIONS", 10_000),
-    uploadsPerClient: count("MAX_UPLOADS_PER_IP", 100)
+    uploadsPerClient: count("MAX_UPLOADS_PER_IP", 100),
+    chunksInFlight: count("MAX_CHUNKS_IN_FLIGHT", 64)
   }),
   timeouts: Config.all({
     idleSeconds: count("IDLE_TIMEOUT", 600, 24 * 3600),

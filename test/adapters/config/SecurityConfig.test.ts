@@ -23,7 +23,8 @@ describe("security settings", () => {
         bytesPerPeriod: 1024 * 1024 * 1024,
         connectionsPerClient: 100,
         connections: 10_000,
-        uploadsPerClient: 100
+        uploadsPerClient: 100,
+        chunksInFlight: 64
       })
       expect(security.timeouts).toEqual({ idleSeconds: 600, handshakeSeconds: 20, uploadStallSeconds: 120 })
       expect(security.allowedOrigins).toEqual({ _tag: "SameHost" })
@@ -39,6 +40,7 @@ describe("security settings", () => {
         ["MAX_CONNECTIONS_PER_IP", "3"],
         ["MAX_CONNECTIONS", "50"],
         ["MAX_UPLOADS_PER_IP", "7"],
+        ["MAX_CHUNKS_IN_FLIGHT", "16"],
         ["IDLE_TIMEOUT", "0"],
         ["HANDSHAKE_TIMEOUT", "5"],
         ["UPLOAD_STALL_TIMEOUT", "30"],
@@ -47,7 +49,7 @@ describe("security settings", () => {
         ["AUTH_TOKENS_FILE", "/run/secrets/tokens"],
         ["TRUST_PROXY", "10.0.0.0/8, ::1/128"]
       )
-      expect(security.limits).toEqual({ bytesPerPeriod: 0, connectionsPerClient: 3, connections: 50, uploadsPerClient: 7 })
+      expect(security.limits).toEqual({ bytesPerPeriod: 0, connectionsPerClient: 3, connections: 50, uploadsPerClient: 7, chunksInFlight: 16 })
       expect(security.timeouts).toEqual({ idleSeconds: 0, handshakeSeconds: 5, uploadStallSeconds: 30 })
       expect(security.allowedOrigins).toEqual({ _tag: "Listed", origins: new Set(["https://a.example"]) })
       const tokens = Option.getOrThrow(security.authTokens)
