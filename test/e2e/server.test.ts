@@ -28,6 +28,16 @@ afterAll(() => server.stop())
 
 const readStored = (name: string) => fs.readFile(path.join(server.directory, name))
 
+
+/** Uploads each file over its own connection, all at once; the final replies, in order. */
+const uploadEach = (url: string, files: ReadonlyArray<{ readonly name: string; readonly content: Buffer }>, chunkSize: number) =>
+  Promise.all(files.map(async ({ content, name }) => {
+    const client = await connect(url)
+    const reply = await upload(client, name, content, chunkSize)
+    client.close()
+    return reply
+  }))
+
 describe("uploading over the seed protocol", () => {
   it("stores a multi-chunk upload byte for byte (sha256) and answers every step", async () => {
     const client = await connect(server.url)
@@ -96,12 +106,7 @@ describe("uploading over the seed protocol", () => {
 
   it("50 concurrent uploads all arrive intact", async () => {
     const files = Array.from({ length: 50 }, (_, i) => ({ name: `concurrent-${i}.txt`, content: sampleText(20_000 + i * 997) }))
-    const replies = await Promise.all(files.map(async ({ content, name }) => {
-      const client = await connect(server.url)
-      const reply = await upload(client, name, content, 16 * 1024)
-      client.close()
-      return reply
-    }))
+    const replies = await uploadEach(server.url, files, 16 * 1024)
     expect(replies.every((r) => r.type === "file_received")).toBe(true)
     for (const { content, name } of files) expect(sha256(await readStored(name))).toBe(sha256(content))
   })
@@ -112,12 +117,7 @@ describe("pacing (MAX_CHUNKS_IN_FLIGHT)", () => {
     const paced = await startServer({ MAX_CHUNKS_IN_FLIGHT: "1" })
     try {
       const files = Array.from({ length: 4 }, (_, i) => ({ name: `paced-${i}.pdf`, content: samplePdf(300_000 + i * 1000) }))
-      const replies = await Promise.all(files.map(async ({ content, name }) => {
-        const client = await connect(paced.url)
-        const reply = await upload(client, name, content, 32 * 1024)
-        client.close()
-        return reply
-      }))
+      const replies = await uploadEach(paced.url, files, 32 * 1024)
       expect(replies.map((r) => r.type)).toEqual(["file_received", "file_received", "file_received", "file_received"])
       for (const { content, name } of files) expect(sha256(await fs.readFile(path.join(paced.directory, name)))).toBe(sha256(content))
     } finally {
