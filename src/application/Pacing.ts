@@ -18,7 +18,7 @@
  * the lease. Clients that send without waiting for replies are not paced;
  * each connection's inbox bounds what they can queue.
  */
-import { Clock, Context, Duration, Effect, Layer, Queue, Ref, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, HashMap, Layer, Queue, Ref, Schedule } from "effect"
 import type { Scope } from "effect"
 
 export interface PacingSettings {
@@ -52,36 +52,37 @@ export const make = (settings: PacingSettings) =>
     const tokens = yield* Queue.bounded<true>(settings.invitations)
     yield* Queue.offerAll(tokens, Array.from({ length: settings.invitations }, () => true as const))
     const leaseMillis = Duration.toMillis(settings.lease)
-    /** When each holder took its invitation (epoch ms), by holder. */
-    const held = yield* Ref.make(new Map<symbol, number>())
+    /** When each holder took its invitation (epoch ms), by holder number; persistent, so no frame copies it. */
+    const held = yield* Ref.make(HashMap.empty<number, number>())
+    const holders = yield* Ref.make(0)
 
     /** Removes `holder`'s invitation if it still has one; whoever removes it gives it back. */
-    const giveBack = (holder: symbol) =>
+    const giveBack = (holder: number) =>
       Effect.flatMap(
-        Ref.modify(held, (map) => (map.has(holder) ? [true, withoutKey(map, holder)] : [false, map])),
+        Ref.modify(held, (map) => (HashMap.has(map, holder) ? [true, HashMap.remove(map, holder)] : [false, map])),
         (had) => (had ? Queue.offer(tokens, true) : Effect.void)
       )
 
     // Leases that ran out go back, a few times per lease.
     const sweep = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const expired = [...(yield* Ref.get(held))].filter(([, since]) => now - since >= leaseMillis).map(([holder]) => holder)
+      const expired = HashMap.keys(HashMap.filter(yield* Ref.get(held), (since) => now - since >= leaseMillis))
       yield* Effect.forEach(expired, giveBack, { discard: true })
     })
     yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(10, leaseMillis / 4)))))
 
     const connection = Effect.gen(function*() {
-      const holder = Symbol("connection")
+      const holder = yield* Ref.updateAndGet(holders, (n) => n + 1)
       yield* Effect.addFinalizer(() => giveBack(holder))
       const take = Effect.zipRight(
         // The wait can be interrupted even inside a session's uninterruptible step (shutdown must not wait on it).
         Effect.interruptible(Queue.take(tokens)),
-        Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(held, (map) => new Map(map).set(holder, now)))
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(held, HashMap.set(holder, now)))
       )
       return {
         // A holder asks again only after its next frame settled the last one; a repeat ask keeps the one it has.
         invite: Effect.uninterruptible(
-          Effect.flatMap(Ref.get(held), (map) => (map.has(holder) ? Effect.void : take))
+          Effect.flatMap(Ref.get(held), (map) => (HashMap.has(map, holder) ? Effect.void : take))
         ),
         settle: giveBack(holder)
       } satisfies Invitations
@@ -89,11 +90,5 @@ export const make = (settings: PacingSettings) =>
 
     return Pacing.of({ connection })
   })
-
-const withoutKey = <K, V>(map: ReadonlyMap<K, V>, key: K): Map<K, V> => {
-  const copy = new Map(map)
-  copy.delete(key)
-  return copy
-}
 
 export const layer = (settings: PacingSettings): Layer.Layer<Pacing> => Layer.scoped(Pacing, make(settings))
