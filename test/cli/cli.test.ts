@@ -11,6 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startProxy } from "../support/proxy.js"
+import { scratchDirectory } from "../support/scratch.js"
 import { type RunningServer, sha256, startServer } from "../support/server.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
@@ -37,21 +38,13 @@ const cli = (
   })
 
 let server: RunningServer
-let scratch = ""
 beforeAll(async () => {
   server = await startServer()
-  scratch = await fs.mkdtemp(path.join(os.tmpdir(), "fr-cli-"))
 })
-afterAll(async () => {
-  await server.stop()
-  await fs.rm(scratch, { recursive: true, force: true })
-})
+afterAll(() => server.stop())
 
-const scratchFile = async (name: string, bytes: Uint8Array) => {
-  const file = path.join(scratch, name)
-  await fs.writeFile(file, bytes)
-  return file
-}
+const scratch = scratchDirectory("fr-cli-")
+const scratchFile = scratch.write
 
 describe("file-receiver upload", { timeout: 90_000 }, () => {
   it("uploads several files, prints where each was stored and exits 0", async () => {
@@ -74,13 +67,13 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
   })
 
   it("exits 1 for a file that does not exist, and 2 for a usage error", async () => {
-    const missing = await cli(["upload", path.join(scratch, "nope.txt"), "--url", server.url])
+    const missing = await cli(["upload", scratch.path("nope.txt"), "--url", server.url])
     expect(missing.code).toBe(1)
     expect(missing.stdout).toContain("nope.txt: failed: Cannot open")
     const usage = await cli(["upload", "--window", "zero"])
     expect(usage.code).toBe(2)
     expect(usage.stderr).toContain("--window expects a positive integer")
-    const directory = await cli(["upload", scratch, "--url", server.url])
+    const directory = await cli(["upload", scratch.path(), "--url", server.url])
     expect(directory.code).toBe(1)
     expect(directory.stdout).toContain("is not a regular file")
   })
@@ -153,7 +146,7 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     const result = await cli(["upload", await scratchFile("lost.txt", Buffer.from("x")), "--url", `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`, "--retries", "1"])
     expect(result.code).toBe(1)
     expect(result.stdout).toContain("lost.txt: failed: Gave up after 2 failed connections")
-    const once = await cli(["upload", path.join(scratch, "lost.txt"), "--url", `ws://127.0.0.1:${proxy.port}/`, "--retries", "0"])
+    const once = await cli(["upload", scratch.path("lost.txt"), "--url", `ws://127.0.0.1:${proxy.port}/`, "--retries", "0"])
     expect(once.code).toBe(1)
     expect(once.stdout).toContain("lost.txt: failed: Gave up after 1 failed connections")
   })

@@ -7,7 +7,6 @@
 import { sampleFor } from "../support/content.js"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
-import * as os from "node:os"
 import * as path from "node:path"
 import { Readable } from "node:stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -25,25 +24,17 @@ import {
   type UploadProgress
 } from "../../src/client/node.js"
 import { startProxy } from "../support/proxy.js"
+import { scratchDirectory } from "../support/scratch.js"
 import { eventually, type RunningServer, sha256, startServer, visibleFiles } from "../support/server.js"
 
 let server: RunningServer
-let scratch = ""
 
 beforeAll(async () => {
   server = await startServer()
-  scratch = await fs.mkdtemp(path.join(os.tmpdir(), "fr-client-"))
 })
-afterAll(async () => {
-  await server.stop()
-  await fs.rm(scratch, { recursive: true, force: true })
-})
+afterAll(() => server.stop())
 
-const writeScratch = async (name: string, bytes: Uint8Array) => {
-  const file = path.join(scratch, name)
-  await fs.writeFile(file, bytes)
-  return file
-}
+const writeScratch = scratchDirectory("fr-client-").write
 
 describe("upload (client library) against the real server", () => {
   it("uploads a file in binary chunks with a window in flight and reports progress up to the total", async () => {
