@@ -44,7 +44,7 @@ export const buildServers = async (): Promise<void> => {
 
 /** Node flags each server runs with: the project's are those of its Dockerfile CMD and npm start. */
 export const NODE_FLAGS: Record<ServerKind, ReadonlyArray<string>> = {
-  project: ["--initial-old-space-size=96", "--max-semi-space-size=1"],
+  project: ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"],
   reference: [],
   tus: []
 }

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { register } from "tsx/esm/api"
 
-const HEAP_FLAGS = ["--initial-old-space-size=96", "--max-semi-space-size=1"]
+const HEAP_FLAGS = ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"]
 
 if (process.argv[2] === "serve" && !HEAP_FLAGS.every((flag) => process.execArgv.includes(flag))) {
   const child = spawn(process.execPath, [...HEAP_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {

@@ -73,16 +73,16 @@ describe("Dockerfile", () => {
   it("builds the bundle with npm run build and starts node on it directly (signals reach it)", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
     expect(dockerfile).toContain("RUN npm run build")
-    expect(dockerfile).toContain(`CMD ["node", "--initial-old-space-size=96", "--max-semi-space-size=1", "--enable-source-maps", "dist/main.mjs"]`)
+    expect(dockerfile).toContain(`CMD ["node", "--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50", "--enable-source-maps", "dist/main.mjs"]`)
     expect(pkg.scripts["build"]).toBe("node scripts/build.mjs")
-    expect(pkg.scripts["start"]).toBe("node --initial-old-space-size=96 --max-semi-space-size=1 --import tsx src/main.ts")
+    expect(pkg.scripts["start"]).toBe("node --initial-old-space-size=96 --max-semi-space-size=1 --heap-growing-percent=50 --import tsx src/main.ts")
   })
 
   it("starts the server with the same V8 heap flags everywhere it runs: npm start, start:prod, file-receiver serve, the image and the benchmark", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
     const bench = fs.readFileSync(path.join(root, "bench/servers.ts"), "utf8")
     const bin = fs.readFileSync(path.join(root, "bin/file-receiver.mjs"), "utf8")
-    const flags = ["--initial-old-space-size=96", "--max-semi-space-size=1"]
+    const flags = ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"]
     const quoted = flags.map((flag) => `"${flag}"`).join(", ")
     expect(bin).toContain(`const HEAP_FLAGS = [${quoted}]`)
     expect(pkg.scripts["start"]).toContain(flags.join(" "))
