@@ -5,6 +5,7 @@
  * clients expect (`type`, `message`, then any extra fields).
  */
 import { Either, ParseResult, Schema } from "effect"
+import * as Base64 from "./Base64.js"
 
 const nonNegativeInteger = "expected a non-negative integer"
 
@@ -69,30 +70,66 @@ const describe = (error: ParseResult.ParseError): string => {
   return path === "" ? `Invalid message: ${message}` : `${path}: ${message}`
 }
 
+/**
+ * A chunk's bytes, already decoded: a binary frame, or a `file_chunk` decoded
+ * in place by {@link decodeFrame}, with the `offset` it carried, if any.
+ */
+export interface ChunkBytes {
+  readonly type: "chunk_bytes"
+  readonly bytes: Uint8Array
+  readonly offset?: number
+}
+
 const CHUNK_PREFIX = Buffer.from(`{"type":"file_chunk","chunk":"`, "latin1")
+const OFFSET_FIELD = Buffer.from(`","offset":`, "latin1")
 const QUOTE = 0x22
-const BACKSLASH = 0x5c
+const CLOSING_BRACE = 0x7d
+
+/**
+ * The integer written in `frame` from `start` to `end` as JSON.stringify writes
+ * a safe integer (digits, no leading zero, at most 15 of them), else undefined.
+ */
+const canonicalInteger = (frame: Buffer, start: number, end: number): number | undefined => {
+  const digits = end - start
+  if (digits < 1 || digits > 15 || (digits > 1 && frame[start] === 0x30)) return undefined
+  let value = 0
+  for (let index = start; index < end; index++) {
+    const digit = (frame[index] ?? 0) - 0x30
+    if (digit < 0 || digit > 9) return undefined
+    value = value * 10 + digit
+  }
+  return value
+}
 
 /**
  * The fast path for the message that carries the bytes: a frame that is
- * exactly `{"type":"file_chunk","chunk":"<text without quotes or escapes>"}`
- * (what JSON.stringify produces) is the FileChunk message with that text,
- * read straight from the frame without JSON.parse or Schema. Anything else
- * returns undefined and takes the general path; both give the same result.
+ * exactly `{"type":"file_chunk","chunk":"<base64>"}`, optionally followed by
+ * `,"offset":<integer>` (what JSON.stringify produces), whose text is strict
+ * base64, is decoded in place: no JSON.parse, no Schema, and no string of the
+ * whole chunk. Anything else (other spacing or order, escapes, invalid base64)
+ * returns undefined and takes the general path. Valid base64 holds no quote,
+ * backslash or control character, so such a frame is a valid `file_chunk` and
+ * the general path would decode the same bytes and offset.
  */
-const fastChunk = (frame: Buffer): FileChunk | undefined => {
-  const end = frame.length - 2
-  if (
-    end < CHUNK_PREFIX.length ||
-    frame[end] !== QUOTE ||
-    frame[end + 1] !== 0x7d || // "}"
-    frame.compare(CHUNK_PREFIX, 0, CHUNK_PREFIX.length, 0, CHUNK_PREFIX.length) !== 0 ||
-    frame.indexOf(QUOTE, CHUNK_PREFIX.length) !== end ||
-    frame.indexOf(BACKSLASH, CHUNK_PREFIX.length) !== -1
-  ) {
+const fastChunk = (frame: Buffer): ChunkBytes | undefined => {
+  const start = CHUNK_PREFIX.length
+  const last = frame.length - 1
+  if (last <= start || frame[last] !== CLOSING_BRACE || frame.compare(CHUNK_PREFIX, 0, start, 0, start) !== 0) {
     return undefined
   }
-  return { type: "file_chunk", chunk: frame.toString("latin1", CHUNK_PREFIX.length, end) }
+  const close = frame.indexOf(QUOTE, start)
+  let offset: number | undefined
+  if (close !== last - 1) {
+    const digits = close + OFFSET_FIELD.length
+    if (close === -1 || digits >= last || frame.compare(OFFSET_FIELD, 0, OFFSET_FIELD.length, close, digits) !== 0) {
+      return undefined
+    }
+    offset = canonicalInteger(frame, digits, last)
+    if (offset === undefined) return undefined
+  }
+  const bytes = Base64.decodeStrictAscii(frame.subarray(start, close))
+  if (bytes === undefined) return undefined
+  return offset === undefined ? { type: "chunk_bytes", bytes } : { type: "chunk_bytes", bytes, offset }
 }
 
 /**
@@ -100,7 +137,7 @@ const fastChunk = (frame: Buffer): FileChunk | undefined => {
  * Fails with a sentence fit for an `error` reply, e.g.
  * `file_size: expected a non-negative integer`.
  */
-export const decodeFrame = (frame: Buffer): Either.Either<ClientMessage, string> => {
+export const decodeFrame = (frame: Buffer): Either.Either<ClientMessage | ChunkBytes, string> => {
   const chunk = fastChunk(frame)
   return chunk === undefined ? decodeText(frame.toString("utf8")) : Either.right(chunk)
 }

@@ -11,7 +11,7 @@ import { Data, Either } from "effect"
 import * as Base64 from "./Base64.js"
 import * as FileName from "./FileName.js"
 import type { SafeFileName } from "./FileName.js"
-import type { ClientMessage, FileMeta } from "./Messages.js"
+import type { ChunkBytes, ClientMessage, FileMeta } from "./Messages.js"
 
 /** The limits an upload is checked against (from configuration). */
 export interface UploadPolicy {
@@ -38,11 +38,7 @@ export type UploadState = Data.TaggedEnum<{
 }>
 export const UploadState = Data.taggedEnum<UploadState>()
 
-/** An inbound chunk, already decoded to bytes (from base64 text or a binary frame). */
-export interface ChunkBytes {
-  readonly type: "chunk_bytes"
-  readonly bytes: Uint8Array
-}
+export type { ChunkBytes } from "./Messages.js"
 
 export type Step = Data.TaggedEnum<{
   /**
@@ -200,6 +196,10 @@ export const transition = (
     case "file_meta":
       return onMeta(state, message, policy)
     case "chunk_bytes":
+      // In the order a file_chunk is checked in: no upload, then the offset (the bytes are already decoded).
+      if (state._tag === "Receiving" && message.offset !== undefined && message.offset !== state.received) {
+        return misplaced(state, message.offset)
+      }
       return onChunk(state, message.bytes, policy)
     case "file_chunk": {
       if (state._tag !== "Receiving") return Step.Refuse({ next: state, message: NO_UPLOAD, discard: false })
