@@ -38,19 +38,22 @@ export const make = (settings: FrameLimitSettings) =>
       )
     const recovered = Effect.whenEffect(Effect.logInfo("rate limiter available again"), Ref.getAndSet(down, false))
 
+    // Runs for every frame: one step on the way in, a Ref read on the way out (the recovery is logged once).
     const consume = (request: { readonly key: string; readonly limit: number; readonly cost?: number }) =>
-      limiter.consume({ ...request, window }).pipe(
-        Effect.tap(() => recovered),
-        Effect.map((verdict) => verdict.allowed),
-        Effect.catchTag("RateLimiterError", (error) => Effect.as(outage(error), true))
-      )
+      Effect.matchEffect(limiter.consume({ ...request, window }), {
+        onFailure: (error) => Effect.as(outage(error), true),
+        onSuccess: (verdict) =>
+          Effect.flatMap(Ref.get(down), (wasDown) => (wasDown ? Effect.as(recovered, verdict.allowed) : Effect.succeed(verdict.allowed)))
+      })
 
     // One after the other: two Redis round trips in a row beat forking for them (bench/limits.ts).
+    // Combinators rather than a generator: this runs for every frame.
     return (client: string, bytes: number): Effect.Effect<Option.Option<string>> =>
-      Effect.gen(function*() {
-        if (!(yield* consume({ key: client, limit }))) return Option.some(Messages.RATE_LIMIT_EXCEEDED)
-        if (bytesLimit === undefined) return Option.none()
-        const withinBytes = yield* consume({ key: `bytes:${client}`, limit: bytesLimit, cost: bytes })
-        return withinBytes ? Option.none() : Option.some(bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)))
-      })
+      Effect.flatMap(consume({ key: client, limit }), (withinMessages) =>
+        !withinMessages
+          ? Effect.succeed(Option.some(Messages.RATE_LIMIT_EXCEEDED))
+          : bytesLimit === undefined
+          ? Effect.succeedNone
+          : Effect.map(consume({ key: `bytes:${client}`, limit: bytesLimit, cost: bytes }), (withinBytes) =>
+            withinBytes ? Option.none() : Option.some(bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)))))
   })

@@ -18,7 +18,7 @@
  * the lease. Clients that send without waiting for replies are not paced;
  * each connection's inbox bounds what they can queue.
  */
-import { Clock, Context, Duration, Effect, HashMap, Layer, Queue, Ref, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Queue, Schedule } from "effect"
 import type { Scope } from "effect"
 
 export interface PacingSettings {
@@ -52,38 +52,35 @@ export const make = (settings: PacingSettings) =>
     const tokens = yield* Queue.bounded<true>(settings.invitations)
     yield* Queue.offerAll(tokens, Array.from({ length: settings.invitations }, () => true as const))
     const leaseMillis = Duration.toMillis(settings.lease)
-    /** When each holder took its invitation (epoch ms), by holder number; persistent, so no frame copies it. */
-    const held = yield* Ref.make(HashMap.empty<number, number>())
-    const holders = yield* Ref.make(0)
+    // When each holder took its invitation (epoch ms), by holder number. Every frame reads and changes it,
+    // so it is a plain Map, changed only inside single synchronous steps (each change is atomic).
+    const held = new Map<number, number>()
+    let holders = 0
 
     /** Removes `holder`'s invitation if it still has one; whoever removes it gives it back. */
-    const giveBack = (holder: number) =>
-      Effect.flatMap(
-        Ref.modify(held, (map) => (HashMap.has(map, holder) ? [true, HashMap.remove(map, holder)] : [false, map])),
-        (had) => (had ? Queue.offer(tokens, true) : Effect.void)
-      )
+    const giveBack = (holder: number) => Effect.suspend(() => (held.delete(holder) ? Queue.offer(tokens, true) : Effect.void))
 
     // Leases that ran out go back, a few times per lease.
-    const sweep = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const expired = HashMap.keys(HashMap.filter(yield* Ref.get(held), (since) => now - since >= leaseMillis))
-      yield* Effect.forEach(expired, giveBack, { discard: true })
-    })
+    const sweep = Effect.clockWith((clock) =>
+      Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const expired = [...held].filter(([, since]) => now - since >= leaseMillis).map(([holder]) => holder)
+        return Effect.forEach(expired, giveBack, { discard: true })
+      })
+    )
     yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(10, leaseMillis / 4)))))
 
     const connection = Effect.gen(function*() {
-      const holder = yield* Ref.updateAndGet(holders, (n) => n + 1)
+      const holder = ++holders
       yield* Effect.addFinalizer(() => giveBack(holder))
       const take = Effect.zipRight(
         // The wait can be interrupted even inside a session's uninterruptible step (shutdown must not wait on it).
         Effect.interruptible(Queue.take(tokens)),
-        Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(held, HashMap.set(holder, now)))
+        Effect.clockWith((clock) => Effect.sync(() => void held.set(holder, clock.unsafeCurrentTimeMillis())))
       )
       return {
         // A holder asks again only after its next frame settled the last one; a repeat ask keeps the one it has.
-        invite: Effect.uninterruptible(
-          Effect.flatMap(Ref.get(held), (map) => (HashMap.has(map, holder) ? Effect.void : take))
-        ),
+        invite: Effect.uninterruptible(Effect.suspend(() => (held.has(holder) ? Effect.void : take))),
         settle: giveBack(holder)
       } satisfies Invitations
     })

@@ -22,15 +22,14 @@ export const within = (next: Effect.Effect<Option.Option<Frame>>): Next => (pati
  * Serves `session` with the frames `next` yields until the peer is gone
  * or the session closes the connection.
  */
-export const serve = (session: OpenSession, next: Next): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    for (;;) {
-      const frame = yield* next(yield* session.patience)
-      if (Option.isNone(frame)) {
-        yield* session.timeout
-        return
-      }
-      if (Option.isNone(frame.value)) return
-      if ((yield* session.receive(frame.value.value)) === "closed") return
-    }
-  })
+export const serve = (session: OpenSession, next: Next): Effect.Effect<void> => {
+  // Combinators rather than a generator: one turn per frame. Each turn ends in the next one, which the
+  // run loop starts after the last continuation is gone, so the loop does not grow the stack.
+  const turn: Effect.Effect<void> = Effect.flatMap(Effect.flatMap(session.patience, next), (frame) =>
+    Option.isNone(frame)
+      ? Effect.asVoid(session.timeout)
+      : Option.isNone(frame.value)
+      ? Effect.void
+      : Effect.flatMap(session.receive(frame.value.value), (verdict) => (verdict === "closed" ? Effect.void : turn)))
+  return turn
+}

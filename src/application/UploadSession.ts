@@ -5,7 +5,7 @@
  * replies go back through the connection. Frames are handled one at a time,
  * in order, by the connection's single fiber.
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Metric, Option, Ref } from "effect"
+import { Context, Duration, Effect, Either, Layer, Metric, Option, Ref } from "effect"
 import type { Scope } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 import * as Messages from "../domain/Messages.js"
@@ -246,25 +246,30 @@ export const make = (settings: SessionSettings) =>
                   yield* complete(upload, state.file, state.size, state.expectedSha256)
                 }
               }).pipe(Effect.catchAll(fail)),
+            // Combinators rather than a generator: this runs for every chunk.
             Append: ({ bytes, completed, next }) =>
-              Effect.gen(function*() {
-                const { active, state } = yield* Ref.get(session)
-                if (Option.isNone(active)) return yield* Effect.dieMessage("Append without an open upload")
+              Effect.flatMap(Ref.get(session), ({ active, state }) => {
+                if (Option.isNone(active)) return Effect.dieMessage("Append without an open upload")
+                const upload = active.value
                 const size = bytes.length
-                yield* uploads.inspect(active.value, bytes)
-                active.value.hash.update(bytes)
-                // The store takes the bytes (it may free them once written): nothing reads them after this,
-                // and nothing keeps a view of them (the content check copies what it holds on to).
-                yield* active.value.partial.append(bytes)
-                yield* Metric.incrementBy(Metrics.bytesReceived, size)
-                yield* Ref.update(session, (s) => ({ ...s, state: next }))
-                if (completed && next._tag === "Completed" && state._tag === "Receiving") {
-                  yield* complete(active.value, next.file, state.size, state.expectedSha256)
-                } else if (next._tag === "Receiving") {
-                  yield* invitations.invite
-                  yield* connection.send(Messages.chunkReceived(next.received))
-                }
-              }).pipe(Effect.catchAll(fail)),
+                const reply = completed && next._tag === "Completed" && state._tag === "Receiving"
+                  ? complete(upload, next.file, state.size, state.expectedSha256)
+                  : next._tag === "Receiving"
+                  ? Effect.zipRight(invitations.invite, connection.send(Messages.chunkReceived(next.received)))
+                  : Effect.void
+                return uploads.inspect(upload, bytes).pipe(
+                  Effect.zipRight(Effect.suspend(() => {
+                    upload.hash.update(bytes)
+                    // The store takes the bytes (it may free them once written): nothing reads them after this,
+                    // and nothing keeps a view of them (the content check copies what it holds on to).
+                    return upload.partial.append(bytes)
+                  })),
+                  Effect.zipRight(Metric.incrementBy(Metrics.bytesReceived, size)),
+                  Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next }))),
+                  Effect.zipRight(reply),
+                  Effect.catchAll(fail)
+                )
+              }),
             Cancel: ({ next }) =>
               Effect.gen(function*() {
                 yield* Metric.increment(Metrics.uploadsFailed("cancelled"))
@@ -274,35 +279,41 @@ export const make = (settings: SessionSettings) =>
               })
           })
 
-        const receive = (frame: Frame): Effect.Effect<Verdict> =>
+        const closeOverLimit = (reason: string) =>
           Effect.gen(function*() {
-            // The frame this connection was invited to send (if any) has come.
-            yield* invitations.settle
-            const exceeded = yield* overLimit(connection.clientAddress, frame.bytes.length)
-            if (Option.isSome(exceeded)) {
-              yield* Metric.increment(Metrics.rateLimitCloses)
-              yield* Effect.logWarning("rate limit exceeded; closing").pipe(Effect.annotateLogs({ reason: exceeded.value }), log)
-              yield* connection.send(Messages.error(exceeded.value))
-              yield* connection.close(CLOSE_POLICY_VIOLATION, Messages.RATE_LIMIT_EXCEEDED)
-              return "closed" as const
-            }
-            const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, string> = frame.isBinary
-              ? Either.right({ type: "chunk_bytes", bytes: frame.bytes })
-              : Messages.decodeFrame(frame.bytes)
-            if (Either.isLeft(decoded)) {
-              yield* connection.send(Messages.error(decoded.left))
-              return "continue" as const
-            }
-            const { state } = yield* Ref.get(session)
-            const started = yield* Clock.currentTimeNanos
-            // A step runs to the end even on shutdown, so no opened file escapes the session's bookkeeping.
-            yield* Effect.uninterruptible(run(Upload.transition(state, decoded.right, settings.upload), decoded.right.type))
-            if (decoded.right.type !== "file_meta" && decoded.right.type !== "cancel") {
-              const elapsed = Number((yield* Clock.currentTimeNanos) - started) / 1e9
-              yield* Metric.update(Metrics.chunkSeconds, elapsed)
-            }
-            return "continue" as const
+            yield* Metric.increment(Metrics.rateLimitCloses)
+            yield* Effect.logWarning("rate limit exceeded; closing").pipe(Effect.annotateLogs({ reason }), log)
+            yield* connection.send(Messages.error(reason))
+            yield* connection.close(CLOSE_POLICY_VIOLATION, Messages.RATE_LIMIT_EXCEEDED)
+            return "closed" as const
           })
+
+        /** Runs the transition for `message`; a chunk's time goes to the chunk_seconds histogram. */
+        const handle = (message: Messages.ClientMessage | Upload.ChunkBytes): Effect.Effect<void> =>
+          Effect.flatMap(Ref.get(session), ({ state }) => {
+            // A step runs to the end even on shutdown, so no opened file escapes the session's bookkeeping.
+            const step = Effect.uninterruptible(run(Upload.transition(state, message, settings.upload), message.type))
+            return message.type === "file_meta" || message.type === "cancel"
+              ? step
+              : Effect.flatMap(Effect.timed(step), ([elapsed]) => Metric.update(Metrics.chunkSeconds, Duration.toSeconds(elapsed)))
+          })
+
+        // Combinators rather than a generator: this runs for every frame.
+        const receive = (frame: Frame): Effect.Effect<Verdict> =>
+          Effect.zipRight(
+            // The frame this connection was invited to send (if any) has come.
+            invitations.settle,
+            Effect.flatMap(overLimit(connection.clientAddress, frame.bytes.length), (exceeded) => {
+              if (Option.isSome(exceeded)) return closeOverLimit(exceeded.value)
+              const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, string> = frame.isBinary
+                ? Either.right({ type: "chunk_bytes", bytes: frame.bytes })
+                : Messages.decodeFrame(frame.bytes)
+              return Effect.as(
+                Either.isLeft(decoded) ? connection.send(Messages.error(decoded.left)) : handle(decoded.right),
+                "continue" as const
+              )
+            })
+          )
 
         const patience = Effect.map(Ref.get(session), (s) =>
           Option.fromNullable(Option.isSome(s.active) ? settings.timeouts?.stall : settings.timeouts?.idle))

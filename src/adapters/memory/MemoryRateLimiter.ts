@@ -1,13 +1,13 @@
 /**
- * In-process RateLimiter: fixed windows in a Ref, for a single instance (the
+ * In-process RateLimiter: fixed windows in memory, for a single instance (the
  * embedded default) and for tests. Time comes from effect's Clock, so
  * TestClock drives it. Expired windows are pruned as the map grows.
  */
-import { Clock, Duration, Effect, HashMap, Layer, Ref } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { RateLimiter } from "../../application/RateLimiter.js"
 
 interface Window {
-  readonly count: number
+  count: number
   readonly endsAt: number
 }
 
@@ -15,30 +15,32 @@ interface Window {
 const PRUNE_THRESHOLD = 10_000
 const PRUNE_INTERVAL_MILLIS = 1_000
 
-interface Windows {
-  readonly byKey: HashMap.HashMap<string, Window>
-  readonly prunedAt: number
-}
-
-const prune = (windows: Windows, now: number): Windows =>
-  HashMap.size(windows.byKey) > PRUNE_THRESHOLD && now - windows.prunedAt >= PRUNE_INTERVAL_MILLIS
-    ? { byKey: HashMap.filter(windows.byKey, (w) => w.endsAt > now), prunedAt: now }
-    : windows
-
-export const make = Effect.gen(function*() {
-  const state = yield* Ref.make<Windows>({ byKey: HashMap.empty(), prunedAt: 0 })
+export const make = Effect.sync(() => {
+  // Every frame counts here, so the windows are a plain Map, changed in place within one synchronous step
+  // (nothing else runs in between, so each consume is atomic). It is created with the layer: fresh per test.
+  const windows = new Map<string, Window>()
+  let prunedAt = 0
+  const prune = (now: number) => {
+    if (windows.size <= PRUNE_THRESHOLD || now - prunedAt < PRUNE_INTERVAL_MILLIS) return
+    prunedAt = now
+    for (const [key, window] of windows) if (window.endsAt <= now) windows.delete(key)
+  }
   return RateLimiter.of({
     consume: ({ cost = 1, key, limit, window }) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.modify(state, (windows) => {
-          const live = prune(windows, now)
-          const current = HashMap.get(live.byKey, key)
-          const next: Window = current._tag === "Some" && current.value.endsAt > now
-            ? { count: current.value.count + cost, endsAt: current.value.endsAt }
-            : { count: cost, endsAt: now + Duration.toMillis(window) }
-          const verdict = { allowed: next.count <= limit, count: next.count, resetAfterMillis: next.endsAt - now }
-          return [verdict, { ...live, byKey: HashMap.set(live.byKey, key, next) }]
-        }))
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const now = clock.unsafeCurrentTimeMillis()
+          prune(now)
+          let current = windows.get(key)
+          if (current !== undefined && current.endsAt > now) {
+            current.count += cost
+          } else {
+            current = { count: cost, endsAt: now + Duration.toMillis(window) }
+            windows.set(key, current)
+          }
+          return { allowed: current.count <= limit, count: current.count, resetAfterMillis: current.endsAt - now }
+        })
+      )
   })
 })
 
