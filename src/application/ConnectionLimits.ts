@@ -9,6 +9,7 @@ import { Duration, Effect, Option, Schedule } from "effect"
 import type { Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { ConcurrencyLimiter, type ConcurrencyLimiterError } from "./ConcurrencyLimiter.js"
+import * as Finalizers from "./Finalizers.js"
 
 /** WebSocket close code for a connection refused by a connection limit ("Try Again Later"). */
 export const CLOSE_TRY_AGAIN_LATER = 1013
@@ -46,10 +47,10 @@ export const admit = (
     const take = (key: string, limit: number) => limiter.acquire({ key, holder, limit, ttl: LEASE_TTL })
     const giveBack = (key: string) => Effect.ignoreLogged(limiter.release(key, holder))
 
-    const perClient = yield* Effect.acquireRelease(take(clientKey(clientAddress), settings.perClient), (taken) =>
+    const perClient = yield* Finalizers.acquireRelease(take(clientKey(clientAddress), settings.perClient), (taken) =>
       taken ? giveBack(clientKey(clientAddress)) : Effect.void)
     if (!perClient) return Option.some(tooManyFromClient(settings.perClient))
-    const total = yield* Effect.acquireRelease(take(TOTAL_KEY, settings.total), (taken) =>
+    const total = yield* Finalizers.acquireRelease(take(TOTAL_KEY, settings.total), (taken) =>
       taken ? giveBack(TOTAL_KEY) : Effect.void)
     if (!total) return Option.some(TOO_MANY_CONNECTIONS)
 

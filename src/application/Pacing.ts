@@ -20,6 +20,7 @@
  */
 import { Context, Duration, Effect, Layer, Queue, Schedule } from "effect"
 import type { Scope } from "effect"
+import * as Finalizers from "./Finalizers.js"
 
 export interface PacingSettings {
   /** Invitations outstanding at once, across all connections. */
@@ -72,7 +73,7 @@ export const make = (settings: PacingSettings) =>
 
     const connection = Effect.gen(function*() {
       const holder = ++holders
-      yield* Effect.addFinalizer(() => giveBack(holder))
+      yield* Finalizers.addFinalizer(giveBack(holder))
       const take = Effect.zipRight(
         // The wait can be interrupted even inside a session's uninterruptible step (shutdown must not wait on it).
         Effect.interruptible(Queue.take(tokens)),

@@ -17,6 +17,7 @@ import { type FileStore, outOfSpace } from "./FileStore.js"
 import * as PreUploadHook from "./PreUploadHook.js"
 import * as UploadEvents from "./UploadEvents.js"
 import { CLOSE_POLICY_VIOLATION, type Connection, type Frame, type Verdict } from "./Connection.js"
+import * as Finalizers from "./Finalizers.js"
 import * as FrameLimits from "./FrameLimits.js"
 import * as Pacing from "./Pacing.js"
 import type { RateLimiter } from "./RateLimiter.js"
@@ -90,10 +91,12 @@ export const make = (settings: SessionSettings) =>
       Effect.gen(function*() {
         const session = yield* Ref.make<Session>({ state: Upload.initial, active: Option.none() })
         const invitations = Option.isSome(pacing) ? yield* pacing.value.connection : Pacing.unpaced
-        const log = Effect.annotateLogs({
+        const client = {
           client: connection.clientAddress,
           ...(connection.identity === undefined ? {} : { identity: connection.identity })
-        })
+        }
+        /** A log line's annotations: the client's and `fields`, set in one step (each step copies the fiber's FiberRefs). */
+        const log = (fields: Record<string, unknown> = {}) => Effect.annotateLogs({ ...client, ...fields })
         const uploads = settings.uploadQuota === undefined
           ? unguarded
           : UploadQuota.guard(unguarded, concurrency, settings.uploadQuota, connection.clientAddress)
@@ -103,7 +106,7 @@ export const make = (settings: SessionSettings) =>
         const endActive = (end: (upload: ActiveUpload) => Effect.Effect<void>) =>
           Effect.flatMap(takeActive, Option.match({ onNone: () => Effect.void, onSome: end }))
         // A dropped connection keeps its upload for a resume.
-        yield* Effect.addFinalizer(() => endActive(uploads.suspend))
+        yield* Finalizers.addFinalizer(endActive(uploads.suspend))
 
         /** Tells the UploadEvents receivers that `upload` has ended. */
         const ended = (upload: ActiveUpload, outcome: Omit<UploadEvents.UploadOutcome, "uploadId">) =>
@@ -136,11 +139,11 @@ export const make = (settings: SessionSettings) =>
             if (error._tag === "UploadRefused") {
               // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
               if (error.kind === "content" || error.kind === "disk") {
-                yield* Effect.logWarning("upload refused").pipe(Effect.annotateLogs({ reason: error.kind }), log)
+                yield* Effect.logWarning("upload refused").pipe(log({ reason: error.kind }))
               }
               return yield* connection.send(Messages.error(error.message))
             }
-            yield* Effect.logError("upload discarded: storage failed").pipe(Effect.annotateLogs({ error: error.message }), log)
+            yield* Effect.logError("upload discarded: storage failed").pipe(log({ error: error.message }))
             yield* connection.send(Messages.error(outOfSpace(error) ? Uploads.DISK_FULL : STORAGE_FAILED))
           })
 
@@ -157,10 +160,7 @@ export const make = (settings: SessionSettings) =>
             )
             yield* ended(upload, { type: "upload.completed", storedName, extension: file.extension, sha256 })
             yield* Metric.increment(Metrics.uploadsCompleted)
-            yield* Effect.logInfo("upload completed").pipe(
-              Effect.annotateLogs({ upload: Uploads.logReference(upload.uploadId), storedName, sha256 }),
-              log
-            )
+            yield* Effect.logInfo("upload completed").pipe(log({ upload: Uploads.logReference(upload.uploadId), storedName, sha256 }))
             yield* connection.send(Messages.fileReceived(storedName, file.extension, sha256))
           })
 
@@ -196,20 +196,14 @@ export const make = (settings: SessionSettings) =>
                 })
                 if (verdict._tag === "Refused") {
                   yield* Metric.increment(Metrics.preUploadHookRefusals)
-                  yield* Effect.logInfo("upload refused by the pre-upload hook").pipe(
-                    Effect.annotateLogs({ file: file.name, size, reason: verdict.reason }),
-                    log
-                  )
+                  yield* Effect.logInfo("upload refused by the pre-upload hook").pipe(log({ file: file.name, size, reason: verdict.reason }))
                   yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
                   return yield* connection.send(Messages.error(verdict.reason))
                 }
                 const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension)
                 yield* opened(upload, next, 0)
                 yield* Metric.increment(Metrics.uploadsStarted)
-                yield* Effect.logInfo("upload started").pipe(
-                  Effect.annotateLogs({ upload: Uploads.logReference(upload.uploadId), file: file.name, size }),
-                  log
-                )
+                yield* Effect.logInfo("upload started").pipe(log({ upload: Uploads.logReference(upload.uploadId), file: file.name, size }))
                 if (completed) yield* complete(upload, file, size, expectedSha256)
               }).pipe(Effect.catchAll(fail)),
             Resume: (resume) =>
@@ -241,7 +235,7 @@ export const make = (settings: SessionSettings) =>
                 const held = state._tag === "Receiving" ? state.received : 0
                 yield* opened(upload, state, held)
                 yield* Metric.increment(Metrics.uploadsResumed)
-                yield* Effect.logInfo("upload resumed").pipe(Effect.annotateLogs({ upload: Uploads.logReference(upload.uploadId), offset: held }), log)
+                yield* Effect.logInfo("upload resumed").pipe(log({ upload: Uploads.logReference(upload.uploadId), offset: held }))
                 if (state._tag === "Receiving" && held === state.size) {
                   yield* complete(upload, state.file, state.size, state.expectedSha256)
                 }
@@ -282,7 +276,7 @@ export const make = (settings: SessionSettings) =>
         const closeOverLimit = (reason: string) =>
           Effect.gen(function*() {
             yield* Metric.increment(Metrics.rateLimitCloses)
-            yield* Effect.logWarning("rate limit exceeded; closing").pipe(Effect.annotateLogs({ reason }), log)
+            yield* Effect.logWarning("rate limit exceeded; closing").pipe(log({ reason }))
             yield* connection.send(Messages.error(reason))
             yield* connection.close(CLOSE_POLICY_VIOLATION, Messages.RATE_LIMIT_EXCEEDED)
             return "closed" as const
@@ -325,15 +319,12 @@ export const make = (settings: SessionSettings) =>
             yield* Metric.increment(Metrics.timeoutCloses("stalled"))
             yield* Effect.uninterruptible(uploads.suspend(active.value))
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
-            yield* Effect.logInfo("upload stalled; suspended it and closing").pipe(
-              Effect.annotateLogs({ upload: Uploads.logReference(active.value.uploadId) }),
-              log
-            )
+            yield* Effect.logInfo("upload stalled; suspended it and closing").pipe(log({ upload: Uploads.logReference(active.value.uploadId) }))
             yield* connection.send(Messages.error(uploadStalled(seconds)))
             yield* connection.close(CLOSE_STALLED, "Upload stalled")
           } else {
             yield* Metric.increment(Metrics.timeoutCloses("idle"))
-            yield* Effect.logDebug("connection idle; closing").pipe(log)
+            yield* Effect.logDebug("connection idle; closing").pipe(log())
             yield* connection.send(Messages.error(idleTimeout(Duration.toSeconds(settings.timeouts?.idle ?? Duration.zero))))
             yield* connection.close(CLOSE_IDLE, "Idle timeout")
           }

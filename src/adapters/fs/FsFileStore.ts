@@ -109,7 +109,7 @@ export const make = (directory: string) =>
               },
               catch: (cause) => new FileStoreError({ reason: "Commit", cause })
             }).pipe(Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => fs.rm(file, { force: true }))))),
-            Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" }))
+            Effect.failSync(() => new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" }))
           ),
         discard: whenOpen<void, never>(
           Effect.tryPromise(async () => {

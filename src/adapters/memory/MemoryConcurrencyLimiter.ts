@@ -1,46 +1,66 @@
 /**
- * In-process ConcurrencyLimiter: leases in a Ref, for a single instance (the
+ * In-process ConcurrencyLimiter: leases in memory, for a single instance (the
  * embedded default), as the insurance behind the Redis limiter during an
  * outage, and for tests. Time comes from effect's Clock, so TestClock drives
  * the lapsing of leases. Keys left without leases are dropped when touched,
  * and all at once when many keys are tracked.
  */
-import { Clock, Duration, Effect, HashMap, Layer, Ref } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { ConcurrencyLimiter } from "../../application/ConcurrencyLimiter.js"
 
-/** holder -> when its lease lapses (ms since the epoch), per key. */
-type Leases = HashMap.HashMap<string, HashMap.HashMap<string, number>>
-
-const live = (leases: Leases, key: string, now: number) =>
-  HashMap.filter(HashMap.get(leases, key).pipe((held) => held._tag === "Some" ? held.value : HashMap.empty<string, number>()), (lapsesAt) => lapsesAt > now)
-
-const store = (leases: Leases, key: string, held: HashMap.HashMap<string, number>): Leases =>
-  HashMap.size(held) === 0 ? HashMap.remove(leases, key) : HashMap.set(leases, key, held)
-
-/** Above this many keys, those whose leases have all lapsed are dropped. */
+/** Above this many keys, those whose leases have all lapsed are dropped, at most once per `PRUNE_INTERVAL_MILLIS`. */
 const PRUNE_THRESHOLD = 10_000
+const PRUNE_INTERVAL_MILLIS = 1_000
 
-const prune = (leases: Leases, now: number): Leases =>
-  HashMap.size(leases) <= PRUNE_THRESHOLD
-    ? leases
-    : HashMap.filter(leases, (held) => HashMap.some(held, (lapsesAt) => lapsesAt > now))
+/** Drops the lapsed leases of one key; how many are left. */
+const dropLapsed = (held: Map<string, number>, now: number): number => {
+  for (const [holder, lapsesAt] of held) if (lapsesAt <= now) held.delete(holder)
+  return held.size
+}
 
-export const make = Effect.gen(function*() {
-  const state = yield* Ref.make<Leases>(HashMap.empty())
+export const make = Effect.sync(() => {
+  // holder -> when its lease lapses (ms since the epoch), per key. Every connection and upload takes leases,
+  // so these are plain Maps, changed only within one synchronous step (each call is atomic). A key's lapsed
+  // leases are dropped only when they could matter: when the key is at its limit, or when counting.
+  const leases = new Map<string, Map<string, number>>()
+  let prunedAt = 0
+  const prune = (now: number) => {
+    if (leases.size <= PRUNE_THRESHOLD || now - prunedAt < PRUNE_INTERVAL_MILLIS) return
+    prunedAt = now
+    for (const [key, held] of leases) if (dropLapsed(held, now) === 0) leases.delete(key)
+  }
   return ConcurrencyLimiter.of({
     acquire: ({ holder, key, limit, ttl }) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.modify(state, (all) => {
-          const leases = prune(all, now)
-          const held = live(leases, key, now)
-          if (!HashMap.has(held, holder) && HashMap.size(held) >= limit) return [false, store(leases, key, held)]
-          return [true, store(leases, key, HashMap.set(held, holder, now + Duration.toMillis(ttl)))]
-        })),
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const now = clock.unsafeCurrentTimeMillis()
+          prune(now)
+          const lapsesAt = now + Duration.toMillis(ttl)
+          const held = leases.get(key)
+          if (held === undefined) {
+            if (limit < 1) return false
+            leases.set(key, new Map([[holder, lapsesAt]]))
+            return true
+          }
+          const own = held.get(holder)
+          // A holder with an unlapsed lease renews it, whatever the count.
+          if (!(own !== undefined && own > now) && held.size >= limit && dropLapsed(held, now) >= limit) return false
+          held.set(holder, lapsesAt)
+          return true
+        })
+      ),
     release: (key, holder) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(state, (leases) => store(leases, key, HashMap.remove(live(leases, key, now), holder)))),
+      Effect.sync(() => {
+        const held = leases.get(key)
+        if (held !== undefined && held.delete(holder) && held.size === 0) leases.delete(key)
+      }),
     count: (key) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.map(Ref.get(state), (leases) => HashMap.size(live(leases, key, now))))
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const held = leases.get(key)
+          return held === undefined ? 0 : dropLapsed(held, clock.unsafeCurrentTimeMillis())
+        })
+      )
   })
 })
 

@@ -13,6 +13,7 @@ import { Effect } from "effect"
 import type { Scope } from "effect"
 import type { WebSocket } from "ws"
 import type { Frame } from "../../application/Connection.js"
+import * as Finalizers from "../../application/Finalizers.js"
 
 /** The connection ended: the close code and reason, and the protocol error that caused it, if any. */
 export interface Ended {
@@ -84,7 +85,7 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
     ws.on("close", onClose)
     ws.on("error", onError)
 
-    yield* Effect.addFinalizer(() =>
+    yield* Finalizers.addFinalizer(
       Effect.sync(() => {
         ws.off("message", onMessage)
         ws.off("close", onClose)

@@ -17,13 +17,14 @@
  * and the socket is paused, so TCP pushes back instead of memory growing.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, FiberSet, Layer, Metric, Option } from "effect"
+import { Context, Duration, Effect, FiberSet, Layer, LogLevel, Metric, Option } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
 import type { ConcurrencyLimiter } from "../../application/ConcurrencyLimiter.js"
 import * as ConnectionLimits from "../../application/ConnectionLimits.js"
+import * as Finalizers from "../../application/Finalizers.js"
 import * as Metrics from "../../application/Metrics.js"
 import * as SessionLoop from "../../application/SessionLoop.js"
 import * as Messages from "../../domain/Messages.js"
@@ -111,7 +112,7 @@ const serveConnection = (
         return yield* connection.close(ConnectionLimits.CLOSE_TRY_AGAIN_LATER, "Too many connections")
       }
     }
-    yield* Effect.acquireRelease(
+    yield* Finalizers.acquireRelease(
       Metric.increment(Metrics.activeConnections),
       () => Metric.incrementBy(Metrics.activeConnections, -1)
     )
@@ -123,8 +124,12 @@ const serveConnection = (
           ? Effect.succeedNone
           : "_tag" in frame
           ? Effect.as(
-            Effect.logDebug("client disconnected").pipe(
-              Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
+            // Only at debug level: the annotation alone would cost every connection two copies of its FiberRefs.
+            Effect.whenLogLevel(
+              Effect.logDebug("client disconnected").pipe(
+                Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
+              ),
+              LogLevel.Debug
             ),
             Option.some(Option.none())
           )
