@@ -147,6 +147,7 @@ export const verifyAndClean = async (
 export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | MemoryCase> => {
   const size = sizeMiB * MiB
   const scale = sizeMiB / 128
+  const smallFiles = Math.max(64, Math.round(2000 * scale))
   return [
     {
       _tag: "Throughput",
@@ -175,6 +176,15 @@ export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | M
       title: `binary, 256 KiB, 8 in flight, 1 conn, ${sizeMiB} MiB (tus: one streaming PATCH)`,
       kinds: ["project", "reference", "tus"],
       workload: windowedOrTus(size)
+    },
+    {
+      // Not one of issue 10's targets: the cost of an upload's life (connection, file_meta, publish), which
+      // the scenarios above spread over hundreds of chunks.
+      _tag: "Throughput",
+      id: "6",
+      title: `small files: ${smallFiles} x 16 KiB, base64, a connection each, 64 at a time`,
+      kinds: ["project", "reference"],
+      workload: wsWorkload({ connections: smallFiles, bytesEach: 16 * 1024, binary: false, window: 1, concurrency: 64 })
     },
     {
       _tag: "Memory",

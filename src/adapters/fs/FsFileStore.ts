@@ -15,7 +15,7 @@ import { FileStore, FileStoreError, type PartialFile } from "../../application/F
 import * as FileName from "../../domain/FileName.js"
 import { logReference } from "../../application/ActiveUpload.js"
 import type * as Readiness from "../../application/Readiness.js"
-import { inside, publish, unlessMissing } from "./Publish.js"
+import { inside, publish, removeFile, unlessMissing } from "./Publish.js"
 import * as WriteBehind from "./WriteBehind.js"
 
 /** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
@@ -108,13 +108,13 @@ export const make = (directory: string) =>
                 throw new Error(`no free name for ${name.name} after ${MAX_NAME_ATTEMPTS} attempts`)
               },
               catch: (cause) => new FileStoreError({ reason: "Commit", cause })
-            }).pipe(Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => fs.rm(file, { force: true }))))),
+            }).pipe(Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => removeFile(file))))),
             Effect.failSync(() => new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" }))
           ),
         discard: whenOpen<void, never>(
           Effect.tryPromise(async () => {
             await writer.destroy()
-            await fs.rm(file, { force: true })
+            await removeFile(file)
           }).pipe(Effect.catchAll((error) => logFailure("remove")(error))),
           Effect.void
         ),
@@ -158,7 +158,7 @@ export const make = (directory: string) =>
     })
 
     const remove = (uploadId: string) =>
-      Effect.tryPromise(() => fs.rm(partialPath(uploadId), { force: true })).pipe(
+      Effect.tryPromise(() => removeFile(partialPath(uploadId))).pipe(
         Effect.catchAll((error) =>
           Effect.logWarning("could not remove a partial file").pipe(Effect.annotateLogs(failureAnnotations(uploadId, error.cause)))
         )
@@ -178,7 +178,7 @@ export const probe = (directory: string): Readiness.Probe => ({
     try: async () => {
       const file = path.join(path.resolve(directory), `.readyz-${process.pid}-${Date.now()}`)
       await fs.writeFile(file, "")
-      await fs.rm(file, { force: true })
+      await removeFile(file)
     },
     catch: (cause) => `save directory not writable: ${cause instanceof Error ? cause.message : String(cause)}`
   })

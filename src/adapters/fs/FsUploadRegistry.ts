@@ -9,7 +9,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
 import { makeClaims } from "../memory/MemoryUploadRegistry.js"
-import { inside, unlessMissing } from "./Publish.js"
+import { inside, removeFile, unlessMissing } from "./Publish.js"
 
 export const SIDECAR_SUFFIX = ".upload.json"
 
@@ -80,7 +80,7 @@ export const make = (directory: string) =>
     )
 
     const remove = (uploadId: string) =>
-      Effect.tryPromise({ try: () => fs.rm(sidecar(uploadId), { force: true }), catch: unavailable })
+      Effect.tryPromise({ try: () => removeFile(sidecar(uploadId)), catch: unavailable })
 
     return UploadRegistry.of({ create, get, list, remove, claim, holds })
   })

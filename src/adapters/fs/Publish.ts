@@ -9,11 +9,19 @@ import * as path from "node:path"
 export const errorCode = (cause: unknown): string | undefined =>
   typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
 
-/** Resolves `name` inside `directory`, refusing anything that would land elsewhere. */
 /** The result of `operation`, or undefined when the file it touches does not exist (ENOENT). */
 export const unlessMissing = <A>(operation: Promise<A>): Promise<A | undefined> =>
   operation.catch((cause: unknown) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause)))
 
+/**
+ * Deletes the file at `filePath`, if there is one: one unlink(2), where
+ * `fs.rm` with `force` first asks lstat(2) what it is.
+ */
+export const removeFile = async (filePath: string): Promise<void> => {
+  await unlessMissing(fs.unlink(filePath))
+}
+
+/** Resolves `name` inside `directory`, refusing anything that would land elsewhere. */
 export const inside = (directory: string, name: string): string => {
   const target = path.resolve(directory, name)
   if (path.dirname(target) !== directory || name.includes("/") || name.includes("\\")) {
