@@ -10,7 +10,12 @@
  * uploads. These add the finalizer to the scope itself, so it runs in the
  * context of the fiber that closes the scope: for a connection that is the
  * connection's own fiber, with the same services and log annotations.
- * Closing a scope runs its finalizers uninterruptibly, as Effect's do.
+ *
+ * Two differences to keep in mind: a finalizer is uninterruptible only
+ * because whoever closes the scope makes it so (`Effect.scoped` and layers
+ * do; a bare `Scope.close` in interruptible code would not), and
+ * `acquireRelease` builds the release effect when it acquires (effects are
+ * lazy, so it still runs only on close).
  */
 import { Effect, Scope } from "effect"
 

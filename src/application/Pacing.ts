@@ -58,8 +58,11 @@ export const make = (settings: PacingSettings) =>
     const held = new Map<number, number>()
     let holders = 0
 
-    /** Removes `holder`'s invitation if it still has one; whoever removes it gives it back. */
-    const giveBack = (holder: number) => Effect.suspend(() => (held.delete(holder) ? Queue.offer(tokens, true) : Effect.void))
+    /** Removes `holder`'s invitation if it still has one and gives it back, in one step (no interruption between). */
+    const giveBack = (holder: number) =>
+      Effect.sync(() => {
+        if (held.delete(holder)) tokens.unsafeOffer(true)
+      })
 
     // Leases that ran out go back, a few times per lease.
     const sweep = Effect.clockWith((clock) =>

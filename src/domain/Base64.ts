@@ -47,7 +47,9 @@ export const decodeStrictAscii = (text: Uint8Array): Buffer | undefined => {
   const padding = length === 0 ? 0 : text[length - 1] !== 61 ? 0 : text[length - 2] !== 61 ? 1 : 2
   const source = Buffer.from(text.buffer, text.byteOffset, length)
   // Bytes of 0x80 and up are not ASCII (the text cannot be the bytes of a
-  // string of ASCII characters); "-" and "_" are the URL-safe alphabet.
+  // string of ASCII characters): Node's decoder skips them, so the final count
+  // would refuse them too, but that is its behaviour, not its promise.
+  // "-" and "_" are the URL-safe alphabet.
   if (!isAscii(source) || source.indexOf(0x2d) !== -1 || source.indexOf(0x5f) !== -1) return undefined
   const bytes = Buffer.allocUnsafe((length / 4) * 3 - padding)
   let written = 0

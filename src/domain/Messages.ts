@@ -1,6 +1,7 @@
 /**
  * The wire protocol's messages. Client messages are Schema definitions decoded
- * from JSON text; decoding failures become one short user-facing sentence.
+ * from JSON text (the usual file_chunk is decoded in place, to its bytes: see
+ * `decodeFrame`); decoding failures become one short user-facing sentence.
  * Server replies are built here, with the exact fields and texts existing
  * clients expect (`type`, `message`, then any extra fields).
  */
@@ -142,7 +143,10 @@ export const decodeFrame = (frame: Buffer): Either.Either<ClientMessage | ChunkB
   return chunk === undefined ? decodeText(frame.toString("utf8")) : Either.right(chunk)
 }
 
-/** Decodes one text message, as {@link decodeFrame} does. */
+/**
+ * Decodes one text message with JSON.parse and Schema: the general path of
+ * {@link decodeFrame}, which leads to the same protocol step for any text.
+ */
 export const decodeText = (text: string): Either.Either<ClientMessage, string> => {
   let json: unknown
   try {

@@ -364,7 +364,13 @@ describe("Upload.verifyDigest", () => {
   })
 })
 
-describe("Upload.transition: chunk offsets", () => {
+/** A chunk of `text`'s bytes at `offset`: as a file_chunk, or as Messages.decodeFrame hands over one it decoded in place. */
+const chunkForms: ReadonlyArray<readonly [string, (base64: string, offset: number) => ClientMessage | ChunkBytes]> = [
+  ["a file_chunk", chunkAt],
+  ["a chunk decoded in place", (base64, offset) => ({ type: "chunk_bytes", bytes: Buffer.from(base64, "base64"), offset })]
+]
+
+describe.each(chunkForms)("Upload.transition: chunk offsets, on %s", (_form, chunkAt) => {
   const three = Buffer.from("abc").toString("base64")
 
   it("accepts a chunk at the current offset", () => {
@@ -392,13 +398,9 @@ describe("Upload.transition: chunk offsets", () => {
     expect(refuse.next).toBe(receiving)
   })
 
-  it("checks the offset before the chunk's content", () => {
-    const receiving = stateAfter(meta("a.txt", 10), chunkBytes(3))
-    expect(expectTag(step(receiving, chunkAt("YQ=A", 0)), "Refuse").message).toContain("send the chunk at offset 3")
-  })
-
   it("refuses a chunk with an offset when no upload is open with NO_UPLOAD", () => {
     expect(expectTag(step(Upload.initial, chunkAt(three, 0)), "Refuse").message).toBe(Upload.NO_UPLOAD)
+    expect(expectTag(step(Upload.initial, chunkAt(three, 7)), "Refuse").message).toBe(Upload.NO_UPLOAD)
   })
 
   it("still checks the size for a chunk at the right offset", () => {
@@ -406,6 +408,13 @@ describe("Upload.transition: chunk offsets", () => {
     const refuse = expectTag(step(receiving, chunkAt(three, 3)), "Refuse")
     expect(refuse.discard).toBe(true)
     expect(refuse.next._tag).toBe("Idle")
+  })
+})
+
+describe("Upload.transition: chunk offsets, on a file_chunk's text", () => {
+  it("checks the offset before the chunk's content", () => {
+    const receiving = stateAfter(meta("a.txt", 10), chunkBytes(3))
+    expect(expectTag(step(receiving, chunkAt("YQ=A", 0)), "Refuse").message).toContain("send the chunk at offset 3")
   })
 })
 

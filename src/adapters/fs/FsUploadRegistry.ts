@@ -67,7 +67,7 @@ export const make = (directory: string) =>
         // stale (a fresh one belongs to a `create` in progress, which renames it a moment later).
         await Promise.all(names.filter((name) => name.endsWith(`${SIDECAR_SUFFIX}.tmp`)).map(async (name) => {
           const stats = await unlessMissing(fs.stat(path.join(root, name)))
-          if (stats !== undefined && stats.mtimeMs < now - STALE_TEMPORARY_MILLIS) await fs.rm(path.join(root, name), { force: true })
+          if (stats !== undefined && stats.mtimeMs < now - STALE_TEMPORARY_MILLIS) await removeFile(path.join(root, name))
         }))
         return names
           .filter((name) => name.startsWith(".") && name.endsWith(SIDECAR_SUFFIX))

@@ -63,7 +63,7 @@ const publishWithoutLinks = async (partialPath: string, finalPath: string): Prom
     await fs.rename(partialPath, finalPath)
     return true
   } catch (cause) {
-    await fs.rm(finalPath, { force: true })
+    await removeFile(finalPath)
     throw cause
   }
 }

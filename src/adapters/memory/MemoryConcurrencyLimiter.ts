@@ -2,8 +2,10 @@
  * In-process ConcurrencyLimiter: leases in memory, for a single instance (the
  * embedded default), as the insurance behind the Redis limiter during an
  * outage, and for tests. Time comes from effect's Clock, so TestClock drives
- * the lapsing of leases. Keys left without leases are dropped when touched,
- * and all at once when many keys are tracked.
+ * the lapsing of leases. A key's lapsed leases are dropped when they could
+ * change an answer (the key is at its limit, or is counted); a key left with
+ * no lease is dropped then and on release, and keys whose leases have all
+ * lapsed are dropped at most once a second once many keys are tracked.
  */
 import { Duration, Effect, Layer } from "effect"
 import { ConcurrencyLimiter } from "../../application/ConcurrencyLimiter.js"
@@ -38,13 +40,16 @@ export const make = Effect.sync(() => {
           const lapsesAt = now + Duration.toMillis(ttl)
           const held = leases.get(key)
           if (held === undefined) {
-            if (limit < 1) return false
+            if (limit <= 0) return false
             leases.set(key, new Map([[holder, lapsesAt]]))
             return true
           }
           const own = held.get(holder)
           // A holder with an unlapsed lease renews it, whatever the count.
-          if (!(own !== undefined && own > now) && held.size >= limit && dropLapsed(held, now) >= limit) return false
+          if (!(own !== undefined && own > now) && held.size >= limit && dropLapsed(held, now) >= limit) {
+            if (held.size === 0) leases.delete(key)
+            return false
+          }
           held.set(holder, lapsesAt)
           return true
         })
@@ -58,7 +63,10 @@ export const make = Effect.sync(() => {
       Effect.clockWith((clock) =>
         Effect.sync(() => {
           const held = leases.get(key)
-          return held === undefined ? 0 : dropLapsed(held, clock.unsafeCurrentTimeMillis())
+          if (held === undefined) return 0
+          const left = dropLapsed(held, clock.unsafeCurrentTimeMillis())
+          if (left === 0) leases.delete(key)
+          return left
         })
       )
   })
