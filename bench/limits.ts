@@ -34,9 +34,10 @@ const time = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>) =>
 const program = Effect.gen(function*() {
   const limiter = yield* RateLimiter
   const window = Duration.seconds(60)
+  const admission = yield* ConnectionLimits.make({ perClient: 1_000_000, total: 1_000_000 })
   yield* time("connection admission + release (2 leases)", Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const refused = yield* Scope.extend(ConnectionLimits.admit({ perClient: 1_000_000, total: 1_000_000 }, "192.0.2.1"), scope)
+    const refused = yield* Scope.extend(admission.admit("192.0.2.1"), scope)
     if (Option.isSome(refused)) return yield* Effect.die(refused.value)
     yield* Scope.close(scope, Exit.void)
   }))

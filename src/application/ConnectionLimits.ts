@@ -2,10 +2,10 @@
  * Admission of connections: at most `perClient` open connections per client
  * address and `total` in all, across every instance sharing the
  * ConcurrencyLimiter. A connection holds its two leases for as long as its
- * scope is open and renews them every third of `LEASE_TTL`, so the slots of
- * an instance that crashes lapse within `LEASE_TTL`.
+ * scope is open; they are renewed every third of `LEASE_TTL`, so the slots
+ * of an instance that crashes lapse within `LEASE_TTL`.
  */
-import { Duration, Effect, Option, Schedule } from "effect"
+import { Duration, Effect, Either, Option, Schedule } from "effect"
 import type { Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { ConcurrencyLimiter, type ConcurrencyLimiterError } from "./ConcurrencyLimiter.js"
@@ -30,39 +30,79 @@ export const TOO_MANY_CONNECTIONS = "The server has too many connections; try ag
 const clientKey = (clientAddress: string) => `connections:${clientAddress}`
 const TOTAL_KEY = "connections"
 
+/** Connection admission, for the connections of one server. */
+export interface Admission {
+  /**
+   * Takes a connection slot for `clientAddress` for the rest of the current
+   * scope: None when admitted, or the error text to refuse the connection
+   * with. A limiter that cannot be reached at all admits (and logs): the
+   * Redis limiter falls back to memory, so this is only a last resort.
+   */
+  readonly admit: (clientAddress: string) => Effect.Effect<Option.Option<string>, never, Scope.Scope>
+}
+
 /**
- * Takes a connection slot for `clientAddress` for the rest of the current
- * scope: None when admitted, or the error text to refuse the connection
- * with. A limiter that cannot be reached at all admits (and logs): the
- * Redis limiter falls back to memory, so this is only a last resort.
+ * Admission under `settings`. One fiber, in the caller's scope, renews the
+ * leases of every admitted connection every `RENEW_EVERY` (a fiber per
+ * connection cost about 9 KB of memory each). A renewal that crosses a
+ * connection's release can leave its lease behind; it lapses within
+ * `LEASE_TTL`, as a crashed instance's do.
  */
-export const admit = (
-  settings: ConnectionLimitSettings,
-  clientAddress: string
-): Effect.Effect<Option.Option<string>, never, ConcurrencyLimiter | Scope.Scope> =>
+export const make = (
+  settings: ConnectionLimitSettings
+): Effect.Effect<Admission, never, ConcurrencyLimiter | Scope.Scope> =>
   Effect.gen(function*() {
     const limiter = yield* ConcurrencyLimiter
-    // Random, so that no two connections on any instance ever share a holder name.
-    const holder = randomUUID()
-    const take = (key: string, limit: number) => limiter.acquire({ key, holder, limit, ttl: LEASE_TTL })
-    const giveBack = (key: string) => Effect.ignoreLogged(limiter.release(key, holder))
+    const take = (key: string, limit: number, holder: string) => limiter.acquire({ key, holder, limit, ttl: LEASE_TTL })
+    /** The admitted connections' holder names, with their client's key; changed only in synchronous steps. */
+    const admitted = new Map<string, string>()
 
-    const perClient = yield* Finalizers.acquireRelease(take(clientKey(clientAddress), settings.perClient), (taken) =>
-      taken ? giveBack(clientKey(clientAddress)) : Effect.void)
-    if (!perClient) return Option.some(tooManyFromClient(settings.perClient))
-    const total = yield* Finalizers.acquireRelease(take(TOTAL_KEY, settings.total), (taken) =>
-      taken ? giveBack(TOTAL_KEY) : Effect.void)
-    if (!total) return Option.some(TOO_MANY_CONNECTIONS)
-
-    const renew = Effect.all([take(clientKey(clientAddress), settings.perClient), take(TOTAL_KEY, settings.total)], {
-      discard: true
-    }).pipe(Effect.catchAll((error: ConcurrencyLimiterError) => Effect.logWarning("could not renew connection leases").pipe(
-      Effect.annotateLogs({ error: error.message })
-    )))
-    yield* Effect.forkScoped(Effect.repeat(Effect.delay(renew, RENEW_EVERY), Schedule.forever))
-    return Option.none()
-  }).pipe(
-    Effect.catchAll((error) =>
-      Effect.as(Effect.logError("connection limiter unavailable; admitting").pipe(Effect.annotateLogs({ error: error.message })), Option.none())
+    const renewOne = (holder: string, key: string) =>
+      Effect.suspend(() =>
+        // A connection that has gone since the round started keeps nothing.
+        admitted.has(holder)
+          ? Effect.all([take(key, settings.perClient, holder), take(TOTAL_KEY, settings.total, holder)], { discard: true })
+          : Effect.void
+      ).pipe(Effect.either)
+    const renewAll = Effect.suspend(() =>
+      Effect.forEach([...admitted], ([holder, key]) => renewOne(holder, key), { concurrency: 8 })
+    ).pipe(
+      Effect.flatMap((results) => {
+        const failed = results.filter(Either.isLeft)
+        const first = failed[0]
+        return first === undefined ? Effect.void : Effect.logWarning("could not renew connection leases").pipe(
+          Effect.annotateLogs({ connections: failed.length, error: first.left.message })
+        )
+      })
     )
-  )
+    yield* Effect.forkScoped(Effect.repeat(Effect.delay(renewAll, RENEW_EVERY), Schedule.forever))
+
+    const admit = (clientAddress: string): Effect.Effect<Option.Option<string>, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        // Random, so that no two connections on any instance ever share a holder name.
+        const holder = randomUUID()
+        const key = clientKey(clientAddress)
+        const giveBack = (leaseKey: string) => Effect.ignoreLogged(limiter.release(leaseKey, holder))
+
+        const perClient = yield* Finalizers.acquireRelease(take(key, settings.perClient, holder), (taken) =>
+          taken ? giveBack(key) : Effect.void)
+        if (!perClient) return Option.some(tooManyFromClient(settings.perClient))
+        const total = yield* Finalizers.acquireRelease(take(TOTAL_KEY, settings.total, holder), (taken) =>
+          taken ? giveBack(TOTAL_KEY) : Effect.void)
+        if (!total) return Option.some(TOO_MANY_CONNECTIONS)
+
+        // Renewed from now on; the finalizer runs before the releases above (finalizers run in reverse).
+        admitted.set(holder, key)
+        yield* Finalizers.addFinalizer(Effect.sync(() => admitted.delete(holder)))
+        return Option.none()
+      }).pipe(
+        Effect.catchAll((error: ConcurrencyLimiterError) =>
+          Effect.as(
+            Effect.logError("connection limiter unavailable; admitting").pipe(Effect.annotateLogs({ error: error.message })),
+            Option.none()
+          )
+        )
+      )
+
+    return { admit }
+  })

@@ -191,31 +191,49 @@ describe("timeouts (IDLE_TIMEOUT, UPLOAD_STALL_TIMEOUT)", () => {
 
 describe("connection admission (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", () => {
   const limits = { perClient: 2, total: 3 }
-  const admitted = (clientAddress: string) =>
+  /** Admits a connection from `clientAddress` in a scope of its own (its connection). */
+  const admitted = (admission: ConnectionLimits.Admission, clientAddress: string) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const refused = yield* Scope.extend(ConnectionLimits.admit(limits, clientAddress), scope)
+      const refused = yield* Scope.extend(admission.admit(clientAddress), scope)
       return { refused, close: Scope.close(scope, Exit.void) }
     })
 
-  it.effect("admits up to the per-client and total limits, and a closed connection frees its slots", () =>
+  it.scoped("admits up to the per-client and total limits, and a closed connection frees its slots", () =>
     Effect.gen(function*() {
-      const a1 = yield* admitted("192.0.2.1")
-      yield* admitted("192.0.2.1")
-      expect((yield* admitted("192.0.2.1")).refused).toEqual(Option.some(ConnectionLimits.tooManyFromClient(2)))
+      const admission = yield* ConnectionLimits.make(limits)
+      const a1 = yield* admitted(admission, "192.0.2.1")
+      yield* admitted(admission, "192.0.2.1")
+      expect((yield* admitted(admission, "192.0.2.1")).refused).toEqual(Option.some(ConnectionLimits.tooManyFromClient(2)))
       expect(a1.refused).toEqual(Option.none())
-      yield* admitted("192.0.2.2")
-      expect((yield* admitted("192.0.2.3")).refused).toEqual(Option.some(ConnectionLimits.TOO_MANY_CONNECTIONS))
+      yield* admitted(admission, "192.0.2.2")
+      expect((yield* admitted(admission, "192.0.2.3")).refused).toEqual(Option.some(ConnectionLimits.TOO_MANY_CONNECTIONS))
       yield* a1.close
-      expect((yield* admitted("192.0.2.3")).refused).toEqual(Option.none())
+      expect((yield* admitted(admission, "192.0.2.3")).refused).toEqual(Option.none())
     }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
 
-  it.effect("an open connection keeps renewing its leases, so they never lapse while it lives", () =>
+  it.scoped("renews the leases of every open connection, so they never lapse while it lives, and not those of closed ones", () =>
     Effect.gen(function*() {
       const limiter = yield* ConcurrencyLimiter
-      yield* admitted("192.0.2.1")
+      const admission = yield* ConnectionLimits.make(limits)
+      yield* admitted(admission, "192.0.2.1")
+      const closed = yield* admitted(admission, "192.0.2.1")
+      yield* admitted(admission, "192.0.2.2")
+      yield* closed.close
       yield* TestClock.adjust(Duration.minutes(10))
       expect(yield* limiter.count("connections:192.0.2.1")).toBe(1)
-      expect(yield* limiter.count("connections")).toBe(1)
+      expect(yield* limiter.count("connections:192.0.2.2")).toBe(1)
+      expect(yield* limiter.count("connections")).toBe(2)
+    }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
+
+  it.scoped("without renewals (the admission's scope closed, as when an instance dies) the leases lapse", () =>
+    Effect.gen(function*() {
+      const limiter = yield* ConcurrencyLimiter
+      const admissionScope = yield* Scope.make()
+      const admission = yield* Scope.extend(ConnectionLimits.make(limits), admissionScope)
+      yield* admitted(admission, "192.0.2.1")
+      yield* Scope.close(admissionScope, Exit.void)
+      yield* TestClock.adjust(Duration.sum(ConnectionLimits.LEASE_TTL, Duration.seconds(1)))
+      expect(yield* limiter.count("connections")).toBe(0)
     }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
 })

@@ -97,14 +97,14 @@ const serveConnection = (
   ws: WebSocket,
   peer: { readonly clientAddress: string; readonly identity: string | undefined },
   highWaterBytes: number,
-  limits: ConnectionLimits.ConnectionLimitSettings | undefined
+  admission: ConnectionLimits.Admission | undefined
 ) =>
   Effect.gen(function*() {
     const sessions = yield* UploadSession
     const inbox = yield* Inbox.attach(ws, highWaterBytes)
     const connection = makeConnection(ws, peer.clientAddress, peer.identity)
-    if (limits !== undefined) {
-      const refused = yield* ConnectionLimits.admit(limits, peer.clientAddress)
+    if (admission !== undefined) {
+      const refused = yield* admission.admit(peer.clientAddress)
       if (Option.isSome(refused)) {
         yield* Metric.increment(Metrics.connectionsRefused("limit"))
         yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ reason: refused.value }))
@@ -186,8 +186,9 @@ export const layer = (
       const app = yield* HttpApp.make
       const handler = yield* NodeHttpServer.makeHandler(app)
       const fibers = yield* FiberSet.make()
-      const runConnection = yield* FiberSet.runtime(fibers)<UploadSession | ConcurrencyLimiter>()
+      const runConnection = yield* FiberSet.runtime(fibers)<UploadSession>()
       const highWaterBytes = settings.queueHighWaterBytes ?? settings.maxPayload
+      const admission = settings.connectionLimits === undefined ? undefined : yield* ConnectionLimits.make(settings.connectionLimits)
       const trust = settings.trust ?? ClientAddress.trustNobody
       const origins = settings.allowedOrigins ?? OriginPolicy.sameHost
       const handshakeTimeout = settings.handshakeTimeoutMillis ?? 20_000
@@ -238,7 +239,7 @@ export const layer = (
         }
         wss.handleUpgrade(request, socket, head, (ws) => {
           wss.emit("connection", ws, request)
-          runConnection(serveConnection(ws, { clientAddress, identity }, highWaterBytes, settings.connectionLimits))
+          runConnection(serveConnection(ws, { clientAddress, identity }, highWaterBytes, admission))
         })
       })
 
