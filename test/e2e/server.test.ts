@@ -335,6 +335,32 @@ describe("errors are answered with a clear message and the connection stays usab
     again.close()
   })
 
+  it("resumes with base64 chunks that carry their offset, refusing one at the wrong offset, and stores every byte", async () => {
+    const content = samplePdf(300_000)
+    const withOffset = (start: number, end: number) => ({ ...chunk(content.subarray(start, end)), offset: start })
+    const first = await connect(server.url)
+    first.send(meta("offsets.pdf", content.length))
+    const { upload_id } = await first.next()
+    first.send(withOffset(0, 100_000))
+    expect(await first.next()).toMatchObject({ type: "chunk_received", received: 100_000 })
+    first.socket.terminate()
+
+    const again = await connect(server.url)
+    again.send({ ...meta("offsets.pdf", content.length), upload_id })
+    expect(await again.next()).toMatchObject({ type: "meta_received", offset: 100_000 })
+    // A retransmission of the first chunk is refused, naming the offset to send.
+    again.send(withOffset(0, 100_000))
+    expect(await again.next()).toEqual({
+      type: "error",
+      message: "Chunk offset 0 is not where the upload is: the server has 100000 bytes; send the chunk at offset 100000"
+    })
+    again.send(withOffset(100_000, 200_000))
+    expect(await again.next()).toMatchObject({ type: "chunk_received", received: 200_000 })
+    again.send(withOffset(200_000, 300_000))
+    expect(await again.next()).toMatchObject({ type: "file_received", sha256: sha256(content) })
+    expect(sha256(await readStored("offsets.pdf"))).toBe(sha256(content))
+    again.close()
+  })
 })
 
 describe("HTTP", () => {
