@@ -83,10 +83,10 @@ const loadTokens = (config: AppConfig) =>
     return [...inline, ...fromFile.right]
   })
 
-/** A limit of 0 means none. */
 /** How long an invitation to send a chunk waits to be used before it goes back (see Pacing). */
 const PACING_LEASE = Duration.seconds(2)
 
+/** A limit of 0 means none. */
 const limit = (value: number): number => (value === 0 ? Number.MAX_SAFE_INTEGER : value)
 
 const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClientLayer>) => {
