@@ -145,7 +145,7 @@ const storageLayer = (config: AppConfig): Layer.Layer<FileStore | Readiness.Stor
           )
       })
     case "filesystem":
-      return Layer.merge(FsFileStore.layer(config.saveDirectory), Layer.succeed(Readiness.StorageProbe, FsFileStore.probe(config.saveDirectory)))
+      return Layer.merge(FsFileStore.layer(config.saveDirectory, { sync: config.syncUploads }), Layer.succeed(Readiness.StorageProbe, FsFileStore.probe(config.saveDirectory)))
   }
 }
 

@@ -123,6 +123,8 @@ export interface AppConfig {
   readonly contentCheck: boolean
   /** Bytes that must stay free in the save directory after an upload (MIN_FREE_DISK_MB, in MiB). */
   readonly minFreeDiskBytes: number
+  /** fsync a finished file and the save directory before file_received (SYNC_UPLOADS=on|off). */
+  readonly syncUploads: boolean
   readonly rateLimit: {
     readonly keyPrefix: string
     readonly periodSeconds: number
@@ -176,6 +178,10 @@ const Settings = Config.all({
     Config.map((choice) => choice === "on")
   ),
   minFreeDiskBytes: integerBetween("MIN_FREE_DISK_MB", 0, 1024 * 1024 * 1024, 64).pipe(Config.map((mebibytes) => mebibytes * MiB)),
+  syncUploads: Config.literal("on", "off")("SYNC_UPLOADS").pipe(
+    Config.withDefault("on" as const),
+    Config.map((choice) => choice === "on")
+  ),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
     periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),

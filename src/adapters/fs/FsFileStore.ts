@@ -1,11 +1,14 @@
 /**
  * FileStore on the local filesystem. Each upload streams into a hidden
- * `.<uuid>.part` file in the save directory, written behind (see
- * WriteBehind: appends return once the bytes are queued, with a bounded
- * queue); commit flushes it and publishes it under its
- * final name with link(2), which fails instead of overwriting, so a name
+ * `.<uuid>.part` file in the save directory; an append is done once the
+ * operating system has its bytes (see WriteBehind), so what the store has
+ * confirmed survives a crash of the process. Commit closes the file
+ * (fsyncing it first when `sync` is on) and publishes it under its final
+ * name with link(2), which fails instead of overwriting, so a name
  * collision picks `name_1.ext`, `name_2.ext`, ... and readers never see a
- * half-written file. Nothing is ever written outside the directory.
+ * half-written file; with `sync`, the directory is fsynced after, so a
+ * confirmed file survives a power cut. Nothing is ever written outside the
+ * directory.
  */
 import { type Cause, Effect, Layer, Option, Ref } from "effect"
 import { constants as fsConstants, createReadStream } from "node:fs"
@@ -23,8 +26,24 @@ export const PARTIAL_SUFFIX = ".part"
 
 const MAX_NAME_ATTEMPTS = 10_000
 
-/** Bytes waiting for the disk per upload before appends wait (the write-behind bound). */
-const WRITE_BEHIND_BYTES = 1024 * 1024
+export interface FsFileStoreOptions {
+  /**
+   * Flush a finished file and the save directory to stable storage before
+   * commit succeeds (fsync), so that a file the client was told about
+   * survives a power cut, not only a crash of the process (SYNC_UPLOADS).
+   */
+  readonly sync: boolean
+}
+
+/** Flushes the directory entry changes of `directory` (a new name) to stable storage. */
+const syncDirectory = async (directory: string): Promise<void> => {
+  const handle = await fs.open(directory, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
 
 /** What a log line says about a failed partial file: the upload's reference, never its id (a capability). */
 const failureAnnotations = (uploadId: string, cause: unknown) => {
@@ -32,7 +51,7 @@ const failureAnnotations = (uploadId: string, cause: unknown) => {
   return { upload: reference, error: String(cause).split(uploadId).join(reference) }
 }
 
-export const make = (directory: string) =>
+export const make = (directory: string, options: FsFileStoreOptions = { sync: true }) =>
   Effect.gen(function*() {
     const root = path.resolve(directory)
     yield* Effect.tryPromise({
@@ -56,7 +75,6 @@ export const make = (directory: string) =>
         const writer = yield* Effect.tryPromise({
           try: () =>
             WriteBehind.create(file, {
-              highWaterMark: WRITE_BEHIND_BYTES,
               mode: 0o644,
               flags: reopen ? fsConstants.O_WRONLY | fsConstants.O_APPEND : "wx"
             }),
@@ -81,29 +99,22 @@ export const make = (directory: string) =>
           Effect.annotateLogs(failureAnnotations(uploadId, error.cause))
         )
       return {
-        append: (bytes) =>
-          Effect.try({
-            try: () => writer.write(bytes),
-            catch: (cause) => new FileStoreError({ reason: "Write", cause })
-          }).pipe(
-            Effect.flatMap((drained) =>
-              drained === undefined
-                ? Effect.void
-                : Effect.tryPromise({ try: () => drained, catch: (cause) => new FileStoreError({ reason: "Write", cause }) })
-            )
-          ),
+        append: (bytes) => Effect.tryPromise({ try: () => writer.write(bytes), catch: (cause) => new FileStoreError({ reason: "Write", cause }) }),
         commit: (name, expectedBytes) =>
           whenOpen(
             Effect.tryPromise({
               try: async () => {
-                await writer.finish()
+                await writer.finish({ sync: options.sync })
                 const stored = (await fs.stat(file)).size
                 if (expectedBytes !== undefined && stored !== expectedBytes) {
                   throw new Error(`the partial file holds ${stored} bytes, not the ${expectedBytes} expected`)
                 }
                 for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
                   const candidate = attempt === 0 ? name.name : FileName.alternativeName(name, attempt)
-                  if (await publish(file, inside(root, candidate))) return candidate
+                  if (await publish(file, inside(root, candidate))) {
+                    if (options.sync) await syncDirectory(root)
+                    return candidate
+                  }
                 }
                 throw new Error(`no free name for ${name.name} after ${MAX_NAME_ATTEMPTS} attempts`)
               },
@@ -168,8 +179,8 @@ export const make = (directory: string) =>
   })
 
 /** A filesystem store rooted at `directory` (created if missing). */
-export const layer = (directory: string): Layer.Layer<FileStore, FileStoreError> =>
-  Layer.effect(FileStore, make(directory))
+export const layer = (directory: string, options?: FsFileStoreOptions): Layer.Layer<FileStore, FileStoreError> =>
+  Layer.effect(FileStore, make(directory, options))
 
 /** Readiness probe: the save directory accepts a new file (created and removed again). */
 export const probe = (directory: string): Readiness.Probe => ({

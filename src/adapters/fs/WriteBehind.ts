@@ -1,9 +1,9 @@
 /**
- * Write-behind for one partial file: appends go into a bounded write stream
- * and are acknowledged as soon as the stream accepts them, so decoding the
- * next chunk overlaps with writing this one. When more than `highWaterMark`
- * bytes are waiting for the disk, `write` returns a promise that settles once
- * they drain: memory stays bounded by one chunk plus the high-water mark.
+ * The writer of one partial file. A write is done when the operating system
+ * has the bytes (write(2) returned for all of them): from then on they
+ * survive a crash of this process, so a reply that counts them is true.
+ * Writes run one after another, in the order they were asked for, so at
+ * most one chunk per upload waits for the disk: memory is bounded by a chunk.
  * A write error is kept and fails every later call, so a file with a lost
  * write is never published.
  *
@@ -11,75 +11,84 @@
  * a chunk that waited long enough to reach V8's old generation would
  * otherwise stay allocated until the next full collection.
  */
-import { createWriteStream, type WriteStream } from "node:fs"
+import type { FileHandle } from "node:fs/promises"
+import * as fs from "node:fs/promises"
 import { release } from "../Release.js"
 
 export interface WriteBehind {
-  /** Queues `bytes`; undefined when accepted at once, else a promise for the drain. Throws after a failure or once closed. */
-  readonly write: (bytes: Uint8Array) => Promise<void> | undefined
-  /** Flushes everything, closes the file; rejects with the first write error. */
-  readonly finish: () => Promise<void>
-  /** Drops what is queued and closes the file. Never rejects. */
+  /** Writes `bytes` after everything written so far; resolves once all of them are written. Rejects after a failure or once closed. */
+  readonly write: (bytes: Uint8Array) => Promise<void>
+  /**
+   * Waits for the writes asked for, flushes the file to stable storage when
+   * `sync` (fsync(2): it then survives a power cut), and closes it; rejects
+   * with the first write error.
+   */
+  readonly finish: (options?: { readonly sync?: boolean }) => Promise<void>
+  /** Closes the file once the writes in progress are over. Never rejects. */
   readonly destroy: () => Promise<void>
 }
 
-const closed = (stream: WriteStream): Promise<void> =>
-  new Promise((resolve) => (stream.closed ? resolve() : stream.once("close", () => resolve())))
+/** Writes all of `bytes` at the end of the file (O_APPEND), however many write(2) calls that takes. */
+const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> => {
+  let written = 0
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, null)
+    if (bytesWritten <= 0) throw new Error("the file accepted no bytes")
+    written += bytesWritten
+  }
+}
 
-/** Opens `path` (by default creating it and failing if it exists, O_EXCL) and returns its writer once open. */
-export const create = (
+/** The writer of an open file (opened for appending). */
+export const fromHandle = (handle: FileHandle): WriteBehind => {
+  let failure: unknown
+  let closed = false
+  /** The last write asked for: the next one starts when it is over. */
+  let tail: Promise<void> = Promise.resolve()
+  let closing: Promise<void> | undefined
+  const close = () => (closing ??= handle.close().catch(() => undefined))
+
+  return {
+    write: (bytes) => {
+      if (failure !== undefined) return Promise.reject(failure)
+      if (closed) return Promise.reject(new Error("the partial file is closed"))
+      const done = tail.then(() => {
+        if (failure !== undefined) throw failure
+        return writeAll(handle, bytes)
+      }).then(
+        () => release(bytes),
+        (cause: unknown) => {
+          failure ??= cause
+          throw failure
+        }
+      )
+      // The next write waits for this one, whether it worked or not (it then fails with this one's error).
+      tail = done.catch(() => undefined)
+      return done
+    },
+    finish: async (options) => {
+      closed = true
+      await tail
+      try {
+        if (failure !== undefined) throw failure
+        if (options?.sync === true) await handle.sync()
+      } finally {
+        await close()
+      }
+    },
+    destroy: async () => {
+      closed = true
+      await tail
+      await close()
+    }
+  }
+}
+
+/** Opens `path` (by default creating it and failing if it exists, O_EXCL) for appending, and returns its writer. */
+export const create = async (
   path: string,
-  options: { readonly highWaterMark: number; readonly mode: number; readonly flags?: string | number }
-): Promise<WriteBehind> =>
-  new Promise((resolve, reject) => {
-    const stream = createWriteStream(path, {
-      // Node passes flags to open(2); numeric flags (O_APPEND without O_CREAT) work, though the types only name strings.
-      flags: (options.flags ?? "wx") as string,
-      mode: options.mode,
-      highWaterMark: options.highWaterMark
-    })
-    let failure: Error | undefined
-    const onOpenError = (error: Error) => reject(error)
-    stream.once("error", onOpenError)
-    stream.on("error", (error) => {
-      failure ??= error
-    })
-
-    const drained = () =>
-      new Promise<void>((resolveDrain, rejectDrain) => {
-        const onDrain = () => {
-          stream.off("close", onClose)
-          resolveDrain()
-        }
-        const onClose = () => {
-          stream.off("drain", onDrain)
-          rejectDrain(failure ?? stream.errored ?? new Error("the partial file was closed"))
-        }
-        stream.once("drain", onDrain)
-        stream.once("close", onClose)
-      })
-
-    stream.once("ready", () => {
-      stream.off("error", onOpenError)
-      resolve({
-        write: (bytes) => {
-          // The stream is destroyed at once on a write error, but says why only a tick later: ask it.
-          const failed = failure ?? stream.errored ?? undefined
-          if (failed) throw failed
-          // A closed stream would take the bytes and never report back.
-          if (stream.writableEnded || stream.destroyed) throw new Error("the partial file is closed")
-          return stream.write(bytes, () => release(bytes)) ? undefined : drained()
-        },
-        finish: async () => {
-          if (!stream.writableEnded) stream.end()
-          await closed(stream)
-          const failed = failure ?? stream.errored ?? undefined
-          if (failed) throw failed
-        },
-        destroy: async () => {
-          stream.destroy()
-          await closed(stream)
-        }
-      })
-    })
-  })
+  options: { readonly mode: number; readonly flags?: string | number }
+): Promise<WriteBehind> => {
+  const flags = options.flags ?? "wx"
+  // "wx" is O_WRONLY | O_CREAT | O_EXCL: appends go to the end, as O_APPEND would put them, since nothing else writes.
+  return fromHandle(await fs.open(path, flags, options.mode))
+}
