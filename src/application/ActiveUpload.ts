@@ -15,7 +15,7 @@ import * as Upload from "../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
 import { DiskSpace } from "./DiskSpace.js"
 import { FileStore, type FileStoreError, type PartialFile } from "./FileStore.js"
-import { UploadRegistry, type UploadRegistryError } from "./UploadRegistry.js"
+import { type CompletedUpload, type UploadRecord, UploadRegistry, type UploadRegistryError } from "./UploadRegistry.js"
 
 /** An upload this connection holds: only it may write the partial file. */
 export interface ActiveUpload {
@@ -26,11 +26,18 @@ export interface ActiveUpload {
   /** Checks the bytes against the extension as they arrive, including those before a resume. */
   readonly content: ContentCheck.ContentCheck
   readonly release: Effect.Effect<void>
+  /** What the registry holds of it: file_name as the client first sent it, the declared size, when it started (epoch ms), who started it. */
+  readonly record: UploadRecord
   /** file_name as the client first sent it, the declared size, and when it started (epoch ms): for events. */
   readonly fileName: string
   readonly size: number
   readonly startedAt: number
 }
+
+/** What a resume found: the upload reopened on this connection, or one that completed before. */
+export type Resumed =
+  | { readonly _tag: "Opened"; readonly upload: ActiveUpload; readonly state: Upload.UploadState }
+  | { readonly _tag: "Completed"; readonly completed: CompletedUpload }
 
 /** Why an upload could not be opened or finished, in words for the client. */
 export class UploadRefused extends Data.TaggedError("UploadRefused")<{
@@ -101,12 +108,14 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       onSome: (message) => new UploadRefused({ message, kind: "content" })
     })))
 
-  const start = (fileName: string, size: number, expectedSha256: string | undefined, extension: string) =>
+  /** Opens a new upload, recorded as `identity`'s when authentication is on. */
+  const start = (fileName: string, size: number, expectedSha256: string | undefined, extension: string, identity?: string) =>
     Effect.gen(function*() {
       yield* ensureRoom(size)
       const uploadId = newUploadId()
       const createdAt = yield* Clock.currentTimeMillis
-      yield* registry.create({ uploadId, fileName, size, expectedSha256, createdAt })
+      const record: UploadRecord = { uploadId, fileName, size, expectedSha256, createdAt, ...(identity === undefined ? {} : { identity }) }
+      yield* registry.create(record)
       const release = Option.getOrElse(yield* registry.claim(uploadId), () => Effect.void)
       const partial = yield* Effect.tapError(store.begin(uploadId), () => Effect.zipRight(release, Effect.ignore(registry.remove(uploadId))))
       return {
@@ -115,17 +124,29 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
         hash: createHash("sha256"),
         content: contentCheck(extension),
         release,
+        record,
         fileName,
         size,
         startedAt: createdAt
       } satisfies ActiveUpload
     })
 
-  /** Reopens `step.uploadId` and checks it against the resume request; the state to continue in. */
-  const resume = (step: Upload.Step & { readonly _tag: "Resume" }) =>
+  /**
+   * Reopens `step.uploadId` for `identity` and checks it against the resume
+   * request: the state to continue in, or what the upload was stored as if it
+   * completed before. An upload someone else started is unknown to `identity`.
+   */
+  const resume = (step: Upload.Step & { readonly _tag: "Resume" }, identity?: string): Effect.Effect<Resumed, UploadFailure> =>
     Effect.gen(function*() {
       const record = yield* registry.get(step.uploadId)
-      if (Option.isNone(record)) return yield* new UploadRefused({ message: Upload.UNKNOWN_UPLOAD })
+      // The same answer as for an id never handed out: nothing tells another identity the upload exists.
+      if (Option.isNone(record) || record.value.identity !== identity) return yield* new UploadRefused({ message: Upload.UNKNOWN_UPLOAD })
+      const completed = record.value.completed
+      if (completed !== undefined) {
+        const verdict = Upload.resumedCompleted(step, record.value, completed.sha256)
+        if (Either.isLeft(verdict)) return yield* new UploadRefused({ message: verdict.left })
+        return { _tag: "Completed", completed } as const
+      }
       const claimed = yield* registry.claim(step.uploadId)
       if (Option.isNone(claimed)) return yield* new UploadRefused({ message: BUSY })
       const release = claimed.value
@@ -146,11 +167,21 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
         content.feed(bytes)
       }), () => giveBack)
       const { createdAt, fileName, size } = record.value
-      const upload: ActiveUpload = { uploadId: step.uploadId, partial, hash, content, release, fileName, size, startedAt: createdAt }
+      const upload: ActiveUpload = {
+        uploadId: step.uploadId,
+        partial,
+        hash,
+        content,
+        release,
+        record: record.value,
+        fileName,
+        size,
+        startedAt: createdAt
+      }
       // Bytes held from before can still contradict the extension (say, the check was off then): they are of no use.
       yield* Effect.tapError(inspect(upload, new Uint8Array(0)), () => discard(upload))
       yield* Effect.tapError(ensureRoom(record.value.size - held), () => giveBack)
-      return { upload, state: state.right }
+      return { _tag: "Opened", upload, state: state.right } as const
     })
 
   const discard = (upload: ActiveUpload) =>
@@ -159,9 +190,11 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
   const suspend = (upload: ActiveUpload) => Effect.zipRight(upload.partial.suspend, upload.release)
 
   /**
-   * Verifies the claim, the size and the digest, then publishes the file;
-   * the stored name and digest. On failure the upload is gone, except when
-   * another connection has taken it over: then it is left to that one.
+   * Verifies the claim, the size and the digest, publishes the file, and
+   * records it as completed before its partial data goes, so that a resume of
+   * it is answered the same way; the stored name and digest. On failure the
+   * upload is gone, except when another connection has taken it over: then
+   * it is left to that one.
    */
   const finish = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
     Effect.gen(function*() {
@@ -172,11 +205,18 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       yield* Effect.tapError(inspect(upload, new Uint8Array(0), true), () => discard(upload))
       const sha256 = upload.hash.digest("hex")
       const verdict = Upload.verifyDigest(expectedSha256, sha256)
-      // The record goes before the file is published: a crash in between can then never lead a
-      // resume to publish the same file a second time.
+      const recordCompletion = (storedName: string) =>
+        Effect.flatMap(Clock.currentTimeMillis, (completedAt) =>
+          registry.complete({ ...upload.record, completed: { storedName, extension: file.extension, sha256, completedAt } })).pipe(
+            // The file is published: the client is told so. Only a repeated resume of it will not be recognised.
+            Effect.catchAll((error) =>
+              Effect.logError("upload published, but its completion could not be recorded").pipe(
+                Effect.annotateLogs({ upload: logReference(upload.uploadId), error: error.message })
+              ))
+          )
       const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
         ? Effect.fail(new UploadRefused({ message: verdict.left, kind: "checksum" }))
-        : Effect.zipRight(Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.partial.commit(file, size))
+        : upload.partial.commit(file, size, recordCompletion)
       const storedName = yield* Effect.tapError(published, () => discard(upload))
       return { storedName, sha256 }
     }).pipe(Effect.ensuring(upload.release))

@@ -39,10 +39,18 @@ export interface PartialFile {
    * alternative (`report_1.pdf`, `report_2.pdf`, ...) when that is taken.
    * Never overwrites an existing file. When `expectedBytes` is given, refuses
    * a file of any other size (a sign that another writer appended too).
-   * Succeeds with the stored name; after a failure the partial data is
-   * discarded.
+   * Once the file is complete under its name, runs `onPublished` with that
+   * name, then removes the partial data, and succeeds with the name; after a
+   * failure the partial data is discarded. A store that can tell (the
+   * filesystem store) publishes nothing twice: when a crash came between
+   * publishing and the end of `onPublished`, the next commit of the upload
+   * finds the name it was published under and succeeds with it.
    */
-  readonly commit: (file: SafeFileName, expectedBytes?: number) => Effect.Effect<string, FileStoreError>
+  readonly commit: (
+    file: SafeFileName,
+    expectedBytes?: number,
+    onPublished?: (storedName: string) => Effect.Effect<void>
+  ) => Effect.Effect<string, FileStoreError>
   /** Removes the partial data. Idempotent, a no-op after commit; never fails (failures are logged). */
   readonly discard: Effect.Effect<void>
   /**

@@ -18,6 +18,11 @@ export const uploadsResumed = Metric.counter("file_receiver_uploads_resumed_tota
   incremental: true
 })
 
+export const completionsRepeated = Metric.counter("file_receiver_completions_repeated_total", {
+  description: "Resumes of a completed upload, answered with its file_received again",
+  incremental: true
+})
+
 export const uploadsCompleted = Metric.counter("file_receiver_uploads_completed_total", {
   description: "Uploads stored under their final name",
   incremental: true

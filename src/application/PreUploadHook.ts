@@ -1,7 +1,8 @@
 /**
- * The PreUploadHook port: asks another system whether a new upload may
- * start, before the server answers its file_meta. Resumes of an upload that
- * was already allowed are not asked again.
+ * The PreUploadHook port: asks another system whether an upload may start,
+ * or go on, before the server answers its file_meta: a resume is asked
+ * again (the policy may have changed since), a resume of an upload that
+ * completed is not (it writes nothing).
  */
 import { Context, Data, Effect, Option } from "effect"
 

@@ -45,6 +45,7 @@ const make = (primary: UploadRegistry["Type"], fallback: UploadRegistry["Type"])
             ))
         ),
       get: (uploadId) => routed(uploadId, (registry) => registry.get(uploadId)),
+      complete: (record) => routed(record.uploadId, (registry) => registry.complete(record)),
       // The primary's list may be unreachable; the local records still need sweeping.
       list: Effect.zipWith(
         Effect.orElseSucceed(primary.list, () => []),

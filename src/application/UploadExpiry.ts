@@ -2,7 +2,9 @@
  * The expiry sweep: unfinished uploads are kept for resumes until
  * `expiry` has passed since their last byte, then removed (partial data and
  * registry record) by a periodic sweep. An upload someone is writing is never
- * swept: the sweep must win its writer claim first.
+ * swept: the sweep must win its writer claim first. The records of completed
+ * uploads are kept for `expiry` after they completed (a resume of one is
+ * answered with its file_received), then forgotten without an event.
  */
 import { Clock, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import { FileStore } from "./FileStore.js"
@@ -48,6 +50,11 @@ export const sweep = (expiry: Duration.Duration) =>
       }
       const record = Option.flatten(yield* Effect.option(registry.get(uploadId)))
       yield* store.remove(uploadId)
+      // A completed upload's leftover partial name (a crash before it went): its record stays for resumes.
+      if (Option.exists(record, (found) => found.completed !== undefined)) {
+        yield* claim.value
+        continue
+      }
       yield* Effect.ignoreLogged(registry.remove(uploadId))
       yield* claim.value
       yield* reportExpired(uploadId, record)
@@ -57,6 +64,11 @@ export const sweep = (expiry: Duration.Duration) =>
     // between publishing the file and forgetting the record) expire by their age.
     const partialIds = new Set((yield* store.partials).map((partial) => partial.uploadId))
     for (const record of yield* registry.list) {
+      // A completed upload is remembered for the expiry after it completed, then forgotten: it did not expire.
+      if (record.completed !== undefined) {
+        if (record.completed.completedAt <= cutoff) yield* Effect.ignoreLogged(registry.remove(record.uploadId))
+        continue
+      }
       if (record.createdAt > cutoff || partialIds.has(record.uploadId)) continue
       const claim = yield* registry.claim(record.uploadId)
       if (Option.isNone(claim)) continue

@@ -9,7 +9,7 @@
  * with its ttl.
  */
 import { Duration, Effect } from "effect"
-import { type ActiveUpload, UploadRefused, type Uploads } from "./ActiveUpload.js"
+import { type ActiveUpload, type Resumed, type UploadFailure, UploadRefused, type Uploads } from "./ActiveUpload.js"
 import type { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
 
 export interface UploadQuotaSettings {
@@ -44,9 +44,10 @@ export const guard = (
         Effect.flatMap(uploads.start(...args), (upload) =>
           Effect.flatMap(take(upload.uploadId), (taken) =>
             taken ? Effect.succeed(upload) : Effect.zipRight(uploads.discard(upload), Effect.fail(refused)))),
-      resume: (step: Parameters<Uploads["resume"]>[0]) =>
-        Effect.flatMap(uploads.resume(step), (resumed) =>
-          Effect.flatMap(take(step.uploadId), (taken) =>
+      // A completed upload holds no lease: answering its resume again takes none.
+      resume: (...args: Parameters<Uploads["resume"]>): Effect.Effect<Resumed, UploadFailure> =>
+        Effect.flatMap(uploads.resume(...args), (resumed): Effect.Effect<Resumed, UploadFailure> =>
+          resumed._tag === "Completed" ? Effect.succeed(resumed) : Effect.flatMap(take(resumed.upload.uploadId), (taken) =>
             taken ? Effect.succeed(resumed) : Effect.zipRight(uploads.suspend(resumed.upload), Effect.fail(refused)))),
       finish: (...[upload, file, size, expectedSha256]: Parameters<Uploads["finish"]>) =>
         Effect.ensuring(uploads.finish(upload, file, size, expectedSha256), giveBack(upload)),

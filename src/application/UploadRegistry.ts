@@ -1,7 +1,8 @@
 /**
- * The UploadRegistry port: what the server remembers of each unfinished
- * upload (to check a resume against), and who may write it. Shared by all
- * instances when it is backed by Redis.
+ * The UploadRegistry port: what the server remembers of each upload (to
+ * check a resume against, and to answer a resume of a completed upload with
+ * the same file_received), and who may write it. Shared by all instances
+ * when it is backed by Redis.
  */
 import { Context, Data } from "effect"
 import type { Effect, Option } from "effect"
@@ -15,6 +16,15 @@ export class UploadRegistryError extends Data.TaggedError("UploadRegistryError")
   }
 }
 
+/** What a completed upload was stored as: a resume of it is answered with this. */
+export interface CompletedUpload {
+  readonly storedName: string
+  readonly extension: string
+  readonly sha256: string
+  /** Milliseconds since the epoch. */
+  readonly completedAt: number
+}
+
 export interface UploadRecord {
   readonly uploadId: string
   /** The file_name exactly as the client sent it (a resume must repeat it). */
@@ -23,6 +33,10 @@ export interface UploadRecord {
   readonly expectedSha256: string | undefined
   /** Milliseconds since the epoch. */
   readonly createdAt: number
+  /** Who started the upload (the token's label) when authentication is on: no one else may resume it. */
+  readonly identity?: string | undefined
+  /** Set once the upload is published. */
+  readonly completed?: CompletedUpload | undefined
 }
 
 export class UploadRegistry extends Context.Tag("file-receiver/UploadRegistry")<UploadRegistry, {
@@ -31,12 +45,20 @@ export class UploadRegistry extends Context.Tag("file-receiver/UploadRegistry")<
   /** The record of `uploadId`, if it is known and not expired. */
   readonly get: (uploadId: string) => Effect.Effect<Option.Option<UploadRecord>, UploadRegistryError>
   /**
+   * Records that the upload is published: stores `record` (with its
+   * `completed`) in place of what was recorded for `record.uploadId`. The
+   * record is kept for the registry's expiry after `completed.completedAt`
+   * (Redis: the key's time to live; the other registries: the expiry sweep,
+   * through `list`), so a resume of the upload is answered the same way.
+   */
+  readonly complete: (record: UploadRecord & { readonly completed: CompletedUpload }) => Effect.Effect<void, UploadRegistryError>
+  /**
    * The records that do not expire by themselves (the Redis registry's do,
-   * so it lists none): the expiry sweep removes those left without a partial
-   * file.
+   * so it lists none), completed ones included: the expiry sweep removes
+   * those left without a partial file, and completed ones once they are old.
    */
   readonly list: Effect.Effect<ReadonlyArray<UploadRecord>, UploadRegistryError>
-  /** Forgets `uploadId` (completed, cancelled or expired). Idempotent. */
+  /** Forgets `uploadId` (discarded, cancelled or expired). Idempotent. */
   readonly remove: (uploadId: string) => Effect.Effect<void, UploadRegistryError>
   /**
    * Claims the exclusive right to write `uploadId`. Succeeds with the

@@ -200,7 +200,7 @@ export const make = (settings: SessionSettings) =>
                   yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
                   return yield* connection.send(Messages.error(verdict.reason))
                 }
-                const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension)
+                const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity)
                 yield* opened(upload, next, 0)
                 yield* Metric.increment(Metrics.uploadsStarted)
                 yield* Effect.logInfo("upload started").pipe(log({ upload: Uploads.logReference(upload.uploadId), file: file.name, size }))
@@ -216,7 +216,7 @@ export const make = (settings: SessionSettings) =>
                       : Effect.zipRight(uploads.discard(open), ended(open, { type: "upload.cancelled", reason: "replaced" }))
                   )
                 }
-                const { state, upload } = yield* uploads.resume(resume).pipe(
+                const resumed = yield* uploads.resume(resume, connection.identity).pipe(
                   // Held bytes that contradict the extension end the upload here, before it is open on this session.
                   Effect.tapError((error) =>
                     error._tag === "UploadRefused" && error.kind === "content"
@@ -232,6 +232,30 @@ export const make = (settings: SessionSettings) =>
                       : Effect.void
                   )
                 )
+                if (resumed._tag === "Completed") {
+                  // Asked again (say, its file_received was lost): the same answer, nothing stored twice.
+                  const { extension, sha256, storedName } = resumed.completed
+                  yield* Ref.update(session, (s) => ({ ...s, state: Upload.UploadState.Completed({ file: resume.file }) }))
+                  yield* Metric.increment(Metrics.completionsRepeated)
+                  yield* Effect.logInfo("completed upload asked again").pipe(log({ upload: Uploads.logReference(resume.uploadId), storedName }))
+                  return yield* connection.send(Messages.fileReceived(storedName, extension, sha256))
+                }
+                const { state, upload } = resumed
+                // The hook decides on every upload that goes on writing, resumed ones too (a policy may have changed).
+                const verdict = yield* checkHook({
+                  fileName: resume.fileName,
+                  size: resume.size,
+                  sha256: state._tag === "Receiving" ? state.expectedSha256 : resume.expectedSha256,
+                  clientAddress: connection.clientAddress,
+                  identity: connection.identity
+                })
+                if (verdict._tag === "Refused") {
+                  yield* uploads.suspend(upload)
+                  yield* Metric.increment(Metrics.preUploadHookRefusals)
+                  yield* Effect.logInfo("resume refused by the pre-upload hook").pipe(log({ upload: Uploads.logReference(upload.uploadId), reason: verdict.reason }))
+                  yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
+                  return yield* connection.send(Messages.error(verdict.reason))
+                }
                 const held = state._tag === "Receiving" ? state.received : 0
                 yield* opened(upload, state, held)
                 yield* Metric.increment(Metrics.uploadsResumed)

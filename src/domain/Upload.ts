@@ -122,24 +122,37 @@ export interface ResumableUpload {
   readonly expectedSha256: string | undefined
 }
 
+/** What a resume must repeat of the upload it resumes. */
+type ResumeRequest = {
+  readonly file: SafeFileName
+  readonly fileName: string
+  readonly size: number
+  readonly expectedSha256: string | undefined
+}
+
+/** Why `step` cannot resume `original`, if it cannot: name and size must match; a digest, if both gave one, too. */
+const mismatch = (step: ResumeRequest, original: ResumableUpload, digest: string | undefined): string | undefined => {
+  if (step.fileName !== original.fileName || step.size !== original.size) {
+    return `Cannot resume: upload_id belongs to ${JSON.stringify(original.fileName)} (${original.size} bytes); file_name and file_size must match`
+  }
+  if (step.expectedSha256 !== undefined && digest !== undefined && step.expectedSha256 !== digest) {
+    return "Cannot resume: sha256 differs from the one the upload started with"
+  }
+  return undefined
+}
+
 /**
  * The state a resume continues in, given the original upload and the bytes
  * the store holds; or why the resume is refused. Name and size must match the
  * original; a digest, if both gave one, too.
  */
 export const resumed = (
-  step: { readonly file: SafeFileName; readonly fileName: string; readonly size: number; readonly expectedSha256: string | undefined },
+  step: ResumeRequest,
   original: ResumableUpload,
   held: number
 ): Either.Either<UploadState, string> => {
-  if (step.fileName !== original.fileName || step.size !== original.size) {
-    return Either.left(
-      `Cannot resume: upload_id belongs to ${JSON.stringify(original.fileName)} (${original.size} bytes); file_name and file_size must match`
-    )
-  }
-  if (step.expectedSha256 !== undefined && original.expectedSha256 !== undefined && step.expectedSha256 !== original.expectedSha256) {
-    return Either.left("Cannot resume: sha256 differs from the one the upload started with")
-  }
+  const refused = mismatch(step, original, original.expectedSha256)
+  if (refused !== undefined) return Either.left(refused)
   if (held > original.size) return Either.left(UNKNOWN_UPLOAD)
   return Either.right(UploadState.Receiving({
     file: step.file,
@@ -147,6 +160,20 @@ export const resumed = (
     received: held,
     expectedSha256: step.expectedSha256 ?? original.expectedSha256
   }))
+}
+
+/**
+ * Whether a resume of an upload that already completed, with digest
+ * `storedSha256`, is answered with its file_received again; or why it is
+ * refused. The same rules as {@link resumed}, the digest being the stored one.
+ */
+export const resumedCompleted = (
+  step: ResumeRequest,
+  original: ResumableUpload,
+  storedSha256: string
+): Either.Either<void, string> => {
+  const refused = mismatch(step, original, storedSha256)
+  return refused === undefined ? Either.void : Either.left(refused)
 }
 
 /** Refuses a stored file whose digest is not the one the client asked for. */

@@ -24,6 +24,7 @@ const switchable = (down: Ref.Ref<boolean>, calls: Ref.Ref<number>) =>
       return UploadRegistry.of({
         create: (record) => unless(registry.create(record)),
         get: (id) => unless(registry.get(id)),
+        complete: (record) => unless(registry.complete(record)),
         list: unless(registry.list),
         remove: (id) => unless(registry.remove(id)),
         claim: (id) => unless(registry.claim(id)),
@@ -87,6 +88,7 @@ describe("RegistryFallback", () => {
       const corrupt = Layer.succeed(UploadRegistry, UploadRegistry.of({
         create: () => Effect.fail(new UploadRegistryError({ reason: "Corrupt", cause: "bad json" })),
         get: () => Effect.succeedNone,
+        complete: () => Effect.void,
         list: Effect.succeed([]),
         remove: () => Effect.void,
         claim: () => Effect.succeedNone,

@@ -183,21 +183,40 @@ describe("pre-upload hook", () => {
       }).pipe((self) => withSession(self, recordingHook(asked)))
     }))
 
-  it.effect("a resume is not asked again; a refused file_meta mid-upload discards the upload in progress", () =>
+  it.effect("a resume is asked again: refused, it keeps the upload for later; allowed, it continues; a refused file_meta mid-upload discards the upload in progress", () =>
     Effect.gen(function*() {
       const asked = yield* Ref.make<ReadonlyArray<UploadRequest>>([])
+      const refuseAll = yield* Ref.make(false)
+      const switchableHook = Layer.succeed(PreUploadHook, PreUploadHook.of({
+        check: (request) =>
+          Effect.zipRight(
+            Ref.update(asked, (all) => [...all, request]),
+            Effect.map(Ref.get(refuseAll), (refuse) =>
+              refuse || request.fileName.startsWith("no") ? HookVerdict.Refused({ reason: "Quota exceeded for alice" }) : HookVerdict.Allowed())
+          )
+      }))
       yield* Effect.gen(function*() {
         const first = yield* openSession()
         yield* first.receive(meta("a.txt", 6), chunk("abc"))
         const uploadId = yield* first.uploadId
         yield* Scope.close(first.scope, Exit.void)
+
+        yield* Ref.set(refuseAll, true)
+        const refused = yield* openSession()
+        yield* refused.receive(meta("a.txt", 6, { upload_id: uploadId }))
+        expect((yield* Ref.get(refused.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice" })
+        expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([uploadId])
+        yield* Scope.close(refused.scope, Exit.void)
+
+        yield* Ref.set(refuseAll, false)
         const second = yield* openSession()
         yield* second.receive(meta("a.txt", 6, { upload_id: uploadId }))
-        expect(yield* Ref.get(asked)).toHaveLength(1)
+        expect((yield* Ref.get(second.sent)).at(-1)).toMatchObject({ type: "meta_received", offset: 3 })
+        expect((yield* Ref.get(asked)).map((request) => request.fileName)).toEqual(["a.txt", "a.txt", "a.txt"])
         yield* second.receive(meta("no.txt", 3))
         expect((yield* Ref.get(second.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice" })
         expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
         expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.cancelled", "replaced"]])
-      }).pipe((self) => withSession(self, recordingHook(asked)))
+      }).pipe((self) => withSession(self, switchableHook))
     }))
 })

@@ -109,6 +109,32 @@ export const uploadRegistryContract = (
         })
       ))
 
+    live()("keeps who started the upload", () =>
+      withRegistry((registry) =>
+        Effect.gen(function*() {
+          const record = recordFor(freshUploadId(), { identity: "alice" })
+          yield* registry.create(record)
+          expect(yield* registry.get(record.uploadId)).toEqual(Option.some(record))
+          yield* registry.remove(record.uploadId)
+        })
+      ))
+
+    live()("complete replaces the record with the completed one: get returns what the upload was stored as", () =>
+      withRegistry((registry) =>
+        Effect.gen(function*() {
+          const record = recordFor(freshUploadId(), { identity: "alice", expectedSha256: "ab".repeat(32) })
+          yield* registry.create(record)
+          const completed = { ...record, completed: { storedName: "Quarterly report_1.pdf", extension: "pdf", sha256: "ab".repeat(32), completedAt: 1_790_000_100_000 } }
+          yield* registry.complete(completed)
+          expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completed))
+          // A registry whose records do not expire by themselves lists it, for the sweep to forget it in time.
+          const listed = yield* registry.list
+          if (listed.length > 0) expect(listed.find((found) => found.uploadId === record.uploadId)).toEqual(completed)
+          yield* registry.remove(record.uploadId)
+          expect(yield* registry.get(record.uploadId)).toEqual(Option.none())
+        })
+      ))
+
     live()("a claim is exclusive until it is released; then it can be claimed again", () =>
       withRegistry((registry) =>
         Effect.gen(function*() {

@@ -35,6 +35,19 @@ export interface FsFileStoreOptions {
   readonly sync: boolean
 }
 
+/**
+ * The name under which the partial file `partial` (its lstat) is published in
+ * `root`, if it is: a visible entry that is the same file (device and inode).
+ */
+const publishedAs = async (root: string, partial: { readonly dev: number; readonly ino: number }): Promise<string | undefined> => {
+  for (const name of await fs.readdir(root)) {
+    if (name.startsWith(".")) continue
+    const stats = await unlessMissing(fs.lstat(path.join(root, name)))
+    if (stats !== undefined && stats.isFile() && stats.dev === partial.dev && stats.ino === partial.ino) return name
+  }
+  return undefined
+}
+
 /** Flushes the directory entry changes of `directory` (a new name) to stable storage. */
 const syncDirectory = async (directory: string): Promise<void> => {
   const handle = await fs.open(directory, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
@@ -100,26 +113,36 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
         )
       return {
         append: (bytes) => Effect.tryPromise({ try: () => writer.write(bytes), catch: (cause) => new FileStoreError({ reason: "Write", cause }) }),
-        commit: (name, expectedBytes) =>
+        commit: (name, expectedBytes, onPublished) =>
           whenOpen(
             Effect.tryPromise({
               try: async () => {
                 await writer.finish({ sync: options.sync })
-                const stored = (await fs.stat(file)).size
-                if (expectedBytes !== undefined && stored !== expectedBytes) {
-                  throw new Error(`the partial file holds ${stored} bytes, not the ${expectedBytes} expected`)
+                const stats = await fs.lstat(file)
+                if (expectedBytes !== undefined && stats.size !== expectedBytes) {
+                  throw new Error(`the partial file holds ${stats.size} bytes, not the ${expectedBytes} expected`)
                 }
+                // Published already, by a commit a crash cut short: that name, not a second one.
+                const earlier = stats.nlink > 1 ? await publishedAs(root, stats) : undefined
+                if (earlier !== undefined) return earlier
                 for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
                   const candidate = attempt === 0 ? name.name : FileName.alternativeName(name, attempt)
-                  if (await publish(file, inside(root, candidate))) {
-                    if (options.sync) await syncDirectory(root)
-                    return candidate
-                  }
+                  if (await publish(file, inside(root, candidate))) return candidate
                 }
                 throw new Error(`no free name for ${name.name} after ${MAX_NAME_ATTEMPTS} attempts`)
               },
               catch: (cause) => new FileStoreError({ reason: "Commit", cause })
-            }).pipe(Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => removeFile(file))))),
+            }).pipe(
+              Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => removeFile(file)))),
+              // Published, whatever comes next: a failed flush of the new name is the operator's to know, not a failed upload.
+              Effect.tap(() =>
+                options.sync ? Effect.tryPromise(() => syncDirectory(root)).pipe(Effect.catchAll(logFailure("flush the directory of"))) : Effect.void
+              ),
+              // The partial name (a second link to the published file) shows a later commit what happened, until
+              // `onPublished` has run.
+              Effect.tap((storedName) => onPublished === undefined ? Effect.void : onPublished(storedName)),
+              Effect.tap(() => Effect.tryPromise(() => removeFile(file)).pipe(Effect.catchAll(logFailure("remove"))))
+            ),
             Effect.failSync(() => new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" }))
           ),
         discard: whenOpen<void, never>(

@@ -1,8 +1,9 @@
 /**
  * UploadRegistry in sidecar files next to the partial files
  * (`.<upload id>.upload.json` in the save directory), so a restarted server
- * can resume what it was receiving. Claims are held in this process: one
- * instance per directory (use Redis to share a directory between instances).
+ * can resume what it was receiving, and answer a resume of a completed
+ * upload. Claims are held in this process: one instance per directory (use
+ * Redis to share a directory between instances).
  */
 import { Clock, Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs/promises"
@@ -22,7 +23,14 @@ const StoredRecord = Schema.parseJson(Schema.Struct({
   fileName: Schema.String,
   size: Schema.Number,
   expectedSha256: Schema.optionalWith(Schema.String, { as: "Option" }),
-  createdAt: Schema.Number
+  createdAt: Schema.Number,
+  identity: Schema.optional(Schema.String),
+  completed: Schema.optional(Schema.Struct({
+    storedName: Schema.String,
+    extension: Schema.String,
+    sha256: Schema.String,
+    completedAt: Schema.Number
+  }))
 }))
 
 const unavailable = (cause: unknown) => new UploadRegistryError({ reason: "Unavailable", cause })
@@ -34,7 +42,8 @@ export const make = (directory: string) =>
     const sidecar = (uploadId: string) => inside(root, `.${uploadId}${SIDECAR_SUFFIX}`)
     const { claim, holds } = yield* makeClaims
 
-    const create = (record: UploadRecord) =>
+    /** Writes the record of `record.uploadId` whole, in place of any earlier one (a rename). */
+    const write = (record: UploadRecord) =>
       Effect.tryPromise({
         try: async () => {
           const target = sidecar(record.uploadId)
@@ -54,8 +63,13 @@ export const make = (directory: string) =>
           text === undefined
             ? Effect.succeedNone
             : Schema.decode(StoredRecord)(text).pipe(
-              Effect.map((stored): Option.Option<UploadRecord> =>
-                Option.some({ ...stored, expectedSha256: Option.getOrUndefined(stored.expectedSha256) })),
+              Effect.map(({ completed, expectedSha256, identity, ...stored }): Option.Option<UploadRecord> =>
+                Option.some({
+                  ...stored,
+                  expectedSha256: Option.getOrUndefined(expectedSha256),
+                  ...(identity === undefined ? {} : { identity }),
+                  ...(completed === undefined ? {} : { completed })
+                })),
               Effect.mapError((cause) => new UploadRegistryError({ reason: "Corrupt", cause }))
             ))
       )
@@ -82,7 +96,7 @@ export const make = (directory: string) =>
     const remove = (uploadId: string) =>
       Effect.tryPromise({ try: () => removeFile(sidecar(uploadId)), catch: unavailable })
 
-    return UploadRegistry.of({ create, get, list, remove, claim, holds })
+    return UploadRegistry.of({ create: write, get, complete: write, list, remove, claim, holds })
   })
 
 /** A registry in `directory` (the save directory). */

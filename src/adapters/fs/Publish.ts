@@ -32,7 +32,8 @@ export const inside = (directory: string, name: string): string => {
 
 /**
  * Publishes `partialPath` as `finalPath` without ever replacing an existing
- * file; false when `finalPath` is taken.
+ * file; false when `finalPath` is taken. With hard links the partial name
+ * stays too, for the caller to remove.
  */
 export const publish = async (partialPath: string, finalPath: string): Promise<boolean> => {
   try {
@@ -43,8 +44,7 @@ export const publish = async (partialPath: string, finalPath: string): Promise<b
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw cause
     return publishWithoutLinks(partialPath, finalPath)
   }
-  // The file is published; a leftover partial name is only clutter.
-  await fs.unlink(partialPath).catch(() => undefined)
+  // The partial name stays for the caller to remove (see FsFileStore's commit).
   return true
 }
 

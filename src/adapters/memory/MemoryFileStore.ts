@@ -50,7 +50,7 @@ export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectCon
             ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
               update(id, (p) => ({ ...p, parts: Chunk.append(p.parts, Uint8Array.from(bytes)), touchedAt: now })))
             : Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial file is closed" }))),
-      commit: (file, expectedBytes) =>
+      commit: (file, expectedBytes, onPublished) =>
         Effect.flatMap(Ref.get(partials), (map) =>
           Option.match(Option.filter(HashMap.get(map, id), (p) => p.open), {
             onNone: () => Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial file is closed" })),
@@ -62,7 +62,10 @@ export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectCon
               Ref.modify(files, (committed) => {
                 const name = freeName(committed, file)
                 return [name, HashMap.set(committed, name, Buffer.concat(Chunk.toReadonlyArray(partial.parts)))]
-              }).pipe(Effect.zipLeft(Ref.update(partials, HashMap.remove(id))))
+              }).pipe(
+                Effect.tap((name) => (onPublished === undefined ? Effect.void : onPublished(name))),
+                Effect.zipLeft(Ref.update(partials, HashMap.remove(id)))
+              )
           })),
       discard: Effect.flatMap(isOpen(id), (open) => (open ? Ref.update(partials, HashMap.remove(id)) : Effect.void)),
       suspend: update(id, (p) => ({ ...p, open: false }))

@@ -32,6 +32,7 @@ export const make = Effect.gen(function*() {
   return UploadRegistry.of({
     create: (record) => Ref.update(records, HashMap.set(record.uploadId, record)),
     get: (id) => Effect.map(Ref.get(records), HashMap.get(id)),
+    complete: (record) => Ref.update(records, HashMap.set<string, UploadRecord>(record.uploadId, record)),
     list: Effect.map(Ref.get(records), (map) => Array.from(HashMap.values(map))),
     remove: (id) => Ref.update(records, HashMap.remove(id)),
     claim,

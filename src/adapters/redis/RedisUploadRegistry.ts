@@ -73,6 +73,9 @@ export const make = (options: { readonly prefix: string; readonly expiry: Durati
               catch: (cause) => new UploadRegistryError({ reason: "Corrupt", cause })
             }))
         ),
+      // Kept for the expiry from its completion, like an unfinished one from its last activity.
+      complete: (record) =>
+        call(() => redis.set(recordKey(record.uploadId), JSON.stringify(record), "PX", Duration.toMillis(options.expiry))),
       // Records expire in Redis by themselves (PX): nothing for the sweep to find.
       list: Effect.succeed([]),
       remove: (id) => call(() => redis.del(recordKey(id))),

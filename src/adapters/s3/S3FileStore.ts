@@ -130,14 +130,8 @@ export const make = Effect.gen(function*() {
         )
       })
 
-    const commit = (file: FileName.SafeFileName, expectedBytes?: number) => {
-      // Once the file is published the commit has succeeded: a staged copy left behind is only logged
-      // (the expiry sweep removes it), never reported to the client as a failed upload.
-      let leftover: unknown
-      const afterPublish = (cleanup: Promise<unknown>) => cleanup.then(() => undefined, (cause: unknown) => {
-        leftover = cause
-      })
-      return whenOpen(
+    const commit = (file: FileName.SafeFileName, expectedBytes?: number, onPublished?: (storedName: string) => Effect.Effect<void>) =>
+      whenOpen(
         Effect.tryPromise({
           try: async () => {
             await restore()
@@ -147,23 +141,26 @@ export const make = Effect.gen(function*() {
             }
             if (finished._tag === "Small") {
               const name = await publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent))
-              if (resumedFrom !== undefined) await afterPublish(removeStaged(uploadId))
-              return name
+              return { name, staged: resumedFrom !== undefined }
             }
             await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
             if (writer.written() > S3Bucket.MAX_COPY_SIZE) throw new Error("files over 5 GiB cannot be published with one copy")
             const name = await publish(file, (key, ifAbsent) => bucket.copy(dataKey(uploadId), key, ifAbsent))
-            await afterPublish(removeStaged(uploadId))
-            return name
+            return { name, staged: true }
           },
           catch: failWith("Commit")
         }).pipe(
           Effect.tapError(() => destroy),
-          Effect.tap(() => leftover === undefined ? Effect.void : logFailure(uploadId, "remove the staged copy of")(leftover))
+          Effect.tap(({ name }) => (onPublished === undefined ? Effect.void : onPublished(name))),
+          // Once the file is published the commit has succeeded: a staged copy left behind is only logged
+          // (the expiry sweep removes it), never reported to the client as a failed upload.
+          Effect.tap(({ staged }) =>
+            staged ? Effect.tryPromise(() => removeStaged(uploadId)).pipe(Effect.catchAll((error) => logFailure(uploadId, "remove the staged copy of")(error.cause))) : Effect.void
+          ),
+          Effect.map(({ name }) => name)
         ),
         Effect.fail(new FileStoreError({ reason: "Commit", cause: "the partial upload was already closed" }))
       )
-    }
 
     const suspend = whenOpen<void, never>(
       Effect.suspend(() =>
