@@ -84,7 +84,8 @@ const uploadCommand = async (args: ReadonlyArray<string>): Promise<number> => {
         ...options,
         signal: controller.signal,
         onProgress: line.update,
-        onReconnect: (info) => line.note(`connection lost (${info.reason}); retrying in ${(info.delayMs / 1000).toFixed(1)} s`)
+        // The reason says what happened: "connection lost (code 1006)", or the server's own words for a busy upload or a storage outage.
+        onReconnect: (info) => line.note(`${info.reason}; retrying in ${(info.delayMs / 1000).toFixed(1)} s`)
       })
       const resumed = result.reconnects > 0 ? `, resumed ${result.reconnects}x` : ""
       line.end(`done: stored as ${result.storedName} (sha256 ${result.sha256 ?? "not reported"}${resumed})`)

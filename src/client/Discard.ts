@@ -3,19 +3,18 @@
  * connection is open (cancelled during a backoff, or while connecting), so the
  * partial file goes now rather than when it expires a day later.
  */
+import { errorKind } from "./ErrorReply.js"
 import { closeQuietly, openSocket, type WebSocketConstructor } from "./Socket.js"
 import type { UploadSource } from "./Source.js"
-
-/** The server's text for a resume of an upload another connection still holds (it frees it soon). */
-export const BUSY_PREFIX = "This upload is open on another connection"
 
 const DISCARD_PATIENCE_MS = 3000
 
 /**
  * Best effort, for a cancel while no connection is open: reopens `uploadId` on a
- * fresh connection and sends `cancel`, so the server deletes the partial file now
- * rather than when it expires. Retries while the server has not yet let go of the
- * dropped connection; gives up silently after a few seconds.
+ * fresh connection and sends `cancel` once the server reopened it, so it deletes
+ * the partial file now rather than when it expires. Retries while the server has
+ * not yet let go of the dropped connection; gives up silently after a few seconds.
+ * Nothing is sent when the server answers that the upload is gone or complete.
  */
 export const discardOnServer = async (WebSocket: WebSocketConstructor, url: string, source: UploadSource, uploadId: string) => {
   const deadline = Date.now() + DISCARD_PATIENCE_MS
@@ -25,14 +24,15 @@ export const discardOnServer = async (WebSocket: WebSocketConstructor, url: stri
     try {
       if ((await events.next())._tag !== "open") return
       events.socket.send(JSON.stringify({ type: "file_meta", file_name: source.name, file_size: source.size, upload_id: uploadId }))
-      events.socket.send(JSON.stringify({ type: "cancel" }))
       const meta = await events.next()
       if (meta._tag !== "reply") return
-      if (meta.reply.type === "error" && meta.reply.message.startsWith(BUSY_PREFIX)) {
+      if (meta.reply.type === "error" && errorKind(meta.reply) === "busy") {
         await new Promise((resolve) => setTimeout(resolve, 200))
         continue
       }
-      if (meta.reply.type === "error") return // expired or unknown: nothing left to discard
+      // file_received: the upload completed (its last reply was lost); error: expired, unknown, store down.
+      if (meta.reply.type !== "meta_received") return
+      events.socket.send(JSON.stringify({ type: "cancel" }))
       await events.next() // upload_cancelled
       return
     } finally {

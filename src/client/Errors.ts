@@ -5,12 +5,25 @@
 
 /** The base class of every error `upload` rejects with. */
 export abstract class UploadError extends Error {
-  abstract readonly _tag: "ServerRefused" | "ConnectionFailed" | "UploadCancelled" | "ChecksumMismatch" | "InvalidSource"
+  abstract readonly _tag:
+    | "ServerRefused"
+    | "ConnectionFailed"
+    | "UploadCancelled"
+    | "ChecksumMismatch"
+    | "InvalidSource"
+    | "ConfirmedBytesLost"
 }
 
-/** The server answered with an `error` reply; `message` is the server's own text. Not retried. */
+/**
+ * The server answered with an `error` reply; `message` is the server's own text. Not retried.
+ * `code` is the reply's machine-readable code (`rate_limited`, `checksum_mismatch`,
+ * `storage_unavailable`, ...), undefined from a server that sends none.
+ */
 export class ServerRefusedError extends UploadError {
   readonly _tag = "ServerRefused" as const
+  constructor(message: string, readonly code: string | undefined = undefined) {
+    super(message)
+  }
 }
 
 /** The connection could not be (re-)established, or dropped, more times than `retries` allows. */
@@ -40,4 +53,20 @@ export class ChecksumMismatchError extends UploadError {
 /** The file could not be read, or the source cannot do what was asked (e.g. rewind a stream). */
 export class InvalidSourceError extends UploadError {
   readonly _tag = "InvalidSource" as const
+}
+
+/**
+ * A resume found the server holding fewer bytes (`held`) than it had confirmed (`confirmed`): it
+ * lost bytes it acknowledged (a crash), and the source is a stream that already let them go, so
+ * they cannot be sent again. The server was asked to discard its partial copy when it kept one.
+ */
+export class ConfirmedBytesLostError extends UploadError {
+  readonly _tag = "ConfirmedBytesLost" as const
+  constructor(readonly confirmed: number, readonly held: number, discardRequested: boolean) {
+    super(
+      `The server lost ${confirmed - held} bytes it had confirmed (it now holds ${held} of the ${confirmed} it acknowledged) ` +
+        `and a stream cannot be read again: upload the file again` +
+        (discardRequested ? " (the server was asked to discard its partial copy)" : "")
+    )
+  }
 }

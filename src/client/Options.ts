@@ -38,14 +38,28 @@ export interface UploadOptions {
   /** First backoff delay in ms (default 250), doubled per failed attempt up to `maxDelay` (default 8000). */
   readonly minDelay?: number | undefined
   readonly maxDelay?: number | undefined
+  /**
+   * Milliseconds (default 600000: 10 minutes) an upload is resumed again while the server answers
+   * `storage_unavailable` (its disk or object store failed; it kept the upload). Each wait is the
+   * server's `retry_after` when it sends one, the backoff otherwise. Counted from the first such
+   * refusal since the last progress; once the next try would come later than this, the upload
+   * fails with ServerRefusedError (code `storage_unavailable`). Not counted against `retries`.
+   */
+  readonly storagePatience?: number | undefined
 }
 
 export interface ReconnectInfo {
   /** 1 for the first retry after a drop, counting attempts without progress. */
   readonly attempt: number
   readonly delayMs: number
-  /** Why the last connection ended. */
+  /** Why the last connection ended, for people (a server's refusal in its own words). */
   readonly reason: string
+  /**
+   * What is waited for, to decide on: `connection` (it dropped or could not be opened), `busy` (the
+   * server still holds the upload for the connection that dropped), `storage_unavailable` (the
+   * server kept the upload but its store is failing).
+   */
+  readonly cause: "connection" | "busy" | "storage_unavailable"
 }
 
 export interface UploadResult {

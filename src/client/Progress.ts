@@ -22,7 +22,10 @@ export interface ProgressMeter {
   readonly acked: () => number
   readonly hashing: (bytes: number) => void
   readonly reconnecting: () => void
-  /** The server holds `offset` bytes at the start of a connection. */
+  /**
+   * The server holds `offset` bytes at the start of a connection. It may be below `acked()` (the
+   * server lost bytes it had confirmed): progress goes back to it, and the rate starts afresh.
+   */
   readonly resumeAt: (offset: number) => void
   readonly acknowledged: (bytes: number) => void
 }

@@ -14,7 +14,10 @@ export interface UploadSource {
    * only from the oldest byte not yet released.
    */
   readonly read: (start: number, end: number) => Promise<Uint8Array>
-  /** The server holds every byte before `offset`: a stream source may drop them. */
+  /**
+   * The server holds every byte before `offset`: a stream source may drop them. Called only with
+   * offsets the server confirmed; if it later loses some, `upload` fails with ConfirmedBytesLostError.
+   */
   readonly release?: (offset: number) => void
   /** False for streams: they cannot be read twice, so they cannot be hashed before sending. */
   readonly randomAccess: boolean

@@ -10,6 +10,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { fileReceived, reply, startStandIn } from "../client/StandIn.js"
 import { startProxy } from "../support/proxy.js"
 import { scratchDirectory } from "../support/scratch.js"
 import { type RunningServer, sha256, startServer } from "../support/server.js"
@@ -137,6 +138,35 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
       expect(sha256(await fs.readFile(path.join(server.directory, "cut.gif")))).toBe(sha256(bytes))
     } finally {
       await proxy.close()
+    }
+  })
+
+  it("reports a storage outage while it waits, and a resume answered with file_received as done (stand-in server)", async () => {
+    const bytes = sampleFor("kept.txt", 3000)
+    let held = 0
+    const storageText = "Storage is unavailable: the upload was kept; retry later"
+    // 1: receives every byte, cut before file_received; 2: its store is down; 3: the upload is complete.
+    const standIn = await startStandIn((frame, ws, connection) => {
+      if (frame.kind === "binary") {
+        held += frame.bytes.length
+        if (held === bytes.length) return ws.terminate()
+        return reply(ws, { type: "chunk_received", message: "Ready for next chunk", received: held })
+      }
+      if (frame.message["type"] !== "file_meta") return
+      if (connection === 1) {
+        return reply(ws, { type: "meta_received", message: "Ready to receive file", binary_chunks: true, upload_id: "u1", offset: 0 })
+      }
+      if (connection === 2) return reply(ws, { type: "error", message: storageText, code: "storage_unavailable", retry_after: 0.1 })
+      reply(ws, fileReceived("kept.txt", { sha256: sha256(bytes) }))
+    })
+    try {
+      const result = await cli(["upload", await scratchFile("kept.txt", bytes), "--url", standIn.url, "--chunk-size", "1000"])
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain(`kept.txt: storage unavailable: ${storageText}; retrying in 0.1 s`)
+      expect(result.stdout).toContain(`kept.txt: done: stored as kept.txt (sha256 ${sha256(bytes)}, resumed 2x)`)
+      expect(standIn.frames).toHaveLength(3)
+    } finally {
+      await standIn.close()
     }
   })
 

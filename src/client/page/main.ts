@@ -71,7 +71,11 @@ const run = async () => {
           if (progress.phase === "uploading" && quarter > lastQuarter && quarter < 4) announce(`${name}: ${quarter * 25}%`)
           if (progress.phase === "uploading") lastQuarter = Math.max(lastQuarter, quarter)
         },
-        onReconnect: () => announce(`Connection lost; resuming ${name}`)
+        onReconnect: (info) => {
+          if (info.cause !== "storage_unavailable") return announce(`Connection lost; resuming ${name}`)
+          item.setStatus("reconnecting", "Server storage unavailable; the upload is kept, retrying…")
+          announce(`Server storage unavailable; ${name} will resume when it answers again`)
+        }
       })
       const notes = [
         integrity.checked ? "SHA-256 verified" : "",
