@@ -5,7 +5,7 @@
  * replies go back through the connection. Frames are handled one at a time,
  * in order, by the connection's single fiber.
  */
-import { Context, Duration, Effect, Either, Layer, Metric, Option, Ref } from "effect"
+import { Cause, Context, Duration, Effect, Either, Layer, Metric, Option, Ref } from "effect"
 import type { Scope } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 import * as Messages from "../domain/Messages.js"
@@ -316,21 +316,52 @@ export const make = (settings: SessionSettings) =>
               : Effect.flatMap(Effect.timed(step), ([elapsed]) => Metric.update(Metrics.chunkSeconds, Duration.toSeconds(elapsed)))
           })
 
-        // Combinators rather than a generator: this runs for every frame.
-        const receive = (frame: Frame): Effect.Effect<Verdict> =>
-          Effect.zipRight(
-            // The frame this connection was invited to send (if any) has come.
-            invitations.settle,
-            Effect.flatMap(overLimit(connection.clientAddress, frame.bytes.length), (exceeded) => {
-              if (Option.isSome(exceeded)) return closeOverLimit(exceeded.value)
-              const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, string> = frame.isBinary
-                ? Either.right({ type: "chunk_bytes", bytes: frame.bytes })
-                : Messages.decodeFrame(frame.bytes)
-              return Effect.as(
-                Either.isLeft(decoded) ? connection.send(Messages.error(decoded.left)) : handle(decoded.right),
-                "continue" as const
+        /**
+         * After a defect (a bug) in a frame's handling: the open upload may be half-written, so it is
+         * discarded (counted and reported as a storage failure, the nearest reason) and the session starts
+         * over from Idle; the defect is logged, the client is told, and the connection goes on.
+         */
+        const recover = (defect: unknown): Effect.Effect<Verdict> =>
+          Effect.gen(function*() {
+            const active = yield* Ref.modify(session, (s) => [s.active, { state: Upload.initial, active: Option.none() }])
+            // A defect's text may hold the upload's id (in a path, say), and the id lets its holder resume the upload.
+            const logged = (cause: Cause.Cause<unknown>) =>
+              Option.match(active, {
+                onNone: () => log({ error: Cause.pretty(cause) }),
+                onSome: ({ uploadId }) => {
+                  const upload = Uploads.logReference(uploadId)
+                  return log({ error: Cause.pretty(cause).split(uploadId).join(upload), upload })
+                }
+              })
+            yield* Effect.logError("defect while handling a frame; answered internal_error").pipe(logged(Cause.die(defect)))
+            if (Option.isSome(active)) {
+              yield* Metric.increment(Metrics.uploadsFailed("storage"))
+              yield* Effect.zipRight(uploads.discard(active.value), ended(active.value, { type: "upload.failed", reason: "storage" })).pipe(
+                Effect.catchAllCause((cause) => Effect.logError("could not discard the upload after a defect").pipe(logged(cause)))
               )
-            })
+            }
+            yield* connection.send(Messages.internalError)
+            return "continue" as const
+          }).pipe(Effect.uninterruptible)
+
+        // Combinators rather than a generator: this runs for every frame. A defect ends the frame, not the connection.
+        const receive = (frame: Frame): Effect.Effect<Verdict> =>
+          Effect.catchAllDefect(
+            Effect.zipRight(
+              // The frame this connection was invited to send (if any) has come.
+              invitations.settle,
+              Effect.flatMap(overLimit(connection.clientAddress, frame.bytes.length), (exceeded) => {
+                if (Option.isSome(exceeded)) return closeOverLimit(exceeded.value)
+                const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, string> = frame.isBinary
+                  ? Either.right({ type: "chunk_bytes", bytes: frame.bytes })
+                  : Messages.decodeFrame(frame.bytes)
+                return Effect.as(
+                  Either.isLeft(decoded) ? connection.send(Messages.error(decoded.left)) : handle(decoded.right),
+                  "continue" as const
+                )
+              })
+            ),
+            recover
           )
 
         const patience = Effect.map(Ref.get(session), (s) =>

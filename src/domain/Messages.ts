@@ -57,10 +57,56 @@ export type Cancel = typeof Cancel.Type
 export const ClientMessage = Schema.Union(FileMeta, FileChunk, Cancel)
 export type ClientMessage = typeof ClientMessage.Type
 
-const MessageType = Schema.Struct({ type: Schema.Literal("file_meta", "file_chunk", "cancel") })
+/**
+ * One decoder per message type, picked by `type` before any Schema runs: the
+ * union's own lookup of the type, `String(input.type)`, throws on an object
+ * with a `toString` or `valueOf` key (`{"type":{"toString":null}}`) and
+ * overflows the stack on a deeply nested array.
+ */
+const decoders: Record<ClientMessage["type"], (input: unknown) => Either.Either<ClientMessage, ParseResult.ParseError>> = {
+  file_meta: Schema.decodeUnknownEither(FileMeta, { errors: "first" }),
+  file_chunk: Schema.decodeUnknownEither(FileChunk, { errors: "first" }),
+  cancel: Schema.decodeUnknownEither(Cancel, { errors: "first" })
+}
 
-const decodeClientMessage = Schema.decodeUnknownEither(ClientMessage, { errors: "first" })
-const decodeMessageType = Schema.decodeUnknownEither(MessageType)
+const isMessageType = (type: unknown): type is ClientMessage["type"] =>
+  type === "file_meta" || type === "file_chunk" || type === "cancel"
+
+/**
+ * The first `limit` characters of `JSON.stringify(value)` for a value from
+ * JSON.parse, written without stringifying the rest: JSON.stringify would
+ * overflow the stack on a deeply nested value (and copy a huge one whole).
+ */
+const jsonPrefix = (value: unknown, limit: number): string => {
+  let text = ""
+  const write = (part: string) => {
+    text += part
+    return text.length < limit
+  }
+  // Each level writes at least one character, so this returns before it is `limit` levels deep.
+  const go = (item: unknown): boolean => {
+    if (Array.isArray(item)) {
+      if (!write("[")) return false
+      for (let index = 0; index < item.length; index++) {
+        if ((index > 0 && !write(",")) || !go(item[index])) return false
+      }
+      return write("]")
+    }
+    if (typeof item === "object" && item !== null) {
+      if (!write("{")) return false
+      let first = true
+      for (const [key, field] of Object.entries(item)) {
+        if ((!first && !write(",")) || !write(`${JSON.stringify(key)}:`) || !go(field)) return false
+        first = false
+      }
+      return write("}")
+    }
+    // A string, number, boolean or null: JSON.stringify is total on them.
+    return write(JSON.stringify(item))
+  }
+  go(value)
+  return text.slice(0, limit)
+}
 
 /** Formats the first issue of a parse error as `path: message`. */
 const describe = (error: ParseResult.ParseError): string => {
@@ -157,18 +203,16 @@ export const decodeText = (text: string): Either.Either<ClientMessage, string> =
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return Either.left("Invalid message: expected a JSON object")
   }
-  const decoded = decodeClientMessage(json)
-  if (Either.isRight(decoded)) return Either.right(decoded.right)
   // Say which type was wrong before which field: only then is a field error meaningful.
-  if (Either.isLeft(decodeMessageType(json))) {
-    const type = (json as { readonly type?: unknown }).type
+  const type = (json as { readonly type?: unknown }).type
+  if (!isMessageType(type)) {
     return Either.left(
       type === undefined
         ? "Invalid message: the type field is required (file_meta, file_chunk or cancel)"
-        : `Unknown message type: ${JSON.stringify(type).slice(0, 64)} (expected file_meta, file_chunk or cancel)`
+        : `Unknown message type: ${jsonPrefix(type, 64)} (expected file_meta, file_chunk or cancel)`
     )
   }
-  return Either.left(describe(decoded.left))
+  return Either.mapLeft(decoders[type](json), describe)
 }
 
 // ---------------------------------------------------------------------------
@@ -211,6 +255,11 @@ export const fileReceived = (storedName: string, extension: string, sha256: stri
 /** The answer to `cancel`. */
 export const uploadCancelled: Reply = JSON.stringify({ type: "upload_cancelled", message: "Upload cancelled and discarded" })
 
-export const error = (message: string): Reply => JSON.stringify({ type: "error", message })
+/** An error reply; `code`, when given, comes after `message` for clients that act on it. */
+export const error = (message: string, code?: string): Reply =>
+  JSON.stringify(code === undefined ? { type: "error", message } : { type: "error", message, code })
 
 export const RATE_LIMIT_EXCEEDED = "Rate limit exceeded"
+
+/** The answer to a frame whose handling hit a bug in the server (a defect), whatever the frame was. */
+export const internalError: Reply = error("Internal server error: the message could not be handled", "internal_error")

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, HashMap, Layer, Option, Ref, Scope, TestClock } from "effect"
+import { Duration, Effect, Exit, HashMap, Layer, Logger, Option, Ref, Scope, TestClock } from "effect"
 import { FileStore, FileStoreError } from "../../src/application/FileStore.js"
 import { RateLimiter, RateLimiterError } from "../../src/application/RateLimiter.js"
 import { UploadRegistry } from "../../src/application/UploadRegistry.js"
@@ -24,12 +24,13 @@ const sessionLayer = (overrides: Partial<UploadSession.SessionSettings> = {}) =>
   )
 
 /** A connection that records what the session sends and whether it closed. */
-const recordingConnection = (clientAddress = "192.0.2.1") =>
+const recordingConnection = (clientAddress = "192.0.2.1", identity?: string) =>
   Effect.gen(function*() {
     const sent = yield* Ref.make<ReadonlyArray<Record<string, unknown>>>([])
     const closed = yield* Ref.make<Option.Option<number>>(Option.none())
     const connection: UploadSession.Connection = {
       clientAddress,
+      identity,
       send: (reply) => Ref.update(sent, (all) => [...all, JSON.parse(reply) as Record<string, unknown>]),
       close: (code) => Ref.set(closed, Option.some(code))
     }
@@ -40,9 +41,9 @@ const meta = (file_name: string, file_size: number) => JSON.stringify({ type: "f
 const chunk = (text: string) => JSON.stringify({ type: "file_chunk", chunk: Buffer.from(text).toString("base64") })
 
 /** Opens a session in its own scope; returns it with the recorder and the scope to close it. */
-const openSession = (clientAddress?: string) =>
+const openSession = (clientAddress?: string, identity?: string) =>
   Effect.gen(function*() {
-    const recorder = yield* recordingConnection(clientAddress)
+    const recorder = yield* recordingConnection(clientAddress, identity)
     const scope = yield* Scope.make()
     const sessions = yield* UploadSession.UploadSession
     const session = yield* Scope.extend(sessions.open(recorder.connection), scope)
@@ -231,6 +232,71 @@ describe("UploadSession", () => {
       yield* s.receiveAll(chunk("ab"), meta("a.txt", 2), chunk("ab"))
       expect(yield* s.types).toEqual(["meta_received", "error", "error", "meta_received", "file_received"])
     }).pipe(Effect.provide(memoryStore)))
+})
+
+describe("defects", () => {
+  /** A store whose first `count` appends die (a bug, not a storage failure). */
+  const buggyStore = (count: number) =>
+    Layer.effect(
+      FileStore,
+      Effect.gen(function*() {
+        const store = yield* FileStore
+        const defects = yield* Ref.make(count)
+        return {
+          ...store,
+          begin: (uploadId: string) =>
+            Effect.map(store.begin(uploadId), (partial) => ({
+              ...partial,
+              append: (bytes: Uint8Array) =>
+                Effect.flatMap(Ref.getAndUpdate(defects, (n) => n - 1), (left) =>
+                  left > 0 ? Effect.die(new TypeError(`bug writing /srv/.${uploadId}.partial`)) : partial.append(bytes))
+            }))
+        }
+      })
+    ).pipe(Layer.provideMerge(memoryStore))
+
+  /** A logger that keeps each line's level, text and annotations. */
+  const recordingLogger = (lines: Array<{ level: string; message: string; annotations: Record<string, unknown> }>) =>
+    Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ annotations, logLevel, message }) =>
+        lines.push({ level: logLevel.label, message: String(message), annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+      )
+    )
+
+  it.effect("a defect while handling a frame is logged with the client, answered with internal_error, and the next frame is handled", () =>
+    Effect.gen(function*() {
+      const lines: Array<{ level: string; message: string; annotations: Record<string, unknown> }> = []
+      const s = yield* openSession("192.0.2.7", "alice")
+      const receive = (frame: string) => Effect.provide(s.receive(frame), recordingLogger(lines))
+
+      const verdicts = [yield* receive(meta("a.txt", 2)), yield* receive(chunk("ab"))]
+      const sent = yield* Ref.get(s.sent)
+      expect(Object.keys(sent[1] ?? {})).toEqual(["type", "message", "code"])
+      expect(sent[1]).toEqual({
+        type: "error",
+        message: "Internal server error: the message could not be handled",
+        code: "internal_error"
+      })
+
+      const errors = lines.filter((line) => line.level === "ERROR")
+      expect(errors).toHaveLength(1)
+      expect(errors[0]?.annotations).toMatchObject({ client: "192.0.2.7", identity: "alice" })
+      expect(String(errors[0]?.annotations["error"])).toContain("bug writing")
+      // The id lets its holder resume the upload: the log names it by its reference only.
+      const uploadId = String(sent[0]?.["upload_id"])
+      expect(JSON.stringify(lines)).not.toContain(uploadId)
+      expect(errors[0]?.annotations["upload"]).toBe(Uploads.logReference(uploadId))
+
+      // The half-written upload is gone; the session goes on from Idle.
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
+      verdicts.push(...(yield* Effect.forEach([chunk("ab"), meta("a.txt", 2), chunk("ab")], receive)))
+      expect(verdicts).toEqual(["continue", "continue", "continue", "continue", "continue"])
+      expect(yield* s.types).toEqual(["meta_received", "error", "error", "meta_received", "file_received"])
+      expect((yield* Ref.get(s.sent))[2]?.["message"]).toBe(Upload.NO_UPLOAD)
+      expect(yield* committedText("a.txt")).toEqual(Option.some("ab"))
+      expect(Option.isNone(yield* Ref.get(s.closed))).toBe(true)
+    }).pipe(Effect.provide(sessionLayer().pipe(Layer.provideMerge(buggyStore(1)), Layer.provide(memoryLimiter)))))
 })
 
 describe("resume and integrity", () => {

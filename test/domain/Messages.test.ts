@@ -256,6 +256,98 @@ describe("Messages.decodeText", () => {
   })
 })
 
+/** Keys that String(), template literals and JSON.stringify look up on an object, and keys that name its prototype. */
+const HOSTILE_KEYS = ["toString", "valueOf", "toJSON", "__proto__", "constructor"] as const
+
+/**
+ * JSON text (raw, so a `__proto__` key stays an own key) of a value that may
+ * be, or hold at any depth, objects with their own {@link HOSTILE_KEYS}.
+ */
+const hostileJson: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.constantFrom("null", "true", "0", "-0", "1.5", "1e309", `""`, `"file_meta"`, `"YQ=="`, "{}", "[]"),
+    fc.string().map((text) => JSON.stringify(text)),
+    fc.array(tie("value"), { maxLength: 3 }).map((items) => `[${items.join(",")}]`),
+    fc.array(fc.tuple(fc.constantFrom(...HOSTILE_KEYS, "type"), tie("value")), { maxLength: 3 }).map((entries) =>
+      `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(",")}}`
+    )
+  )
+})).value
+
+/** An object with at least one of the {@link HOSTILE_KEYS} of its own, as JSON text. */
+const hostileObject: fc.Arbitrary<string> = fc.tuple(
+  fc.uniqueArray(fc.constantFrom(...HOSTILE_KEYS), { minLength: 1 }),
+  fc.array(hostileJson, { minLength: 5, maxLength: 5 })
+).map(([keys, values]) => `{${keys.map((key, index) => `${JSON.stringify(key)}:${values[index]}`).join(",")}}`)
+
+const MESSAGE_FIELDS = ["file_name", "file_size", "chunk", "offset", "upload_id", "sha256"] as const
+
+/** A message of each type, every field absent, well-formed, or hostile (raw JSON text). */
+const hostileMessage: fc.Arbitrary<string> = fc.tuple(
+  fc.oneof(fc.constantFrom(`"file_meta"`, `"file_chunk"`, `"cancel"`), hostileObject, hostileJson),
+  fc.array(
+    fc.tuple(
+      fc.constantFrom(...MESSAGE_FIELDS, ...HOSTILE_KEYS),
+      fc.oneof(hostileObject, hostileJson, fc.constantFrom(`"a.txt"`, "3", `"YQ=="`, `"${"a".repeat(24)}"`, `"${"ab".repeat(32)}"`))
+    ),
+    { maxLength: 8 }
+  )
+).map(([type, fields]) => `{${[`"type":${type}`, ...fields.map(([key, value]) => `${JSON.stringify(key)}:${value}`)].join(",")}}`)
+
+describe("Messages.decodeText on hostile input", () => {
+  it.each([
+    [`{"type":{"toString":"file_meta"}}`, `{"toString":"file_meta"}`],
+    [`{"type":{"toString":null}}`, `{"toString":null}`],
+    [`{"type":{"valueOf":1,"toString":[]}}`, `{"valueOf":1,"toString":[]}`],
+    [`{"type":[{"toString":1}]}`, `[{"toString":1}]`]
+  ])("answers type %s with the unknown-type error", (text, shown) => {
+    expect(refusal(text)).toBe(`Unknown message type: ${shown} (expected file_meta, file_chunk or cancel)`)
+  })
+
+  it.each([
+    ["arrays", (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`],
+    ["objects", (depth: number) => `${"{\"toString\":".repeat(depth)}1${"}".repeat(depth)}`]
+  ])("answers a type of 100,000 nested %s with the unknown-type error, shortened", (_label, nested) => {
+    const value = nested(100_000)
+    const message = refusal(`{"type":${value}}`)
+    expect(message).toBe(`Unknown message type: ${value.slice(0, 64)} (expected file_meta, file_chunk or cancel)`)
+  })
+
+  it.each(MESSAGE_FIELDS)("answers a hostile object as %s with that field's error", (field) => {
+    const type = field === "chunk" || field === "offset" ? "file_chunk" : "file_meta"
+    const text = `{"type":"${type}","file_name":"a.txt","file_size":3,"chunk":"YQ==","${field}":{"toString":null,"valueOf":null}}`
+    expect(refusal(text)).toMatch(new RegExp(`^${field}: expected `))
+  })
+
+  it("never throws, and refuses in one short line, for any message holding hostile objects in any field", () => {
+    fc.assert(
+      fc.property(hostileMessage, (text) => {
+        for (const decoded of [Messages.decodeText(text), Messages.decodeFrame(Buffer.from(text))]) {
+          if (Either.isLeft(decoded)) {
+            expect(decoded.left, text).not.toBe("")
+            expect(decoded.left, text).not.toContain("\n")
+            expect(decoded.left, text).not.toContain("Expected")
+            expect(decoded.left.length, text).toBeLessThan(300)
+            expect(JSON.parse(Messages.error(decoded.left)), text).toEqual({ type: "error", message: decoded.left })
+          }
+        }
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it("shows an unknown type exactly as JSON.stringify would, up to 64 characters", () => {
+    fc.assert(
+      fc.property(fc.jsonValue().filter((value) => !["file_meta", "file_chunk", "cancel"].includes(value as string)), (type) => {
+        expect(refusal(JSON.stringify({ type }))).toBe(
+          `Unknown message type: ${JSON.stringify(type).slice(0, 64)} (expected file_meta, file_chunk or cancel)`
+        )
+      })
+    )
+  })
+})
+
 describe("Messages replies", () => {
   const uploadId = "aB3_-xYz0123456789abcdEF"
   const sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -328,13 +420,28 @@ describe("Messages replies", () => {
     expect(reply["message"]).toBe("Something \"quoted\" went wrong")
   })
 
+  it("error(m, code) adds the code after type and message", () => {
+    const reply = JSON.parse(Messages.error("Try again", "try_again")) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "code"])
+    expect(reply).toEqual({ type: "error", message: "Try again", code: "try_again" })
+  })
+
+  it("internalError is an error reply with the code internal_error", () => {
+    expect(JSON.parse(Messages.internalError)).toEqual({
+      type: "error",
+      message: "Internal server error: the message could not be handled",
+      code: "internal_error"
+    })
+  })
+
   it("replies are single-line JSON text frames", () => {
     const replies = [
       Messages.metaReceived({ maxChunkBytes: 262144, uploadId, offset: 42 }),
       Messages.chunkReceived(65536),
       Messages.fileReceived("a.pdf", "pdf", sha256),
       Messages.uploadCancelled,
-      Messages.error("x\ny")
+      Messages.error("x\ny"),
+      Messages.internalError
     ]
     for (const reply of replies) {
       expect(typeof reply).toBe("string")

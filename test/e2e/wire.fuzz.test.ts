@@ -3,7 +3,8 @@
  * real server over real WebSockets. Every reply must be a well-formed JSON
  * message of a known type; the server must survive (it still answers
  * /healthz and a normal upload); no file may appear outside the save
- * directory; and no frame may pollute Object.prototype. The seed is fixed
+ * directory; and no frame may pollute Object.prototype. Any field may hold an
+ * object with its own toString, valueOf, toJSON, __proto__ or constructor key. The seed is fixed
  * (FUZZ_SEED to change it, FUZZ_RUNS for the number of sequences); a failure
  * prints the seed and the shrunk sequence.
  */
@@ -39,11 +40,33 @@ const RAW_NUMBERS = [
 
 const json = (value: unknown) => JSON.stringify(value)
 
+/** Keys that String(), template literals and JSON.stringify look up on an object, and keys that name its prototype. */
+const HOSTILE_KEYS = ["toString", "valueOf", "toJSON", "__proto__", "constructor"]
+
+/**
+ * Raw JSON text of an object with its own HOSTILE_KEYS (`{"toString":null}`),
+ * their values plain, or arrays or hostile objects in turn (nested).
+ */
+const hostileObject: fc.Arbitrary<string> = fc.letrec<{ object: string; value: string }>((tie) => ({
+  object: fc.uniqueArray(fc.tuple(fc.constantFrom(...HOSTILE_KEYS, "type"), tie("value")), {
+    minLength: 1,
+    maxLength: 3,
+    selector: ([key]) => key
+  }).map((entries) => `{${entries.map(([key, value]) => `${json(key)}:${value}`).join(",")}}`),
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.constantFrom("null", "1", "\"file_meta\"", "\"\"", "[]", "{}", "true"),
+    tie("object"),
+    fc.array(tie("value"), { maxLength: 2 }).map((items) => `[${items.join(",")}]`)
+  )
+})).object
+
 const rawString = fc.oneof(
   fc.constantFrom(...HOSTILE_NAMES).map(json),
   fc.string().map(json),
   fc.string({ unit: "binary", maxLength: 64 }).map(json),
-  fc.constantFrom(...RAW_NUMBERS)
+  fc.constantFrom(...RAW_NUMBERS),
+  hostileObject
 )
 const rawNumber = fc.oneof(fc.constantFrom(...RAW_NUMBERS), fc.integer().map(String), fc.double().map(String), rawString)
 const rawChunk = fc.oneof(
@@ -61,7 +84,8 @@ const pollution = fc.constantFrom(
 const messageType = fc.oneof(
   { arbitrary: fc.constantFrom("file_meta", "file_chunk", "cancel").map(json), weight: 6 },
   { arbitrary: fc.constantFrom("__proto__", "constructor", "prototype", "toString", "FILE_META", "file_meta ", "").map(json), weight: 1 },
-  { arbitrary: rawString, weight: 1 }
+  { arbitrary: rawString, weight: 1 },
+  { arbitrary: hostileObject, weight: 1 }
 )
 const field = (name: string, value: fc.Arbitrary<string>) => fc.option(value.map((v) => `${json(name)}:${v}`), { nil: undefined })
 
@@ -199,4 +223,17 @@ describe("wire fuzzer", () => {
     expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined()
     expect(Object.prototype).not.toHaveProperty("polluted")
   }, 120_000)
+
+  it("answers a type that is an object with its own toString with an error, and the connection goes on", async () => {
+    const client = await connect(server.url)
+    for (const type of [`{"toString":"file_meta"}`, `{"toString":null}`]) {
+      client.sendRaw(`{"type":${type}}`)
+      expect(await client.next()).toEqual({
+        type: "error",
+        message: `Unknown message type: ${type} (expected file_meta, file_chunk or cancel)`
+      })
+    }
+    expect(await upload(client, "after-hostile.txt", Buffer.from("still open"))).toMatchObject({ type: "file_received" })
+    client.close()
+  })
 })

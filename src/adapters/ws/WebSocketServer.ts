@@ -17,7 +17,7 @@
  * and the socket is paused, so TCP pushes back instead of memory growing.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, FiberSet, Layer, LogLevel, Metric, Option } from "effect"
+import { Cause, Context, Duration, Effect, FiberSet, Layer, LogLevel, Metric, Option } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
@@ -42,6 +42,8 @@ export const UPLOAD_PATHS: ReadonlySet<string> = new Set(["/ws/file-transfer/", 
 
 /** WebSocket close code sent to clients when the server shuts down. */
 export const CLOSE_GOING_AWAY = 1001
+/** WebSocket close code for a connection ended by a defect (a bug) that its session could not recover from. */
+export const CLOSE_INTERNAL_ERROR = 1011
 
 export interface TransportSettings {
   readonly host: string
@@ -98,11 +100,11 @@ const serveConnection = (
   peer: { readonly clientAddress: string; readonly identity: string | undefined },
   highWaterBytes: number,
   admission: ConnectionLimits.Admission | undefined
-) =>
-  Effect.gen(function*() {
+) => {
+  const connection = makeConnection(ws, peer.clientAddress, peer.identity)
+  return Effect.gen(function*() {
     const sessions = yield* UploadSession
     const inbox = yield* Inbox.attach(ws, highWaterBytes)
-    const connection = makeConnection(ws, peer.clientAddress, peer.identity)
     if (admission !== undefined) {
       const refused = yield* admission.admit(peer.clientAddress)
       if (Option.isSome(refused)) {
@@ -137,9 +139,18 @@ const serveConnection = (
     yield* SessionLoop.serve(session, next)
   }).pipe(
     Effect.scoped,
+    // The last resort: the session recovers from a defect in a frame's handling; one that escapes it
+    // (opening or closing the session, say) is logged and ends the connection with 1011, never silently.
+    Effect.catchAllDefect((defect) =>
+      Effect.zipRight(
+        Effect.logError("connection ended by a defect").pipe(Effect.annotateLogs({ error: Cause.pretty(Cause.die(defect)) })),
+        Effect.zipRight(connection.send(Messages.internalError), connection.close(CLOSE_INTERNAL_ERROR, "Internal server error"))
+      )
+    ),
     Effect.ensuring(Effect.sync(() => ws.readyState === WebSocket.OPEN && ws.close())),
     Effect.annotateLogs({ client: peer.clientAddress, ...(peer.identity === undefined ? {} : { identity: peer.identity }) })
   )
+}
 
 /** Answers a refused upgrade with a plain HTTP response and closes the socket. */
 const refuseUpgrade = (socket: Duplex, status: string, body: string, extraHeaders = "") =>
