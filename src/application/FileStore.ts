@@ -8,7 +8,7 @@ import type { Effect, Option } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
-  readonly reason: "Open" | "Write" | "Commit"
+  readonly reason: "Open" | "Write" | "Commit" | "Remove"
   readonly cause: unknown
 }> {
   override get message(): string {
@@ -83,6 +83,12 @@ export class FileStore extends Context.Tag("file-receiver/FileStore")<FileStore,
   readonly resume: (uploadId: string) => Effect.Effect<Option.Option<ResumedFile>, FileStoreError>
   /** The partial files at rest or open. */
   readonly partials: Effect.Effect<ReadonlyArray<StoredPartial>, FileStoreError>
-  /** Deletes the partial data of `uploadId` (not open here). Idempotent; never fails (failures are logged). */
-  readonly remove: (uploadId: string) => Effect.Effect<void>
+  /**
+   * Deletes the partial data of `uploadId` (not open here). Idempotent:
+   * succeeds when the data is gone, including when there was none. Fails
+   * with `Remove` when the data may still be there (the file cannot be
+   * deleted, the store does not answer); it logs nothing, the caller decides
+   * whether and how often to.
+   */
+  readonly remove: (uploadId: string) => Effect.Effect<void, FileStoreError>
 }>() {}

@@ -416,7 +416,7 @@ export const fileStoreContract = (
         })
       ))
 
-    it.effect("remove is idempotent and a no-op for an unknown id", () =>
+    it.effect("remove is idempotent and succeeds for an unknown id", () =>
       withStore((store, inspect) =>
         Effect.gen(function*() {
           const id = freshUploadId()

@@ -245,3 +245,48 @@ describe("bearer tokens from a file (AUTH_TOKENS_FILE)", () => {
     await fs.rm(directory, { recursive: true, force: true })
   })
 })
+
+describe("refused handshakes in the log (at the default LOG_LEVEL)", () => {
+  it("name the refused Origin, never the token, and a flood of refusals makes only a few lines", async () => {
+    const secret = "s3cret-token-for-dave-00000004"
+    const wrong = "wrong-token-but-secret-looking-05"
+    const directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-refusals-"))
+    const child = await Process.start({ AUTH_TOKENS: `dave:${secret}`, FILE_SAVE_DIRECTORY: directory })
+    try {
+      const url = `ws://127.0.0.1:${child.port}/ws/file-transfer/`
+      // The original service's page, served unmodified from another origin.
+      expect(await handshakeStatus(url, { origin: "http://localhost:8090" })).toBe(403)
+      expect(await handshakeStatus(`${url}?token=${wrong}`)).toBe(401)
+      expect(await handshakeStatus(url, { headers: { authorization: `Bearer ${secret}x` } })).toBe(401)
+      expect(await handshakeStatus(`ws://127.0.0.1:${child.port}/ws/upload/?token=${secret}`)).toBe(404)
+      const flood = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => handshakeStatus(url, { origin: `https://flood-${i}.example` }))
+      )
+      expect(flood.every((status) => status === 403)).toBe(true)
+      await new Promise((r) => setTimeout(r, 500))
+    } finally {
+      child.kill("SIGTERM")
+    }
+    const { output } = await child.exited
+    await fs.rm(directory, { recursive: true, force: true })
+    const lines = output.split("\n")
+
+    const origin = lines.filter((line) => line.includes("http://localhost:8090"))
+    expect(origin).toHaveLength(1)
+    expect(origin[0]).toMatch(/level=WARN .*message="handshake refused: origin not allowed".*origin=http:\/\/localhost:8090/)
+    expect(lines.filter((line) => line.includes("handshake refused: invalid token"))).toHaveLength(1)
+    expect(output).not.toContain(wrong)
+    expect(output).not.toContain("s3cret")
+    expect(output).not.toContain("token=")
+    expect(output).toMatch(/level=INFO .*message="handshake refused: not the upload path".*path=\/ws\/upload\//)
+
+    // 51 refused origins: a line or two, and every refusal accounted for, logged or counted as left out.
+    const originLines = lines.filter((line) => /origin not allowed|kind=origin/.test(line))
+    expect(originLines.length).toBeLessThanOrEqual(3)
+    const accounted = originLines.reduce((sum, line) => {
+      const left = Number(/suppressed=(\d+)/.exec(line)?.[1] ?? 0)
+      return sum + left + (line.includes("handshake refused:") ? 1 : 0)
+    }, 0)
+    expect(accounted).toBe(51)
+  }, 60_000)
+})

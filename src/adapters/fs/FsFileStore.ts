@@ -192,11 +192,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
     })
 
     const remove = (uploadId: string) =>
-      Effect.tryPromise(() => removeFile(partialPath(uploadId))).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning("could not remove a partial file").pipe(Effect.annotateLogs(failureAnnotations(uploadId, error.cause)))
-        )
-      )
+      Effect.tryPromise({ try: () => removeFile(partialPath(uploadId)), catch: (cause) => new FileStoreError({ reason: "Remove", cause }) })
 
     return FileStore.of({ begin: (uploadId) => open(uploadId), resume, partials, remove })
   })

@@ -242,8 +242,7 @@ export const make = Effect.gen(function*() {
     })
   )
 
-  const remove = (uploadId: string) =>
-    Effect.tryPromise(() => removeStaged(uploadId)).pipe(Effect.catchAll((error) => logFailure(uploadId, "remove")(error.cause)))
+  const remove = (uploadId: string) => Effect.tryPromise({ try: () => removeStaged(uploadId), catch: failWith("Remove") })
 
   return FileStore.of({ begin, resume, partials, remove })
 })

@@ -6,8 +6,10 @@
  *
  * Before the upgrade, a handshake is checked in this order: the path (404),
  * the Origin against ALLOWED_ORIGINS (403), and the bearer token when
- * authentication is on (401). A handshake that does not complete within
- * `handshakeTimeoutMillis` is cut off by Node's headers/request timeouts.
+ * authentication is on (401); each refusal is logged through RefusalLog
+ * (rate-limited, never the query string). A handshake that does not
+ * complete within `handshakeTimeoutMillis` is cut off by Node's
+ * headers/request timeouts.
  * After the upgrade, the connection limits are checked (error, then close
  * 1013).
  *
@@ -30,6 +32,7 @@ import * as SessionLoop from "../../application/SessionLoop.js"
 import * as Messages from "../../domain/Messages.js"
 import * as Authentication from "../http/Authentication.js"
 import * as OriginPolicy from "../http/OriginPolicy.js"
+import * as RefusalLog from "../http/RefusalLog.js"
 import type { Readiness } from "../../application/Readiness.js"
 import type { Connection } from "../../application/Connection.js"
 import { UploadSession } from "../../application/UploadSession.js"
@@ -219,23 +222,27 @@ export const layer = (
             : ClientAddress.chainOf({ forwarded: header(request, "forwarded"), xForwardedFor: header(request, "x-forwarded-for") }),
           trust
         )
-      const logRefusal = (reason: string, metric: "origin" | "token", clientAddress: string) =>
+      const refusals = yield* RefusalLog.make()
+      yield* Effect.addFinalizer(() => refusals.flush)
+      const logRefusal = (kind: RefusalLog.RefusalKind, details: RefusalLog.RefusalDetails) =>
         runConnection(Effect.zipRight(
-          Metric.increment(Metrics.connectionsRefused(metric)),
-          Effect.logDebug(`handshake refused: ${reason}`).pipe(Effect.annotateLogs({ client: clientAddress }))
+          kind === "path" ? Effect.void : Metric.increment(Metrics.connectionsRefused(kind === "origin" ? "origin" : "token")),
+          refusals.refused(kind, details)
         ))
       server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         // Node drops its own error handler before "upgrade": without one, a reset would crash the process.
         socket.on("error", () => socket.destroy())
         // Never log request.url: it may carry the `token` query parameter.
         const pathname = (request.url ?? "/").split("?", 1)[0] ?? "/"
+        const clientAddress = peerOf(request)
+        const origin = header(request, "origin")
         if (!UPLOAD_PATHS.has(pathname)) {
+          logRefusal("path", { client: clientAddress, origin, path: pathname })
           socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
           return
         }
-        const clientAddress = peerOf(request)
-        if (!OriginPolicy.allows(origins, header(request, "origin"), header(request, "host"))) {
-          logRefusal("origin not allowed", "origin", clientAddress)
+        if (!OriginPolicy.allows(origins, origin, header(request, "host"))) {
+          logRefusal("origin", { client: clientAddress, origin })
           return refuseUpgrade(socket, "403 Forbidden", "Origin not allowed\n")
         }
         let identity: string | undefined
@@ -243,7 +250,7 @@ export const layer = (
           const presented = Authentication.presented(header(request, "authorization"), request.url)
           const label = Authentication.authenticate(settings.tokens, presented)
           if (Option.isNone(label)) {
-            logRefusal(presented === undefined ? "no token" : "invalid token", "token", clientAddress)
+            logRefusal(presented === undefined ? "missing token" : "invalid token", { client: clientAddress, origin })
             return refuseUpgrade(socket, "401 Unauthorized", "Missing or invalid token\n", "WWW-Authenticate: Bearer\r\n")
           }
           identity = label.value

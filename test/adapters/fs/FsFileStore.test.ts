@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Scope } from "effect"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -180,6 +181,27 @@ describe("FsFileStore", () => {
       const id = freshUploadId()
       yield* Effect.flatMap(store.begin(id), (partial) => Effect.zipRight(partial.append(bytes("x")), partial.suspend))
       expect(yield* list(dir)).toEqual([`.${id}.part`])
+      yield* store.remove(id)
+      expect(yield* list(dir)).toEqual([])
+    }))
+
+  it.scoped("remove fails with Remove while the .part file cannot be deleted (chattr +i), keeps it listed, and succeeds once it can", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const store = yield* FsFileStore.make(dir)
+      const id = freshUploadId()
+      yield* Effect.flatMap(store.begin(id), (partial) => Effect.zipRight(partial.append(bytes("x")), partial.suspend))
+      const file = path.join(dir, `.${id}.part`)
+      // Released before the directory is removed; as root, only the immutable attribute stops unlink.
+      const immutable = yield* Effect.acquireRelease(
+        Effect.sync(() => spawnSync("chattr", ["+i", file]).status === 0),
+        () => Effect.sync(() => spawnSync("chattr", ["-i", file]))
+      )
+      if (!immutable) return yield* Effect.logWarning("chattr +i does not work here: skipping")
+      const error = yield* Effect.flip(store.remove(id))
+      expect(error.reason).toBe("Remove")
+      expect((yield* store.partials).map((partial) => partial.uploadId)).toEqual([id])
+      spawnSync("chattr", ["-i", file])
       yield* store.remove(id)
       expect(yield* list(dir)).toEqual([])
     }))
