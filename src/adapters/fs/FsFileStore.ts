@@ -5,17 +5,20 @@
  * queue); commit flushes it and publishes it under its
  * final name with link(2), which fails instead of overwriting, so a name
  * collision picks `name_1.ext`, `name_2.ext`, ... and readers never see a
- * half-written file. Nothing is ever written outside the directory.
+ * half-written file. Nothing is ever written outside the directory:
+ * partial files are opened without following links and must be regular
+ * files (see RegularFile); one that is not is treated as gone.
  */
 import { type Cause, Effect, Layer, Option, Ref } from "effect"
-import { constants as fsConstants, createReadStream } from "node:fs"
+import { close, createReadStream, type Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
 import * as FileName from "../../domain/FileName.js"
 import { logReference } from "../../application/ActiveUpload.js"
 import type * as Readiness from "../../application/Readiness.js"
-import { inside, publish, removeFile, unlessMissing } from "./Publish.js"
+import { inside, publish, removeFile, stillWritten } from "./Publish.js"
+import { errorCode, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY, type OpenedFile, openRegular, sameFile, UnsafeFile } from "./RegularFile.js"
 import * as WriteBehind from "./WriteBehind.js"
 
 /** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
@@ -47,28 +50,37 @@ export const make = (directory: string) =>
     // Uninterruptible, so an interrupted caller can never leave an opened file behind unseen.
     /**
      * Creates the partial file, or reopens it for appending without creating
-     * it. Appends (O_APPEND) mean a second writer can only make the file
-     * longer, which the size check at commit catches.
+     * it (failing with ENOENT when it is missing). Appends (O_APPEND) mean a
+     * second writer can only make the file longer, which the size check at
+     * commit catches. A partial with more than one name is reopened only
+     * when every other name is a file in the directory: a crash between
+     * publish's link(2) and unlink(2) leaves it so, with its stored name
+     * beside it (completing such an upload again is left to the caller); a
+     * hard link to a file elsewhere fails with UnsafeFile, as does anything
+     * but a regular file.
      */
-    const open = (uploadId: string, reopen = false) =>
+    const open = (uploadId: string, reopen: boolean) =>
       Effect.uninterruptible(Effect.gen(function*() {
         const file = partialPath(uploadId)
-        const writer = yield* Effect.tryPromise({
+        const opened = yield* Effect.tryPromise({
           try: () =>
-            WriteBehind.create(file, {
-              highWaterMark: WRITE_BEHIND_BYTES,
-              mode: 0o644,
-              flags: reopen ? fsConstants.O_WRONLY | fsConstants.O_APPEND : "wx"
-            }),
+            reopen
+              ? openRegular(file, O_WRONLY | O_APPEND, { linksWithin: root })
+              : openRegular(file, O_WRONLY | O_CREAT | O_EXCL, { mode: 0o644 }),
+          catch: (cause) => new FileStoreError({ reason: "Open", cause })
+        })
+        const writer = yield* Effect.tryPromise({
+          try: () => WriteBehind.create(file, { highWaterMark: WRITE_BEHIND_BYTES, mode: 0o644, fd: opened.fd }),
           catch: (cause) => new FileStoreError({ reason: "Open", cause })
         })
         openIds.add(uploadId)
-        return handle(uploadId, file, writer, yield* Ref.make(true), () => openIds.delete(uploadId))
+        return { opened, partial: handle(uploadId, file, opened.stats, writer, yield* Ref.make(true), () => openIds.delete(uploadId)) }
       }))
 
     const handle = (
       uploadId: string,
       file: string,
+      written: Stats,
       writer: WriteBehind.WriteBehind,
       isOpen: Ref.Ref<boolean>,
       onClose: () => void
@@ -97,13 +109,13 @@ export const make = (directory: string) =>
             Effect.tryPromise({
               try: async () => {
                 await writer.finish()
-                const stored = (await fs.stat(file)).size
+                const stored = (await stillWritten(file, written)).size
                 if (expectedBytes !== undefined && stored !== expectedBytes) {
                   throw new Error(`the partial file holds ${stored} bytes, not the ${expectedBytes} expected`)
                 }
                 for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
                   const candidate = attempt === 0 ? name.name : FileName.alternativeName(name, attempt)
-                  if (await publish(file, inside(root, candidate))) return candidate
+                  if (await publish(file, inside(root, candidate), written)) return candidate
                 }
                 throw new Error(`no free name for ${name.name} after ${MAX_NAME_ATTEMPTS} attempts`)
               },
@@ -122,35 +134,55 @@ export const make = (directory: string) =>
       }
     }
 
-    const resume = (uploadId: string) =>
-      openIds.has(uploadId) ? Effect.succeedNone : Effect.tryPromise({
-        try: () => unlessMissing(fs.stat(partialPath(uploadId))),
+    /** Reads the bytes held at reopening back through a descriptor of its own, once it is shown to be the file reopened. */
+    const replay = (file: string, reopened: OpenedFile) => (onBytes: (bytes: Uint8Array) => void) =>
+      Effect.tryPromise({
+        try: async () => {
+          const held = reopened.stats.size
+          if (held === 0) return
+          const { fd, stats } = await openRegular(file, O_RDONLY, { linksWithin: root })
+          if (!sameFile(stats, reopened.stats)) {
+            close(fd, () => undefined)
+            throw new UnsafeFile({ found: "another file put in place of the file reopened" })
+          }
+          for await (const bytes of createReadStream(file, { fd, start: 0, end: held - 1 })) onBytes(bytes as Buffer)
+        },
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
-      }).pipe(
-        Effect.flatMap((stats) =>
-          // Reopening never creates: a partial removed since the stat fails to open instead of restarting empty.
-          stats === undefined ? Effect.succeedNone : Effect.map(open(uploadId, true), (partial) =>
-            Option.some({
-              partial,
-              held: stats.size,
-              replay: (onBytes: (bytes: Uint8Array) => void) =>
-                Effect.tryPromise({
-                  try: async () => {
-                    if (stats.size === 0) return
-                    for await (const bytes of createReadStream(partialPath(uploadId), { end: stats.size - 1 })) onBytes(bytes as Buffer)
-                  },
-                  catch: (cause) => new FileStoreError({ reason: "Open", cause })
-                })
-            }))
-        )
+      })
+
+    /**
+     * None for a reopening that found no partial: reopening never creates, so a
+     * partial removed since it was suspended is gone, not restarted empty; and
+     * anything planted at its name (a link, a FIFO, a directory) is never
+     * followed, so the upload is gone too (logged: someone put it there).
+     */
+    const gone = (uploadId: string) => (error: FileStoreError) => {
+      if (errorCode(error.cause) === "ENOENT") return Effect.succeedNone
+      if (!(error.cause instanceof UnsafeFile)) return Effect.fail(error)
+      return Effect.as(
+        Effect.logWarning("refusing to resume an upload: its partial file is not a regular file of the save directory").pipe(
+          Effect.annotateLogs({ upload: logReference(uploadId), found: error.cause.found })
+        ),
+        Option.none()
+      )
+    }
+
+    const resume = (uploadId: string) =>
+      openIds.has(uploadId) ? Effect.succeedNone : open(uploadId, true).pipe(
+        Effect.map(({ opened, partial }) =>
+          Option.some({ partial, held: opened.stats.size, replay: replay(partialPath(uploadId), opened) })
+        ),
+        Effect.catchAll(gone(uploadId))
       )
 
     const partials = Effect.tryPromise({
       try: async () => {
         const names = (await fs.readdir(root)).filter((name) => name.startsWith(".") && name.endsWith(PARTIAL_SUFFIX))
         const found = await Promise.all(names.map(async (name) => {
-          const stats = await fs.stat(path.join(root, name)).catch(() => undefined)
-          return stats && { uploadId: name.slice(1, -PARTIAL_SUFFIX.length), touchedAt: stats.mtimeMs }
+          // lstat: a link planted at a partial's name is listed by its own time, so expiry unlinks it (never its target).
+          // A directory is nobody's partial, and remove could not unlink it.
+          const stats = await fs.lstat(path.join(root, name)).catch(() => undefined)
+          return stats && !stats.isDirectory() ? { uploadId: name.slice(1, -PARTIAL_SUFFIX.length), touchedAt: stats.mtimeMs } : undefined
         }))
         return found.filter((partial) => partial !== undefined)
       },
@@ -164,7 +196,12 @@ export const make = (directory: string) =>
         )
       )
 
-    return FileStore.of({ begin: (uploadId) => open(uploadId), resume, partials, remove })
+    return FileStore.of({
+      begin: (uploadId) => Effect.map(open(uploadId, false), ({ partial }) => partial),
+      resume,
+      partials,
+      remove
+    })
   })
 
 /** A filesystem store rooted at `directory` (created if missing). */
@@ -177,7 +214,7 @@ export const probe = (directory: string): Readiness.Probe => ({
   check: Effect.tryPromise({
     try: async () => {
       const file = path.join(path.resolve(directory), `.readyz-${process.pid}-${Date.now()}`)
-      await fs.writeFile(file, "")
+      await fs.writeFile(file, "", { flag: "wx" }) // never through a link planted at the name
       await removeFile(file)
     },
     catch: (cause) => `save directory not writable: ${cause instanceof Error ? cause.message : String(cause)}`

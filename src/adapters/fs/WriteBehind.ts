@@ -26,17 +26,23 @@ export interface WriteBehind {
 const closed = (stream: WriteStream): Promise<void> =>
   new Promise((resolve) => (stream.closed ? resolve() : stream.once("close", () => resolve())))
 
-/** Opens `path` (by default creating it and failing if it exists, O_EXCL) and returns its writer once open. */
+/**
+ * Opens `path` (by default creating it and failing if it exists, O_EXCL) and
+ * returns its writer once open; given `fd`, a descriptor the caller opened
+ * (and checked) for writing, it writes there instead, takes the descriptor
+ * over and closes it, and `path`, `flags` and `mode` are unused.
+ */
 export const create = (
   path: string,
-  options: { readonly highWaterMark: number; readonly mode: number; readonly flags?: string | number }
+  options: { readonly highWaterMark: number; readonly mode: number; readonly flags?: string | number; readonly fd?: number }
 ): Promise<WriteBehind> =>
   new Promise((resolve, reject) => {
     const stream = createWriteStream(path, {
       // Node passes flags to open(2); numeric flags (O_APPEND without O_CREAT) work, though the types only name strings.
       flags: (options.flags ?? "wx") as string,
       mode: options.mode,
-      highWaterMark: options.highWaterMark
+      highWaterMark: options.highWaterMark,
+      ...(options.fd === undefined ? {} : { fd: options.fd })
     })
     let failure: Error | undefined
     const onOpenError = (error: Error) => reject(error)
@@ -59,7 +65,9 @@ export const create = (
         stream.once("close", onClose)
       })
 
-    stream.once("ready", () => {
+    // A stream given a descriptor is ready at once: it emits no "ready".
+    const ready = options.fd === undefined ? new Promise<void>((onReady) => stream.once("ready", () => onReady())) : Promise.resolve()
+    void ready.then(() => {
       stream.off("error", onOpenError)
       resolve({
         write: (bytes) => {
