@@ -10,7 +10,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Process from "../support/process.js"
-import { chunk, connect, handshakeStatus, meta, type RunningServer, startServer, type TestClient } from "../support/server.js"
+import * as Upload from "../../src/domain/Upload.js"
+import { chunk, connect, eventually, handshakeStatus, meta, type RunningServer, startServer, type TestClient } from "../support/server.js"
 
 const serverWith = (env: Record<string, string>) => {
   const state = { server: undefined as RunningServer | undefined }
@@ -174,6 +175,47 @@ describe("idle and stall timeouts", () => {
     again.send(chunk(Buffer.from("def")))
     expect((await again.next()).type).toBe("file_received")
     again.close()
+  })
+})
+
+describe("entries planted in the save directory", () => {
+  const server = serverWith({})
+
+  it("a resume whose .<upload_id>.part was replaced by a symlink to a file outside is refused as unknown, and nothing is written or published through it", async () => {
+    const elsewhere = await fs.mkdtemp(path.join(os.tmpdir(), "fr-outside-"))
+    const outside = path.join(elsewhere, "outside.txt")
+    await fs.writeFile(outside, "secret")
+    try {
+      const first = await connect(server().url)
+      first.send(meta("p.txt", 10))
+      const { upload_id } = await first.next()
+      first.send(chunk(Buffer.from("12345")))
+      expect((await first.next()).received).toBe(5)
+      first.socket.terminate()
+      const part = path.join(server().directory, `.${String(upload_id)}.part`)
+      await fs.rm(part)
+      await fs.symlink(outside, part)
+
+      const second = await connect(server().url)
+      // Until the server has seen the drop, the upload is still held: it answers busy.
+      await eventually(async () => {
+        second.send({ ...meta("p.txt", 10), upload_id })
+        expect(await second.next()).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+      })
+      second.send(chunk(Buffer.from("7890")))
+      await second.next()
+      second.close()
+
+      expect(await fs.readFile(outside, "utf8")).toBe("secret")
+      const { ino } = await fs.stat(outside)
+      for (const name of await fs.readdir(server().directory)) {
+        expect(name).not.toBe("p.txt")
+        expect((await fs.lstat(path.join(server().directory, name))).ino).not.toBe(ino)
+      }
+      expect(await fs.readlink(part)).toBe(outside) // left alone
+    } finally {
+      await fs.rm(elsewhere, { recursive: true, force: true })
+    }
   })
 })
 

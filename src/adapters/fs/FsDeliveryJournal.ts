@@ -5,12 +5,16 @@
  * start-up replays the file, and once most of its lines are obsolete it is
  * compacted (rewritten with only the pending deliveries, then renamed into
  * place). Leases live in memory: after a restart every pending delivery is
- * due again. Like the uploads, the journal is not fsynced.
+ * due again. Like the uploads, the journal is not fsynced. It is never read
+ * or written through a link planted at its name (see RegularFile): then
+ * start-up, or the write, fails.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { claimFrom, type Delivery, DeliveryStore, DeliveryStoreError, type Held } from "../webhook/DeliveryStore.js"
+import { unlessMissing } from "./Publish.js"
+import { appendRegular, readRegular, replaceRegular } from "./RegularFile.js"
 
 export const JOURNAL_NAME = ".webhook-deliveries.jsonl"
 
@@ -46,7 +50,7 @@ export const make = (directory: string) =>
     const text = yield* Effect.tryPromise({
       try: async () => {
         await fs.mkdir(directory, { recursive: true })
-        return await fs.readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => error.code === "ENOENT" ? "" : Promise.reject(error))
+        return (await unlessMissing(readRegular(file))) ?? ""
       },
       catch: unavailable
     })
@@ -62,16 +66,14 @@ export const make = (directory: string) =>
     }
     // A crash can leave the last line cut short; end it, or the next append would join it and be lost too.
     if (text !== "" && !text.endsWith("\n")) {
-      yield* Effect.tryPromise({ try: () => fs.appendFile(file, "\n"), catch: unavailable })
+      yield* Effect.tryPromise({ try: () => appendRegular(file, "\n"), catch: unavailable })
     }
     const lock = yield* Effect.makeSemaphore(1)
 
     const compact = Effect.tryPromise({
       try: async () => {
-        const temporary = `${file}.${process.pid}.tmp`
         const snapshot = [...held.values()].map(({ delivery }) => JSON.stringify({ op: "add", delivery }) + "\n").join("")
-        await fs.writeFile(temporary, snapshot)
-        await fs.rename(temporary, file)
+        await replaceRegular(`${file}.${process.pid}.tmp`, file, snapshot)
         lines = held.size
       },
       catch: unavailable
@@ -80,7 +82,7 @@ export const make = (directory: string) =>
     /** Appends `entry` to the journal, then applies it in memory. */
     const write = (entry: Entry) =>
       lock.withPermits(1)(Effect.gen(function*() {
-        yield* Effect.tryPromise({ try: () => fs.appendFile(file, JSON.stringify(entry) + "\n"), catch: unavailable })
+        yield* Effect.tryPromise({ try: () => appendRegular(file, JSON.stringify(entry) + "\n"), catch: unavailable })
         apply(held, entry)
         lines++
         if (lines >= COMPACT_AFTER && lines >= 4 * held.size) yield* compact

@@ -8,17 +8,19 @@
  * collision picks `name_1.ext`, `name_2.ext`, ... and readers never see a
  * half-written file; with `sync`, the directory is fsynced after, so a
  * confirmed file survives a power cut. Nothing is ever written outside the
- * directory.
+ * directory: partial files are opened without following links and must be
+ * regular files (see RegularFile); one that is not is treated as gone.
  */
 import { type Cause, Effect, Layer, Option, Ref } from "effect"
-import { constants as fsConstants, createReadStream } from "node:fs"
+import { constants as fsConstants, createReadStream, type Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
 import * as FileName from "../../domain/FileName.js"
 import { logReference } from "../../application/ActiveUpload.js"
 import type * as Readiness from "../../application/Readiness.js"
-import { inside, publish, removeFile, unlessMissing } from "./Publish.js"
+import { inside, publish, removeFile, stillWritten, unlessMissing } from "./Publish.js"
+import { errorCode, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY, type OpenedFile, openRegular, sameFile, UnsafeFile } from "./RegularFile.js"
 import * as WriteBehind from "./WriteBehind.js"
 
 /** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
@@ -79,27 +81,34 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
     // Uninterruptible, so an interrupted caller can never leave an opened file behind unseen.
     /**
      * Creates the partial file, or reopens it for appending without creating
-     * it. Appends (O_APPEND) mean a second writer can only make the file
-     * longer, which the size check at commit catches.
+     * it (failing with ENOENT when it is missing). Appends (O_APPEND) mean a
+     * second writer can only make the file longer, which the size check at
+     * commit catches. A partial with more than one name is reopened only
+     * when every other name is a file in the directory: a crash between
+     * publish's link(2) and unlink(2) leaves it so, with its stored name
+     * beside it (completing such an upload again is left to the caller); a
+     * hard link to a file elsewhere fails with UnsafeFile, as does anything
+     * but a regular file.
      */
-    const open = (uploadId: string, reopen = false) =>
+    const open = (uploadId: string, reopen: boolean) =>
       Effect.uninterruptible(Effect.gen(function*() {
         const file = partialPath(uploadId)
-        const writer = yield* Effect.tryPromise({
+        const opened = yield* Effect.tryPromise({
           try: () =>
-            WriteBehind.create(file, {
-              mode: 0o644,
-              flags: reopen ? fsConstants.O_WRONLY | fsConstants.O_APPEND : "wx"
-            }),
+            reopen
+              ? openRegular(file, O_WRONLY | O_APPEND, { linksWithin: root })
+              : openRegular(file, O_WRONLY | O_CREAT | O_EXCL, { mode: 0o644 }),
           catch: (cause) => new FileStoreError({ reason: "Open", cause })
         })
+        const writer = WriteBehind.fromHandle(opened.handle)
         openIds.add(uploadId)
-        return handle(uploadId, file, writer, yield* Ref.make(true), () => openIds.delete(uploadId))
+        return { opened, partial: handle(uploadId, file, opened.stats, writer, yield* Ref.make(true), () => openIds.delete(uploadId)) }
       }))
 
     const handle = (
       uploadId: string,
       file: string,
+      written: Stats,
       writer: WriteBehind.WriteBehind,
       isOpen: Ref.Ref<boolean>,
       onClose: () => void
@@ -118,7 +127,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
             Effect.tryPromise({
               try: async () => {
                 await writer.finish({ sync: options.sync })
-                const stats = await fs.lstat(file)
+                const stats = await stillWritten(file, written)
                 if (expectedBytes !== undefined && stats.size !== expectedBytes) {
                   throw new Error(`the partial file holds ${stats.size} bytes, not the ${expectedBytes} expected`)
                 }
@@ -127,7 +136,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
                 if (earlier !== undefined) return earlier
                 for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
                   const candidate = attempt === 0 ? name.name : FileName.alternativeName(name, attempt)
-                  if (await publish(file, inside(root, candidate))) return candidate
+                  if (await publish(file, inside(root, candidate), written)) return candidate
                 }
                 throw new Error(`no free name for ${name.name} after ${MAX_NAME_ATTEMPTS} attempts`)
               },
@@ -156,35 +165,56 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
       }
     }
 
-    const resume = (uploadId: string) =>
-      openIds.has(uploadId) ? Effect.succeedNone : Effect.tryPromise({
-        try: () => unlessMissing(fs.stat(partialPath(uploadId))),
+    /** Reads the bytes held at reopening back through a descriptor of its own, once it is shown to be the file reopened. */
+    const replay = (file: string, reopened: OpenedFile) => (onBytes: (bytes: Uint8Array) => void) =>
+      Effect.tryPromise({
+        try: async () => {
+          const held = reopened.stats.size
+          if (held === 0) return
+          const { handle, stats } = await openRegular(file, O_RDONLY, { linksWithin: root })
+          if (!sameFile(stats, reopened.stats)) {
+            await handle.close()
+            throw new UnsafeFile({ found: "another file put in place of the file reopened" })
+          }
+          // The stream takes the handle over and closes it.
+          for await (const bytes of createReadStream(file, { fd: handle, start: 0, end: held - 1 })) onBytes(bytes as Buffer)
+        },
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
-      }).pipe(
-        Effect.flatMap((stats) =>
-          // Reopening never creates: a partial removed since the stat fails to open instead of restarting empty.
-          stats === undefined ? Effect.succeedNone : Effect.map(open(uploadId, true), (partial) =>
-            Option.some({
-              partial,
-              held: stats.size,
-              replay: (onBytes: (bytes: Uint8Array) => void) =>
-                Effect.tryPromise({
-                  try: async () => {
-                    if (stats.size === 0) return
-                    for await (const bytes of createReadStream(partialPath(uploadId), { end: stats.size - 1 })) onBytes(bytes as Buffer)
-                  },
-                  catch: (cause) => new FileStoreError({ reason: "Open", cause })
-                })
-            }))
-        )
+      })
+
+    /**
+     * None for a reopening that found no partial: reopening never creates, so a
+     * partial removed since it was suspended is gone, not restarted empty; and
+     * anything planted at its name (a link, a FIFO, a directory) is never
+     * followed, so the upload is gone too (logged: someone put it there).
+     */
+    const gone = (uploadId: string) => (error: FileStoreError) => {
+      if (errorCode(error.cause) === "ENOENT") return Effect.succeedNone
+      if (!(error.cause instanceof UnsafeFile)) return Effect.fail(error)
+      return Effect.as(
+        Effect.logWarning("refusing to resume an upload: its partial file is not a regular file of the save directory").pipe(
+          Effect.annotateLogs({ upload: logReference(uploadId), found: error.cause.found })
+        ),
+        Option.none()
+      )
+    }
+
+    const resume = (uploadId: string) =>
+      openIds.has(uploadId) ? Effect.succeedNone : open(uploadId, true).pipe(
+        Effect.map(({ opened, partial }) =>
+          Option.some({ partial, held: opened.stats.size, replay: replay(partialPath(uploadId), opened) })
+        ),
+        Effect.catchAll(gone(uploadId))
       )
 
     const partials = Effect.tryPromise({
       try: async () => {
         const names = (await fs.readdir(root)).filter((name) => name.startsWith(".") && name.endsWith(PARTIAL_SUFFIX))
         const found = await Promise.all(names.map(async (name) => {
-          const stats = await fs.stat(path.join(root, name)).catch(() => undefined)
-          return stats && { uploadId: name.slice(1, -PARTIAL_SUFFIX.length), touchedAt: stats.mtimeMs }
+          // lstat: a link planted at a partial's name is listed by its own time, so expiry unlinks it (never its target).
+          // A directory is nobody's partial, and remove could not unlink it.
+          const stats = await fs.lstat(path.join(root, name)).catch(() => undefined)
+          return stats && !stats.isDirectory() ? { uploadId: name.slice(1, -PARTIAL_SUFFIX.length), touchedAt: stats.mtimeMs } : undefined
         }))
         return found.filter((partial) => partial !== undefined)
       },
@@ -194,7 +224,12 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
     const remove = (uploadId: string) =>
       Effect.tryPromise({ try: () => removeFile(partialPath(uploadId)), catch: (cause) => new FileStoreError({ reason: "Remove", cause }) })
 
-    return FileStore.of({ begin: (uploadId) => open(uploadId), resume, partials, remove })
+    return FileStore.of({
+      begin: (uploadId) => Effect.map(open(uploadId, false), ({ partial }) => partial),
+      resume,
+      partials,
+      remove
+    })
   })
 
 /** A filesystem store rooted at `directory` (created if missing). */
@@ -207,7 +242,7 @@ export const probe = (directory: string): Readiness.Probe => ({
   check: Effect.tryPromise({
     try: async () => {
       const file = path.join(path.resolve(directory), `.readyz-${process.pid}-${Date.now()}`)
-      await fs.writeFile(file, "")
+      await fs.writeFile(file, "", { flag: "wx" }) // never through a link planted at the name
       await removeFile(file)
     },
     catch: (cause) => `save directory not writable: ${cause instanceof Error ? cause.message : String(cause)}`

@@ -3,7 +3,9 @@
  * (`.<upload id>.upload.json` in the save directory), so a restarted server
  * can resume what it was receiving, and answer a resume of a completed
  * upload. Claims are held in this process: one instance per directory (use
- * Redis to share a directory between instances).
+ * Redis to share a directory between instances). Records are never read or
+ * written through a link planted at their names (see RegularFile): a sidecar
+ * that is not a regular file is Corrupt.
  */
 import { Clock, Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs/promises"
@@ -11,6 +13,7 @@ import * as path from "node:path"
 import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
 import { makeClaims } from "../memory/MemoryUploadRegistry.js"
 import { inside, removeFile, unlessMissing } from "./Publish.js"
+import { readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
 
 export const SIDECAR_SUFFIX = ".upload.json"
 
@@ -47,17 +50,16 @@ export const make = (directory: string) =>
       Effect.tryPromise({
         try: async () => {
           const target = sidecar(record.uploadId)
-          const temporary = `${target}.tmp`
-          await fs.writeFile(temporary, JSON.stringify(record), { mode: 0o600 })
-          await fs.rename(temporary, target)
+          await replaceRegular(`${target}.tmp`, target, JSON.stringify(record), 0o600)
         },
         catch: unavailable
       })
 
     const get = (uploadId: string) =>
       Effect.tryPromise({
-        try: () => unlessMissing(fs.readFile(sidecar(uploadId), "utf8")),
-        catch: unavailable
+        try: () => unlessMissing(readRegular(sidecar(uploadId))),
+        // A link, a FIFO or a directory at a record's name holds no record.
+        catch: (cause) => cause instanceof UnsafeFile ? new UploadRegistryError({ reason: "Corrupt", cause }) : unavailable(cause)
       }).pipe(
         Effect.flatMap((text) =>
           text === undefined
@@ -80,7 +82,7 @@ export const make = (directory: string) =>
         // A crash in `create` can leave a temporary file behind: it is never a record, so it goes once it is
         // stale (a fresh one belongs to a `create` in progress, which renames it a moment later).
         await Promise.all(names.filter((name) => name.endsWith(`${SIDECAR_SUFFIX}.tmp`)).map(async (name) => {
-          const stats = await unlessMissing(fs.stat(path.join(root, name)))
+          const stats = await unlessMissing(fs.lstat(path.join(root, name)))
           if (stats !== undefined && stats.mtimeMs < now - STALE_TEMPORARY_MILLIS) await removeFile(path.join(root, name))
         }))
         return names

@@ -1,13 +1,13 @@
 /**
  * Publishing a finished partial file under its final name without ever
- * replacing an existing file, and keeping every path inside the save
- * directory.
+ * replacing an existing file, keeping every path inside the save
+ * directory, and publishing only the file that was written (never a link
+ * or another file put at the partial's name).
  */
+import type { Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-
-export const errorCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+import { checkRegular, errorCode, kindOf, sameFile, UnsafeFile } from "./RegularFile.js"
 
 /** The result of `operation`, or undefined when the file it touches does not exist (ENOENT). */
 export const unlessMissing = <A>(operation: Promise<A>): Promise<A | undefined> =>
@@ -31,19 +31,44 @@ export const inside = (directory: string, name: string): string => {
 }
 
 /**
- * Publishes `partialPath` as `finalPath` without ever replacing an existing
- * file; false when `finalPath` is taken. With hard links the partial name
- * stays too, for the caller to remove.
+ * The lstat of `partialPath`, once it is shown to be still the file that
+ * was written through a descriptor whose fstat is `written` (same dev and
+ * inode, a regular file, no name outside its directory: see checkRegular).
  */
-export const publish = async (partialPath: string, finalPath: string): Promise<boolean> => {
+export const stillWritten = async (partialPath: string, written: Stats): Promise<Stats> => {
+  const now = await fs.lstat(partialPath)
+  if (!sameFile(now, written)) throw new UnsafeFile({ found: `${kindOf(now)} put in place of the file written` })
+  await checkRegular(now, path.dirname(partialPath))
+  return now
+}
+
+/** Takes `finalPath` back (unlinks the name, never what it points to) unless it is the file written. */
+const confirmPublished = async (finalPath: string, written: Stats): Promise<void> => {
+  const published = await fs.lstat(finalPath)
+  if (sameFile(published, written)) return
+  await removeFile(finalPath)
+  throw new UnsafeFile({ found: `${kindOf(published)} put in place of the file written while it was published` })
+}
+
+/**
+ * Publishes `partialPath` as `finalPath` without ever replacing an existing
+ * file; false when `finalPath` is taken. `written` is the fstat of the
+ * descriptor the partial was written through: the partial's name is checked
+ * to be still that file before link(2), and since the name can be swapped
+ * in between, the published name after it. With hard links the partial
+ * name stays too, for the caller to remove.
+ */
+export const publish = async (partialPath: string, finalPath: string, written: Stats): Promise<boolean> => {
+  await stillWritten(partialPath, written)
   try {
     await fs.link(partialPath, finalPath)
   } catch (cause) {
     const code = errorCode(cause)
     if (code === "EEXIST") return false
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw cause
-    return publishWithoutLinks(partialPath, finalPath)
+    return publishWithoutLinks(partialPath, finalPath, written)
   }
+  await confirmPublished(finalPath, written)
   // The partial name stays for the caller to remove (see FsFileStore's commit).
   return true
 }
@@ -52,7 +77,7 @@ export const publish = async (partialPath: string, finalPath: string): Promise<b
  * For filesystems without hard links (some network or FUSE mounts): reserve
  * the name with an exclusive create, then rename over the reservation.
  */
-const publishWithoutLinks = async (partialPath: string, finalPath: string): Promise<boolean> => {
+const publishWithoutLinks = async (partialPath: string, finalPath: string, written: Stats): Promise<boolean> => {
   try {
     await (await fs.open(finalPath, "wx")).close()
   } catch (cause) {
@@ -61,10 +86,11 @@ const publishWithoutLinks = async (partialPath: string, finalPath: string): Prom
   }
   try {
     await fs.rename(partialPath, finalPath)
-    return true
   } catch (cause) {
     await removeFile(finalPath)
     throw cause
   }
+  await confirmPublished(finalPath, written)
+  return true
 }
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Scope } from "effect"
-import { spawnSync } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { promisify } from "node:util"
 import { FileStore } from "../../../src/application/FileStore.js"
 import { UploadRegistry } from "../../../src/application/UploadRegistry.js"
 import * as FsFileStore from "../../../src/adapters/fs/FsFileStore.js"
@@ -213,6 +214,105 @@ describe("FsFileStore", () => {
       yield* Effect.promise(() => fs.writeFile(blocker, "x"))
       const error = yield* Effect.flip(Effect.provide(FileStore, FsFileStore.layer(path.join(blocker, "uploads"))))
       expect(error.reason).toBe("Open")
+    }))
+})
+
+describe("FsFileStore and entries planted in the save directory", () => {
+  const file = (name: string) => Either.getOrThrow(FileName.validate(name, ["txt"]))
+  const OUTSIDE = "outside!"
+
+  /** A store and, next to its directory (on the same filesystem, for hard links), a file outside it. */
+  const planted = Effect.gen(function*() {
+    const root = yield* tempDirectory
+    const dir = path.join(root, "uploads")
+    const outside = path.join(root, "outside.txt")
+    yield* Effect.promise(() => fs.writeFile(outside, OUTSIDE))
+    const store = yield* FsFileStore.make(dir)
+    const id = freshUploadId()
+    const part = path.join(dir, `.${id}${FsFileStore.PARTIAL_SUFFIX}`)
+    /** Puts `plant` where the partial file was. */
+    const replace = (plant: Plant) => Effect.promise(() => fs.unlink(part).then(() => plant(part, outside)))
+    const outsideText = Effect.promise(() => fs.readFile(outside, "utf8"))
+    return { dir, outside, store, id, part, replace, outsideText }
+  })
+
+  type Plant = (at: string, outside: string) => Promise<unknown>
+  const symlink: Plant = (at, outside) => fs.symlink(outside, at)
+  const hardLink: Plant = (at, outside) => fs.link(outside, at)
+  const plants: ReadonlyArray<readonly [string, Plant]> = [
+    ["a symlink to a file outside", symlink],
+    ["a hard link to a file outside", hardLink],
+    ["a hard link to a file outside that also has a name inside", (at, outside) =>
+      fs.link(outside, at).then(() => fs.link(outside, path.join(path.dirname(at), "decoy.txt")))],
+    ["a FIFO", (at) => promisify(execFile)("mkfifo", [at])],
+    ["a directory", (at) => fs.mkdir(at)]
+  ]
+
+  it.scopedLive.each(plants)("resume answers None for %s at .<id>.part, promptly, and leaves it and the outside file alone", ([, plant]) =>
+    Effect.gen(function*() {
+      const { store, id, part, replace, outsideText } = yield* planted
+      yield* Effect.flatMap(store.begin(id), (partial) => Effect.zipRight(partial.append(bytes("12345")), partial.suspend))
+      yield* replace(plant!)
+      const resumed = yield* store.resume(id).pipe(Effect.timeout(Duration.seconds(2)))
+      expect(Option.isNone(resumed)).toBe(true)
+      expect(yield* outsideText).toBe(OUTSIDE)
+      yield* Effect.promise(() => fs.lstat(part)) // still there: never removed through
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)))
+
+  it.scoped("a partial whose other name is a stored file next to it (a crash inside publish) still resumes", () =>
+    Effect.gen(function*() {
+      const { dir, store, id, part } = yield* planted
+      yield* Effect.flatMap(store.begin(id), (partial) => Effect.zipRight(partial.append(bytes("12345")), partial.suspend))
+      yield* Effect.promise(() => fs.link(part, path.join(dir, "p.txt")))
+      const resumed = Option.getOrThrow(yield* store.resume(id))
+      expect(resumed.held).toBe(5)
+      yield* resumed.partial.suspend
+    }))
+
+  it.scoped.each([["a symlink", symlink], ["a hard link", hardLink]] as const)(
+    "commit refuses a partial replaced by %s to a file outside while it was open, and publishes nothing",
+    ([, plant]) =>
+      Effect.gen(function*() {
+        const { dir, outside, store, id, replace, outsideText } = yield* planted
+        const partial = yield* store.begin(id)
+        yield* partial.append(bytes("inside!!")) // as long as the outside file, so the size check passes
+        yield* replace(plant)
+        const error = yield* Effect.flip(partial.commit(file("p.txt"), OUTSIDE.length))
+        expect(error.reason).toBe("Commit")
+        expect(yield* outsideText).toBe(OUTSIDE)
+        const { ino } = yield* Effect.promise(() => fs.stat(outside))
+        for (const name of yield* list(dir)) {
+          expect(name).not.toBe("p.txt")
+          expect((yield* Effect.promise(() => fs.lstat(path.join(dir, name)))).ino).not.toBe(ino)
+        }
+      })
+  )
+
+  it.scoped("replay refuses a partial replaced by a symlink after resume, and reads nothing through it", () =>
+    Effect.gen(function*() {
+      const { store, id, replace } = yield* planted
+      yield* Effect.flatMap(store.begin(id), (partial) => Effect.zipRight(partial.append(bytes("12345")), partial.suspend))
+      const resumed = Option.getOrThrow(yield* store.resume(id))
+      yield* replace(symlink)
+      const seen: Array<Uint8Array> = []
+      const error = yield* Effect.flip(resumed.replay((part) => seen.push(part)))
+      expect(error.reason).toBe("Open")
+      expect(seen).toEqual([])
+      yield* resumed.partial.suspend
+    }))
+
+  it.scoped("partials lists a symlink at a partial's name by the link's own time, and remove deletes only the link", () =>
+    Effect.gen(function*() {
+      const { dir, outside, store, id, part, outsideText } = yield* planted
+      const longAgo = new Date("2001-01-01T00:00:00Z")
+      yield* Effect.promise(() => fs.utimes(outside, longAgo, longAgo))
+      yield* Effect.promise(() => symlink(part, outside))
+      yield* Effect.promise(() => fs.mkdir(path.join(dir, `.${freshUploadId()}${FsFileStore.PARTIAL_SUFFIX}`)))
+      const listed = yield* store.partials
+      expect(listed.map((partial) => partial.uploadId)).toEqual([id])
+      expect(listed[0]!.touchedAt).toBeGreaterThan(longAgo.getTime())
+      yield* store.remove(id)
+      expect(yield* outsideText).toBe(OUTSIDE)
     }))
 })
 

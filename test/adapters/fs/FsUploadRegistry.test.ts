@@ -80,14 +80,14 @@ describe("FsUploadRegistry", () => {
       expect(yield* registry.get(id)).toEqual(Option.none())
     }))
 
-  it.scoped("an unreadable sidecar (a directory in its place) fails with reason Unavailable", () =>
+  it.scoped("a directory in a sidecar's place holds no record: get fails with reason Corrupt", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirectory
       const registry = yield* FsUploadRegistry.make(dir)
       const id = freshUploadId()
       yield* Effect.promise(() => fs.mkdir(sidecarOf(dir, id)))
       const error = yield* Effect.flip(registry.get(id))
-      expect(error.reason).toBe("Unavailable")
+      expect(error.reason).toBe("Corrupt")
     }))
 
   it.scoped("create replaces the sidecar atomically and leaves no temporary file", () =>
@@ -99,6 +99,36 @@ describe("FsUploadRegistry", () => {
       yield* registry.create(recordFor(id, { size: 2 }))
       expect(yield* list(dir)).toEqual([`.${id}.upload.json`])
       expect(Option.map(yield* registry.get(id), (record) => record.size)).toEqual(Option.some(2))
+    }))
+
+  it.scoped("a symlink at a sidecar's name is not read through: get fails with reason Corrupt", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(path.join(root, "uploads"))
+      const record = recordFor(freshUploadId())
+      // Outside the directory, a file that would pass for the record.
+      const outside = path.join(root, "outside.json")
+      yield* Effect.promise(() => fs.writeFile(outside, JSON.stringify(record)))
+      yield* Effect.promise(() => fs.symlink(outside, sidecarOf(path.join(root, "uploads"), record.uploadId)))
+      const error = yield* Effect.flip(registry.get(record.uploadId))
+      expect(error.reason).toBe("Corrupt")
+      expect(yield* registry.list).toEqual([])
+    }))
+
+  it.scoped("create does not write through a symlink planted at the temporary file's name", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDirectory
+      const dir = path.join(root, "uploads")
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      const outside = path.join(root, "outside.txt")
+      yield* Effect.promise(() => fs.writeFile(outside, "outside!"))
+      yield* Effect.promise(() => fs.symlink(outside, `${sidecarOf(dir, record.uploadId)}.tmp`))
+      yield* registry.create(record)
+      expect(yield* Effect.promise(() => fs.readFile(outside, "utf8"))).toBe("outside!")
+      expect((yield* Effect.promise(() => fs.lstat(sidecarOf(dir, record.uploadId)))).isFile()).toBe(true)
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(record))
+      expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
     }))
 
   it.scoped("fails with reason Unavailable when the directory cannot be created", () =>

@@ -31,3 +31,60 @@ describe("FsDeliveryJournal after a crash", () => {
       expect(second).toBe(2)
     }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
 })
+
+describe("FsDeliveryJournal and a symlink planted in its directory", () => {
+  const delivery = (id: string): Delivery => ({ id, type: "upload.completed", body: `{"id":"${id}"}`, attempts: 0, dueAt: 0 })
+  const open = (dir: string) => Effect.map(Layer.build(FsDeliveryJournal.layer(dir)), (context) => Context.get(context, DeliveryStore))
+  /** A journal directory and, next to it, a file outside it (no newline at its end, which start-up would add). */
+  const setup = Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "fr-journal-link-"))),
+      (root) => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true }))
+    ),
+    (root) => {
+      const dir = path.join(root, "uploads")
+      const outside = path.join(root, "outside.txt")
+      fs.mkdirSync(dir)
+      fs.writeFileSync(outside, "outside!")
+      return { dir, outside, journal: path.join(dir, FsDeliveryJournal.JOURNAL_NAME) }
+    }
+  )
+
+  it.scoped("a symlink at the journal's name is neither read nor written through: start-up fails with Unavailable", () =>
+    Effect.gen(function*() {
+      const { dir, outside, journal } = yield* setup
+      fs.symlinkSync(outside, journal)
+      const error = yield* Effect.flip(open(dir))
+      expect(error.reason).toBe("Unavailable")
+      expect(fs.readFileSync(outside, "utf8")).toBe("outside!")
+    }))
+
+  it.scoped("a symlink put at the journal's name while it runs is not written through: the write fails", () =>
+    Effect.gen(function*() {
+      const { dir, outside, journal } = yield* setup
+      const store = yield* open(dir)
+      yield* store.add(delivery("a"))
+      fs.rmSync(journal)
+      fs.symlinkSync(outside, journal)
+      const error = yield* Effect.flip(store.add(delivery("b")))
+      expect(error.reason).toBe("Unavailable")
+      expect(fs.readFileSync(outside, "utf8")).toBe("outside!")
+    }))
+
+  it.scoped("compaction does not write through a symlink planted at its temporary file's name", () =>
+    Effect.gen(function*() {
+      const { dir, outside, journal } = yield* setup
+      fs.symlinkSync(outside, `${journal}.${process.pid}.tmp`)
+      const store = yield* open(dir)
+      // 256 lines, all obsolete: the last one compacts the journal to nothing.
+      for (let i = 0; i < 128; i++) {
+        yield* store.add(delivery(`d${i}`))
+        yield* store.acknowledge(`d${i}`)
+      }
+      yield* store.add(delivery("kept"))
+      expect(fs.readFileSync(outside, "utf8")).toBe("outside!")
+      expect(fs.lstatSync(journal).isFile()).toBe(true)
+      expect(fs.readFileSync(journal, "utf8").trim().split("\n")).toHaveLength(1)
+      expect(yield* Effect.scoped(Effect.flatMap(open(dir), (reopened) => reopened.pending))).toBe(1)
+    }))
+})
