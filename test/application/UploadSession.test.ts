@@ -451,3 +451,97 @@ describe("resume and integrity", () => {
       Layer.merge(MemoryUploadRegistry.layerMemory, memory)
     ))))
 })
+
+describe("completion is idempotent; resume is bound to who started the upload", () => {
+  const metaOf = (fields: Record<string, unknown>) => JSON.stringify({ type: "file_meta", ...fields })
+  const uploadIdOf = (reply: Record<string, unknown> | undefined) => String(reply?.["upload_id"])
+  const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+
+  /** Completes "a.txt" (abcdef) on a session of its own; its upload id and file_received. */
+  const completeOne = (identity?: string) =>
+    Effect.gen(function*() {
+      const s = yield* openSession(undefined, identity)
+      yield* s.receiveAll(meta("a.txt", 6), chunk("abc"), chunk("def"))
+      const sent = yield* Ref.get(s.sent)
+      yield* Scope.close(s.scope, Exit.void)
+      return { uploadId: uploadIdOf(sent[0]), fileReceived: sent.at(-1) }
+    })
+
+  it.effect("a resume of a completed upload is answered with the same file_received, and nothing new is stored", () =>
+    Effect.gen(function*() {
+      const { fileReceived, uploadId } = yield* completeOne()
+      expect(fileReceived).toMatchObject({ type: "file_received", sha256: sha256("abcdef") })
+      const again = yield* openSession()
+      yield* again.receive(metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId }))
+      yield* again.receive(metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId, sha256: sha256("abcdef") }))
+      expect(yield* again.types).toEqual(["file_received", "file_received"])
+      expect((yield* Ref.get(again.sent))[0]).toEqual(fileReceived)
+      // Nothing is open: a chunk now has no upload to go to.
+      yield* again.receive(chunk("x"))
+      expect(yield* again.last).toEqual({ type: "error", message: Upload.NO_UPLOAD })
+      expect(Array.from(HashMap.keys(yield* committed))).toEqual(["a.txt"])
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a resume of a completed upload must still repeat its name, size and digest", () =>
+    Effect.gen(function*() {
+      const { uploadId } = yield* completeOne()
+      const again = yield* openSession()
+      yield* again.receive(metaOf({ file_name: "a.txt", file_size: 7, upload_id: uploadId }))
+      expect(String((yield* again.last)?.["message"])).toContain("file_name and file_size must match")
+      yield* again.receive(metaOf({ file_name: "b.txt", file_size: 6, upload_id: uploadId }))
+      expect(String((yield* again.last)?.["message"])).toContain("file_name and file_size must match")
+      yield* again.receive(metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId, sha256: sha256("abcdeF") }))
+      expect(yield* again.last).toEqual({ type: "error", message: "Cannot resume: sha256 differs from the one the upload started with" })
+      expect(HashMap.size(yield* committed)).toBe(1)
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a completed upload is remembered for the expiry after it completed, then forgotten (TestClock)", () =>
+    Effect.gen(function*() {
+      const expiry = Duration.hours(24)
+      const { uploadId } = yield* completeOne()
+      const resume = metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId })
+      yield* TestClock.adjust(Duration.hours(23))
+      expect(yield* UploadExpiry.sweep(expiry)).toBe(0)
+      const before = yield* openSession()
+      yield* before.receive(resume)
+      expect((yield* before.last)?.["type"]).toBe("file_received")
+      yield* TestClock.adjust(Duration.hours(2))
+      // Forgotten, not expired: the sweep counts (and reports) only unfinished uploads.
+      expect(yield* UploadExpiry.sweep(expiry)).toBe(0)
+      const after = yield* openSession()
+      yield* after.receive(resume)
+      expect(yield* after.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+    }).pipe(Effect.provide(Layer.provideMerge(UploadSession.layer(settings), Layer.merge(MemoryUploadRegistry.layerMemory, memory)))))
+
+  it.effect("only the identity that started an upload may resume it: others get the answer an unknown id gets", () =>
+    Effect.gen(function*() {
+      const started = yield* openSession(undefined, "alice")
+      yield* started.receiveAll(meta("a.txt", 6), chunk("abc"))
+      const uploadId = uploadIdOf((yield* Ref.get(started.sent))[0])
+      yield* Scope.close(started.scope, Exit.void)
+      const resume = metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId })
+      for (const other of ["bob", undefined]) {
+        const s = yield* openSession(undefined, other)
+        yield* s.receiveAll(resume, JSON.stringify({ type: "cancel" }))
+        expect((yield* Ref.get(s.sent)).map((m) => m["message"])).toEqual([Upload.UNKNOWN_UPLOAD, Upload.NO_UPLOAD])
+        yield* Scope.close(s.scope, Exit.void)
+      }
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([uploadId])
+      const owner = yield* openSession(undefined, "alice")
+      yield* owner.receive(resume)
+      expect(yield* owner.last).toMatchObject({ type: "meta_received", offset: 3 })
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+
+  it.effect("a completed upload is reported again only to the identity that uploaded it", () =>
+    Effect.gen(function*() {
+      const { uploadId } = yield* completeOne("alice")
+      const resume = metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId })
+      const bob = yield* openSession(undefined, "bob")
+      yield* bob.receive(resume)
+      expect(yield* bob.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+      const alice = yield* openSession(undefined, "alice")
+      yield* alice.receive(resume)
+      expect((yield* alice.last)?.["type"]).toBe("file_received")
+    }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
+})

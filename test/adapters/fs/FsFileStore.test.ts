@@ -269,6 +269,32 @@ describe("FsFileStore and entries planted in the save directory", () => {
       yield* resumed.partial.suspend
     }))
 
+  it.scoped("a commit after a crash between publishing and recording publishes nothing twice: it finds the name it was published under", () =>
+    Effect.gen(function*() {
+      const { dir, store, id, part } = yield* planted
+      yield* Effect.flatMap(store.begin(id), (partial) => Effect.zipRight(partial.append(bytes("12345")), partial.suspend))
+      // What a crash right after publish's link(2) leaves: the stored name and the partial name on one file.
+      yield* Effect.promise(() => fs.link(part, path.join(dir, "p.txt")))
+      const resumed = Option.getOrThrow(yield* store.resume(id))
+      const published: Array<string> = []
+      const storedName = yield* resumed.partial.commit(file("p.txt"), 5, (name) => Effect.sync(() => void published.push(name)))
+      expect(storedName).toBe("p.txt")
+      expect(published).toEqual(["p.txt"])
+      expect((yield* list(dir)).sort()).toEqual(["p.txt"])
+      expect(yield* Effect.promise(() => fs.readFile(path.join(dir, "p.txt"), "utf8"))).toBe("12345")
+    }))
+
+  it.scoped("commit removes the partial name only after onPublished has run", () =>
+    Effect.gen(function*() {
+      const { dir, store, id, part } = yield* planted
+      const partial = yield* store.begin(id)
+      yield* partial.append(bytes("12345"))
+      let seen: Array<string> = []
+      yield* partial.commit(file("q.txt"), 5, () => Effect.promise(async () => void (seen = (await fs.readdir(dir)).sort())))
+      expect(seen).toEqual([path.basename(part), "q.txt"].sort())
+      expect(yield* list(dir)).toEqual(["q.txt"])
+    }))
+
   it.scoped.each([["a symlink", symlink], ["a hard link", hardLink]] as const)(
     "commit refuses a partial replaced by %s to a file outside while it was open, and publishes nothing",
     ([, plant]) =>
