@@ -14,7 +14,7 @@ import type { SafeFileName } from "../domain/FileName.js"
 import * as Upload from "../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
 import { DiskSpace } from "./DiskSpace.js"
-import { FileStore, type FileStoreError, type PartialFile } from "./FileStore.js"
+import { FileStore, type FileStoreError, outOfSpace, type PartialFile } from "./FileStore.js"
 import { type CompletedUpload, type UploadRecord, UploadRegistry, type UploadRegistryError } from "./UploadRegistry.js"
 
 /** An upload this connection holds: only it may write the partial file. */
@@ -58,6 +58,9 @@ export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
  */
 export const logReference = (uploadId: string): string => createHash("sha256").update(uploadId).digest("hex").slice(0, 16)
 
+/** `text` with every occurrence of `uploadId` replaced by its log reference (error texts name partial files by it). */
+export const redact = (text: string, uploadId: string): string => text.split(uploadId).join(logReference(uploadId))
+
 /** A new id: 144 random bits, base64url (24 characters). */
 const newUploadId = (): string => randomBytes(18).toString("base64url")
 
@@ -70,6 +73,24 @@ export const noRoom = (bytes: number): string =>
 
 /** The storage error text when the disk filled up during a write. */
 export const DISK_FULL = "The server ran out of disk space; the upload was discarded, please try again later"
+
+/** The storage error text when a failed commit discarded the upload. */
+export const STORAGE_FAILED = "The server could not store the file; the upload was discarded, please try again"
+
+/** The storage error text when the store or registry could not be reached: the upload is suspended, not lost. */
+export const STORAGE_UNAVAILABLE =
+  "The server's storage is unavailable right now; the upload is kept with the bytes storage already holds: resume it with its upload_id in a moment"
+
+/**
+ * What a failure does to the upload it hit: a refusal, a full disk and a
+ * failed commit end it ("discarded"); any other failure of the store or the
+ * registry (it could not be written or reached) leaves it resumable with
+ * what the store durably holds ("suspended").
+ */
+export const outcomeOf = (error: UploadFailure): "discarded" | "suspended" =>
+  error._tag === "UploadRefused" || (error._tag === "FileStoreError" && (error.reason === "Commit" || outOfSpace(error)))
+    ? "discarded"
+    : "suspended"
 
 export interface UploadOptions {
   /** Check the bytes against the extension (CONTENT_CHECK). */
@@ -198,7 +219,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
    */
   const finish = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
     Effect.gen(function*() {
-      if (!(yield* registry.holds(upload.uploadId))) {
+      if (!(yield* Effect.tapError(registry.holds(upload.uploadId), () => upload.partial.suspend))) {
         yield* upload.partial.suspend
         return yield* new UploadRefused({ message: TAKEN_OVER })
       }

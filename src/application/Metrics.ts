@@ -29,11 +29,16 @@ export const uploadsCompleted = Metric.counter("file_receiver_uploads_completed_
 })
 
 /** Failed uploads, by `reason`: refused, storage, checksum, content, disk, overflow, cancelled. */
-export const uploadsFailed = (reason: "refused" | "storage" | "checksum" | "content" | "disk" | "overflow" | "cancelled") =>
+export const uploadsFailed = (reason: "refused" | "storage" | "checksum" | "content" | "disk" | "overflow" | "cancelled" | "replaced") =>
   Metric.counter("file_receiver_uploads_failed_total", {
     description: "Uploads that ended without a stored file, by reason",
     incremental: true
   }).pipe(Metric.tagged("reason", reason))
+
+export const uploadsSuspendedByStorage = Metric.counter("file_receiver_uploads_suspended_by_storage_total", {
+  description: "Uploads suspended, kept for a resume, because the store or the upload registry could not be reached",
+  incremental: true
+})
 
 export const bytesReceived = Metric.counter("file_receiver_bytes_received_total", {
   description: "Upload bytes handed to the store",

@@ -49,7 +49,7 @@ export const uploadStalled = (seconds: number) =>
   `Upload stalled: nothing received for ${seconds} seconds; the upload was kept, resume it with its upload_id`
 export { bytesRateLimitExceeded } from "./FrameLimits.js"
 
-export const STORAGE_FAILED = "The server could not store the file; the upload was discarded, please try again"
+export { STORAGE_FAILED, STORAGE_UNAVAILABLE } from "./ActiveUpload.js"
 
 interface Session {
   readonly state: Upload.UploadState
@@ -129,13 +129,23 @@ export const make = (settings: SessionSettings) =>
             ? "disk"
             : "storage"
 
-        const fail = (error: UploadFailure) =>
+        /** Ends the step that failed with `error`, on upload `uploadId` when known (its id never goes into a log line). */
+        const fail = (error: UploadFailure, uploadId?: string) =>
           Effect.gen(function*() {
-            yield* Metric.increment(
-              Metrics.uploadsFailed(error._tag !== "UploadRefused" ? "storage" : error.kind ?? "refused")
-            )
-            yield* discardAs("upload.failed", failureReason(error))
+            const reported = uploadId === undefined ? error.message : Uploads.redact(error.message, uploadId)
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
+            if (Uploads.outcomeOf(error) === "suspended") {
+              // The store or registry could not be reached: the upload is kept for a resume, as on a dropped connection.
+              yield* endActive(uploads.suspend)
+              yield* Metric.increment(Metrics.uploadsSuspendedByStorage)
+              yield* Effect.logError("upload suspended: storage unavailable").pipe(
+                log({ ...(uploadId === undefined ? {} : { upload: Uploads.logReference(uploadId) }), error: reported })
+              )
+              return yield* connection.send(Messages.error(Uploads.STORAGE_UNAVAILABLE, "storage_unavailable"))
+            }
+            // The metric and the event agree (a full disk is "disk" for both); a refusal of no kind is "refused" for the metric.
+            yield* Metric.increment(Metrics.uploadsFailed(error._tag === "UploadRefused" && error.kind === undefined ? "refused" : failureReason(error)))
+            yield* discardAs("upload.failed", failureReason(error))
             if (error._tag === "UploadRefused") {
               // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
               if (error.kind === "content" || error.kind === "disk") {
@@ -143,8 +153,10 @@ export const make = (settings: SessionSettings) =>
               }
               return yield* connection.send(Messages.error(error.message))
             }
-            yield* Effect.logError("upload discarded: storage failed").pipe(log({ error: error.message }))
-            yield* connection.send(Messages.error(outOfSpace(error) ? Uploads.DISK_FULL : STORAGE_FAILED))
+            yield* Effect.logError("upload discarded: storage failed").pipe(
+              log({ ...(uploadId === undefined ? {} : { upload: Uploads.logReference(uploadId) }), error: reported })
+            )
+            yield* connection.send(outOfSpace(error) ? Messages.error(Uploads.DISK_FULL, "disk_full") : Messages.error(Uploads.STORAGE_FAILED, "storage_failed"))
           })
 
         const complete = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
@@ -152,8 +164,8 @@ export const make = (settings: SessionSettings) =>
             yield* Ref.update(session, (s) => ({ ...s, active: Option.none() }))
             const { sha256, storedName } = yield* uploads.finish(upload, file, size, expectedSha256).pipe(
               Effect.tapError((error) =>
-                // Taken over: the upload lives on with the other connection.
-                error._tag === "UploadRefused" && error.message === Uploads.TAKEN_OVER
+                // Taken over, or suspended: the upload lives on, with the other connection or for a resume.
+                (error._tag === "UploadRefused" && error.message === Uploads.TAKEN_OVER) || Uploads.outcomeOf(error) === "suspended"
                   ? Effect.void
                   : ended(upload, { type: "upload.failed", reason: failureReason(error) })
               )
@@ -205,7 +217,7 @@ export const make = (settings: SessionSettings) =>
                 yield* Metric.increment(Metrics.uploadsStarted)
                 yield* Effect.logInfo("upload started").pipe(log({ upload: Uploads.logReference(upload.uploadId), file: file.name, size }))
                 if (completed) yield* complete(upload, file, size, expectedSha256)
-              }).pipe(Effect.catchAll(fail)),
+              }).pipe(Effect.catchAll((error) => fail(error))),
             Resume: (resume) =>
               Effect.gen(function*() {
                 // Resuming the upload this connection has open (say, after a lost reply) continues it.
@@ -263,7 +275,7 @@ export const make = (settings: SessionSettings) =>
                 if (state._tag === "Receiving" && held === state.size) {
                   yield* complete(upload, state.file, state.size, state.expectedSha256)
                 }
-              }).pipe(Effect.catchAll(fail)),
+              }).pipe(Effect.catchAll((error) => fail(error, resume.uploadId))),
             // Combinators rather than a generator: this runs for every chunk.
             Append: ({ bytes, completed, next }) =>
               Effect.flatMap(Ref.get(session), ({ active, state }) => {
@@ -285,7 +297,7 @@ export const make = (settings: SessionSettings) =>
                   Effect.zipRight(Metric.incrementBy(Metrics.bytesReceived, size)),
                   Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next }))),
                   Effect.zipRight(reply),
-                  Effect.catchAll(fail)
+                  Effect.catchAll((error) => fail(error, upload.uploadId))
                 )
               }),
             Cancel: ({ next }) =>

@@ -176,7 +176,7 @@ describe("disk space", () => {
       Effect.gen(function*() {
         const s = yield* openOn(yield* UploadSession.make(settings(CHECKED)))
         yield* sendFile(s, "a.txt", Buffer.from("hello"))
-        expect(yield* s.last).toEqual({ type: "error", message: Uploads.DISK_FULL })
+        expect(yield* s.last).toEqual({ type: "error", message: Uploads.DISK_FULL, code: "disk_full" })
         yield* nothingLeft
         yield* s.receive(metaOf({ file_name: "b.txt", file_size: 0 }))
         expect(yield* s.last).toMatchObject({ type: "file_received" })

@@ -101,30 +101,37 @@ describe("upload events", () => {
       ])
     }).pipe(withSession))
 
-  it.effect("a storage failure emits upload.failed with reason storage", () =>
+  const storeFailing = (where: "append" | "commit") =>
+    Layer.effect(FileStore, Effect.map(FileStore, (store) => ({
+      ...store,
+      begin: (id: string) =>
+        Effect.map(store.begin(id), (partial) => ({
+          ...partial,
+          append: (bytes: Uint8Array) =>
+            where === "append" ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO") })) : partial.append(bytes),
+          commit: (...args: Parameters<typeof partial.commit>) =>
+            where === "commit" ? Effect.fail(new FileStoreError({ reason: "Commit", cause: new Error("EIO") })) : partial.commit(...args)
+        }))
+    }))).pipe(Layer.provideMerge(memoryStore))
+  const withStoreFailing = (where: "append" | "commit") =>
+    Effect.provide(Layer.provideMerge(
+      UploadSession.layer(settings),
+      Layer.mergeAll(storeFailing(where), memoryLimiter, MemoryConcurrencyLimiter.layerMemory, MemoryUploadRegistry.layerMemory, MemoryUploadEvents.layerMemory)
+    ))
+
+  it.effect("a failed commit emits upload.failed with reason storage", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receive(meta("a.txt", 2), chunk("ab"))
+      expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.failed", "storage"]])
+    }).pipe(withStoreFailing("commit")))
+
+  it.effect("a store that cannot be written suspends the upload: no event, it has not ended", () =>
     Effect.gen(function*() {
       const s = yield* openSession()
       yield* s.receive(meta("a.txt", 4), chunk("ab"))
-      expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.failed", "storage"]])
-    }).pipe(
-      Effect.provide(Layer.provideMerge(
-        UploadSession.layer(settings),
-        Layer.mergeAll(
-          Layer.effect(FileStore, Effect.map(FileStore, (store) => ({
-            ...store,
-            begin: (id: string) =>
-              Effect.map(store.begin(id), (partial) => ({
-                ...partial,
-                append: () => Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO") }))
-              }))
-          }))).pipe(Layer.provideMerge(memoryStore)),
-          memoryLimiter,
-          MemoryConcurrencyLimiter.layerMemory,
-          MemoryUploadRegistry.layerMemory,
-          MemoryUploadEvents.layerMemory
-        )
-      ))
-    ))
+      expect(yield* events).toEqual([])
+    }).pipe(withStoreFailing("append")))
 
   it.effect("a dropped connection emits nothing (the upload is kept for a resume); the resumed upload completes once", () =>
     Effect.gen(function*() {

@@ -227,10 +227,41 @@ describe("UploadSession", () => {
       const s = yield* Effect.provide(openSession(), sessionLayer().pipe(Layer.provide(flakyStore), Layer.provide(memoryLimiter)))
       yield* s.receiveAll(meta("a.txt", 2), chunk("ab"))
       const sent = yield* Ref.get(s.sent)
-      expect(sent[1]).toEqual({ type: "error", message: UploadSession.STORAGE_FAILED })
+      expect(sent[1]).toEqual({ type: "error", message: UploadSession.STORAGE_UNAVAILABLE, code: "storage_unavailable" })
       expect(JSON.stringify(sent)).not.toContain("EIO")
-      yield* s.receiveAll(chunk("ab"), meta("a.txt", 2), chunk("ab"))
+      // Suspended, not discarded: the upload waits for a resume with what the store holds.
+      const uploadId = String(sent[0]?.["upload_id"])
+      yield* s.receiveAll(chunk("ab"), JSON.stringify({ type: "file_meta", file_name: "a.txt", file_size: 2, upload_id: uploadId }), chunk("ab"))
       expect(yield* s.types).toEqual(["meta_received", "error", "error", "meta_received", "file_received"])
+      expect((yield* Ref.get(s.sent))[3]).toMatchObject({ upload_id: uploadId, offset: 0 })
+    }).pipe(Effect.provide(memoryStore)))
+
+  it.effect("a full disk or a failed commit discards the upload, and says so", () =>
+    Effect.gen(function*() {
+      const failing = (fail: "append" | "commit", cause: unknown) =>
+        Layer.effect(
+          FileStore,
+          Effect.map(FileStore, (store) => ({
+            ...store,
+            begin: (uploadId: string) =>
+              Effect.map(store.begin(uploadId), (partial) => ({
+                ...partial,
+                append: (bytes: Uint8Array) =>
+                  fail === "append" ? Effect.fail(new FileStoreError({ reason: "Write", cause })) : partial.append(bytes),
+                commit: (...args: Parameters<typeof partial.commit>) =>
+                  fail === "commit" ? Effect.fail(new FileStoreError({ reason: "Commit", cause })) : partial.commit(...args)
+              }))
+          }))
+        ).pipe(Layer.provideMerge(memoryStore))
+      const cases = [
+        ["append", Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }), Uploads.DISK_FULL, "disk_full"],
+        ["commit", new Error("EIO: i/o error, link"), Uploads.STORAGE_FAILED, "storage_failed"]
+      ] as const
+      for (const [where, cause, message, code] of cases) {
+        const s = yield* Effect.provide(openSession(), sessionLayer().pipe(Layer.provide(failing(where, cause)), Layer.provide(memoryLimiter)))
+        yield* s.receiveAll(meta("a.txt", 2), chunk("ab"))
+        expect(yield* s.last).toEqual({ type: "error", message, code })
+      }
     }).pipe(Effect.provide(memoryStore)))
 })
 

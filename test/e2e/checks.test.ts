@@ -121,7 +121,7 @@ describe("disk space (a 1 MiB tmpfs)", async () => {
         client.send(chunk(content.subarray(offset, offset + 64 * 1024)))
         last = await client.next()
       }
-      expect(last).toEqual({ type: "error", message: DISK_FULL })
+      expect(last).toEqual({ type: "error", message: DISK_FULL, code: "disk_full" })
       await eventually(async () => expect(await listDirectory(tmpfs!.directory)).toEqual(["filler.bin"]))
 
       expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200)

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as S3Bucket from "../../src/adapters/s3/S3Bucket.js"
 import { PARTIAL_FOLDER } from "../../src/adapters/s3/S3FileStore.js"
 import { run } from "../support/process.js"
+import { startProxy } from "../support/proxy.js"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
 import { type RunningS3, startS3rver } from "../support/s3rver.js"
 import { connect, eventually, type RunningServer, sha256, startServer } from "../support/server.js"
@@ -146,5 +147,60 @@ describe.skipIf(!redisAvailable)("STORAGE=s3: resuming on another instance (shar
     // Nothing of the partial upload is left in the bucket.
     expect(await keysUnder(prefix)).toEqual(["moved.bin"])
     onB.close()
+  }, 60_000)
+})
+
+describe("STORAGE=s3 while the bucket is down", () => {
+  it("an upload is suspended with the parts S3 already holds (storage_unavailable), and resumes from their end once S3 is back", async () => {
+    const prefix = `e2e-outage-${randomUUID()}/`
+    const proxy = await startProxy(Number(new URL(s3.endpoint).port))
+    const server = await startServer({
+      ...s3.env(prefix),
+      S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+      S3_PART_SIZE: String(5 * MiB),
+      FILE_MAX_SIZE: "64",
+      FILE_ALLOWED_EXTENSIONS: "bin"
+    })
+    try {
+      const content = randomBytes(20 * MiB)
+      const chunk = 256 * 1024
+      const client = await connect(server.url)
+      client.send({ type: "file_meta", file_name: "outage.bin", file_size: content.length })
+      const uploadId = String((await client.next())["upload_id"])
+      let offset = 0
+      let refused: Record<string, unknown> | undefined
+      while (offset < content.length && refused === undefined) {
+        // At least one part (5 MiB) is in the bucket: S3 goes down while the next ones go out.
+        if (offset === 11 * MiB) proxy.refuse(true)
+        client.sendRaw(content.subarray(offset, offset + chunk), true)
+        const reply = await client.next(30_000)
+        if (reply.type === "error") refused = reply
+        else offset += chunk
+      }
+      expect(refused).toMatchObject({ type: "error", code: "storage_unavailable" })
+      // While S3 is down, a resume is told the same, and nothing is lost.
+      client.send({ type: "file_meta", file_name: "outage.bin", file_size: content.length, upload_id: uploadId })
+      expect(await client.next(30_000)).toMatchObject({ type: "error", code: "storage_unavailable" })
+      proxy.refuse(false)
+      client.send({ type: "file_meta", file_name: "outage.bin", file_size: content.length, upload_id: uploadId })
+      const resumed = await client.next(30_000)
+      expect(resumed).toMatchObject({ type: "meta_received" })
+      // What S3 held: whole parts, none of the bytes after them (which the client was told of, see the README).
+      const held = Number(resumed["offset"])
+      expect(held).toBeGreaterThanOrEqual(5 * MiB)
+      expect(held % (5 * MiB)).toBe(0)
+      expect(held).toBeLessThanOrEqual(offset)
+      let last: Record<string, unknown> = resumed
+      for (let at = held; at < content.length; at += chunk) {
+        client.sendRaw(content.subarray(at, at + chunk), true)
+        last = await client.next(30_000)
+      }
+      expect(last).toMatchObject({ type: "file_received", sha256: sha256(content) })
+      expect(sha256((await readBack(prefix, "outage.bin"))!)).toBe(sha256(content))
+      client.close()
+    } finally {
+      await server.stop()
+      await proxy.close()
+    }
   }, 60_000)
 })

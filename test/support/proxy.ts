@@ -15,6 +15,8 @@ export interface DroppingProxy {
   readonly stallAfter: (bytes: number) => void
   /** Forwards what was held back, and stops holding. */
   readonly release: () => void
+  /** While on, new connections are reset at once (a server that is down); open ones are cut too. */
+  readonly refuse: (on: boolean) => void
   /** Connections accepted so far. */
   readonly connections: () => number
   readonly close: () => Promise<void>
@@ -27,7 +29,9 @@ export const startProxy = (targetPort: number): Promise<DroppingProxy> =>
     let accepted = 0
     let cutAt: number | undefined
     let stallAt: number | undefined
+    let refusing = false
     const server = net.createServer((client) => {
+      if (refusing) return client.resetAndDestroy()
       accepted++
       let sent = 0
       let answered = 0
@@ -69,6 +73,10 @@ export const startProxy = (targetPort: number): Promise<DroppingProxy> =>
           open.clear()
         },
         cutAfter: (bytes) => void (cutAt = bytes),
+        refuse: (on) => {
+          refusing = on
+          if (on) for (const socket of open) socket.destroy()
+        },
         stallAfter: (bytes) => void (stallAt = bytes),
         release: () => {
           stallAt = undefined

@@ -161,7 +161,9 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
           }).pipe(Effect.catchAll((error) => logFailure("remove")(error))),
           Effect.void
         ),
-        suspend: whenOpen<void, never>(Effect.tryPromise(() => writer.finish()).pipe(Effect.catchAll((error) => logFailure("flush")(error))), Effect.void)
+        // Every byte written is the operating system's already: closing is all that is left (after a failed
+        // write too, whose error the caller has been given).
+        suspend: whenOpen<void, never>(Effect.promise(() => writer.destroy()), Effect.void)
       }
     }
 

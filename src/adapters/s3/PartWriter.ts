@@ -38,6 +38,20 @@ export interface PartWriter {
   readonly finish: () => Promise<Finished>
   /** Drops the buffer, waits for the part in flight and closes the writer; the multipart upload id to abort, if one was started. Never rejects. */
   readonly destroy: () => Promise<string | undefined>
+  /**
+   * What S3 already holds of a writer that failed or was destroyed: the
+   * multipart upload and its parts uploaded so far, which are the first
+   * `bytes` bytes (every part but the last one is full). Undefined when no
+   * part was uploaded. Call it after `destroy`, so no part is in flight.
+   */
+  readonly uploaded: () => Stranded | undefined
+}
+
+/** The parts a failed writer left in S3: completing them makes an object of the first `bytes` bytes. */
+export interface Stranded {
+  readonly uploadId: string
+  readonly parts: ReadonlyArray<UploadedPart>
+  readonly bytes: number
 }
 
 export const make = (target: PartTarget, partSize: number): PartWriter => {
@@ -47,6 +61,8 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
   let closed = false
   let failure: unknown = undefined
   let uploadId: Promise<string> | undefined
+  /** The multipart upload id once S3 gave it. */
+  let createdId: string | undefined
   let inFlight: Promise<void> | undefined
   let partsSent = 0
   /** The body of the last part sent, free again once it is uploaded: the next part is copied into it. */
@@ -79,7 +95,7 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
   const sendPart = () => {
     const body = takeBody(Math.min(buffered, partSize))
     const partNumber = ++partsSent
-    uploadId ??= target.create()
+    uploadId ??= target.create().then((id) => (createdId = id))
     inFlight = uploadId
       .then((id) => target.uploadPart(id, partNumber, body))
       .then(
@@ -132,7 +148,9 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
       spare = undefined
       await inFlight
       return uploadId?.catch(() => undefined)
-    }
+    },
+    uploaded: () =>
+      createdId === undefined || parts.length === 0 ? undefined : { uploadId: createdId, parts: [...parts], bytes: parts.length * partSize }
   }
 
   /** Sends full parts, each once the one before is uploaded, until less than a part is buffered. */

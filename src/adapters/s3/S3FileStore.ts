@@ -56,6 +56,12 @@ export const make = Effect.gen(function*() {
   const partSize = bucket.settings.partSize
   /** Uploads open in this process, with when they last received bytes. */
   const open = new Map<string, number>()
+  /**
+   * Suspended uploads whose bytes S3 holds only as the parts of an unfinished
+   * multipart upload (the bucket failed before it could be completed), with
+   * when they last received bytes: a resume here completes them first.
+   */
+  const stranded = new Map<string, { readonly parts: PartWriter.Stranded; readonly touchedAt: number }>()
   let abortUnsupported = false
 
   const logFailure = (uploadId: string, what: string) => (cause: unknown) =>
@@ -174,7 +180,15 @@ export const make = Effect.gen(function*() {
           await bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt }))
         }).pipe(
           Effect.catchAll((error) =>
-            Effect.zipRight(logFailure(uploadId, "keep")(error.cause), Effect.promise(() => writer.destroy()).pipe(Effect.flatMap((id) => abort(uploadId, id))))
+            Effect.zipRight(
+              logFailure(uploadId, "keep")(error.cause),
+              Effect.flatMap(Effect.promise(() => writer.destroy()), (multipartId) => {
+                // The parts already uploaded are S3's: kept, they make the upload resumable from their end.
+                const parts = writer.uploaded()
+                if (parts === undefined || parts.bytes <= (resumedFrom ?? 0)) return abort(uploadId, multipartId)
+                return Effect.sync(() => void stranded.set(uploadId, { parts, touchedAt }))
+              })
+            )
           )
         )),
       Effect.void
@@ -197,11 +211,23 @@ export const make = Effect.gen(function*() {
         catch: failWith("Open")
       }))
 
+  /** Makes the parts a failed suspend left of `uploadId` its `.partial/` object, if there are any. */
+  const completeStranded = (uploadId: string) =>
+    Effect.suspend(() => {
+      const left = stranded.get(uploadId)
+      if (left === undefined) return Effect.void
+      return Effect.tryPromise({
+        try: async () => {
+          await bucket.completeMultipart(dataKey(uploadId), left.parts.uploadId, left.parts.parts)
+          await bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt: left.touchedAt }))
+        },
+        catch: failWith("Open")
+      }).pipe(Effect.tap(() => Effect.sync(() => stranded.delete(uploadId))))
+    })
+
   const resume = (uploadId: string) =>
-    open.has(uploadId) ? Effect.succeedNone : Effect.tryPromise({
-      try: () => bucket.size(dataKey(uploadId)),
-      catch: failWith("Open")
-    }).pipe(
+    open.has(uploadId) ? Effect.succeedNone : completeStranded(uploadId).pipe(
+      Effect.zipRight(Effect.tryPromise({ try: () => bucket.size(dataKey(uploadId)), catch: failWith("Open") })),
       Effect.flatMap((held) =>
         held === undefined || open.has(uploadId) ? Effect.succeedNone : Effect.flatMap(Clock.currentTimeMillis, (now) => {
           open.set(uploadId, now)
@@ -238,11 +264,17 @@ export const make = Effect.gen(function*() {
     Effect.map((stored) => {
       const byId = new Map(stored.map((partial) => [partial.uploadId, partial.touchedAt]))
       for (const [uploadId, at] of open) byId.set(uploadId, Math.max(at, byId.get(uploadId) ?? 0))
+      for (const [uploadId, left] of stranded) byId.set(uploadId, Math.max(left.touchedAt, byId.get(uploadId) ?? 0))
       return Array.from(byId, ([uploadId, at]): StoredPartial => ({ uploadId, touchedAt: at }))
     })
   )
 
-  const remove = (uploadId: string) => Effect.tryPromise({ try: () => removeStaged(uploadId), catch: failWith("Remove") })
+  const remove = (uploadId: string) =>
+    Effect.suspend(() => {
+      const left = stranded.get(uploadId)
+      stranded.delete(uploadId)
+      return left === undefined ? Effect.void : abort(uploadId, left.parts.uploadId)
+    }).pipe(Effect.zipRight(Effect.tryPromise({ try: () => removeStaged(uploadId), catch: failWith("Remove") })))
 
   return FileStore.of({ begin, resume, partials, remove })
 })
