@@ -137,8 +137,11 @@ export const verifyAndClean = async (
   }
   const entries = await readdir(server.directory)
   const expected = new Set(stored.map((file) => path.basename(file.path)))
-  // tus keeps a <id>.json metadata file beside each upload.
-  const leftovers = entries.filter((name) => !expected.has(name) && !(server.kind === "tus" && name.endsWith(".json")))
+  // tus keeps a <id>.json metadata file beside each upload; the project keeps the record of a completed upload
+  // (.<upload id>.upload.json), so that a resume that lost its file_received is answered again.
+  const kept = (name: string) =>
+    (server.kind === "tus" && name.endsWith(".json")) || (server.kind === "project" && name.startsWith(".") && name.endsWith(".upload.json"))
+  const leftovers = entries.filter((name) => !expected.has(name) && !kept(name))
   await Promise.all(entries.map((name) => rm(path.join(server.directory, name), { recursive: true, force: true })))
   return leftovers.length === 0 ? [] : [`${server.kind} left ${leftovers.length} unexpected file(s): ${leftovers.slice(0, 5).join(", ")}`]
 }

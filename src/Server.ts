@@ -94,7 +94,7 @@ const uploadRegistryLayer = (config: AppConfig, redis: Option.Option<RedisClient
     case "memory":
       return MemoryUploadRegistry.layerMemory
     case "filesystem":
-      return FsUploadRegistry.layer(config.saveDirectory)
+      return FsUploadRegistry.layer(config.saveDirectory, { sync: config.syncUploads })
     case "redis":
       return Option.match(redis, {
         onNone: () => Layer.die(new Error("UPLOAD_REGISTRY=redis needs REDIS_URL")),

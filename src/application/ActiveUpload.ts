@@ -39,15 +39,37 @@ export type Resumed =
   | { readonly _tag: "Opened"; readonly upload: ActiveUpload; readonly state: Upload.UploadState }
   | { readonly _tag: "Completed"; readonly completed: CompletedUpload }
 
+/**
+ * Why an upload was refused: "checksum", the bytes did not match the sha256
+ * the client gave; "content", they contradict the extension; "disk", no room
+ * for the file; "busy", another connection writes it; "unknown_upload", no
+ * such upload (for this identity); "taken_over", another connection took it
+ * over; "resume_mismatch", the resume does not repeat the upload's name, size
+ * or digest; "quota", too many unfinished uploads; "hook", the pre-upload
+ * hook said no.
+ */
+export type RefusalKind = "checksum" | "content" | "disk" | "busy" | "unknown_upload" | "taken_over" | "resume_mismatch" | "quota" | "hook"
+
 /** Why an upload could not be opened or finished, in words for the client. */
 export class UploadRefused extends Data.TaggedError("UploadRefused")<{
   readonly message: string
-  /**
-   * "checksum": the bytes did not match the sha256 the client gave;
-   * "content": they contradict the extension; "disk": no room for the file.
-   */
-  readonly kind?: "checksum" | "content" | "disk"
+  readonly kind: RefusalKind
 }> {}
+
+/** The `code` of the error reply for a refusal of `kind`. */
+export const refusalCode = (kind: RefusalKind): string => REFUSAL_CODES[kind]
+
+const REFUSAL_CODES: Record<RefusalKind, string> = {
+  checksum: "checksum_mismatch",
+  content: "content_mismatch",
+  disk: "insufficient_storage",
+  busy: "busy",
+  unknown_upload: "unknown_upload",
+  taken_over: "taken_over",
+  resume_mismatch: "resume_mismatch",
+  quota: "too_many_uploads",
+  hook: "upload_refused"
+}
 
 export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
 
@@ -59,7 +81,10 @@ export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
 export const logReference = (uploadId: string): string => createHash("sha256").update(uploadId).digest("hex").slice(0, 16)
 
 /** `text` with every occurrence of `uploadId` replaced by its log reference (error texts name partial files by it). */
-export const redact = (text: string, uploadId: string): string => text.split(uploadId).join(logReference(uploadId))
+export const redact = (text: string, uploadId?: string): string =>
+  (uploadId === undefined ? text : text.split(uploadId).join(logReference(uploadId)))
+    // Any other upload's id, in the name of its partial file or record.
+    .replace(/\.[A-Za-z0-9_-]{22,64}\.(part|upload\.json)/g, ".<upload id>.$1")
 
 /** A new id: 144 random bits, base64url (24 characters). */
 const newUploadId = (): string => randomBytes(18).toString("base64url")
@@ -81,14 +106,20 @@ export const STORAGE_FAILED = "The server could not store the file; the upload w
 export const STORAGE_UNAVAILABLE =
   "The server's storage is unavailable right now; the upload is kept with the bytes storage already holds: resume it with its upload_id in a moment"
 
+/** The storage error text when a new upload could not be started: nothing is held. */
+export const STORAGE_UNAVAILABLE_AT_START = "The server's storage is unavailable right now; nothing was stored: try again in a moment"
+
 /**
  * What a failure does to the upload it hit: a refusal, a full disk and a
- * failed commit end it ("discarded"); any other failure of the store or the
+ * failed commit end it ("discarded"), except a takeover, which leaves it to
+ * the other connection ("kept"); any other failure of the store or the
  * registry (it could not be written or reached) leaves it resumable with
  * what the store durably holds ("suspended").
  */
-export const outcomeOf = (error: UploadFailure): "discarded" | "suspended" =>
-  error._tag === "UploadRefused" || (error._tag === "FileStoreError" && (error.reason === "Commit" || outOfSpace(error)))
+export const outcomeOf = (error: UploadFailure): "discarded" | "suspended" | "kept" =>
+  error._tag === "UploadRefused"
+    ? error.kind === "taken_over" ? "kept" : "discarded"
+    : error._tag === "FileStoreError" && (error.reason === "Commit" || outOfSpace(error))
     ? "discarded"
     : "suspended"
 
@@ -155,32 +186,59 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
   /**
    * Reopens `step.uploadId` for `identity` and checks it against the resume
    * request: the state to continue in, or what the upload was stored as if it
-   * completed before. An upload someone else started is unknown to `identity`.
+   * completed before. An upload someone else started is unknown to
+   * `identity`. `admit` decides on an upload that would go on writing (the
+   * pre-upload hook), before anything is claimed or opened.
    */
-  const resume = (step: Upload.Step & { readonly _tag: "Resume" }, identity?: string): Effect.Effect<Resumed, UploadFailure> =>
+  const resume = (
+    step: Upload.Step & { readonly _tag: "Resume" },
+    identity?: string,
+    admit: (record: UploadRecord) => Effect.Effect<void, UploadRefused> = () => Effect.void
+  ): Effect.Effect<Resumed, UploadFailure> =>
     Effect.gen(function*() {
-      const record = yield* registry.get(step.uploadId)
+      const unknown = new UploadRefused({ message: Upload.UNKNOWN_UPLOAD, kind: "unknown_upload" })
+      const record = yield* registry.get(step.uploadId).pipe(
+        // An unreadable record can never be resumed: it is forgotten, like an upload that expired.
+        Effect.catchIf(
+          (error) => error.reason === "Corrupt",
+          (error) =>
+            Effect.zipRight(
+              Effect.logWarning("forgetting an unreadable upload record").pipe(
+                Effect.annotateLogs({ upload: logReference(step.uploadId), error: redact(error.message, step.uploadId) })
+              ),
+              Effect.as(Effect.ignoreLogged(registry.remove(step.uploadId)), Option.none<UploadRecord>())
+            )
+        )
+      )
       // The same answer as for an id never handed out: nothing tells another identity the upload exists.
-      if (Option.isNone(record) || record.value.identity !== identity) return yield* new UploadRefused({ message: Upload.UNKNOWN_UPLOAD })
+      if (Option.isNone(record) || record.value.identity !== identity) return yield* unknown
       const completed = record.value.completed
       if (completed !== undefined) {
         const verdict = Upload.resumedCompleted(step, record.value, completed.sha256)
-        if (Either.isLeft(verdict)) return yield* new UploadRefused({ message: verdict.left })
+        if (Either.isLeft(verdict)) return yield* new UploadRefused({ message: verdict.left, kind: "resume_mismatch" })
         return { _tag: "Completed", completed } as const
       }
+      yield* admit(record.value)
       const claimed = yield* registry.claim(step.uploadId)
-      if (Option.isNone(claimed)) return yield* new UploadRefused({ message: BUSY })
+      if (Option.isNone(claimed)) return yield* new UploadRefused({ message: BUSY, kind: "busy" })
       const release = claimed.value
-      const reopened = yield* Effect.tapError(store.resume(step.uploadId), () => release)
+      const reopened = yield* store.resume(step.uploadId).pipe(
+        Effect.tapError(() => release),
+        // Open in this process after all (its claim lapsed while it wrote): busy, not gone.
+        Effect.catchIf((error) => error.reason === "Busy", () => new UploadRefused({ message: BUSY, kind: "busy" }))
+      )
       if (Option.isNone(reopened)) {
         yield* Effect.ignoreLogged(registry.remove(step.uploadId))
         yield* release
-        return yield* new UploadRefused({ message: Upload.UNKNOWN_UPLOAD })
+        return yield* unknown
       }
       const { held, partial, replay } = reopened.value
       const giveBack = Effect.zipRight(partial.suspend, release)
       const state = Upload.resumed(step, record.value, held)
-      if (Either.isLeft(state)) return yield* Effect.zipRight(giveBack, new UploadRefused({ message: state.left }))
+      if (Either.isLeft(state)) {
+        const kind = state.left === Upload.UNKNOWN_UPLOAD ? "unknown_upload" : "resume_mismatch"
+        return yield* Effect.zipRight(giveBack, new UploadRefused({ message: state.left, kind }))
+      }
       const hash = createHash("sha256")
       const content = contentCheck(step.file.extension)
       yield* Effect.tapError(replay((bytes) => {
@@ -221,7 +279,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
     Effect.gen(function*() {
       if (!(yield* Effect.tapError(registry.holds(upload.uploadId), () => upload.partial.suspend))) {
         yield* upload.partial.suspend
-        return yield* new UploadRefused({ message: TAKEN_OVER })
+        return yield* new UploadRefused({ message: TAKEN_OVER, kind: "taken_over" })
       }
       yield* Effect.tapError(inspect(upload, new Uint8Array(0), true), () => discard(upload))
       const sha256 = upload.hash.digest("hex")
@@ -229,10 +287,14 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       const recordCompletion = (storedName: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (completedAt) =>
           registry.complete({ ...upload.record, completed: { storedName, extension: file.extension, sha256, completedAt } })).pipe(
-            // The file is published: the client is told so. Only a repeated resume of it will not be recognised.
+            Effect.as(true),
+            // The file is published: the client is told so. The store keeps what shows it is (see FileStore's commit).
             Effect.catchAll((error) =>
-              Effect.logError("upload published, but its completion could not be recorded").pipe(
-                Effect.annotateLogs({ upload: logReference(upload.uploadId), error: error.message })
+              Effect.as(
+                Effect.logError("upload published, but its completion could not be recorded").pipe(
+                  Effect.annotateLogs({ upload: logReference(upload.uploadId), error: redact(error.message, upload.uploadId) })
+                ),
+                false
               ))
           )
       const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
@@ -240,7 +302,11 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
         : upload.partial.commit(file, size, recordCompletion)
       const storedName = yield* Effect.tapError(published, () => discard(upload))
       return { storedName, sha256 }
-    }).pipe(Effect.ensuring(upload.release))
+    }).pipe(
+      // A bug on the way leaves the upload resumable, never an open file nobody closes (a no-op once committed).
+      Effect.tapDefect(() => upload.partial.suspend),
+      Effect.ensuring(upload.release)
+    )
 
   return { start, resume, finish, discard, suspend, inspect }
 })

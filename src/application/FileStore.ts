@@ -8,11 +8,12 @@ import type { Effect, Option } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
-  readonly reason: "Open" | "Write" | "Commit" | "Remove"
+  /** "Busy": the upload is open in this process already (see `resume`). */
+  readonly reason: "Open" | "Write" | "Commit" | "Remove" | "Busy"
   readonly cause: unknown
 }> {
   override get message(): string {
-    return `File store failed to ${this.reason.toLowerCase()}: ${String(this.cause)}`
+    return this.reason === "Busy" ? `File store busy: ${String(this.cause)}` : `File store failed to ${this.reason.toLowerCase()}: ${String(this.cause)}`
   }
 }
 
@@ -40,16 +41,18 @@ export interface PartialFile {
    * Never overwrites an existing file. When `expectedBytes` is given, refuses
    * a file of any other size (a sign that another writer appended too).
    * Once the file is complete under its name, runs `onPublished` with that
-   * name, then removes the partial data, and succeeds with the name; after a
-   * failure the partial data is discarded. A store that can tell (the
-   * filesystem store) publishes nothing twice: when a crash came between
-   * publishing and the end of `onPublished`, the next commit of the upload
-   * finds the name it was published under and succeeds with it.
+   * name (which says whether it recorded the completion), then removes the
+   * partial data, and succeeds with the name; after a failure the partial
+   * data is discarded. A store that can tell (the filesystem store, where
+   * files can be hard-linked) publishes nothing twice: when a crash came
+   * between publishing and the end of `onPublished`, or `onPublished` could
+   * not record the completion, it keeps what shows that the upload is
+   * published, and the next commit of the upload succeeds with that name.
    */
   readonly commit: (
     file: SafeFileName,
     expectedBytes?: number,
-    onPublished?: (storedName: string) => Effect.Effect<void>
+    onPublished?: (storedName: string) => Effect.Effect<boolean>
   ) => Effect.Effect<string, FileStoreError>
   /** Removes the partial data. Idempotent, a no-op after commit; never fails (failures are logged). */
   readonly discard: Effect.Effect<void>
@@ -79,7 +82,11 @@ export interface StoredPartial {
 export class FileStore extends Context.Tag("file-receiver/FileStore")<FileStore, {
   /** Opens a new, empty partial file for upload `uploadId`. */
   readonly begin: (uploadId: string) => Effect.Effect<PartialFile, FileStoreError>
-  /** Reopens the suspended partial file of `uploadId` for appending, if the store still has it. */
+  /**
+   * Reopens the suspended partial file of `uploadId` for appending, if the
+   * store still has it. Fails with reason "Busy" while this process has it
+   * open (its writer claim lapsed, say).
+   */
   readonly resume: (uploadId: string) => Effect.Effect<Option.Option<ResumedFile>, FileStoreError>
   /** The partial files at rest or open. */
   readonly partials: Effect.Effect<ReadonlyArray<StoredPartial>, FileStoreError>

@@ -3,6 +3,7 @@
  * /metrics). Names follow Prometheus conventions; `_total` counters.
  */
 import { Metric, MetricBoundaries } from "effect"
+import type { UploadEndReason } from "./UploadEvents.js"
 
 export const activeConnections = Metric.gauge("file_receiver_active_connections", {
   description: "WebSocket connections open now"
@@ -29,7 +30,7 @@ export const uploadsCompleted = Metric.counter("file_receiver_uploads_completed_
 })
 
 /** Failed uploads, by `reason`: refused, storage, checksum, content, disk, overflow, cancelled. */
-export const uploadsFailed = (reason: "refused" | "storage" | "checksum" | "content" | "disk" | "overflow" | "cancelled" | "replaced") =>
+export const uploadsFailed = (reason: UploadEndReason) =>
   Metric.counter("file_receiver_uploads_failed_total", {
     description: "Uploads that ended without a stored file, by reason",
     incremental: true

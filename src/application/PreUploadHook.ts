@@ -15,6 +15,8 @@ export interface UploadRequest {
   readonly clientAddress: string
   /** The authenticated identity of the client, when auth is on. */
   readonly identity?: string | undefined
+  /** True when the client resumes an upload it started earlier (allowed then). */
+  readonly resume?: boolean
 }
 
 export type HookVerdict = Data.TaggedEnum<{

@@ -17,7 +17,7 @@ export type UploadEventType = "upload.completed" | "upload.failed" | "upload.can
  * `cancelled` (the client sent cancel), `replaced` (a new file_meta during
  * the upload).
  */
-export type UploadEndReason = "storage" | "checksum" | "content" | "disk" | "overflow" | "cancelled" | "replaced"
+export type UploadEndReason = "storage" | "checksum" | "content" | "disk" | "overflow" | "cancelled" | "replaced" | "refused"
 
 /**
  * One event, as it is sent (JSON, snake_case like the wire protocol).

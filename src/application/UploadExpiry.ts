@@ -110,8 +110,14 @@ export const sweepWith = (expiry: Duration.Duration, failed: FailedRemovals) =>
         yield* claim.value
         continue
       }
+      const found = yield* Effect.either(registry.get(uploadId))
+      // What the upload is (unfinished, or completed with a leftover partial name) decides what to do: next sweep.
+      if (Either.isLeft(found)) {
+        yield* claim.value
+        continue
+      }
       handled.add(uploadId)
-      const record = Option.flatten(yield* Effect.option(registry.get(uploadId)))
+      const record = found.right
       // A completed upload's leftover partial name (a crash before it went): its record stays for resumes.
       if (Option.exists(record, (found) => found.completed !== undefined)) {
         yield* Effect.ensuring(Effect.ignore(store.remove(uploadId)), claim.value)
@@ -142,6 +148,12 @@ export const sweepWith = (expiry: Duration.Duration, failed: FailedRemovals) =>
       if (Option.isNone(claim)) continue
       const record = Option.isSome(listed) ? Either.right(listed) : yield* Effect.either(registry.get(uploadId))
       if (Either.isLeft(record)) {
+        yield* claim.value
+        continue
+      }
+      // A completed upload's record is not expired: it is forgotten in its own time (above).
+      if (Option.exists(record.right, (found) => found.completed !== undefined)) {
+        yield* Ref.update(failed, HashMap.remove(uploadId))
         yield* claim.value
         continue
       }

@@ -9,7 +9,7 @@
  * with its ttl.
  */
 import { Duration, Effect } from "effect"
-import { type ActiveUpload, type Resumed, type UploadFailure, UploadRefused, type Uploads } from "./ActiveUpload.js"
+import { type ActiveUpload, outcomeOf, type Resumed, type UploadFailure, UploadRefused, type Uploads } from "./ActiveUpload.js"
 import type { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
 
 export interface UploadQuotaSettings {
@@ -36,7 +36,7 @@ export const guard = (
       Effect.catchAll(limiter.acquire({ key, holder: uploadId, limit: settings.perClient, ttl }), (error) =>
         Effect.as(Effect.logError("upload limiter unavailable; allowing the upload").pipe(Effect.annotateLogs({ error: error.message })), true))
     const giveBack = (upload: ActiveUpload) => Effect.ignoreLogged(limiter.release(key, upload.uploadId))
-    const refused = new UploadRefused({ message: tooManyUploads(settings.perClient) })
+    const refused = new UploadRefused({ message: tooManyUploads(settings.perClient), kind: "quota" })
     return {
       // Everything else (content inspection, ...) is the unguarded service's.
       ...uploads,
@@ -49,8 +49,12 @@ export const guard = (
         Effect.flatMap(uploads.resume(...args), (resumed): Effect.Effect<Resumed, UploadFailure> =>
           resumed._tag === "Completed" ? Effect.succeed(resumed) : Effect.flatMap(take(resumed.upload.uploadId), (taken) =>
             taken ? Effect.succeed(resumed) : Effect.zipRight(uploads.suspend(resumed.upload), Effect.fail(refused)))),
+      // The lease goes with the upload: not when it lives on (suspended, or taken over by another connection).
       finish: (...[upload, file, size, expectedSha256]: Parameters<Uploads["finish"]>) =>
-        Effect.ensuring(uploads.finish(upload, file, size, expectedSha256), giveBack(upload)),
+        uploads.finish(upload, file, size, expectedSha256).pipe(
+          Effect.tap(() => giveBack(upload)),
+          Effect.tapError((error) => outcomeOf(error) === "discarded" ? giveBack(upload) : Effect.asVoid(take(upload.uploadId)))
+        ),
       discard: (upload: ActiveUpload) => Effect.zipRight(uploads.discard(upload), giveBack(upload)),
       // Renews the lease: a suspended upload is held for `ttl` from now.
       suspend: (upload: ActiveUpload) => Effect.zipRight(uploads.suspend(upload), Effect.asVoid(take(upload.uploadId)))

@@ -4,8 +4,7 @@
  * the same file_received), and who may write it. Shared by all instances
  * when it is backed by Redis.
  */
-import { Context, Data } from "effect"
-import type { Effect, Option } from "effect"
+import { Context, Data, Effect, Option, Schema } from "effect"
 
 export class UploadRegistryError extends Data.TaggedError("UploadRegistryError")<{
   readonly reason: "Unavailable" | "Corrupt"
@@ -73,3 +72,31 @@ export class UploadRegistry extends Context.Tag("file-receiver/UploadRegistry")<
    */
   readonly holds: (uploadId: string) => Effect.Effect<boolean, UploadRegistryError>
 }>() {}
+
+/** A record as registries store it (JSON); checked when read back, since stored text can be edited or cut short. */
+const StoredRecord = Schema.parseJson(Schema.Struct({
+  uploadId: Schema.String,
+  fileName: Schema.String,
+  size: Schema.Number,
+  expectedSha256: Schema.optionalWith(Schema.String, { as: "Option" }),
+  createdAt: Schema.Number,
+  identity: Schema.optional(Schema.String),
+  completed: Schema.optional(Schema.Struct({
+    storedName: Schema.String,
+    extension: Schema.String,
+    sha256: Schema.String,
+    completedAt: Schema.Number
+  }))
+}))
+
+/** The record stored as `text` (by `JSON.stringify` of an UploadRecord); fails with Corrupt when it is not one. */
+export const decodeRecord = (text: string): Effect.Effect<UploadRecord, UploadRegistryError> =>
+  Schema.decode(StoredRecord)(text).pipe(
+    Effect.map(({ completed, expectedSha256, identity, ...stored }): UploadRecord => ({
+      ...stored,
+      expectedSha256: Option.getOrUndefined(expectedSha256),
+      ...(identity === undefined ? {} : { identity }),
+      ...(completed === undefined ? {} : { completed })
+    })),
+    Effect.mapError((cause) => new UploadRegistryError({ reason: "Corrupt", cause }))
+  )

@@ -122,40 +122,49 @@ export const make = (settings: SessionSettings) =>
         /** Discards the open upload (if any) and reports how it ended. */
         const discardAs = (type: "upload.failed" | "upload.cancelled", reason: UploadEvents.UploadEndReason) =>
           endActive((upload) => Effect.zipRight(uploads.discard(upload), ended(upload, { type, reason })))
+        /** Why an upload ended, for events and metrics alike. */
         const failureReason = (error: UploadFailure): UploadEvents.UploadEndReason =>
-          error._tag === "UploadRefused" && error.kind !== undefined
-            ? error.kind
+          error._tag === "UploadRefused"
+            ? error.kind === "checksum" || error.kind === "content" || error.kind === "disk" ? error.kind : "refused"
             : error._tag === "FileStoreError" && outOfSpace(error)
             ? "disk"
             : "storage"
 
-        /** Ends the step that failed with `error`, on upload `uploadId` when known (its id never goes into a log line). */
-        const fail = (error: UploadFailure, uploadId?: string) =>
+        /**
+         * Ends the step that failed with `error`: on upload `uploadId` when known (its id never goes into a
+         * log line), or while `starting` one (nothing is held yet).
+         */
+        const fail = (error: UploadFailure, context: { readonly uploadId?: string; readonly starting?: boolean } = {}) =>
           Effect.gen(function*() {
-            const reported = uploadId === undefined ? error.message : Uploads.redact(error.message, uploadId)
+            const { starting = false, uploadId } = context
+            const reported = Uploads.redact(error.message, uploadId)
+            const reference = uploadId === undefined ? {} : { upload: Uploads.logReference(uploadId) }
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
-            if (Uploads.outcomeOf(error) === "suspended") {
+            const outcome = Uploads.outcomeOf(error)
+            if (outcome === "suspended") {
               // The store or registry could not be reached: the upload is kept for a resume, as on a dropped connection.
               yield* endActive(uploads.suspend)
               yield* Metric.increment(Metrics.uploadsSuspendedByStorage)
-              yield* Effect.logError("upload suspended: storage unavailable").pipe(
-                log({ ...(uploadId === undefined ? {} : { upload: Uploads.logReference(uploadId) }), error: reported })
+              yield* Effect.logError(starting ? "upload not started: storage unavailable" : "upload suspended: storage unavailable").pipe(
+                log({ ...reference, error: reported })
               )
-              return yield* connection.send(Messages.error(Uploads.STORAGE_UNAVAILABLE, "storage_unavailable"))
+              return yield* connection.send(Messages.error(starting ? Uploads.STORAGE_UNAVAILABLE_AT_START : Uploads.STORAGE_UNAVAILABLE, "storage_unavailable"))
             }
-            // The metric and the event agree (a full disk is "disk" for both); a refusal of no kind is "refused" for the metric.
-            yield* Metric.increment(Metrics.uploadsFailed(error._tag === "UploadRefused" && error.kind === undefined ? "refused" : failureReason(error)))
-            yield* discardAs("upload.failed", failureReason(error))
             if (error._tag === "UploadRefused") {
+              // A takeover leaves the upload to the other connection; a hook's refusal is counted as the hook's.
+              if (outcome === "discarded" && error.kind !== "hook") {
+                yield* Metric.increment(Metrics.uploadsFailed(failureReason(error)))
+                yield* discardAs("upload.failed", failureReason(error))
+              }
               // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
               if (error.kind === "content" || error.kind === "disk") {
                 yield* Effect.logWarning("upload refused").pipe(log({ reason: error.kind }))
               }
-              return yield* connection.send(Messages.error(error.message))
+              return yield* connection.send(Messages.error(error.message, Uploads.refusalCode(error.kind)))
             }
-            yield* Effect.logError("upload discarded: storage failed").pipe(
-              log({ ...(uploadId === undefined ? {} : { upload: Uploads.logReference(uploadId) }), error: reported })
-            )
+            yield* Metric.increment(Metrics.uploadsFailed(failureReason(error)))
+            yield* discardAs("upload.failed", failureReason(error))
+            yield* Effect.logError("upload discarded: storage failed").pipe(log({ ...reference, error: reported }))
             yield* connection.send(outOfSpace(error) ? Messages.error(Uploads.DISK_FULL, "disk_full") : Messages.error(Uploads.STORAGE_FAILED, "storage_failed"))
           })
 
@@ -165,7 +174,7 @@ export const make = (settings: SessionSettings) =>
             const { sha256, storedName } = yield* uploads.finish(upload, file, size, expectedSha256).pipe(
               Effect.tapError((error) =>
                 // Taken over, or suspended: the upload lives on, with the other connection or for a resume.
-                (error._tag === "UploadRefused" && error.message === Uploads.TAKEN_OVER) || Uploads.outcomeOf(error) === "suspended"
+                Uploads.outcomeOf(error) !== "discarded"
                   ? Effect.void
                   : ended(upload, { type: "upload.failed", reason: failureReason(error) })
               )
@@ -210,14 +219,14 @@ export const make = (settings: SessionSettings) =>
                   yield* Metric.increment(Metrics.preUploadHookRefusals)
                   yield* Effect.logInfo("upload refused by the pre-upload hook").pipe(log({ file: file.name, size, reason: verdict.reason }))
                   yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
-                  return yield* connection.send(Messages.error(verdict.reason))
+                  return yield* connection.send(Messages.error(verdict.reason, Uploads.refusalCode("hook")))
                 }
                 const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity)
                 yield* opened(upload, next, 0)
                 yield* Metric.increment(Metrics.uploadsStarted)
                 yield* Effect.logInfo("upload started").pipe(log({ upload: Uploads.logReference(upload.uploadId), file: file.name, size }))
                 if (completed) yield* complete(upload, file, size, expectedSha256)
-              }).pipe(Effect.catchAll((error) => fail(error))),
+              }).pipe(Effect.catchAll((error) => fail(error, { starting: true }))),
             Resume: (resume) =>
               Effect.gen(function*() {
                 // Resuming the upload this connection has open (say, after a lost reply) continues it.
@@ -228,7 +237,30 @@ export const make = (settings: SessionSettings) =>
                       : Effect.zipRight(uploads.discard(open), ended(open, { type: "upload.cancelled", reason: "replaced" }))
                   )
                 }
-                const resumed = yield* uploads.resume(resume, connection.identity).pipe(
+                // The hook decides on every upload that goes on writing, resumed ones too (a policy may have changed),
+                // before anything is claimed or read back.
+                const admit = () =>
+                  Effect.flatMap(
+                    checkHook({
+                      fileName: resume.fileName,
+                      size: resume.size,
+                      sha256: resume.expectedSha256,
+                      clientAddress: connection.clientAddress,
+                      identity: connection.identity,
+                      resume: true
+                    }),
+                    (verdict) =>
+                      verdict._tag === "Allowed" ? Effect.void : Effect.zipRight(
+                        Effect.zipRight(
+                          Metric.increment(Metrics.preUploadHookRefusals),
+                          Effect.logInfo("resume refused by the pre-upload hook").pipe(
+                            log({ upload: Uploads.logReference(resume.uploadId), reason: verdict.reason })
+                          )
+                        ),
+                        Effect.fail(new Uploads.UploadRefused({ message: verdict.reason, kind: "hook" }))
+                      )
+                  )
+                const resumed = yield* uploads.resume(resume, connection.identity, admit).pipe(
                   // Held bytes that contradict the extension end the upload here, before it is open on this session.
                   Effect.tapError((error) =>
                     error._tag === "UploadRefused" && error.kind === "content"
@@ -253,21 +285,6 @@ export const make = (settings: SessionSettings) =>
                   return yield* connection.send(Messages.fileReceived(storedName, extension, sha256))
                 }
                 const { state, upload } = resumed
-                // The hook decides on every upload that goes on writing, resumed ones too (a policy may have changed).
-                const verdict = yield* checkHook({
-                  fileName: resume.fileName,
-                  size: resume.size,
-                  sha256: state._tag === "Receiving" ? state.expectedSha256 : resume.expectedSha256,
-                  clientAddress: connection.clientAddress,
-                  identity: connection.identity
-                })
-                if (verdict._tag === "Refused") {
-                  yield* uploads.suspend(upload)
-                  yield* Metric.increment(Metrics.preUploadHookRefusals)
-                  yield* Effect.logInfo("resume refused by the pre-upload hook").pipe(log({ upload: Uploads.logReference(upload.uploadId), reason: verdict.reason }))
-                  yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
-                  return yield* connection.send(Messages.error(verdict.reason))
-                }
                 const held = state._tag === "Receiving" ? state.received : 0
                 yield* opened(upload, state, held)
                 yield* Metric.increment(Metrics.uploadsResumed)
@@ -275,7 +292,7 @@ export const make = (settings: SessionSettings) =>
                 if (state._tag === "Receiving" && held === state.size) {
                   yield* complete(upload, state.file, state.size, state.expectedSha256)
                 }
-              }).pipe(Effect.catchAll((error) => fail(error, resume.uploadId))),
+              }).pipe(Effect.catchAll((error) => fail(error, { uploadId: resume.uploadId }))),
             // Combinators rather than a generator: this runs for every chunk.
             Append: ({ bytes, completed, next }) =>
               Effect.flatMap(Ref.get(session), ({ active, state }) => {
@@ -297,7 +314,7 @@ export const make = (settings: SessionSettings) =>
                   Effect.zipRight(Metric.incrementBy(Metrics.bytesReceived, size)),
                   Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next }))),
                   Effect.zipRight(reply),
-                  Effect.catchAll((error) => fail(error, upload.uploadId))
+                  Effect.catchAll((error) => fail(error, { uploadId: upload.uploadId }))
                 )
               }),
             Cancel: ({ next }) =>
@@ -329,27 +346,25 @@ export const make = (settings: SessionSettings) =>
           })
 
         /**
-         * After a defect (a bug) in a frame's handling: the open upload may be half-written, so it is
-         * discarded (counted and reported as a storage failure, the nearest reason) and the session starts
-         * over from Idle; the defect is logged, the client is told, and the connection goes on.
+         * After a defect (a bug) in a frame's handling: the open upload is suspended, as on a dropped
+         * connection (every byte it was answered for is in the store, and a resume checks them again), and
+         * the session starts over from Idle; the defect is logged, the client is told, and the connection
+         * goes on.
          */
         const recover = (defect: unknown): Effect.Effect<Verdict> =>
           Effect.gen(function*() {
             const active = yield* Ref.modify(session, (s) => [s.active, { state: Upload.initial, active: Option.none() }])
-            // A defect's text may hold the upload's id (in a path, say), and the id lets its holder resume the upload.
+            // A defect's text may hold an upload's id (in a path, say), and the id lets its holder resume the upload.
+            const uploadId = Option.getOrUndefined(Option.map(active, (upload) => upload.uploadId))
             const logged = (cause: Cause.Cause<unknown>) =>
-              Option.match(active, {
-                onNone: () => log({ error: Cause.pretty(cause) }),
-                onSome: ({ uploadId }) => {
-                  const upload = Uploads.logReference(uploadId)
-                  return log({ error: Cause.pretty(cause).split(uploadId).join(upload), upload })
-                }
+              log({
+                error: Uploads.redact(Cause.pretty(cause), uploadId),
+                ...(uploadId === undefined ? {} : { upload: Uploads.logReference(uploadId) })
               })
             yield* Effect.logError("defect while handling a frame; answered internal_error").pipe(logged(Cause.die(defect)))
             if (Option.isSome(active)) {
-              yield* Metric.increment(Metrics.uploadsFailed("storage"))
-              yield* Effect.zipRight(uploads.discard(active.value), ended(active.value, { type: "upload.failed", reason: "storage" })).pipe(
-                Effect.catchAllCause((cause) => Effect.logError("could not discard the upload after a defect").pipe(logged(cause)))
+              yield* uploads.suspend(active.value).pipe(
+                Effect.catchAllCause((cause) => Effect.logError("could not suspend the upload after a defect").pipe(logged(cause)))
               )
             }
             yield* connection.send(Messages.internalError)

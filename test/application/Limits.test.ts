@@ -89,7 +89,7 @@ describe("unfinished uploads per client (MAX_UPLOADS_PER_IP)", () => {
       }
       const third = yield* open()
       yield* third.receive(meta("c.txt", 10))
-      expect(yield* third.last).toEqual({ type: "error", message: UploadQuota.tooManyUploads(2) })
+      expect(yield* third.last).toEqual({ type: "error", message: UploadQuota.tooManyUploads(2), code: "too_many_uploads" })
       expect((yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).length).toBe(2)
       const other = yield* open("192.0.2.99")
       yield* other.receive(meta("c.txt", 10))

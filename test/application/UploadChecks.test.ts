@@ -72,7 +72,7 @@ describe("content check", () => {
     Effect.gen(function*() {
       const s = yield* openOn(yield* UploadSession.make(settings(CHECKED)))
       yield* sendFile(s, "report.pdf", withHead(ELF_HEAD, 20_000))
-      expect((yield* s.replies).find((reply) => reply["type"] === "error")).toEqual({ type: "error", message: "File content does not match its extension .pdf; upload discarded" })
+      expect((yield* s.replies).find((reply) => reply["type"] === "error")).toEqual({ type: "error", message: "File content does not match its extension .pdf; upload discarded", code: "content_mismatch" })
       yield* nothingLeft
       yield* sendFile(s, "report.pdf", withHead(PDF_HEAD, 20_000))
       expect(yield* s.last).toMatchObject({ type: "file_received", extension: "pdf" })
@@ -94,7 +94,8 @@ describe("content check", () => {
       yield* s.receive(metaOf({ file_name: "notes.txt", file_size: 10 }), binary(Buffer.from("héllo")), binary(Buffer.from([0xc3, 0x28, 0x41, 0x42])))
       expect(yield* s.last).toEqual({
         type: "error",
-        message: "File content does not match its extension .txt: expected UTF-8 text without NUL bytes; upload discarded"
+        message: "File content does not match its extension .txt: expected UTF-8 text without NUL bytes; upload discarded",
+        code: "content_mismatch"
       })
       yield* nothingLeft
     }).pipe(Effect.provide(backends)))
@@ -127,7 +128,7 @@ describe("content check", () => {
       yield* Scope.close(third.scope, Exit.void)
       const fourth = yield* openOn(checked)
       yield* fourth.receive(metaOf({ file_name: "sneaky.pdf", file_size: elf.length, upload_id: sneakyId }))
-      expect(yield* fourth.last).toEqual({ type: "error", message: "File content does not match its extension .pdf; upload discarded" })
+      expect(yield* fourth.last).toEqual({ type: "error", message: "File content does not match its extension .pdf; upload discarded", code: "content_mismatch" })
       expect(yield* Effect.flatMap(MemoryFiles, (files) => files.partialIds)).toEqual([])
       // Receivers hear that it ended, though it never opened on the resuming connection.
       const events = yield* Effect.flatMap(RecordedEvents, (recorded) => recorded.all)
@@ -144,7 +145,7 @@ describe("disk space", () => {
       )
       const s = yield* openOn(sessions)
       yield* s.receive(metaOf({ file_name: "big.txt", file_size: 501 }))
-      expect(yield* s.last).toEqual({ type: "error", message: "Not enough free disk space on the server for 501 bytes; try again later" })
+      expect(yield* s.last).toEqual({ type: "error", message: "Not enough free disk space on the server for 501 bytes; try again later", code: "insufficient_storage" })
       yield* nothingLeft
       yield* sendFile(s, "fits.txt", Buffer.alloc(500, 97))
       expect(yield* s.last).toMatchObject({ type: "file_received" })

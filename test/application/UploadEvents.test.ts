@@ -178,7 +178,7 @@ describe("pre-upload hook", () => {
         yield* s.receive(meta("no.txt", 3), chunk("abc"), meta("yes.txt", 3, { sha256: "a".repeat(64) }))
         const sent = yield* Ref.get(s.sent)
         expect(sent.slice(0, 3)).toEqual([
-          { type: "error", message: "Quota exceeded for alice" },
+          { type: "error", message: "Quota exceeded for alice", code: "upload_refused" },
           { type: "error", message: "No upload in progress: send file_meta first" },
           expect.objectContaining({ type: "meta_received" })
         ])
@@ -211,7 +211,7 @@ describe("pre-upload hook", () => {
         yield* Ref.set(refuseAll, true)
         const refused = yield* openSession()
         yield* refused.receive(meta("a.txt", 6, { upload_id: uploadId }))
-        expect((yield* Ref.get(refused.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice" })
+        expect((yield* Ref.get(refused.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice", code: "upload_refused" })
         expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([uploadId])
         yield* Scope.close(refused.scope, Exit.void)
 
@@ -221,7 +221,7 @@ describe("pre-upload hook", () => {
         expect((yield* Ref.get(second.sent)).at(-1)).toMatchObject({ type: "meta_received", offset: 3 })
         expect((yield* Ref.get(asked)).map((request) => request.fileName)).toEqual(["a.txt", "a.txt", "a.txt"])
         yield* second.receive(meta("no.txt", 3))
-        expect((yield* Ref.get(second.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice" })
+        expect((yield* Ref.get(second.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice", code: "upload_refused" })
         expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
         expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.cancelled", "replaced"]])
       }).pipe((self) => withSession(self, switchableHook))

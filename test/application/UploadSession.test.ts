@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, HashMap, Layer, Logger, Option, Ref, Scope, TestClock } from "effect"
 import { FileStore, FileStoreError } from "../../src/application/FileStore.js"
 import { RateLimiter, RateLimiterError } from "../../src/application/RateLimiter.js"
-import { UploadRegistry } from "../../src/application/UploadRegistry.js"
+import { UploadRegistry, UploadRegistryError } from "../../src/application/UploadRegistry.js"
 import * as UploadSession from "../../src/application/UploadSession.js"
 import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
@@ -319,8 +319,9 @@ describe("defects", () => {
       expect(JSON.stringify(lines)).not.toContain(uploadId)
       expect(errors[0]?.annotations["upload"]).toBe(Uploads.logReference(uploadId))
 
-      // The half-written upload is gone; the session goes on from Idle.
+      // The upload is suspended, not open (every byte answered is in the store): it can be resumed; the session goes on from Idle.
       expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([uploadId])
       verdicts.push(...(yield* Effect.forEach([chunk("ab"), meta("a.txt", 2), chunk("ab")], receive)))
       expect(verdicts).toEqual(["continue", "continue", "continue", "continue", "continue"])
       expect(yield* s.types).toEqual(["meta_received", "error", "error", "meta_received", "file_received"])
@@ -328,6 +329,79 @@ describe("defects", () => {
       expect(yield* committedText("a.txt")).toEqual(Option.some("ab"))
       expect(Option.isNone(yield* Ref.get(s.closed))).toBe(true)
     }).pipe(Effect.provide(sessionLayer().pipe(Layer.provideMerge(buggyStore(1)), Layer.provide(memoryLimiter)))))
+})
+
+describe("an upload lives on through what is not its client's fault", () => {
+  const metaOf = (fields: Record<string, unknown>) => JSON.stringify({ type: "file_meta", ...fields })
+  const uploadIdOf = (reply: Record<string, unknown> | undefined) => String(reply?.["upload_id"])
+  /** The memory store with `change` applied to its service. */
+  const storeWith = (change: (store: FileStore["Type"]) => FileStore["Type"]) =>
+    Layer.effect(FileStore, Effect.map(FileStore, change)).pipe(Layer.provideMerge(memoryStore))
+  const withStore = (store: Layer.Layer<FileStore | MemoryFiles>) =>
+    Effect.provide(sessionLayer().pipe(Layer.provideMerge(store), Layer.provide(memoryLimiter)))
+
+  it.effect("a bug while finishing leaves the upload suspended (no open file), and a resume completes it", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("a.txt", 4), chunk("ab"), chunk("cd"))
+      expect((yield* s.last)?.["code"]).toBe("internal_error")
+      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.openPartials)).toBe(0)
+      const uploadId = uploadIdOf((yield* Ref.get(s.sent))[0])
+      const again = yield* openSession()
+      yield* again.receive(metaOf({ file_name: "a.txt", file_size: 4, upload_id: uploadId }))
+      expect((yield* again.last)?.["type"]).toBe("file_received")
+      expect(yield* committedText("a.txt")).toEqual(Option.some("abcd"))
+    }).pipe(withStore(storeWith((store) => {
+      let dies = 1
+      return {
+        ...store,
+        begin: (uploadId) =>
+          Effect.map(store.begin(uploadId), (partial) => ({
+            ...partial,
+            commit: (...args: Parameters<typeof partial.commit>) => (dies-- > 0 ? Effect.die(new Error("bug")) : partial.commit(...args))
+          }))
+      }
+    }))))
+
+  it.effect("a store that still has the upload open (a lapsed claim) answers busy and keeps the record", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receiveAll(meta("a.txt", 4), chunk("ab"))
+      const uploadId = uploadIdOf((yield* Ref.get(s.sent))[0])
+      yield* Scope.close(s.scope, Exit.void)
+      const again = yield* openSession()
+      yield* again.receive(metaOf({ file_name: "a.txt", file_size: 4, upload_id: uploadId }))
+      expect(yield* again.last).toEqual({ type: "error", message: Uploads.BUSY, code: "busy" })
+      expect(Option.isSome(yield* Effect.flatMap(UploadRegistry, (registry) => registry.get(uploadId)))).toBe(true)
+    }).pipe(Effect.provide(UploadSession.layer(settings).pipe(
+      Layer.provideMerge(Layer.mergeAll(
+        storeWith((store) => ({ ...store, resume: () => Effect.fail(new FileStoreError({ reason: "Busy", cause: "open here" })) })),
+        MemoryUploadRegistry.layerMemory,
+        MemoryConcurrencyLimiter.layerMemory
+      )),
+      Layer.provide(memoryLimiter)
+    ))))
+
+  it.effect("an unreadable record is forgotten and answered as an unknown upload", () =>
+    Effect.gen(function*() {
+      const s = yield* openSession()
+      yield* s.receive(metaOf({ file_name: "a.txt", file_size: 4, upload_id: "c".repeat(24) }))
+      expect(yield* s.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD, code: "unknown_upload" })
+    }).pipe(
+      Effect.provide(UploadSession.layer(settings).pipe(
+        Layer.provide(Layer.succeed(UploadRegistry, UploadRegistry.of({
+          create: () => Effect.void,
+          get: () => Effect.fail(new UploadRegistryError({ reason: "Corrupt", cause: "truncated JSON" })),
+          complete: () => Effect.void,
+          list: Effect.succeed([]),
+          remove: () => Effect.void,
+          claim: () => Effect.succeedNone,
+          holds: () => Effect.succeed(false)
+        }))),
+        Layer.provide(MemoryConcurrencyLimiter.layerMemory)
+      )),
+      Effect.provide(memory)
+    ))
 })
 
 describe("resume and integrity", () => {
@@ -371,7 +445,7 @@ describe("resume and integrity", () => {
       yield* second.receive(metaOf({ file_name: "a.txt", file_size: 11, upload_id: uploadId }))
       expect(String((yield* second.last)?.["message"])).toContain("file_name and file_size must match")
       yield* second.receive(metaOf({ file_name: "a.txt", file_size: 10, upload_id: "x".repeat(24) }))
-      expect(yield* second.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+      expect(yield* second.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD, code: "unknown_upload" })
       yield* second.receive(metaOf({ file_name: "a.txt", file_size: 10, upload_id: uploadId }))
       expect(yield* second.last).toMatchObject({ type: "meta_received", offset: 3 })
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
@@ -396,7 +470,7 @@ describe("resume and integrity", () => {
       const second = yield* openSession()
       const resume = metaOf({ file_name: "a.txt", file_size: 10, upload_id: uploadId })
       yield* second.receive(resume)
-      expect(yield* second.last).toEqual({ type: "error", message: Uploads.BUSY })
+      expect(yield* second.last).toEqual({ type: "error", message: Uploads.BUSY, code: "busy" })
       yield* Scope.close(first.scope, Exit.void)
       yield* second.receive(resume)
       expect(yield* second.last).toMatchObject({ type: "meta_received", offset: 3 })
@@ -456,7 +530,7 @@ describe("resume and integrity", () => {
       const idleId = uploadIdOf((yield* Ref.get(idle.sent))[0])
       const late = yield* openSession()
       yield* late.receive(metaOf({ file_name: "idle.txt", file_size: 10, upload_id: idleId }))
-      expect(yield* late.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+      expect(yield* late.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD, code: "unknown_upload" })
     }).pipe(Effect.provide(Layer.provideMerge(UploadSession.layer(settings), Layer.merge(MemoryUploadRegistry.layerMemory, memory)))))
 
   it.effect("the sweep also removes expired records left without a partial file (a crash between the two)", () =>
@@ -523,7 +597,7 @@ describe("completion is idempotent; resume is bound to who started the upload", 
       yield* again.receive(metaOf({ file_name: "b.txt", file_size: 6, upload_id: uploadId }))
       expect(String((yield* again.last)?.["message"])).toContain("file_name and file_size must match")
       yield* again.receive(metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId, sha256: sha256("abcdeF") }))
-      expect(yield* again.last).toEqual({ type: "error", message: "Cannot resume: sha256 differs from the one the upload started with" })
+      expect(yield* again.last).toEqual({ type: "error", message: "Cannot resume: sha256 differs from the one the upload started with", code: "resume_mismatch" })
       expect(HashMap.size(yield* committed)).toBe(1)
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
 
@@ -542,7 +616,7 @@ describe("completion is idempotent; resume is bound to who started the upload", 
       expect(yield* UploadExpiry.sweep(expiry)).toBe(0)
       const after = yield* openSession()
       yield* after.receive(resume)
-      expect(yield* after.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+      expect(yield* after.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD, code: "unknown_upload" })
     }).pipe(Effect.provide(Layer.provideMerge(UploadSession.layer(settings), Layer.merge(MemoryUploadRegistry.layerMemory, memory)))))
 
   it.effect("only the identity that started an upload may resume it: others get the answer an unknown id gets", () =>
@@ -570,7 +644,7 @@ describe("completion is idempotent; resume is bound to who started the upload", 
       const resume = metaOf({ file_name: "a.txt", file_size: 6, upload_id: uploadId })
       const bob = yield* openSession(undefined, "bob")
       yield* bob.receive(resume)
-      expect(yield* bob.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+      expect(yield* bob.last).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD, code: "unknown_upload" })
       const alice = yield* openSession(undefined, "alice")
       yield* alice.receive(resume)
       expect((yield* alice.last)?.["type"]).toBe("file_received")

@@ -252,17 +252,17 @@ export const fileStoreContract = (
       ))
 
     // FileStore.resume: "Reopens the *suspended* partial file": an open one (being written) is not handed out again.
-    live("resume-of-open-partial")("resume of a partial that is still open is None", () =>
+    live("resume-of-open-partial")("resume of a partial that is still open fails with Busy (it is not gone)", () =>
       withStore((store) =>
         Effect.gen(function*() {
           const id = freshUploadId()
           const partial = yield* store.begin(id)
           yield* partial.append(bytes("open"))
-          const second = yield* store.resume(id)
+          const second = yield* Effect.either(store.resume(id))
           // Clean up before asserting, so a second writer never outlives the test.
-          if (Option.isSome(second)) yield* second.value.partial.suspend
+          if (Either.isRight(second) && Option.isSome(second.right)) yield* second.right.value.partial.suspend
           yield* partial.discard
-          expect(Option.isNone(second)).toBe(true)
+          expect(second).toMatchObject({ _tag: "Left", left: { _tag: "FileStoreError", reason: "Busy" } })
         })
       ))
 

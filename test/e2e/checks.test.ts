@@ -24,7 +24,7 @@ describe("content check", () => {
   it("an executable named photo.png is refused and nothing of it stays on disk", async () => {
     const client = await connect(server.url)
     const reply = await upload(client, "photo.png", withHead(ELF_HEAD, 100_000), 16 * 1024)
-    expect(reply).toEqual({ type: "error", message: MISMATCH_PNG })
+    expect(reply).toEqual({ type: "error", message: MISMATCH_PNG, code: "content_mismatch" })
     await eventually(async () => expect(await listDirectory(server.directory)).toEqual([]))
     client.close()
   })
@@ -99,7 +99,7 @@ describe("disk space (a 1 MiB tmpfs)", async () => {
     try {
       const client = await connect(server.url)
       client.send(meta("small.txt", 10))
-      expect(await client.next()).toEqual({ type: "error", message: "Not enough free disk space on the server for 10 bytes; try again later" })
+      expect(await client.next()).toEqual({ type: "error", message: "Not enough free disk space on the server for 10 bytes; try again later", code: "insufficient_storage" })
       expect(await listDirectory(tmpfs!.directory)).toEqual([])
       client.close()
     } finally {

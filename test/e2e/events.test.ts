@@ -49,7 +49,7 @@ describe("pre-upload hook and webhook", () => {
   it("the hook refuses with its reason (sanitised) and nothing is stored; it allows the next upload", async () => {
     const client = await connect(server.url)
     client.send(meta("forbidden.txt", 5))
-    expect(await client.next()).toEqual({ type: "error", message: "Uploads of forbidden files are not allowed" })
+    expect(await client.next()).toEqual({ type: "error", message: "Uploads of forbidden files are not allowed", code: "upload_refused" })
     client.send(chunk(Buffer.from("hello")))
     expect(await client.next()).toEqual({ type: "error", message: "No upload in progress: send file_meta first" })
     const last = await upload(client, "allowed.txt", Buffer.from("hello"))
@@ -117,7 +117,7 @@ describe("a pre-upload hook that does not answer in time", () => {
     servers.push(server)
     const client = await connect(server.url)
     client.send(meta("a.txt", 1))
-    expect(await client.next(8_000)).toEqual({ type: "error", message: HOOK_UNAVAILABLE })
+    expect(await client.next(8_000)).toEqual({ type: "error", message: HOOK_UNAVAILABLE, code: "upload_refused" })
     client.close()
   }, 20_000)
 

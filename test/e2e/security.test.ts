@@ -200,7 +200,7 @@ describe("entries planted in the save directory", () => {
       // Until the server has seen the drop, the upload is still held: it answers busy.
       await eventually(async () => {
         second.send({ ...meta("p.txt", 10), upload_id })
-        expect(await second.next()).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD })
+        expect(await second.next()).toEqual({ type: "error", message: Upload.UNKNOWN_UPLOAD, code: "unknown_upload" })
       })
       second.send(chunk(Buffer.from("7890")))
       await second.next()

@@ -1,7 +1,7 @@
 /**
  * FileStore on the local filesystem. Each upload streams into a hidden
  * `.<uuid>.part` file in the save directory; an append is done once the
- * operating system has its bytes (see WriteBehind), so what the store has
+ * operating system has its bytes (see PartialWriter), so what the store has
  * confirmed survives a crash of the process. Commit closes the file
  * (fsyncing it first when `sync` is on) and publishes it under its final
  * name with link(2), which fails instead of overwriting, so a name
@@ -21,7 +21,7 @@ import { logReference } from "../../application/ActiveUpload.js"
 import type * as Readiness from "../../application/Readiness.js"
 import { inside, publish, removeFile, stillWritten, unlessMissing } from "./Publish.js"
 import { errorCode, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY, type OpenedFile, openRegular, sameFile, UnsafeFile } from "./RegularFile.js"
-import * as WriteBehind from "./WriteBehind.js"
+import * as PartialWriter from "./PartialWriter.js"
 
 /** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
 export const PARTIAL_SUFFIX = ".part"
@@ -97,10 +97,10 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
           try: () =>
             reopen
               ? openRegular(file, O_WRONLY | O_APPEND, { linksWithin: root })
-              : openRegular(file, O_WRONLY | O_CREAT | O_EXCL, { mode: 0o644 }),
+              : openRegular(file, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, { mode: 0o644 }),
           catch: (cause) => new FileStoreError({ reason: "Open", cause })
         })
-        const writer = WriteBehind.fromHandle(opened.handle)
+        const writer = PartialWriter.fromHandle(opened.handle)
         openIds.add(uploadId)
         return { opened, partial: handle(uploadId, file, opened.stats, writer, yield* Ref.make(true), () => openIds.delete(uploadId)) }
       }))
@@ -109,13 +109,13 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
       uploadId: string,
       file: string,
       written: Stats,
-      writer: WriteBehind.WriteBehind,
+      writer: PartialWriter.PartialWriter,
       isOpen: Ref.Ref<boolean>,
       onClose: () => void
     ): PartialFile => {
-      const close = Ref.getAndSet(isOpen, false).pipe(Effect.tap((wasOpen) => wasOpen && onClose()))
+      // The upload counts as open in this process (see `resume`) until its file is closed, not only until closing begins.
       const whenOpen = <A, E>(effect: Effect.Effect<A, E>, otherwise: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-        Effect.flatMap(close, (wasOpen) => (wasOpen ? effect : otherwise))
+        Effect.flatMap(Ref.getAndSet(isOpen, false), (wasOpen) => (wasOpen ? Effect.ensuring(effect, Effect.sync(onClose)) : otherwise))
       const logFailure = (what: string) => (error: Cause.UnknownException): Effect.Effect<void> =>
         Effect.logWarning(`could not ${what} a partial file`).pipe(
           Effect.annotateLogs(failureAnnotations(uploadId, error.cause))
@@ -143,14 +143,20 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
               catch: (cause) => new FileStoreError({ reason: "Commit", cause })
             }).pipe(
               Effect.tapError(() => Effect.ignore(Effect.tryPromise(() => removeFile(file)))),
-              // Published, whatever comes next: a failed flush of the new name is the operator's to know, not a failed upload.
+              // The partial name (a second link to the published file) shows a later commit what happened, until
+              // `onPublished` has recorded the completion; so it stays when that failed.
+              Effect.flatMap((storedName) =>
+                Effect.map(onPublished === undefined ? Effect.succeed(true) : onPublished(storedName), (recorded) => ({ storedName, recorded }))
+              ),
+              // Published, whatever comes next: a failed flush of the new name (and of a record renamed beside it) is
+              // the operator's to know, not a failed upload.
               Effect.tap(() =>
                 options.sync ? Effect.tryPromise(() => syncDirectory(root)).pipe(Effect.catchAll(logFailure("flush the directory of"))) : Effect.void
               ),
-              // The partial name (a second link to the published file) shows a later commit what happened, until
-              // `onPublished` has run.
-              Effect.tap((storedName) => onPublished === undefined ? Effect.void : onPublished(storedName)),
-              Effect.tap(() => Effect.tryPromise(() => removeFile(file)).pipe(Effect.catchAll(logFailure("remove"))))
+              Effect.tap(({ recorded }) =>
+                recorded ? Effect.tryPromise(() => removeFile(file)).pipe(Effect.catchAll(logFailure("remove"))) : Effect.void
+              ),
+              Effect.map(({ storedName }) => storedName)
             ),
             Effect.failSync(() => new FileStoreError({ reason: "Commit", cause: "the partial file was already closed" }))
           ),
@@ -202,7 +208,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
     }
 
     const resume = (uploadId: string) =>
-      openIds.has(uploadId) ? Effect.succeedNone : open(uploadId, true).pipe(
+      openIds.has(uploadId) ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" })) : open(uploadId, true).pipe(
         Effect.map(({ opened, partial }) =>
           Option.some({ partial, held: opened.stats.size, replay: replay(partialPath(uploadId), opened) })
         ),

@@ -7,10 +7,10 @@
  * written through a link planted at their names (see RegularFile): a sidecar
  * that is not a regular file is Corrupt.
  */
-import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
+import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
 import { makeClaims } from "../memory/MemoryUploadRegistry.js"
 import { inside, removeFile, unlessMissing } from "./Publish.js"
 import { readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
@@ -20,25 +20,18 @@ export const SIDECAR_SUFFIX = ".upload.json"
 /** Age after which a temporary record file can only be a crash's leftover. */
 const STALE_TEMPORARY_MILLIS = 60_000
 
-/** The record as stored; checked when read back, since files can be edited or truncated. */
-const StoredRecord = Schema.parseJson(Schema.Struct({
-  uploadId: Schema.String,
-  fileName: Schema.String,
-  size: Schema.Number,
-  expectedSha256: Schema.optionalWith(Schema.String, { as: "Option" }),
-  createdAt: Schema.Number,
-  identity: Schema.optional(Schema.String),
-  completed: Schema.optional(Schema.Struct({
-    storedName: Schema.String,
-    extension: Schema.String,
-    sha256: Schema.String,
-    completedAt: Schema.Number
-  }))
-}))
-
 const unavailable = (cause: unknown) => new UploadRegistryError({ reason: "Unavailable", cause })
 
-export const make = (directory: string) =>
+export interface FsUploadRegistryOptions {
+  /**
+   * fsync a completed upload's record before it replaces the unfinished one
+   * (SYNC_UPLOADS), so that after a power cut it is there or the old one is:
+   * never an empty file. The file store flushes the directory after.
+   */
+  readonly sync: boolean
+}
+
+export const make = (directory: string, options: FsUploadRegistryOptions = { sync: true }) =>
   Effect.gen(function*() {
     const root = path.resolve(directory)
     yield* Effect.tryPromise({ try: () => fs.mkdir(root, { recursive: true }), catch: unavailable })
@@ -46,11 +39,11 @@ export const make = (directory: string) =>
     const { claim, holds } = yield* makeClaims
 
     /** Writes the record of `record.uploadId` whole, in place of any earlier one (a rename). */
-    const write = (record: UploadRecord) =>
+    const write = (record: UploadRecord, sync = false) =>
       Effect.tryPromise({
         try: async () => {
           const target = sidecar(record.uploadId)
-          await replaceRegular(`${target}.tmp`, target, JSON.stringify(record), 0o600)
+          await replaceRegular(`${target}.tmp`, target, JSON.stringify(record), { mode: 0o600, sync })
         },
         catch: unavailable
       })
@@ -64,16 +57,7 @@ export const make = (directory: string) =>
         Effect.flatMap((text) =>
           text === undefined
             ? Effect.succeedNone
-            : Schema.decode(StoredRecord)(text).pipe(
-              Effect.map(({ completed, expectedSha256, identity, ...stored }): Option.Option<UploadRecord> =>
-                Option.some({
-                  ...stored,
-                  expectedSha256: Option.getOrUndefined(expectedSha256),
-                  ...(identity === undefined ? {} : { identity }),
-                  ...(completed === undefined ? {} : { completed })
-                })),
-              Effect.mapError((cause) => new UploadRegistryError({ reason: "Corrupt", cause }))
-            ))
+            : Effect.map(decodeRecord(text), Option.some))
       )
 
     const list = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.tryPromise({
@@ -98,9 +82,9 @@ export const make = (directory: string) =>
     const remove = (uploadId: string) =>
       Effect.tryPromise({ try: () => removeFile(sidecar(uploadId)), catch: unavailable })
 
-    return UploadRegistry.of({ create: write, get, complete: write, list, remove, claim, holds })
+    return UploadRegistry.of({ create: (record) => write(record), get, complete: (record) => write(record, options.sync), list, remove, claim, holds })
   })
 
 /** A registry in `directory` (the save directory). */
-export const layer = (directory: string): Layer.Layer<UploadRegistry, UploadRegistryError> =>
-  Layer.effect(UploadRegistry, make(directory))
+export const layer = (directory: string, options?: FsUploadRegistryOptions): Layer.Layer<UploadRegistry, UploadRegistryError> =>
+  Layer.effect(UploadRegistry, make(directory, options))

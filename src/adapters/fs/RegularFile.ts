@@ -129,9 +129,19 @@ export const appendRegular = (file: string, text: string, mode?: number): Promis
  * Writes `text` to a new file `temporary` and renames it to `target`.
  * A leftover at `temporary` (a crash's, or anything planted there) is
  * unlinked first, so the exclusive create never writes into an existing file.
+ * With `sync`, the new file is fsynced before the rename.
  */
-export const replaceRegular = async (temporary: string, target: string, text: string, mode?: number): Promise<void> => {
+export const replaceRegular = async (
+  temporary: string,
+  target: string,
+  text: string,
+  options: { readonly mode?: number; readonly sync?: boolean } = {}
+): Promise<void> => {
   await fs.unlink(temporary).catch((cause: unknown) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause)))
-  await withRegular(temporary, O_WRONLY | O_CREAT | O_EXCL, mode, (handle) => handle.writeFile(text))
+  await withRegular(temporary, O_WRONLY | O_CREAT | O_EXCL, options.mode, async (handle) => {
+    await handle.writeFile(text)
+    // On stable storage before the rename makes it the record (the directory is the caller's to flush).
+    if (options.sync === true) await handle.sync()
+  })
   await fs.rename(temporary, target)
 }

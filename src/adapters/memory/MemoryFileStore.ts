@@ -79,7 +79,9 @@ export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectCon
           ),
       resume: (id) =>
         Effect.flatMap(Ref.get(partials), (map) =>
-          Option.match(Option.filter(HashMap.get(map, id), (p) => !p.open), {
+          Option.isSome(Option.filter(HashMap.get(map, id), (p) => p.open))
+            ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" }))
+            : Option.match(HashMap.get(map, id), {
             onNone: () => Effect.succeedNone,
             onSome: (partial) =>
               update(id, (p) => ({ ...p, open: true })).pipe(Effect.as(Option.some({

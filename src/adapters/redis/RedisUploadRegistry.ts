@@ -8,7 +8,7 @@
 import { Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import type { Redis } from "ioredis"
-import { type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
+import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
 import { RedisClient } from "./RedisClient.js"
 
 const CLAIM_TTL = Duration.seconds(30)
@@ -67,11 +67,7 @@ export const make = (options: { readonly prefix: string; readonly expiry: Durati
         call(() => redis.set(recordKey(record.uploadId), JSON.stringify(record), "PX", Duration.toMillis(options.expiry))),
       get: (id) =>
         call(() => redis.get(recordKey(id))).pipe(
-          Effect.flatMap((text) =>
-            text === null ? Effect.succeedNone : Effect.try({
-              try: () => Option.some(JSON.parse(text) as UploadRecord),
-              catch: (cause) => new UploadRegistryError({ reason: "Corrupt", cause })
-            }))
+          Effect.flatMap((text) => (text === null ? Effect.succeedNone : Effect.map(decodeRecord(text), Option.some)))
         ),
       // Kept for the expiry from its completion, like an unfinished one from its last activity.
       complete: (record) =>

@@ -41,8 +41,8 @@ export interface PartWriter {
   /**
    * What S3 already holds of a writer that failed or was destroyed: the
    * multipart upload and its parts uploaded so far, which are the first
-   * `bytes` bytes (every part but the last one is full). Undefined when no
-   * part was uploaded. Call it after `destroy`, so no part is in flight.
+   * `bytes` bytes. Undefined when no part was uploaded. Call it after
+   * `destroy`, so no part is in flight.
    */
   readonly uploaded: () => Stranded | undefined
 }
@@ -68,6 +68,8 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
   /** The body of the last part sent, free again once it is uploaded: the next part is copied into it. */
   let spare: Buffer | undefined
   const parts: Array<UploadedPart> = []
+  /** Bytes in `parts`. */
+  let uploadedBytes = 0
 
   /** Moves the first `size` buffered bytes into one part body (the spare one when it fits). */
   const takeBody = (size: number): Buffer => {
@@ -101,6 +103,7 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
       .then(
         (ETag) => {
           parts.push({ PartNumber: partNumber, ETag })
+          uploadedBytes += body.length
           spare = body
         },
         (error: unknown) => void (failure ??= error)
@@ -149,8 +152,7 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
       await inFlight
       return uploadId?.catch(() => undefined)
     },
-    uploaded: () =>
-      createdId === undefined || parts.length === 0 ? undefined : { uploadId: createdId, parts: [...parts], bytes: parts.length * partSize }
+    uploaded: () => (createdId === undefined || parts.length === 0 ? undefined : { uploadId: createdId, parts: [...parts], bytes: uploadedBytes })
   }
 
   /** Sends full parts, each once the one before is uploaded, until less than a part is buffered. */

@@ -61,7 +61,7 @@ export const make = Effect.gen(function*() {
    * multipart upload (the bucket failed before it could be completed), with
    * when they last received bytes: a resume here completes them first.
    */
-  const stranded = new Map<string, { readonly parts: PartWriter.Stranded; readonly touchedAt: number }>()
+  const stranded = new Map<string, { readonly parts: PartWriter.Stranded | undefined; readonly multipartId: string | undefined; readonly touchedAt: number }>()
   let abortUnsupported = false
 
   const logFailure = (uploadId: string, what: string) => (cause: unknown) =>
@@ -183,10 +183,12 @@ export const make = Effect.gen(function*() {
             Effect.zipRight(
               logFailure(uploadId, "keep")(error.cause),
               Effect.flatMap(Effect.promise(() => writer.destroy()), (multipartId) => {
-                // The parts already uploaded are S3's: kept, they make the upload resumable from their end.
+                // The parts already uploaded are S3's: kept, they make the upload resumable from their end. A new
+                // upload with none is kept too (empty), so that it is resumed from 0 rather than unknown.
                 const parts = writer.uploaded()
-                if (parts === undefined || parts.bytes <= (resumedFrom ?? 0)) return abort(uploadId, multipartId)
-                return Effect.sync(() => void stranded.set(uploadId, { parts, touchedAt }))
+                const useful = parts !== undefined && parts.bytes > (resumedFrom ?? 0)
+                if (!useful && resumedFrom !== undefined) return abort(uploadId, multipartId)
+                return Effect.sync(() => void stranded.set(uploadId, { parts: useful ? parts : undefined, multipartId, touchedAt }))
               })
             )
           )
@@ -211,25 +213,42 @@ export const make = Effect.gen(function*() {
         catch: failWith("Open")
       }))
 
-  /** Makes the parts a failed suspend left of `uploadId` its `.partial/` object, if there are any. */
+  /**
+   * Makes what a failed suspend left of `uploadId` its `.partial/` object: its
+   * uploaded parts, or an empty object when it had none (the multipart upload
+   * is then aborted).
+   */
   const completeStranded = (uploadId: string) =>
     Effect.suspend(() => {
       const left = stranded.get(uploadId)
       if (left === undefined) return Effect.void
       return Effect.tryPromise({
-        try: async () => {
-          await bucket.completeMultipart(dataKey(uploadId), left.parts.uploadId, left.parts.parts)
-          await bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt: left.touchedAt }))
-        },
+        try: () =>
+          left.parts === undefined
+            ? bucket.put(dataKey(uploadId), Buffer.alloc(0))
+            : bucket.completeMultipart(dataKey(uploadId), left.parts.uploadId, left.parts.parts),
         catch: failWith("Open")
-      }).pipe(Effect.tap(() => Effect.sync(() => stranded.delete(uploadId))))
+      }).pipe(
+        // Completed once: a multipart upload cannot be completed again.
+        Effect.tap(() => Effect.sync(() => stranded.delete(uploadId))),
+        Effect.tap(() => (left.parts === undefined ? abort(uploadId, left.multipartId) : Effect.void)),
+        Effect.tap(() =>
+          Effect.tryPromise(() => bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt: left.touchedAt }))).pipe(
+            Effect.catchAll((error) => logFailure(uploadId, "record when it was last written, for")(error.cause))
+          )
+        )
+      )
     })
 
   const resume = (uploadId: string) =>
-    open.has(uploadId) ? Effect.succeedNone : completeStranded(uploadId).pipe(
+    open.has(uploadId) ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" })) : completeStranded(uploadId).pipe(
       Effect.zipRight(Effect.tryPromise({ try: () => bucket.size(dataKey(uploadId)), catch: failWith("Open") })),
       Effect.flatMap((held) =>
-        held === undefined || open.has(uploadId) ? Effect.succeedNone : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        held === undefined
+          ? Effect.succeedNone
+          : open.has(uploadId)
+          ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" }))
+          : Effect.flatMap(Clock.currentTimeMillis, (now) => {
           open.set(uploadId, now)
           const { partial, replay } = handle(uploadId, held)
           return Effect.succeed(Option.some({
@@ -273,7 +292,7 @@ export const make = Effect.gen(function*() {
     Effect.suspend(() => {
       const left = stranded.get(uploadId)
       stranded.delete(uploadId)
-      return left === undefined ? Effect.void : abort(uploadId, left.parts.uploadId)
+      return left === undefined ? Effect.void : abort(uploadId, left.multipartId)
     }).pipe(Effect.zipRight(Effect.tryPromise({ try: () => removeStaged(uploadId), catch: failWith("Remove") })))
 
   return FileStore.of({ begin, resume, partials, remove })

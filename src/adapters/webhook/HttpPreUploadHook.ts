@@ -47,7 +47,8 @@ const requestBody = (request: UploadRequest) =>
     file_size: request.size,
     ...(request.sha256 === undefined ? {} : { sha256: request.sha256 }),
     client_address: request.clientAddress,
-    ...(request.identity === undefined ? {} : { identity: request.identity })
+    ...(request.identity === undefined ? {} : { identity: request.identity }),
+    ...(request.resume === true ? { resume: true } : {})
   })
 
 export const make = (settings: HookSettings) =>

@@ -36,6 +36,7 @@ import * as RefusalLog from "../http/RefusalLog.js"
 import type { Readiness } from "../../application/Readiness.js"
 import type { Connection } from "../../application/Connection.js"
 import { UploadSession } from "../../application/UploadSession.js"
+import { redact } from "../../application/ActiveUpload.js"
 import * as ClientAddress from "../http/ClientAddress.js"
 import * as HttpApp from "../http/HttpApp.js"
 import type { UploadLimits } from "../http/UploadLimits.js"
@@ -146,7 +147,7 @@ const serveConnection = (
     // (opening or closing the session, say) is logged and ends the connection with 1011, never silently.
     Effect.catchAllDefect((defect) =>
       Effect.zipRight(
-        Effect.logError("connection ended by a defect").pipe(Effect.annotateLogs({ error: Cause.pretty(Cause.die(defect)) })),
+        Effect.logError("connection ended by a defect").pipe(Effect.annotateLogs({ error: redact(Cause.pretty(Cause.die(defect))) })),
         Effect.zipRight(connection.send(Messages.internalError), connection.close(CLOSE_INTERNAL_ERROR, "Internal server error"))
       )
     ),

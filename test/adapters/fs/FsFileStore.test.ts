@@ -277,7 +277,7 @@ describe("FsFileStore and entries planted in the save directory", () => {
       yield* Effect.promise(() => fs.link(part, path.join(dir, "p.txt")))
       const resumed = Option.getOrThrow(yield* store.resume(id))
       const published: Array<string> = []
-      const storedName = yield* resumed.partial.commit(file("p.txt"), 5, (name) => Effect.sync(() => void published.push(name)))
+      const storedName = yield* resumed.partial.commit(file("p.txt"), 5, (name) => Effect.sync(() => published.push(name) > 0))
       expect(storedName).toBe("p.txt")
       expect(published).toEqual(["p.txt"])
       expect((yield* list(dir)).sort()).toEqual(["p.txt"])
@@ -290,9 +290,22 @@ describe("FsFileStore and entries planted in the save directory", () => {
       const partial = yield* store.begin(id)
       yield* partial.append(bytes("12345"))
       let seen: Array<string> = []
-      yield* partial.commit(file("q.txt"), 5, () => Effect.promise(async () => void (seen = (await fs.readdir(dir)).sort())))
+      yield* partial.commit(file("q.txt"), 5, () => Effect.promise(async () => (seen = (await fs.readdir(dir)).sort()).length > 0))
       expect(seen).toEqual([path.basename(part), "q.txt"].sort())
       expect(yield* list(dir)).toEqual(["q.txt"])
+    }))
+
+  it.scoped("when onPublished could not record the completion, the partial name stays, and the next commit finds the same name", () =>
+    Effect.gen(function*() {
+      const { dir, store, id, part } = yield* planted
+      const partial = yield* store.begin(id)
+      yield* partial.append(bytes("12345"))
+      expect(yield* partial.commit(file("r.txt"), 5, () => Effect.succeed(false))).toBe("r.txt")
+      expect((yield* list(dir)).sort()).toEqual([path.basename(part), "r.txt"].sort())
+      const again = Option.getOrThrow(yield* store.resume(id))
+      expect(again.held).toBe(5)
+      expect(yield* again.partial.commit(file("r.txt"), 5, () => Effect.succeed(true))).toBe("r.txt")
+      expect(yield* list(dir)).toEqual(["r.txt"])
     }))
 
   it.scoped.each([["a symlink", symlink], ["a hard link", hardLink]] as const)(

@@ -12,10 +12,9 @@
  * otherwise stay allocated until the next full collection.
  */
 import type { FileHandle } from "node:fs/promises"
-import * as fs from "node:fs/promises"
 import { release } from "../Release.js"
 
-export interface WriteBehind {
+export interface PartialWriter {
   /** Writes `bytes` after everything written so far; resolves once all of them are written. Rejects after a failure or once closed. */
   readonly write: (bytes: Uint8Array) => Promise<void>
   /**
@@ -38,8 +37,8 @@ const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> =>
   }
 }
 
-/** The writer of an open file (opened for appending). */
-export const fromHandle = (handle: FileHandle): WriteBehind => {
+/** The writer of `handle`, a file opened for appending (O_APPEND); it takes the handle over and closes it. */
+export const fromHandle = (handle: FileHandle): PartialWriter => {
   let failure: unknown
   let closed = false
   /** The last write asked for: the next one starts when it is over. */
@@ -81,14 +80,4 @@ export const fromHandle = (handle: FileHandle): WriteBehind => {
       await close()
     }
   }
-}
-
-/** Opens `path` (by default creating it and failing if it exists, O_EXCL) for appending, and returns its writer. */
-export const create = async (
-  path: string,
-  options: { readonly mode: number; readonly flags?: string | number }
-): Promise<WriteBehind> => {
-  const flags = options.flags ?? "wx"
-  // "wx" is O_WRONLY | O_CREAT | O_EXCL: appends go to the end, as O_APPEND would put them, since nothing else writes.
-  return fromHandle(await fs.open(path, flags, options.mode))
 }

@@ -2,7 +2,11 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import * as WriteBehind from "../../../src/adapters/fs/WriteBehind.js"
+import * as PartialWriter from "../../../src/adapters/fs/PartialWriter.js"
+
+/** A writer of `file`, opened as the store opens partial files (creating it, or `flags`). */
+const create = async (file: string, options: { readonly mode: number; readonly flags?: string }) =>
+  PartialWriter.fromHandle(await fs.open(file, options.flags ?? "ax", options.mode))
 
 let dir: string
 beforeEach(async () => {
@@ -13,7 +17,7 @@ afterEach(() => fs.rm(dir, { recursive: true, force: true }))
 describe("the partial file writer", () => {
   it("a write is done only once its bytes are in the file (what a reply may count)", async () => {
     const file = path.join(dir, "f")
-    const writer = await WriteBehind.create(file, { mode: 0o644 })
+    const writer = await create(file, { mode: 0o644 })
     for (let chunk = 1; chunk <= 8; chunk++) {
       await writer.write(Buffer.alloc(256 * 1024, chunk))
       // Read through another descriptor: the bytes are the operating system's, not this process's.
@@ -24,7 +28,7 @@ describe("the partial file writer", () => {
 
   it("writes asked for without waiting land in order, one after another", async () => {
     const file = path.join(dir, "f")
-    const writer = await WriteBehind.create(file, { mode: 0o644 })
+    const writer = await create(file, { mode: 0o644 })
     const writes = Array.from({ length: 32 }, (_, index) => writer.write(Buffer.alloc(64 * 1024 + index, index)))
     await Promise.all(writes)
     await writer.finish()
@@ -39,7 +43,7 @@ describe("the partial file writer", () => {
   })
 
   it("frees a chunk that owns its whole buffer once it is written, and leaves views of shared buffers alone", async () => {
-    const writer = await WriteBehind.create(path.join(dir, "f"), { mode: 0o644 })
+    const writer = await create(path.join(dir, "f"), { mode: 0o644 })
     // A ws frame of 256 KiB owns its ArrayBuffer; a slice of a socket read shares one.
     const owned = Buffer.alloc(256 * 1024, 1)
     const shared = Buffer.alloc(8 * 1024, 2)
@@ -59,25 +63,25 @@ describe("the partial file writer", () => {
 
   it("refuses to open a file that exists", async () => {
     await fs.writeFile(path.join(dir, "taken"), "x")
-    await expect(WriteBehind.create(path.join(dir, "taken"), { mode: 0o644 })).rejects.toMatchObject({ code: "EEXIST" })
+    await expect(create(path.join(dir, "taken"), { mode: 0o644 })).rejects.toMatchObject({ code: "EEXIST" })
   })
 
   it("a failed write (ENOSPC on /dev/full) fails itself, finish and every later write", async () => {
-    const writer = await WriteBehind.create("/dev/full", { mode: 0o644, flags: "w" })
+    const writer = await create("/dev/full", { mode: 0o644, flags: "w" })
     await expect(writer.write(Buffer.alloc(1000))).rejects.toMatchObject({ code: "ENOSPC" })
     await expect(writer.write(Buffer.alloc(1))).rejects.toMatchObject({ code: "ENOSPC" })
     await expect(writer.finish()).rejects.toMatchObject({ code: "ENOSPC" })
   })
 
   it("writes queued behind a failed one fail with its error", async () => {
-    const writer = await WriteBehind.create("/dev/full", { mode: 0o644, flags: "w" })
+    const writer = await create("/dev/full", { mode: 0o644, flags: "w" })
     const results = await Promise.allSettled([writer.write(Buffer.alloc(100)), writer.write(Buffer.alloc(100))])
     expect(results.map((result) => result.status)).toEqual(["rejected", "rejected"])
     await writer.destroy()
   })
 
   it("refuses writes once finished", async () => {
-    const writer = await WriteBehind.create(path.join(dir, "f"), { mode: 0o644 })
+    const writer = await create(path.join(dir, "f"), { mode: 0o644 })
     await writer.finish()
     await expect(writer.write(Buffer.alloc(1))).rejects.toThrow(/closed/)
   })
