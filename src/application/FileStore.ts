@@ -43,11 +43,12 @@ export interface PartialFile {
    * Once the file is complete under its name, runs `onPublished` with that
    * name (which says whether it recorded the completion), then removes the
    * partial data, and succeeds with the name; after a failure the partial
-   * data is discarded. A store that can tell (the filesystem store, where
-   * files can be hard-linked) publishes nothing twice: when a crash came
+   * data is discarded. Nothing is published twice: when a crash came
    * between publishing and the end of `onPublished`, or `onPublished` could
-   * not record the completion, it keeps what shows that the upload is
-   * published, and the next commit of the upload succeeds with that name.
+   * not record the completion, the next commit of the upload finds the name
+   * it was published under and succeeds with it (the filesystem store keeps
+   * the partial name, a second link to the file; the S3 store marks each
+   * object with the upload it publishes).
    */
   readonly commit: (
     file: SafeFileName,

@@ -82,20 +82,22 @@ export const make = (settings: S3Settings) => {
   const prefix = settings.prefix
   const full = (key: string) => prefix + key
 
-  const exists = async (key: string): Promise<boolean> => {
+  /** Who published `key` (its `upload` metadata, see `put` and `copy`: "" when it has none), or undefined when it does not exist. */
+  const publisher = async (key: string): Promise<string | undefined> => {
     try {
-      await client.send(new HeadObjectCommand({ Bucket, Key: full(key) }))
-      return true
+      return (await client.send(new HeadObjectCommand({ Bucket, Key: full(key) }))).Metadata?.["upload"] ?? ""
     } catch (cause) {
-      if (isMissing(cause)) return false
+      if (isMissing(cause)) return undefined
       throw cause
     }
   }
+  const exists = async (key: string): Promise<boolean> => (await publisher(key)) !== undefined
 
   return {
     client,
     settings,
     exists,
+    publisher,
     /** Size of `key`, or undefined when it does not exist. */
     size: async (key: string): Promise<number | undefined> => {
       try {
@@ -106,16 +108,26 @@ export const make = (settings: S3Settings) => {
       }
     },
     /** Writes `key`; with `ifAbsent`, only if it does not exist yet (If-None-Match: *). */
-    put: (key: string, body: Buffer | string, ifAbsent = false) =>
-      client.send(new PutObjectCommand({ Bucket, Key: full(key), Body: body, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) })),
+    /** Writes `key`; with `ifAbsent`, only if it does not exist yet; `upload` names who publishes it (see `publisher`). */
+    put: (key: string, body: Buffer | string, ifAbsent = false, upload?: string) =>
+      client.send(
+        new PutObjectCommand({
+          Bucket,
+          Key: full(key),
+          Body: body,
+          ...(ifAbsent ? { IfNoneMatch: "*" } : {}),
+          ...(upload === undefined ? {} : { Metadata: { upload } })
+        })
+      ),
     /** Copies `from` to `to` inside the bucket (server-side, up to 5 GiB); with `ifAbsent`, only if `to` does not exist yet. */
-    copy: (from: string, to: string, ifAbsent = false) =>
+    copy: (from: string, to: string, ifAbsent = false, upload?: string) =>
       client.send(
         new CopyObjectCommand({
           Bucket,
           Key: full(to),
           CopySource: `${Bucket}/${full(from).split("/").map(encodeURIComponent).join("/")}`,
-          ...(ifAbsent ? { IfNoneMatch: "*" } : {})
+          ...(ifAbsent ? { IfNoneMatch: "*" } : {}),
+          ...(upload === undefined ? {} : { Metadata: { upload }, MetadataDirective: "REPLACE" })
         })
       ),
     /** The bytes of `key` (or of its first `length` bytes) as a stream, or undefined when it does not exist. */

@@ -19,6 +19,10 @@
  * and into a new multipart upload (S3 cannot append to an object, and
  * s3rver has no UploadPartCopy).
  *
+ * Never publishing twice: each published object carries the upload's log
+ * reference as metadata, so a commit after a crash that came between
+ * publishing and recording the completion finds the object it published.
+ *
  * Never overwriting: a name is taken only after HeadObject finds it free,
  * names being published in this process are reserved, and writes carry
  * `If-None-Match: *`, which AWS S3 and MinIO enforce. A server that ignores
@@ -136,7 +140,9 @@ export const make = Effect.gen(function*() {
         )
       })
 
-    const commit = (file: FileName.SafeFileName, expectedBytes?: number, onPublished?: (storedName: string) => Effect.Effect<void>) =>
+    /** What a published object says of its upload (the upload's log reference: the id itself is a capability). */
+    const publisher = logReference(uploadId)
+    const commit = (file: FileName.SafeFileName, expectedBytes?: number, onPublished?: (storedName: string) => Effect.Effect<boolean>) =>
       whenOpen(
         Effect.tryPromise({
           try: async () => {
@@ -146,12 +152,12 @@ export const make = Effect.gen(function*() {
               throw new Error(`the partial upload holds ${writer.written()} bytes, not the ${expectedBytes} expected`)
             }
             if (finished._tag === "Small") {
-              const name = await publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent))
+              const name = await publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher)
               return { name, staged: resumedFrom !== undefined }
             }
             await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
             if (writer.written() > S3Bucket.MAX_COPY_SIZE) throw new Error("files over 5 GiB cannot be published with one copy")
-            const name = await publish(file, (key, ifAbsent) => bucket.copy(dataKey(uploadId), key, ifAbsent))
+            const name = await publish(file, (key, ifAbsent) => bucket.copy(dataKey(uploadId), key, ifAbsent, publisher), publisher)
             return { name, staged: true }
           },
           catch: failWith("Commit")

@@ -10,9 +10,12 @@ import * as S3Bucket from "./S3Bucket.js"
 const MAX_NAME_ATTEMPTS = 10_000
 
 /**
- * A publisher for `bucket`: `publish(file, write)` calls `write(name,
+ * A publisher for `bucket`: `publish(file, write, upload)` calls `write(name,
  * ifAbsent)` with the first free name and returns that name. A write refused
- * because the name was taken meanwhile (412) moves on to the next name.
+ * because the name was taken meanwhile (412) moves on to the next name. A
+ * name already published by `upload` (its `upload` metadata, which `write`
+ * must set: a crash came after the write, before the upload was recorded
+ * as complete) is returned as it is, so nothing is published twice.
  */
 export const make = (bucket: S3Bucket.S3Bucket) => {
   /** Names being published by this process: never handed to two commits at once. */
@@ -20,7 +23,7 @@ export const make = (bucket: S3Bucket.S3Bucket) => {
   /** Cleared when the server refuses If-None-Match (HeadObject and the reservations still hold). */
   let conditionalWrites = true
 
-  return async (file: FileName.SafeFileName, write: (name: string, ifAbsent: boolean) => Promise<unknown>): Promise<string> => {
+  return async (file: FileName.SafeFileName, write: (name: string, ifAbsent: boolean) => Promise<unknown>, upload: string): Promise<string> => {
     for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
       const candidate = attempt === 0 ? file.name : FileName.alternativeName(file, attempt)
       if (candidate.includes("/") || candidate.includes("\\") || candidate.startsWith(".")) {
@@ -29,7 +32,9 @@ export const make = (bucket: S3Bucket.S3Bucket) => {
       if (publishing.has(candidate)) continue
       publishing.add(candidate)
       try {
-        if (await bucket.exists(candidate)) continue
+        const publisher = await bucket.publisher(candidate)
+        if (publisher === upload) return candidate
+        if (publisher !== undefined) continue
         try {
           await write(candidate, conditionalWrites)
           return candidate

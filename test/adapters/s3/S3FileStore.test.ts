@@ -100,6 +100,34 @@ describe("S3FileStore", () => {
       expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["moved.bin"])
     }), 60_000)
 
+  it.live.each([["one PutObject", 64], ["a multipart upload and a copy", 5 * 1024 * 1024]] as const)(
+    "a commit after a crash between publishing (%s) and recording publishes nothing twice: it finds its own object",
+    ([, size]) =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const [crashed, bucket] = yield* storeOn(prefix, 5 * 1024 * 1024)
+        const content = randomBytes(size)
+        const id = freshUploadId()
+        const first = yield* crashed.begin(id)
+        yield* first.append(content.subarray(0, 10))
+        yield* first.suspend
+        const resumed = Option.getOrThrow(yield* crashed.resume(id))
+        yield* resumed.partial.append(content.subarray(10))
+        // The process dies once the file is published, before the completion is recorded and the staged copy goes.
+        const died = yield* Effect.exit(resumed.partial.commit(file("once.bin"), size, () => Effect.die("killed")))
+        expect(died._tag).toBe("Failure")
+        // Another store, as after a restart: the upload is still there, whole, and committing it finds the same name.
+        const [restarted] = yield* storeOn(prefix, 5 * 1024 * 1024)
+        const again = Option.getOrThrow(yield* restarted.resume(id))
+        // A multipart upload was completed as the staged object before its copy: whole. A small file was put
+        // straight under its name: the staged object is the suspended one, and the client sends the rest again.
+        expect(again.held).toBe(size > 64 ? size : 10)
+        yield* again.replay(() => undefined)
+        yield* again.partial.append(content.subarray(again.held))
+        expect(yield* again.partial.commit(file("once.bin"), size, () => Effect.succeed(true))).toBe("once.bin")
+        expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["once.bin"])
+      }), 60_000)
+
   it.live("a commit refuses a file of another size than expected and leaves nothing behind", () =>
     Effect.gen(function*() {
       const [store, bucket] = yield* storeOn(freshPrefix(), 4)
