@@ -12,6 +12,7 @@ import { UploadRegistry, UploadRegistryError } from "../../src/application/Uploa
 import * as MemoryFileStore from "../../src/adapters/memory/MemoryFileStore.js"
 import * as MemoryUploadEvents from "../../src/adapters/memory/MemoryUploadEvents.js"
 import * as MemoryUploadRegistry from "../../src/adapters/memory/MemoryUploadRegistry.js"
+import { type LogLine, recordingLogger } from "../support/logs.js"
 
 const uploadId = "idle-upload-0000000000000"
 
@@ -48,11 +49,6 @@ const registryFailingRemoves = (failures: number, options: { readonly lists?: bo
     })
   )
 
-interface LogLine {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-}
 
 /**
  * Runs `body` with a suspended upload idle since time 0, the sweep in the
@@ -65,11 +61,7 @@ const withIdleUpload = <A, E>(
 ) =>
   Effect.gen(function*() {
     const lines: Array<LogLine> = []
-    const logger = Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ annotations, logLevel, message }) =>
-        lines.push({ level: logLevel.label, message: String(message), annotations: Object.fromEntries(annotations) }))
-    )
+    const logger = recordingLogger(lines)
     const backends = Layer.mergeAll(store, registry, MemoryUploadEvents.layerMemory)
     const setUp = Effect.gen(function*() {
       const files = yield* FileStore

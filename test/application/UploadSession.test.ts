@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, HashMap, Layer, Logger, Option, Ref, Scope, TestClock } from "effect"
-import { FileStore, FileStoreError } from "../../src/application/FileStore.js"
+import { Duration, Effect, Exit, HashMap, Layer, Option, Ref, Scope, TestClock } from "effect"
+import { FileStore, FileStoreError, type PartialFile } from "../../src/application/FileStore.js"
 import { RateLimiter, RateLimiterError } from "../../src/application/RateLimiter.js"
 import { UploadRegistry, UploadRegistryError } from "../../src/application/UploadRegistry.js"
 import * as UploadSession from "../../src/application/UploadSession.js"
@@ -12,6 +12,7 @@ import * as Upload from "../../src/domain/Upload.js"
 import * as Uploads from "../../src/application/ActiveUpload.js"
 import * as UploadExpiry from "../../src/application/UploadExpiry.js"
 import { createHash } from "node:crypto"
+import { type LogLine, recordingLogger } from "../support/logs.js"
 
 const settings: UploadSession.SessionSettings = {
   upload: { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt", "pdf"] },
@@ -53,6 +54,23 @@ const openSession = (clientAddress?: string, identity?: string) =>
     const types = Effect.map(Ref.get(recorder.sent), (all) => all.map((m) => m["type"]))
     const last = Effect.map(Ref.get(recorder.sent), (all) => all[all.length - 1])
     return { ...recorder, receive, scope, receiveAll, types, last }
+  })
+
+/** The memory store, with each partial file it opens changed by `change` (to inject failures). */
+const memoryStoreWith = (change: (partial: PartialFile, uploadId: string) => PartialFile) =>
+  Layer.effect(
+    FileStore,
+    Effect.map(FileStore, (store) => ({ ...store, begin: (uploadId: string) => Effect.map(store.begin(uploadId), (partial) => change(partial, uploadId)) }))
+  ).pipe(Layer.provideMerge(memoryStore))
+
+/** Starts `name` on a session of its own, sends `chunks`, and drops the connection: the upload's id (it is kept for a resume). */
+const suspendedUpload = (name: string, size: number, ...chunks: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const s = yield* openSession()
+    yield* s.receiveAll(meta(name, size), ...chunks.map(chunk))
+    const uploadId = String((yield* Ref.get(s.sent))[0]?.["upload_id"])
+    yield* Scope.close(s.scope, Exit.void)
+    return uploadId
   })
 
 const memory = Layer.mergeAll(memoryStore, memoryLimiter, MemoryConcurrencyLimiter.layerMemory)
@@ -208,21 +226,12 @@ describe("UploadSession", () => {
   it.effect("a storage failure is reported in user terms and the session recovers", () =>
     Effect.gen(function*() {
       const failures = yield* Ref.make(1)
-      const flakyStore = Layer.effect(
-        FileStore,
-        Effect.map(FileStore, (store) => ({
-          ...store,
-          begin: (uploadId: string) =>
-            Effect.map(store.begin(uploadId), (partial) => ({
-              ...partial,
-              append: (bytes: Uint8Array) =>
-                Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
-                  left > 0
-                    ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO: i/o error, write /srv/x") }))
-                    : partial.append(bytes))
-            }))
-        }))
-      ).pipe(Layer.provideMerge(memoryStore))
+      const flakyStore = memoryStoreWith((partial) => ({
+        ...partial,
+        append: (bytes) =>
+          Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
+            left > 0 ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO: i/o error, write /srv/x") })) : partial.append(bytes))
+      }))
 
       const s = yield* Effect.provide(openSession(), sessionLayer().pipe(Layer.provide(flakyStore), Layer.provide(memoryLimiter)))
       yield* s.receiveAll(meta("a.txt", 2), chunk("ab"))
@@ -239,20 +248,11 @@ describe("UploadSession", () => {
   it.effect("a full disk or a failed commit discards the upload, and says so", () =>
     Effect.gen(function*() {
       const failing = (fail: "append" | "commit", cause: unknown) =>
-        Layer.effect(
-          FileStore,
-          Effect.map(FileStore, (store) => ({
-            ...store,
-            begin: (uploadId: string) =>
-              Effect.map(store.begin(uploadId), (partial) => ({
-                ...partial,
-                append: (bytes: Uint8Array) =>
-                  fail === "append" ? Effect.fail(new FileStoreError({ reason: "Write", cause })) : partial.append(bytes),
-                commit: (...args: Parameters<typeof partial.commit>) =>
-                  fail === "commit" ? Effect.fail(new FileStoreError({ reason: "Commit", cause })) : partial.commit(...args)
-              }))
-          }))
-        ).pipe(Layer.provideMerge(memoryStore))
+        memoryStoreWith((partial) => ({
+          ...partial,
+          append: (bytes) => fail === "append" ? Effect.fail(new FileStoreError({ reason: "Write", cause })) : partial.append(bytes),
+          commit: (...args) => fail === "commit" ? Effect.fail(new FileStoreError({ reason: "Commit", cause })) : partial.commit(...args)
+        }))
       const cases = [
         ["append", Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }), Uploads.DISK_FULL, "disk_full"],
         ["commit", new Error("EIO: i/o error, link"), Uploads.STORAGE_FAILED, "storage_failed"]
@@ -286,18 +286,10 @@ describe("defects", () => {
       })
     ).pipe(Layer.provideMerge(memoryStore))
 
-  /** A logger that keeps each line's level, text and annotations. */
-  const recordingLogger = (lines: Array<{ level: string; message: string; annotations: Record<string, unknown> }>) =>
-    Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ annotations, logLevel, message }) =>
-        lines.push({ level: logLevel.label, message: String(message), annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-      )
-    )
 
   it.effect("a defect while handling a frame is logged with the client, answered with internal_error, and the next frame is handled", () =>
     Effect.gen(function*() {
-      const lines: Array<{ level: string; message: string; annotations: Record<string, unknown> }> = []
+      const lines: Array<LogLine> = []
       const s = yield* openSession("192.0.2.7", "alice")
       const receive = (frame: string) => Effect.provide(s.receive(frame), recordingLogger(lines))
 
@@ -351,24 +343,17 @@ describe("an upload lives on through what is not its client's fault", () => {
       yield* again.receive(metaOf({ file_name: "a.txt", file_size: 4, upload_id: uploadId }))
       expect((yield* again.last)?.["type"]).toBe("file_received")
       expect(yield* committedText("a.txt")).toEqual(Option.some("abcd"))
-    }).pipe(withStore(storeWith((store) => {
+    }).pipe(withStore((() => {
       let dies = 1
-      return {
-        ...store,
-        begin: (uploadId) =>
-          Effect.map(store.begin(uploadId), (partial) => ({
-            ...partial,
-            commit: (...args: Parameters<typeof partial.commit>) => (dies-- > 0 ? Effect.die(new Error("bug")) : partial.commit(...args))
-          }))
-      }
-    }))))
+      return memoryStoreWith((partial) => ({
+        ...partial,
+        commit: (...args) => (dies-- > 0 ? Effect.die(new Error("bug")) : partial.commit(...args))
+      }))
+    })())))
 
   it.effect("a store that still has the upload open (a lapsed claim) answers busy and keeps the record", () =>
     Effect.gen(function*() {
-      const s = yield* openSession()
-      yield* s.receiveAll(meta("a.txt", 4), chunk("ab"))
-      const uploadId = uploadIdOf((yield* Ref.get(s.sent))[0])
-      yield* Scope.close(s.scope, Exit.void)
+      const uploadId = yield* suspendedUpload("a.txt", 4, "ab")
       const again = yield* openSession()
       yield* again.receive(metaOf({ file_name: "a.txt", file_size: 4, upload_id: uploadId }))
       expect(yield* again.last).toEqual({ type: "error", message: Uploads.BUSY, code: "busy" })

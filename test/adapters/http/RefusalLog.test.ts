@@ -1,22 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, HashMap, Logger, Option, TestClock } from "effect"
+import { Duration, Effect, HashMap, Option, TestClock } from "effect"
 import * as RefusalLog from "../../../src/adapters/http/RefusalLog.js"
-
-interface LogLine {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-}
+import { type LogLine, recordingLogger } from "../../support/logs.js"
 
 /** Runs `body` with a fresh refusal log (10 s window) and every line it writes recorded. */
 const withLog = <A, E>(body: (log: RefusalLog.RefusalLog, lines: ReadonlyArray<LogLine>) => Effect.Effect<A, E>) =>
   Effect.gen(function*() {
     const lines: Array<LogLine> = []
-    const logger = Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ annotations, logLevel, message }) =>
-        lines.push({ level: logLevel.label, message: String(message), annotations: Object.fromEntries(annotations) }))
-    )
+    const logger = recordingLogger(lines)
     const log = yield* RefusalLog.make()
     return yield* Effect.provide(body(log, lines), logger)
   })
