@@ -46,6 +46,14 @@ export interface UploadOptions {
    * fails with ServerRefusedError (code `storage_unavailable`). Not counted against `retries`.
    */
   readonly storagePatience?: number | undefined
+  /**
+   * Resume this upload (an `upload_id` from an earlier run, a page before a reload): the server
+   * continues from what it holds, or answers a completed upload's `file_received`. An id the
+   * server does not know (any more) starts a new upload.
+   */
+  readonly uploadId?: string | undefined
+  /** Called with the upload's id whenever the server hands it out (each `meta_received`), to keep for a later `uploadId`. */
+  readonly onUploadId?: ((uploadId: string) => void) | undefined
 }
 
 export interface ReconnectInfo {

@@ -73,7 +73,7 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
     return bytes
   }
 
-  let uploadId: string | undefined
+  let uploadId: string | undefined = options.uploadId
   let reconnects = 0
   let failures = 0
   // The refusal being waited out (busy, storage), since when, and how many times in a row.
@@ -104,7 +104,10 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
         window: Math.max(1, options.window ?? 8),
         replyTimeout: options.replyTimeout ?? 60_000,
         meter,
-        setUploadId: (id) => (uploadId = id),
+        setUploadId: (id) => {
+          uploadId = id
+          options.onUploadId?.(id)
+        },
         release: (offset) => {
           if (source.release === undefined) return
           source.release(offset)
