@@ -209,7 +209,8 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
     Layer.provide(Layer.mergeAll(session, readinessLayer(redis), Layer.succeed(UploadLimits, {
       maxFileBytes: config.maxFileBytes,
       maxChunkBytes: config.maxChunkBytes,
-      allowedExtensions: config.allowedExtensions
+      allowedExtensions: config.allowedExtensions,
+      authRequired: tokens !== undefined
     }))),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
     Layer.provide(backends),

@@ -11,6 +11,7 @@
 import { Clock, Data, Effect, Either, Option } from "effect"
 import { createHash, type Hash, randomBytes } from "node:crypto"
 import type { SafeFileName } from "../domain/FileName.js"
+import * as Refusal from "../domain/Refusal.js"
 import * as Upload from "../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
 import { DiskSpace } from "./DiskSpace.js"
@@ -39,37 +40,15 @@ export type Resumed =
   | { readonly _tag: "Opened"; readonly upload: ActiveUpload; readonly state: Upload.UploadState }
   | { readonly _tag: "Completed"; readonly completed: CompletedUpload }
 
-/**
- * Why an upload was refused: "checksum", the bytes did not match the sha256
- * the client gave; "content", they contradict the extension; "disk", no room
- * for the file; "busy", another connection writes it; "unknown_upload", no
- * such upload (for this identity); "taken_over", another connection took it
- * over; "resume_mismatch", the resume does not repeat the upload's name, size
- * or digest; "quota", too many unfinished uploads; "hook", the pre-upload
- * hook said no.
- */
-export type RefusalKind = "checksum" | "content" | "disk" | "busy" | "unknown_upload" | "taken_over" | "resume_mismatch" | "quota" | "hook"
-
-/** Why an upload could not be opened or finished, in words for the client. */
-export class UploadRefused extends Data.TaggedError("UploadRefused")<{
-  readonly message: string
-  readonly kind: RefusalKind
-}> {}
-
-/** The `code` of the error reply for a refusal of `kind`. */
-export const refusalCode = (kind: RefusalKind): string => REFUSAL_CODES[kind]
-
-const REFUSAL_CODES: Record<RefusalKind, string> = {
-  checksum: "checksum_mismatch",
-  content: "content_mismatch",
-  disk: "insufficient_storage",
-  busy: "busy",
-  unknown_upload: "unknown_upload",
-  taken_over: "taken_over",
-  resume_mismatch: "resume_mismatch",
-  quota: "too_many_uploads",
-  hook: "upload_refused"
+/** Why an upload could not be opened or finished: a refusal, as data (its code decides, its message is for the client). */
+export class UploadRefused extends Data.TaggedError("UploadRefused")<{ readonly refusal: Refusal.Refusal }> {
+  override get message(): string {
+    return this.refusal.message
+  }
 }
+
+/** An UploadRefused for `code`, with `message`. */
+export const refused = (code: Refusal.RefusalCode, message: string) => new UploadRefused({ refusal: Refusal.make(code, message) })
 
 export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
 
@@ -118,7 +97,7 @@ export const STORAGE_UNAVAILABLE_AT_START = "The server's storage is unavailable
  */
 export const outcomeOf = (error: UploadFailure): "discarded" | "suspended" | "kept" =>
   error._tag === "UploadRefused"
-    ? error.kind === "taken_over" ? "kept" : "discarded"
+    ? error.refusal.code === "taken_over" ? "kept" : "discarded"
     : error._tag === "FileStoreError" && (error.reason === "Commit" || outOfSpace(error))
     ? "discarded"
     : "suspended"
@@ -144,7 +123,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       onSome: (space) =>
         space.available.pipe(
           Effect.flatMap((available) =>
-            available - bytes < options.minFreeBytes ? new UploadRefused({ message: noRoom(bytes), kind: "disk" }) : Effect.void
+            available - bytes < options.minFreeBytes ? refused("insufficient_storage", noRoom(bytes)) : Effect.void
           ),
           Effect.catchTag("DiskSpaceError", (error) => Effect.logWarning("free disk space unknown").pipe(Effect.annotateLogs({ error: error.message })))
         )
@@ -157,7 +136,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       return upload.content.verdict(complete)
     }).pipe(Effect.flatMap(Option.match({
       onNone: () => Effect.void,
-      onSome: (message) => new UploadRefused({ message, kind: "content" })
+      onSome: (message) => refused("content_mismatch", message)
     })))
 
   /** Opens a new upload, recorded as `identity`'s when authentication is on. */
@@ -196,7 +175,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
     admit: (record: UploadRecord) => Effect.Effect<void, UploadRefused> = () => Effect.void
   ): Effect.Effect<Resumed, UploadFailure> =>
     Effect.gen(function*() {
-      const unknown = new UploadRefused({ message: Upload.UNKNOWN_UPLOAD, kind: "unknown_upload" })
+      const unknown = new UploadRefused({ refusal: Upload.unknownUpload })
       const record = yield* registry.get(step.uploadId).pipe(
         // An unreadable record can never be resumed: it is forgotten, like an upload that expired.
         Effect.catchIf(
@@ -215,17 +194,17 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       const completed = record.value.completed
       if (completed !== undefined) {
         const verdict = Upload.resumedCompleted(step, record.value, completed.sha256)
-        if (Either.isLeft(verdict)) return yield* new UploadRefused({ message: verdict.left, kind: "resume_mismatch" })
+        if (Either.isLeft(verdict)) return yield* new UploadRefused({ refusal: verdict.left })
         return { _tag: "Completed", completed } as const
       }
       yield* admit(record.value)
       const claimed = yield* registry.claim(step.uploadId)
-      if (Option.isNone(claimed)) return yield* new UploadRefused({ message: BUSY, kind: "busy" })
+      if (Option.isNone(claimed)) return yield* refused("busy", BUSY)
       const release = claimed.value
       const reopened = yield* store.resume(step.uploadId).pipe(
         Effect.tapError(() => release),
         // Open in this process after all (its claim lapsed while it wrote): busy, not gone.
-        Effect.catchIf((error) => error.reason === "Busy", () => new UploadRefused({ message: BUSY, kind: "busy" }))
+        Effect.catchIf((error) => error.reason === "Busy", () => refused("busy", BUSY))
       )
       if (Option.isNone(reopened)) {
         yield* Effect.ignoreLogged(registry.remove(step.uploadId))
@@ -236,8 +215,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       const giveBack = Effect.zipRight(partial.suspend, release)
       const state = Upload.resumed(step, record.value, held)
       if (Either.isLeft(state)) {
-        const kind = state.left === Upload.UNKNOWN_UPLOAD ? "unknown_upload" : "resume_mismatch"
-        return yield* Effect.zipRight(giveBack, new UploadRefused({ message: state.left, kind }))
+        return yield* Effect.zipRight(giveBack, new UploadRefused({ refusal: state.left }))
       }
       const hash = createHash("sha256")
       const content = contentCheck(step.file.extension)
@@ -279,7 +257,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
     Effect.gen(function*() {
       if (!(yield* Effect.tapError(registry.holds(upload.uploadId), () => upload.partial.suspend))) {
         yield* upload.partial.suspend
-        return yield* new UploadRefused({ message: TAKEN_OVER, kind: "taken_over" })
+        return yield* refused("taken_over", TAKEN_OVER)
       }
       yield* Effect.tapError(inspect(upload, new Uint8Array(0), true), () => discard(upload))
       const sha256 = upload.hash.digest("hex")
@@ -298,7 +276,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
               ))
           )
       const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
-        ? Effect.fail(new UploadRefused({ message: verdict.left, kind: "checksum" }))
+        ? Effect.fail(new UploadRefused({ refusal: verdict.left }))
         : upload.partial.commit(file, size, recordCompletion)
       const storedName = yield* Effect.tapError(published, () => discard(upload))
       return { storedName, sha256 }

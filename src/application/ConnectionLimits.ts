@@ -6,6 +6,7 @@
  * of an instance that crashes lapse within `LEASE_TTL`.
  */
 import { Duration, Effect, Either, Option, Schedule } from "effect"
+import * as Refusal from "../domain/Refusal.js"
 import type { Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { ConcurrencyLimiter, type ConcurrencyLimiterError } from "./ConcurrencyLimiter.js"
@@ -34,11 +35,11 @@ const TOTAL_KEY = "connections"
 export interface Admission {
   /**
    * Takes a connection slot for `clientAddress` for the rest of the current
-   * scope: None when admitted, or the error text to refuse the connection
+   * scope: None when admitted, or the refusal to refuse the connection
    * with. A limiter that cannot be reached at all admits (and logs): the
    * Redis limiter falls back to memory, so this is only a last resort.
    */
-  readonly admit: (clientAddress: string) => Effect.Effect<Option.Option<string>, never, Scope.Scope>
+  readonly admit: (clientAddress: string) => Effect.Effect<Option.Option<Refusal.Refusal>, never, Scope.Scope>
 }
 
 /**
@@ -77,7 +78,7 @@ export const make = (
     )
     yield* Effect.forkScoped(Effect.repeat(Effect.delay(renewAll, RENEW_EVERY), Schedule.forever))
 
-    const admit = (clientAddress: string): Effect.Effect<Option.Option<string>, never, Scope.Scope> =>
+    const admit = (clientAddress: string): Effect.Effect<Option.Option<Refusal.Refusal>, never, Scope.Scope> =>
       Effect.gen(function*() {
         // Random, so that no two connections on any instance ever share a holder name.
         const holder = randomUUID()
@@ -86,10 +87,10 @@ export const make = (
 
         const perClient = yield* Finalizers.acquireRelease(take(key, settings.perClient, holder), (taken) =>
           taken ? giveBack(key) : Effect.void)
-        if (!perClient) return Option.some(tooManyFromClient(settings.perClient))
+        if (!perClient) return Option.some(Refusal.make("too_many_connections", tooManyFromClient(settings.perClient)))
         const total = yield* Finalizers.acquireRelease(take(TOTAL_KEY, settings.total, holder), (taken) =>
           taken ? giveBack(TOTAL_KEY) : Effect.void)
-        if (!total) return Option.some(TOO_MANY_CONNECTIONS)
+        if (!total) return Option.some(Refusal.make("too_many_connections", TOO_MANY_CONNECTIONS))
 
         // Renewed from now on; the finalizer runs before the releases above (finalizers run in reverse).
         admitted.set(holder, key)

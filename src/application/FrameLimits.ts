@@ -7,8 +7,9 @@
  */
 import { Duration, Effect, Metric, Option, Ref } from "effect"
 import * as Messages from "../domain/Messages.js"
+import * as Refusal from "../domain/Refusal.js"
 import * as Metrics from "./Metrics.js"
-import { RateLimiter, type RateLimiterError } from "./RateLimiter.js"
+import { RateLimiter, type RateLimiterError, type RateLimitVerdict } from "./RateLimiter.js"
 
 export interface FrameLimitSettings {
   readonly limit: number
@@ -20,7 +21,7 @@ export interface FrameLimitSettings {
 export const bytesRateLimitExceeded = (bytes: number, seconds: number) =>
   `Rate limit exceeded: more than ${bytes} bytes in ${seconds} seconds`
 
-/** `overLimit(client, bytes)`: None when a frame of `bytes` from `client` is within the limits, else the error to close with. */
+/** `overLimit(client, bytes)`: None when a frame of `bytes` from `client` is within the limits, else the refusal to close with (with retry_after). */
 export const make = (settings: FrameLimitSettings) =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter
@@ -38,22 +39,26 @@ export const make = (settings: FrameLimitSettings) =>
       )
     const recovered = Effect.whenEffect(Effect.logInfo("rate limiter available again"), Ref.getAndSet(down, false))
 
+    /** None within the limit, else the seconds until the window lets the client in again (at least 1). */
+    const overBy = (verdict: RateLimitVerdict): Option.Option<number> =>
+      verdict.allowed ? Option.none() : Option.some(Math.max(1, Math.ceil(verdict.resetAfterMillis / 1000)))
+
     // Runs for every frame: one step on the way in, a Ref read on the way out (the recovery is logged once).
     const consume = (request: { readonly key: string; readonly limit: number; readonly cost?: number }) =>
       Effect.matchEffect(limiter.consume({ ...request, window }), {
-        onFailure: (error) => Effect.as(outage(error), true),
+        onFailure: (error) => Effect.as(outage(error), Option.none<number>()),
         onSuccess: (verdict) =>
-          Effect.flatMap(Ref.get(down), (wasDown) => (wasDown ? Effect.as(recovered, verdict.allowed) : Effect.succeed(verdict.allowed)))
+          Effect.flatMap(Ref.get(down), (wasDown) => (wasDown ? Effect.as(recovered, overBy(verdict)) : Effect.succeed(overBy(verdict))))
       })
 
     // One after the other: two Redis round trips in a row beat forking for them (bench/limits.ts).
     // Combinators rather than a generator: this runs for every frame.
-    return (client: string, bytes: number): Effect.Effect<Option.Option<string>> =>
-      Effect.flatMap(consume({ key: client, limit }), (withinMessages) =>
-        !withinMessages
-          ? Effect.succeed(Option.some(Messages.RATE_LIMIT_EXCEEDED))
+    return (client: string, bytes: number): Effect.Effect<Option.Option<Refusal.Refusal>> =>
+      Effect.flatMap(consume({ key: client, limit }), (overMessages) =>
+        Option.isSome(overMessages)
+          ? Effect.succeed(Option.some(Refusal.make("rate_limited", Messages.RATE_LIMIT_EXCEEDED, overMessages.value)))
           : bytesLimit === undefined
           ? Effect.succeedNone
-          : Effect.map(consume({ key: `bytes:${client}`, limit: bytesLimit, cost: bytes }), (withinBytes) =>
-            withinBytes ? Option.none() : Option.some(bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)))))
+          : Effect.map(consume({ key: `bytes:${client}`, limit: bytesLimit, cost: bytes }), (overBytes) =>
+            Option.map(overBytes, (seconds) => Refusal.make("rate_limited", bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)), seconds))))
   })

@@ -9,7 +9,7 @@
  * with its ttl.
  */
 import { Duration, Effect } from "effect"
-import { type ActiveUpload, outcomeOf, type Resumed, type UploadFailure, UploadRefused, type Uploads } from "./ActiveUpload.js"
+import { type ActiveUpload, outcomeOf, type Resumed, refused, type UploadFailure, type Uploads } from "./ActiveUpload.js"
 import type { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
 
 export interface UploadQuotaSettings {
@@ -36,19 +36,19 @@ export const guard = (
       Effect.catchAll(limiter.acquire({ key, holder: uploadId, limit: settings.perClient, ttl }), (error) =>
         Effect.as(Effect.logError("upload limiter unavailable; allowing the upload").pipe(Effect.annotateLogs({ error: error.message })), true))
     const giveBack = (upload: ActiveUpload) => Effect.ignoreLogged(limiter.release(key, upload.uploadId))
-    const refused = new UploadRefused({ message: tooManyUploads(settings.perClient), kind: "quota" })
+    const refusal = refused("too_many_uploads", tooManyUploads(settings.perClient))
     return {
       // Everything else (content inspection, ...) is the unguarded service's.
       ...uploads,
       start: (...args: Parameters<Uploads["start"]>) =>
         Effect.flatMap(uploads.start(...args), (upload) =>
           Effect.flatMap(take(upload.uploadId), (taken) =>
-            taken ? Effect.succeed(upload) : Effect.zipRight(uploads.discard(upload), Effect.fail(refused)))),
+            taken ? Effect.succeed(upload) : Effect.zipRight(uploads.discard(upload), Effect.fail(refusal)))),
       // A completed upload holds no lease: answering its resume again takes none.
       resume: (...args: Parameters<Uploads["resume"]>): Effect.Effect<Resumed, UploadFailure> =>
         Effect.flatMap(uploads.resume(...args), (resumed): Effect.Effect<Resumed, UploadFailure> =>
           resumed._tag === "Completed" ? Effect.succeed(resumed) : Effect.flatMap(take(resumed.upload.uploadId), (taken) =>
-            taken ? Effect.succeed(resumed) : Effect.zipRight(uploads.suspend(resumed.upload), Effect.fail(refused)))),
+            taken ? Effect.succeed(resumed) : Effect.zipRight(uploads.suspend(resumed.upload), Effect.fail(refusal)))),
       // The lease goes with the upload: not when it lives on (suspended, or taken over by another connection).
       finish: (...[upload, file, size, expectedSha256]: Parameters<Uploads["finish"]>) =>
         uploads.finish(upload, file, size, expectedSha256).pipe(

@@ -9,6 +9,7 @@ import { Cause, Context, Duration, Effect, Either, Layer, Metric, Option, Ref } 
 import type { Scope } from "effect"
 import type { SafeFileName } from "../domain/FileName.js"
 import * as Messages from "../domain/Messages.js"
+import * as Refusal from "../domain/Refusal.js"
 import * as Upload from "../domain/Upload.js"
 import * as Uploads from "./ActiveUpload.js"
 import * as Metrics from "./Metrics.js"
@@ -51,6 +52,13 @@ export { bytesRateLimitExceeded } from "./FrameLimits.js"
 
 export { STORAGE_FAILED, STORAGE_UNAVAILABLE } from "./ActiveUpload.js"
 
+/** The event reason of a refusal that ends an upload, where it has one of its own. */
+const END_REASONS: Partial<Record<Refusal.RefusalCode, UploadEvents.UploadEndReason>> = {
+  checksum_mismatch: "checksum",
+  content_mismatch: "content",
+  insufficient_storage: "disk"
+}
+
 interface Session {
   readonly state: Upload.UploadState
   readonly active: Option.Option<ActiveUpload>
@@ -83,8 +91,14 @@ export const make = (settings: SessionSettings) =>
     const checkHook = yield* PreUploadHook.checker
     // Optional too: without it, replies are never held back.
     const pacing = yield* Effect.serviceOption(Pacing.Pacing)
+    // Announced to clients, so that they can choose their chunk size and pace themselves.
+    const rateLimit = {
+      messages: settings.rateLimit.limit,
+      periodSeconds: Duration.toSeconds(settings.rateLimit.window),
+      bytes: settings.rateLimit.bytesLimit
+    }
     const metaReceived = (uploadId: string, offset: number) =>
-      Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset })
+      Messages.metaReceived({ maxChunkBytes: settings.upload.maxChunkBytes, uploadId, offset, rateLimit })
     const overLimit = yield* FrameLimits.make(settings.rateLimit)
 
     const open = (connection: Connection) =>
@@ -125,7 +139,7 @@ export const make = (settings: SessionSettings) =>
         /** Why an upload ended, for events and metrics alike. */
         const failureReason = (error: UploadFailure): UploadEvents.UploadEndReason =>
           error._tag === "UploadRefused"
-            ? error.kind === "checksum" || error.kind === "content" || error.kind === "disk" ? error.kind : "refused"
+            ? END_REASONS[error.refusal.code] ?? "refused"
             : error._tag === "FileStoreError" && outOfSpace(error)
             ? "disk"
             : "storage"
@@ -148,24 +162,28 @@ export const make = (settings: SessionSettings) =>
               yield* Effect.logError(starting ? "upload not started: storage unavailable" : "upload suspended: storage unavailable").pipe(
                 log({ ...reference, error: reported })
               )
-              return yield* connection.send(Messages.error(starting ? Uploads.STORAGE_UNAVAILABLE_AT_START : Uploads.STORAGE_UNAVAILABLE, "storage_unavailable"))
+              return yield* connection.send(
+                Messages.error(Refusal.make("storage_unavailable", starting ? Uploads.STORAGE_UNAVAILABLE_AT_START : Uploads.STORAGE_UNAVAILABLE))
+              )
             }
             if (error._tag === "UploadRefused") {
               // A takeover leaves the upload to the other connection; a hook's refusal is counted as the hook's.
-              if (outcome === "discarded" && error.kind !== "hook") {
+              if (outcome === "discarded" && error.refusal.code !== "upload_refused") {
                 yield* Metric.increment(Metrics.uploadsFailed(failureReason(error)))
                 yield* discardAs("upload.failed", failureReason(error))
               }
               // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
-              if (error.kind === "content" || error.kind === "disk") {
-                yield* Effect.logWarning("upload refused").pipe(log({ reason: error.kind }))
+              if (error.refusal.code === "content_mismatch" || error.refusal.code === "insufficient_storage") {
+                yield* Effect.logWarning("upload refused").pipe(log({ reason: error.refusal.code }))
               }
-              return yield* connection.send(Messages.error(error.message, Uploads.refusalCode(error.kind)))
+              return yield* connection.send(Messages.error(error.refusal))
             }
             yield* Metric.increment(Metrics.uploadsFailed(failureReason(error)))
             yield* discardAs("upload.failed", failureReason(error))
             yield* Effect.logError("upload discarded: storage failed").pipe(log({ ...reference, error: reported }))
-            yield* connection.send(outOfSpace(error) ? Messages.error(Uploads.DISK_FULL, "disk_full") : Messages.error(Uploads.STORAGE_FAILED, "storage_failed"))
+            yield* connection.send(
+              Messages.error(outOfSpace(error) ? Refusal.make("disk_full", Uploads.DISK_FULL) : Refusal.make("storage_failed", Uploads.STORAGE_FAILED))
+            )
           })
 
         const complete = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
@@ -192,18 +210,19 @@ export const make = (settings: SessionSettings) =>
             Effect.zipRight(invitations.invite, connection.send(metaReceived(upload.uploadId, offset)))
           )
 
-        /** Runs `step`, the transition for a message of type `cause`. */
-        const run = (step: Upload.Step, cause: string): Effect.Effect<void> =>
+        /** Runs `step`. */
+        const run = (step: Upload.Step): Effect.Effect<void> =>
           Upload.Step.$match(step, {
-            Refuse: ({ discard, message, next }) =>
+            // A refusal that discards the open upload: a chunk past its size ends it, anything else replaces it.
+            Refuse: ({ discard, next, refusal }) =>
               Effect.zipRight(
                 discard
                   ? Effect.zipRight(
-                    cause === "file_meta" ? discardAs("upload.cancelled", "replaced") : discardAs("upload.failed", "overflow"),
+                    refusal.code === "exceeds_size" ? discardAs("upload.failed", "overflow") : discardAs("upload.cancelled", "replaced"),
                     Metric.increment(Metrics.uploadsFailed("overflow"))
                   )
                   : Effect.void,
-                Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next })), connection.send(Messages.error(message)))
+                Effect.zipRight(Ref.update(session, (s) => ({ ...s, state: next })), connection.send(Messages.error(refusal)))
               ),
             Start: ({ completed, expectedSha256, file, fileName, next, replaces, size }) =>
               Effect.gen(function*() {
@@ -219,7 +238,7 @@ export const make = (settings: SessionSettings) =>
                   yield* Metric.increment(Metrics.preUploadHookRefusals)
                   yield* Effect.logInfo("upload refused by the pre-upload hook").pipe(log({ file: file.name, size, reason: verdict.reason }))
                   yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
-                  return yield* connection.send(Messages.error(verdict.reason, Uploads.refusalCode("hook")))
+                  return yield* connection.send(Messages.error(Refusal.make("upload_refused", verdict.reason)))
                 }
                 const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity)
                 yield* opened(upload, next, 0)
@@ -257,13 +276,13 @@ export const make = (settings: SessionSettings) =>
                             log({ upload: Uploads.logReference(resume.uploadId), reason: verdict.reason })
                           )
                         ),
-                        Effect.fail(new Uploads.UploadRefused({ message: verdict.reason, kind: "hook" }))
+                        Effect.fail(Uploads.refused("upload_refused", verdict.reason))
                       )
                   )
                 const resumed = yield* uploads.resume(resume, connection.identity, admit).pipe(
                   // Held bytes that contradict the extension end the upload here, before it is open on this session.
                   Effect.tapError((error) =>
-                    error._tag === "UploadRefused" && error.kind === "content"
+                    error._tag === "UploadRefused" && error.refusal.code === "content_mismatch"
                       ? emit({
                         type: "upload.failed",
                         reason: "content",
@@ -326,11 +345,11 @@ export const make = (settings: SessionSettings) =>
               })
           })
 
-        const closeOverLimit = (reason: string) =>
+        const closeOverLimit = (refusal: Refusal.Refusal) =>
           Effect.gen(function*() {
             yield* Metric.increment(Metrics.rateLimitCloses)
-            yield* Effect.logWarning("rate limit exceeded; closing").pipe(log({ reason }))
-            yield* connection.send(Messages.error(reason))
+            yield* Effect.logWarning("rate limit exceeded; closing").pipe(log({ reason: refusal.message }))
+            yield* connection.send(Messages.error(refusal))
             yield* connection.close(CLOSE_POLICY_VIOLATION, Messages.RATE_LIMIT_EXCEEDED)
             return "closed" as const
           })
@@ -339,7 +358,7 @@ export const make = (settings: SessionSettings) =>
         const handle = (message: Messages.ClientMessage | Upload.ChunkBytes): Effect.Effect<void> =>
           Effect.flatMap(Ref.get(session), ({ state }) => {
             // A step runs to the end even on shutdown, so no opened file escapes the session's bookkeeping.
-            const step = Effect.uninterruptible(run(Upload.transition(state, message, settings.upload), message.type))
+            const step = Effect.uninterruptible(run(Upload.transition(state, message, settings.upload)))
             return message.type === "file_meta" || message.type === "cancel"
               ? step
               : Effect.flatMap(Effect.timed(step), ([elapsed]) => Metric.update(Metrics.chunkSeconds, Duration.toSeconds(elapsed)))
@@ -379,7 +398,7 @@ export const make = (settings: SessionSettings) =>
               invitations.settle,
               Effect.flatMap(overLimit(connection.clientAddress, frame.bytes.length), (exceeded) => {
                 if (Option.isSome(exceeded)) return closeOverLimit(exceeded.value)
-                const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, string> = frame.isBinary
+                const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, Refusal.Refusal> = frame.isBinary
                   ? Either.right({ type: "chunk_bytes", bytes: frame.bytes })
                   : Messages.decodeFrame(frame.bytes)
                 return Effect.as(
@@ -402,12 +421,12 @@ export const make = (settings: SessionSettings) =>
             yield* Effect.uninterruptible(uploads.suspend(active.value))
             yield* Ref.update(session, (s) => ({ ...s, state: Upload.initial }))
             yield* Effect.logInfo("upload stalled; suspended it and closing").pipe(log({ upload: Uploads.logReference(active.value.uploadId) }))
-            yield* connection.send(Messages.error(uploadStalled(seconds)))
+            yield* connection.send(Messages.error(Refusal.make("upload_stalled", uploadStalled(seconds))))
             yield* connection.close(CLOSE_STALLED, "Upload stalled")
           } else {
             yield* Metric.increment(Metrics.timeoutCloses("idle"))
             yield* Effect.logDebug("connection idle; closing").pipe(log())
-            yield* connection.send(Messages.error(idleTimeout(Duration.toSeconds(settings.timeouts?.idle ?? Duration.zero))))
+            yield* connection.send(Messages.error(Refusal.make("idle_timeout", idleTimeout(Duration.toSeconds(settings.timeouts?.idle ?? Duration.zero)))))
             yield* connection.close(CLOSE_IDLE, "Idle timeout")
           }
           return "closed" as const

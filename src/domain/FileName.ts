@@ -3,6 +3,7 @@
  * which extensions are accepted. Pure functions, no I/O.
  */
 import { Either } from "effect"
+import * as Refusal from "./Refusal.js"
 
 /** Longest stored name, in UTF-8 bytes (the usual filesystem limit). */
 export const MAX_NAME_BYTES = 255
@@ -42,20 +43,21 @@ export const clean = (fileName: string): string => {
 export const validate = (
   fileName: string,
   allowedExtensions: ReadonlyArray<string>
-): Either.Either<SafeFileName, string> => {
+): Either.Either<SafeFileName, Refusal.Refusal> => {
   const cleaned = clean(fileName)
   const dot = cleaned.lastIndexOf(".")
   if (dot <= 0 || dot === cleaned.length - 1) {
-    return Either.left(
+    return Either.left(Refusal.make(
+      "invalid_name",
       "Invalid file name: it needs a name and an extension (letters, digits, '.', '_' or '-'), like report.pdf"
-    )
+    ))
   }
   const extension = cleaned.slice(dot + 1).toLowerCase()
   if (!allowedExtensions.includes(extension)) {
-    return Either.left(`Invalid file extension: ${extension}. Allowed: ${allowedExtensions.join(", ")}`)
+    return Either.left(Refusal.make("invalid_extension", `Invalid file extension: ${extension}. Allowed: ${allowedExtensions.join(", ")}`))
   }
   if (byteLength(cleaned) > MAX_NAME_BYTES) {
-    return Either.left(`Invalid file name: longer than ${MAX_NAME_BYTES} bytes`)
+    return Either.left(Refusal.make("invalid_name", `Invalid file name: longer than ${MAX_NAME_BYTES} bytes`))
   }
   return Either.right({ name: cleaned, stem: cleaned.slice(0, dot), extension })
 }

@@ -7,6 +7,7 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import * as Base64 from "./Base64.js"
+import * as Refusal from "./Refusal.js"
 
 const nonNegativeInteger = "expected a non-negative integer"
 
@@ -181,10 +182,10 @@ const fastChunk = (frame: Buffer): ChunkBytes | undefined => {
 
 /**
  * Decodes one text frame (UTF-8 bytes, as validated by the WebSocket layer).
- * Fails with a sentence fit for an `error` reply, e.g.
+ * Fails with the refusal for an `error` reply, e.g. `invalid_message`:
  * `file_size: expected a non-negative integer`.
  */
-export const decodeFrame = (frame: Buffer): Either.Either<ClientMessage | ChunkBytes, string> => {
+export const decodeFrame = (frame: Buffer): Either.Either<ClientMessage | ChunkBytes, Refusal.Refusal> => {
   const chunk = fastChunk(frame)
   return chunk === undefined ? decodeText(frame.toString("utf8")) : Either.right(chunk)
 }
@@ -193,26 +194,26 @@ export const decodeFrame = (frame: Buffer): Either.Either<ClientMessage | ChunkB
  * Decodes one text message with JSON.parse and Schema: the general path of
  * {@link decodeFrame}, which leads to the same protocol step for any text.
  */
-export const decodeText = (text: string): Either.Either<ClientMessage, string> => {
+export const decodeText = (text: string): Either.Either<ClientMessage, Refusal.Refusal> => {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch {
-    return Either.left("Invalid message: expected a JSON object")
+    return Either.left(Refusal.make("invalid_message", "Invalid message: expected a JSON object"))
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return Either.left("Invalid message: expected a JSON object")
+    return Either.left(Refusal.make("invalid_message", "Invalid message: expected a JSON object"))
   }
   // Say which type was wrong before which field: only then is a field error meaningful.
   const type = (json as { readonly type?: unknown }).type
   if (!isMessageType(type)) {
     return Either.left(
       type === undefined
-        ? "Invalid message: the type field is required (file_meta, file_chunk or cancel)"
-        : `Unknown message type: ${jsonPrefix(type, 64)} (expected file_meta, file_chunk or cancel)`
+        ? Refusal.make("invalid_message", "Invalid message: the type field is required (file_meta, file_chunk or cancel)")
+        : Refusal.make("unknown_type", `Unknown message type: ${jsonPrefix(type, 64)} (expected file_meta, file_chunk or cancel)`)
     )
   }
-  return Either.mapLeft(decoders[type](json), describe)
+  return Either.mapLeft(decoders[type](json), (error) => Refusal.make("invalid_message", describe(error)))
 }
 
 // ---------------------------------------------------------------------------
@@ -230,6 +231,8 @@ export const metaReceived = (fields: {
   readonly maxChunkBytes: number
   readonly uploadId: string
   readonly offset: number
+  /** The limits this client's messages are counted against (every message counts, on every connection of its address). */
+  readonly rateLimit: { readonly messages: number; readonly periodSeconds: number; readonly bytes?: number | undefined }
 }): Reply =>
   JSON.stringify({
     type: "meta_received",
@@ -237,7 +240,12 @@ export const metaReceived = (fields: {
     max_chunk_bytes: fields.maxChunkBytes,
     binary_chunks: true,
     upload_id: fields.uploadId,
-    offset: fields.offset
+    offset: fields.offset,
+    rate_limit: {
+      messages: fields.rateLimit.messages,
+      period_seconds: fields.rateLimit.periodSeconds,
+      ...(fields.rateLimit.bytes === undefined ? {} : { bytes: fields.rateLimit.bytes })
+    }
   })
 
 /** chunk_received, with the number of bytes stored so far. */
@@ -256,10 +264,15 @@ export const fileReceived = (storedName: string, extension: string, sha256: stri
 export const uploadCancelled: Reply = JSON.stringify({ type: "upload_cancelled", message: "Upload cancelled and discarded" })
 
 /** An error reply; `code`, when given, comes after `message` for clients that act on it. */
-export const error = (message: string, code?: string): Reply =>
-  JSON.stringify(code === undefined ? { type: "error", message } : { type: "error", message, code })
+/** An `error` reply: `type` and `message` as the original service sent them, then `code` and, when known, `retry_after`. */
+export const error = (refusal: Refusal.Refusal): Reply =>
+  JSON.stringify(
+    refusal.retryAfter === undefined
+      ? { type: "error", message: refusal.message, code: refusal.code }
+      : { type: "error", message: refusal.message, code: refusal.code, retry_after: refusal.retryAfter }
+  )
 
 export const RATE_LIMIT_EXCEEDED = "Rate limit exceeded"
 
 /** The answer to a frame whose handling hit a bug in the server (a defect), whatever the frame was. */
-export const internalError: Reply = error("Internal server error: the message could not be handled", "internal_error")
+export const internalError: Reply = error(Refusal.make("internal_error", "Internal server error: the message could not be handled"))

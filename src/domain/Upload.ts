@@ -10,6 +10,7 @@
 import { Data, Either } from "effect"
 import * as Base64 from "./Base64.js"
 import * as FileName from "./FileName.js"
+import * as Refusal from "./Refusal.js"
 import type { SafeFileName } from "./FileName.js"
 import type { ChunkBytes, ClientMessage, FileMeta } from "./Messages.js"
 
@@ -42,10 +43,10 @@ export type { ChunkBytes } from "./Messages.js"
 
 export type Step = Data.TaggedEnum<{
   /**
-   * Send `message` as an error. When `discard` is true the open upload (if
+   * Send `refusal` as an error. When `discard` is true the open upload (if
    * any) must be discarded; the state is already `next`.
    */
-  Refuse: { readonly next: UploadState; readonly message: string; readonly discard: boolean }
+  Refuse: { readonly next: UploadState; readonly refusal: Refusal.Refusal; readonly discard: boolean }
   /**
    * Discard the open upload (if `replaces`), open a new one for `file`, reply
    * meta_received; when `completed` (a 0-byte file) finish it at once.
@@ -85,17 +86,21 @@ export const NO_UPLOAD = "No upload in progress: send file_meta first"
 export const INVALID_BASE64 = "Invalid base64 in chunk"
 export const UNKNOWN_UPLOAD = "Unknown or expired upload_id: start a new upload without it"
 
+const noUpload = Refusal.make("no_upload", NO_UPLOAD)
+export const unknownUpload = Refusal.make("unknown_upload", UNKNOWN_UPLOAD)
+
 const MiB = 1024 * 1024
 
+/** A limit in the unit it was set in (FILE_MAX_SIZE is in MiB), with its bytes. */
 const formatLimit = (bytes: number): string =>
-  bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`
+  bytes % MiB === 0 ? `${bytes} bytes (${bytes / MiB} MiB)` : `${bytes} bytes`
 
 const onMeta = (state: UploadState, meta: FileMeta, policy: UploadPolicy): Step => {
   const replaces = state._tag === "Receiving"
-  const refuse = (message: string) => Step.Refuse({ next: UploadState.Idle(), message, discard: replaces })
+  const refuse = (refusal: Refusal.Refusal) => Step.Refuse({ next: UploadState.Idle(), refusal, discard: replaces })
   const size = meta.file_size
   if (size > policy.maxFileBytes) {
-    return refuse(`File too large: ${size} bytes exceeds the limit of ${formatLimit(policy.maxFileBytes)}`)
+    return refuse(Refusal.make("file_too_large", `File too large: ${size} bytes exceeds the limit of ${formatLimit(policy.maxFileBytes)}`))
   }
   const expectedSha256 = meta.sha256?.toLowerCase()
   return Either.match(FileName.validate(meta.file_name, policy.allowedExtensions), {
@@ -131,12 +136,15 @@ type ResumeRequest = {
 }
 
 /** Why `step` cannot resume `original`, if it cannot: name and size must match; a digest, if both gave one, too. */
-const mismatch = (step: ResumeRequest, original: ResumableUpload, digest: string | undefined): string | undefined => {
+const mismatch = (step: ResumeRequest, original: ResumableUpload, digest: string | undefined): Refusal.Refusal | undefined => {
   if (step.fileName !== original.fileName || step.size !== original.size) {
-    return `Cannot resume: upload_id belongs to ${JSON.stringify(original.fileName)} (${original.size} bytes); file_name and file_size must match`
+    return Refusal.make(
+      "resume_mismatch",
+      `Cannot resume: upload_id belongs to ${JSON.stringify(original.fileName)} (${original.size} bytes); file_name and file_size must match`
+    )
   }
   if (step.expectedSha256 !== undefined && digest !== undefined && step.expectedSha256 !== digest) {
-    return "Cannot resume: sha256 differs from the one the upload started with"
+    return Refusal.make("resume_mismatch", "Cannot resume: sha256 differs from the one the upload started with")
   }
   return undefined
 }
@@ -150,10 +158,10 @@ export const resumed = (
   step: ResumeRequest,
   original: ResumableUpload,
   held: number
-): Either.Either<UploadState, string> => {
+): Either.Either<UploadState, Refusal.Refusal> => {
   const refused = mismatch(step, original, original.expectedSha256)
   if (refused !== undefined) return Either.left(refused)
-  if (held > original.size) return Either.left(UNKNOWN_UPLOAD)
+  if (held > original.size) return Either.left(unknownUpload)
   return Either.right(UploadState.Receiving({
     file: step.file,
     size: original.size,
@@ -171,25 +179,25 @@ export const resumedCompleted = (
   step: ResumeRequest,
   original: ResumableUpload,
   storedSha256: string
-): Either.Either<void, string> => {
+): Either.Either<void, Refusal.Refusal> => {
   const refused = mismatch(step, original, storedSha256)
   return refused === undefined ? Either.void : Either.left(refused)
 }
 
 /** Refuses a stored file whose digest is not the one the client asked for. */
-export const verifyDigest = (expected: string | undefined, actual: string): Either.Either<void, string> =>
+export const verifyDigest = (expected: string | undefined, actual: string): Either.Either<void, Refusal.Refusal> =>
   expected === undefined || expected === actual
     ? Either.void
-    : Either.left(`Checksum mismatch: the received bytes have sha256 ${actual}, not ${expected}; upload discarded`)
+    : Either.left(Refusal.make("checksum_mismatch", `Checksum mismatch: the received bytes have sha256 ${actual}, not ${expected}; upload discarded`))
 
 const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): Step => {
   if (state._tag !== "Receiving") {
-    return Step.Refuse({ next: state, message: NO_UPLOAD, discard: false })
+    return Step.Refuse({ next: state, refusal: noUpload, discard: false })
   }
   if (bytes.length > policy.maxChunkBytes) {
     return Step.Refuse({
       next: state,
-      message: `Chunk too large: ${bytes.length} bytes exceeds the limit of ${policy.maxChunkBytes} bytes per chunk`,
+      refusal: Refusal.make("chunk_too_large", `Chunk too large: ${bytes.length} bytes exceeds the limit of ${policy.maxChunkBytes} bytes per chunk`),
       discard: false
     })
   }
@@ -197,7 +205,7 @@ const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): S
   if (received > state.size) {
     return Step.Refuse({
       next: UploadState.Idle(),
-      message: `Chunk exceeds the declared file size (${state.size} bytes); upload discarded`,
+      refusal: Refusal.make("exceeds_size", `Chunk exceeds the declared file size (${state.size} bytes); upload discarded`),
       discard: true
     })
   }
@@ -209,7 +217,10 @@ const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): S
 const misplaced = (state: UploadState & { readonly _tag: "Receiving" }, offset: number): Step =>
   Step.Refuse({
     next: state,
-    message: `Chunk offset ${offset} is not where the upload is: the server has ${state.received} bytes; send the chunk at offset ${state.received}`,
+    refusal: Refusal.make(
+      "wrong_offset",
+      `Chunk offset ${offset} is not where the upload is: the server has ${state.received} bytes; send the chunk at offset ${state.received}`
+    ),
     discard: false
   })
 
@@ -229,16 +240,16 @@ export const transition = (
       }
       return onChunk(state, message.bytes, policy)
     case "file_chunk": {
-      if (state._tag !== "Receiving") return Step.Refuse({ next: state, message: NO_UPLOAD, discard: false })
+      if (state._tag !== "Receiving") return Step.Refuse({ next: state, refusal: noUpload, discard: false })
       if (message.offset !== undefined && message.offset !== state.received) return misplaced(state, message.offset)
       const bytes = Base64.decodeStrict(message.chunk)
       return bytes === undefined
-        ? Step.Refuse({ next: state, message: INVALID_BASE64, discard: false })
+        ? Step.Refuse({ next: state, refusal: Refusal.make("invalid_base64", INVALID_BASE64), discard: false })
         : onChunk(state, bytes, policy)
     }
     case "cancel":
       return state._tag === "Receiving"
         ? Step.Cancel({ next: UploadState.Idle() })
-        : Step.Refuse({ next: state, message: NO_UPLOAD, discard: false })
+        : Step.Refuse({ next: state, refusal: noUpload, discard: false })
   }
 }

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Scope, TestClock } from "effect"
+import * as Refusal from "../../src/domain/Refusal.js"
 import * as MemoryConcurrencyLimiter from "../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
@@ -59,7 +60,7 @@ describe("bytes per window (RATE_LIMIT_BYTES_PER_PERIOD)", () => {
       expect(verdicts).toEqual(["continue", "continue"])
       const over = yield* s.receive(chunk("y".repeat(30)))
       expect(over).toEqual(["closed"])
-      expect(yield* s.last).toEqual({ type: "error", message: UploadSession.bytesRateLimitExceeded(150, 60) })
+      expect(yield* s.last).toMatchObject({ type: "error", message: UploadSession.bytesRateLimitExceeded(150, 60), code: "rate_limited" })
       expect(yield* Ref.get(s.closed)).toEqual(Option.some(UploadSession.CLOSE_POLICY_VIOLATION))
     }).pipe(Effect.provide(withSession({ rateLimit: { ...baseSettings.rateLimit, bytesLimit: 150 } }))))
 
@@ -155,7 +156,7 @@ describe("timeouts (IDLE_TIMEOUT, UPLOAD_STALL_TIMEOUT)", () => {
       expect(yield* Ref.get(s.closed)).toEqual(Option.none())
       yield* TestClock.adjust(Duration.seconds(1))
       yield* Fiber.join(fiber)
-      expect(yield* s.last).toEqual({ type: "error", message: UploadSession.uploadStalled(120) })
+      expect(yield* s.last).toEqual({ type: "error", message: UploadSession.uploadStalled(120), code: "upload_stalled" })
       expect(yield* Ref.get(s.closed)).toEqual(Option.some(UploadSession.CLOSE_STALLED))
       const uploadId = yield* s.uploadId
       expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([uploadId])
@@ -174,7 +175,7 @@ describe("timeouts (IDLE_TIMEOUT, UPLOAD_STALL_TIMEOUT)", () => {
       expect(yield* Ref.get(s.closed)).toEqual(Option.none())
       yield* TestClock.adjust(Duration.seconds(1))
       yield* Fiber.join(fiber)
-      expect(yield* s.last).toEqual({ type: "error", message: UploadSession.idleTimeout(600) })
+      expect(yield* s.last).toEqual({ type: "error", message: UploadSession.idleTimeout(600), code: "idle_timeout" })
       expect(yield* Ref.get(s.closed)).toEqual(Option.some(UploadSession.CLOSE_IDLE))
     }).pipe(Effect.provide(withSession(timeouts))))
 
@@ -204,10 +205,10 @@ describe("connection admission (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", () =>
       const admission = yield* ConnectionLimits.make(limits)
       const a1 = yield* admitted(admission, "192.0.2.1")
       yield* admitted(admission, "192.0.2.1")
-      expect((yield* admitted(admission, "192.0.2.1")).refused).toEqual(Option.some(ConnectionLimits.tooManyFromClient(2)))
+      expect((yield* admitted(admission, "192.0.2.1")).refused).toEqual(Option.some(Refusal.make("too_many_connections", ConnectionLimits.tooManyFromClient(2))))
       expect(a1.refused).toEqual(Option.none())
       yield* admitted(admission, "192.0.2.2")
-      expect((yield* admitted(admission, "192.0.2.3")).refused).toEqual(Option.some(ConnectionLimits.TOO_MANY_CONNECTIONS))
+      expect((yield* admitted(admission, "192.0.2.3")).refused).toEqual(Option.some(Refusal.make("too_many_connections", ConnectionLimits.TOO_MANY_CONNECTIONS)))
       yield* a1.close
       expect((yield* admitted(admission, "192.0.2.3")).refused).toEqual(Option.none())
     }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))

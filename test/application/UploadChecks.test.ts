@@ -85,7 +85,7 @@ describe("content check", () => {
       const types = (yield* s.replies).map((reply) => reply["type"])
       // 4 chunks of 1000 bytes are held, the 5th completes the 4100-byte head and is refused.
       expect(types.slice(0, 6)).toEqual(["meta_received", "chunk_received", "chunk_received", "chunk_received", "chunk_received", "error"])
-      expect((yield* s.replies)[6]).toEqual({ type: "error", message: "No upload in progress: send file_meta first" })
+      expect((yield* s.replies)[6]).toEqual({ type: "error", message: "No upload in progress: send file_meta first", code: "no_upload" })
     }).pipe(Effect.provide(backends)))
 
   it.effect("text that is not UTF-8 is refused at the chunk that shows it", () =>

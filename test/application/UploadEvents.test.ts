@@ -179,7 +179,7 @@ describe("pre-upload hook", () => {
         const sent = yield* Ref.get(s.sent)
         expect(sent.slice(0, 3)).toEqual([
           { type: "error", message: "Quota exceeded for alice", code: "upload_refused" },
-          { type: "error", message: "No upload in progress: send file_meta first" },
+          { type: "error", message: "No upload in progress: send file_meta first", code: "no_upload" },
           expect.objectContaining({ type: "meta_received" })
         ])
         expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toHaveLength(1)

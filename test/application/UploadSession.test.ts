@@ -175,7 +175,9 @@ describe("UploadSession", () => {
         max_chunk_bytes: 256,
         binary_chunks: true,
         upload_id: metaReply?.["upload_id"],
-        offset: 0
+        offset: 0,
+        // The limits this client is counted against, so that it can pace itself.
+        rate_limit: { messages: 20, period_seconds: 60 }
       })
       expect(chunkReply).toEqual({ type: "chunk_received", message: "Ready for next chunk", received: 4 })
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))
@@ -188,7 +190,7 @@ describe("UploadSession", () => {
         const s = yield* openSession()
         const verdicts = yield* s.receiveAll(meta("a.txt", 9), chunk("a"), "junk counts too", chunk("b"))
         expect(verdicts).toEqual(["continue", "continue", "continue", "closed"])
-        expect(yield* s.last).toEqual({ type: "error", message: "Rate limit exceeded" })
+        expect(yield* s.last).toMatchObject({ type: "error", message: "Rate limit exceeded", code: "rate_limited" })
         expect(yield* Ref.get(s.closed)).toEqual(Option.some(1008))
       }).pipe(Effect.provide(limited), Effect.provide(memory)))
 
@@ -568,7 +570,7 @@ describe("completion is idempotent; resume is bound to who started the upload", 
       expect((yield* Ref.get(again.sent))[0]).toEqual(fileReceived)
       // Nothing is open: a chunk now has no upload to go to.
       yield* again.receive(chunk("x"))
-      expect(yield* again.last).toEqual({ type: "error", message: Upload.NO_UPLOAD })
+      expect(yield* again.last).toEqual({ type: "error", message: Upload.NO_UPLOAD, code: "no_upload" })
       expect(Array.from(HashMap.keys(yield* committed))).toEqual(["a.txt"])
       expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
     }).pipe(Effect.provide(sessionLayer()), Effect.provide(memory)))

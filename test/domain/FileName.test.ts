@@ -17,7 +17,7 @@ const accepted = (fileName: string, allowedExtensions: ReadonlyArray<string> = a
 /** The refusal, or a test failure carrying the accepted file. */
 const refusal = (fileName: string, allowedExtensions: ReadonlyArray<string> = allowed): string =>
   Either.match(FileName.validate(fileName, allowedExtensions), {
-    onLeft: (reason) => reason,
+    onLeft: (reason) => reason.message,
     onRight: (file) => {
       throw new Error(`accepted: ${JSON.stringify(file)}`)
     }

@@ -7,6 +7,7 @@ import { Either } from "effect"
 import fc from "fast-check"
 import * as FileName from "../../src/domain/FileName.js"
 import * as Messages from "../../src/domain/Messages.js"
+import * as Refusal from "../../src/domain/Refusal.js"
 import * as Upload from "../../src/domain/Upload.js"
 
 /** The decoded message, or a test failure carrying the error text. */
@@ -16,7 +17,7 @@ const decoded = (text: string): Messages.ClientMessage =>
 /** The error text, or a test failure carrying the decoded message. */
 const refusal = (text: string): string =>
   Either.match(Messages.decodeText(text), {
-    onLeft: (reason) => reason,
+    onLeft: (reason) => reason.message,
     onRight: (message) => {
       throw new Error(`decoded: ${JSON.stringify(message)}`)
     }
@@ -325,11 +326,13 @@ describe("Messages.decodeText on hostile input", () => {
       fc.property(hostileMessage, (text) => {
         for (const decoded of [Messages.decodeText(text), Messages.decodeFrame(Buffer.from(text))]) {
           if (Either.isLeft(decoded)) {
-            expect(decoded.left, text).not.toBe("")
-            expect(decoded.left, text).not.toContain("\n")
-            expect(decoded.left, text).not.toContain("Expected")
-            expect(decoded.left.length, text).toBeLessThan(300)
-            expect(JSON.parse(Messages.error(decoded.left)), text).toEqual({ type: "error", message: decoded.left })
+            const { code, message } = decoded.left
+            expect(message, text).not.toBe("")
+            expect(message, text).not.toContain("\n")
+            expect(message, text).not.toContain("Expected")
+            expect(message.length, text).toBeLessThan(300)
+            expect(["invalid_message", "unknown_type"], text).toContain(code)
+            expect(JSON.parse(Messages.error(decoded.left)), text).toEqual({ type: "error", message, code })
           }
         }
       }),
@@ -351,10 +354,11 @@ describe("Messages.decodeText on hostile input", () => {
 describe("Messages replies", () => {
   const uploadId = "aB3_-xYz0123456789abcdEF"
   const sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+  const rateLimit = { messages: 1000, periodSeconds: 60 }
 
   it("metaReceived starts with the original {type, message} and adds the server's capabilities, upload id and offset after them", () => {
-    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 262144, uploadId, offset: 0 })) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message", "max_chunk_bytes", "binary_chunks", "upload_id", "offset"])
+    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 262144, uploadId, offset: 0, rateLimit })) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "max_chunk_bytes", "binary_chunks", "upload_id", "offset", "rate_limit"])
     expect(reply["type"]).toBe("meta_received")
     expect(reply["message"]).toBe("Ready to receive file")
     expect(reply["max_chunk_bytes"]).toBe(262144)
@@ -364,19 +368,20 @@ describe("Messages replies", () => {
   })
 
   it("metaReceived for a resume carries the offset the server already holds", () => {
-    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1024, uploadId, offset: 123456 })) as Record<string, unknown>
+    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1024, uploadId, offset: 123456, rateLimit })) as Record<string, unknown>
     expect(reply).toEqual({
       type: "meta_received",
       message: "Ready to receive file",
       max_chunk_bytes: 1024,
       binary_chunks: true,
       upload_id: uploadId,
-      offset: 123456
+      offset: 123456,
+      rate_limit: { messages: 1000, period_seconds: 60 }
     })
   })
 
   it("the upload_id in meta_received decodes as the upload_id of a resume", () => {
-    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1024, uploadId, offset: 0 })) as { upload_id: string }
+    const reply = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1024, uploadId, offset: 0, rateLimit })) as { upload_id: string }
     const message = decoded(meta({ upload_id: reply.upload_id }))
     expect(message.type === "file_meta" && message.upload_id).toBe(uploadId)
   })
@@ -413,17 +418,23 @@ describe("Messages replies", () => {
     expect(reply).toEqual({ type: "upload_cancelled", message: "Upload cancelled and discarded" })
   })
 
-  it("error(m) is {type: 'error', message: m}", () => {
-    const reply = JSON.parse(Messages.error("Something \"quoted\" went wrong")) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message"])
-    expect(reply["type"]).toBe("error")
-    expect(reply["message"]).toBe("Something \"quoted\" went wrong")
+  it("error(refusal) is {type: 'error', message, code}: the original's type and message first", () => {
+    const reply = JSON.parse(Messages.error(Refusal.make("no_upload", "Something \"quoted\" went wrong"))) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "code"])
+    expect(reply).toEqual({ type: "error", message: "Something \"quoted\" went wrong", code: "no_upload" })
   })
 
-  it("error(m, code) adds the code after type and message", () => {
-    const reply = JSON.parse(Messages.error("Try again", "try_again")) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message", "code"])
-    expect(reply).toEqual({ type: "error", message: "Try again", code: "try_again" })
+  it("error(refusal) carries retry_after, in seconds, when the refusal knows it", () => {
+    const reply = JSON.parse(Messages.error(Refusal.make("rate_limited", "Rate limit exceeded", 23))) as Record<string, unknown>
+    expect(Object.keys(reply)).toEqual(["type", "message", "code", "retry_after"])
+    expect(reply).toEqual({ type: "error", message: "Rate limit exceeded", code: "rate_limited", retry_after: 23 })
+  })
+
+  it("metaReceived announces the rate limit that applies, with the byte limit only when there is one", () => {
+    const plain = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1, uploadId, offset: 0, rateLimit })) as Record<string, unknown>
+    expect(plain["rate_limit"]).toEqual({ messages: 1000, period_seconds: 60 })
+    const withBytes = JSON.parse(Messages.metaReceived({ maxChunkBytes: 1, uploadId, offset: 0, rateLimit: { ...rateLimit, bytes: 5 } })) as Record<string, unknown>
+    expect(withBytes["rate_limit"]).toEqual({ messages: 1000, period_seconds: 60, bytes: 5 })
   })
 
   it("internalError is an error reply with the code internal_error", () => {
@@ -436,11 +447,11 @@ describe("Messages replies", () => {
 
   it("replies are single-line JSON text frames", () => {
     const replies = [
-      Messages.metaReceived({ maxChunkBytes: 262144, uploadId, offset: 42 }),
+      Messages.metaReceived({ maxChunkBytes: 262144, uploadId, offset: 42, rateLimit }),
       Messages.chunkReceived(65536),
       Messages.fileReceived("a.pdf", "pdf", sha256),
       Messages.uploadCancelled,
-      Messages.error("x\ny"),
+      Messages.error(Refusal.make("invalid_message", "x\ny")),
       Messages.internalError
     ]
     for (const reply of replies) {

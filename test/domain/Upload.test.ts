@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
+import type { Refusal } from "../../src/domain/Refusal.js"
 import * as Upload from "../../src/domain/Upload.js"
 import type { ChunkBytes, Step, UploadPolicy, UploadState } from "../../src/domain/Upload.js"
 import type { ClientMessage } from "../../src/domain/Messages.js"
@@ -84,31 +85,31 @@ describe("Upload.transition", () => {
 
   it("refuses a chunk in Idle with NO_UPLOAD without discarding", () => {
     const refuse = expectTag(step(Upload.initial, chunkBytes(1)), "Refuse")
-    expect(refuse.message).toBe(Upload.NO_UPLOAD)
+    expect(refuse.refusal.message).toBe(Upload.NO_UPLOAD)
     expect(refuse.discard).toBe(false)
     expect(refuse.next._tag).toBe("Idle")
   })
 
   it("refuses a base64 chunk in Idle with NO_UPLOAD", () => {
     const refuse = expectTag(step(Upload.initial, chunkText("YQ==")), "Refuse")
-    expect(refuse.message).toBe(Upload.NO_UPLOAD)
+    expect(refuse.refusal.message).toBe(Upload.NO_UPLOAD)
   })
 
   it("refuses a chunk after the upload completed with NO_UPLOAD", () => {
     const refuse = expectTag(run(meta("a.txt", 2), chunkBytes(2), chunkBytes(1)), "Refuse")
-    expect(refuse.message).toBe(Upload.NO_UPLOAD)
+    expect(refuse.refusal.message).toBe(Upload.NO_UPLOAD)
     expect(refuse.discard).toBe(false)
     expect(refuse.next._tag).toBe("Completed")
   })
 
   it("refuses a chunk after a 0-byte file with NO_UPLOAD", () => {
-    expect(expectTag(run(meta("a.txt", 0), chunkBytes(1)), "Refuse").message).toBe(Upload.NO_UPLOAD)
+    expect(expectTag(run(meta("a.txt", 0), chunkBytes(1)), "Refuse").refusal.message).toBe(Upload.NO_UPLOAD)
   })
 
   it("refuses invalid base64 with INVALID_BASE64 and leaves the state unchanged", () => {
     const receiving = stateAfter(meta("a.txt", 4), chunkBytes(1))
     const refuse = expectTag(step(receiving, chunkText("YQ=A")), "Refuse")
-    expect(refuse.message).toBe(Upload.INVALID_BASE64)
+    expect(refuse.refusal.message).toBe(Upload.INVALID_BASE64)
     expect(refuse.discard).toBe(false)
     expect(refuse.next).toEqual(receiving)
   })
@@ -138,7 +139,7 @@ describe("Upload.transition", () => {
 
   it("refuses a chunk overflowing the declared size and discards the upload", () => {
     const refuse = expectTag(run(meta("a.txt", 4), chunkBytes(5)), "Refuse")
-    expect(refuse.message.startsWith("Chunk exceeds the declared file size (4 bytes)")).toBe(true)
+    expect(refuse.refusal.message.startsWith("Chunk exceeds the declared file size (4 bytes)")).toBe(true)
     expect(refuse.discard).toBe(true)
     expect(refuse.next._tag).toBe("Idle")
   })
@@ -152,7 +153,7 @@ describe("Upload.transition", () => {
   it("refuses a chunk larger than maxChunkBytes without discarding", () => {
     const receiving = stateAfter(meta("a.txt", 10))
     const refuse = expectTag(step(receiving, chunkBytes(9)), "Refuse")
-    expect(refuse.message).toContain("Chunk too large")
+    expect(refuse.refusal.message).toContain("Chunk too large")
     expect(refuse.discard).toBe(false)
     expect(refuse.next).toEqual(receiving)
   })
@@ -163,7 +164,7 @@ describe("Upload.transition", () => {
 
   it("refuses a file over the size limit", () => {
     const refuse = expectTag(step(Upload.initial, meta("a.txt", 11)), "Refuse")
-    expect(refuse.message.startsWith("File too large")).toBe(true)
+    expect(refuse.refusal.message.startsWith("File too large")).toBe(true)
     expect(refuse.discard).toBe(false)
     expect(refuse.next._tag).toBe("Idle")
   })
@@ -175,7 +176,7 @@ describe("Upload.transition", () => {
 
   it("refuses a meta with a bad file name with the policy's reason", () => {
     const refuse = expectTag(step(Upload.initial, meta("setup.exe", 3)), "Refuse")
-    expect(refuse.message).toBe("Invalid file extension: exe. Allowed: txt, pdf")
+    expect(refuse.refusal.message).toBe("Invalid file extension: exe. Allowed: txt, pdf")
     expect(refuse.discard).toBe(false)
   })
 
@@ -198,7 +199,7 @@ describe("Upload.transition", () => {
 
   it("discards the open upload when a too-large meta arrives while receiving", () => {
     const refuse = expectTag(run(meta("a.txt", 10), chunkBytes(3), meta("b.txt", 11)), "Refuse")
-    expect(refuse.message.startsWith("File too large")).toBe(true)
+    expect(refuse.refusal.message.startsWith("File too large")).toBe(true)
     expect(refuse.discard).toBe(true)
     expect(refuse.next._tag).toBe("Idle")
   })
@@ -241,11 +242,11 @@ describe("Upload.transition: resume", () => {
   })
 
   it("a resume is checked against the policy like a new upload", () => {
-    expect(expectTag(step(Upload.initial, resumeMeta("setup.exe", 3)), "Refuse").message).toBe(
+    expect(expectTag(step(Upload.initial, resumeMeta("setup.exe", 3)), "Refuse").refusal.message).toBe(
       "Invalid file extension: exe. Allowed: txt, pdf"
     )
     const tooLarge = expectTag(step(stateAfter(meta("b.txt", 10)), resumeMeta("a.txt", 11)), "Refuse")
-    expect(tooLarge.message.startsWith("File too large")).toBe(true)
+    expect(tooLarge.refusal.message.startsWith("File too large")).toBe(true)
     expect(tooLarge.discard).toBe(true)
     expect(tooLarge.next._tag).toBe("Idle")
   })
@@ -259,15 +260,15 @@ describe("Upload.resumed", () => {
     size,
     expectedSha256
   })
-  const refusal = (result: Either.Either<UploadState, string>): string =>
+  const refusal = (result: Either.Either<UploadState, Refusal>): string =>
     Either.match(result, {
-      onLeft: (message) => message,
+      onLeft: (refused) => refused.message,
       onRight: (state) => {
         throw new Error(`resumed: ${JSON.stringify(state)}`)
       }
     })
-  const state = (result: Either.Either<UploadState, string>): UploadState =>
-    Either.getOrThrowWith(result, (message) => new Error(`refused: ${message}`))
+  const state = (result: Either.Either<UploadState, Refusal>): UploadState =>
+    Either.getOrThrowWith(result, (refused) => new Error(`refused: ${refused.message}`))
 
   it("continues receiving from the bytes the store holds", () => {
     const resume = resumeStep("a.txt", 10)
@@ -359,7 +360,7 @@ describe("Upload.verifyDigest", () => {
 
   it("refuses another digest, stating both and that the upload is discarded", () => {
     expect(Upload.verifyDigest(SHA_A, SHA_B)).toEqual(
-      Either.left(`Checksum mismatch: the received bytes have sha256 ${SHA_B}, not ${SHA_A}; upload discarded`)
+      Either.left({ code: "checksum_mismatch", message: `Checksum mismatch: the received bytes have sha256 ${SHA_B}, not ${SHA_A}; upload discarded` })
     )
   })
 })
@@ -391,7 +392,7 @@ describe.each(chunkForms)("Upload.transition: chunk offsets, on %s", (_form, chu
   ])("refuses a chunk %s with the expected offset, leaving the state unchanged", (_label, offset) => {
     const receiving = stateAfter(meta("a.txt", 10), chunkBytes(3))
     const refuse = expectTag(step(receiving, chunkAt(three, offset)), "Refuse")
-    expect(refuse.message).toBe(
+    expect(refuse.refusal.message).toBe(
       `Chunk offset ${offset} is not where the upload is: the server has 3 bytes; send the chunk at offset 3`
     )
     expect(refuse.discard).toBe(false)
@@ -399,8 +400,8 @@ describe.each(chunkForms)("Upload.transition: chunk offsets, on %s", (_form, chu
   })
 
   it("refuses a chunk with an offset when no upload is open with NO_UPLOAD", () => {
-    expect(expectTag(step(Upload.initial, chunkAt(three, 0)), "Refuse").message).toBe(Upload.NO_UPLOAD)
-    expect(expectTag(step(Upload.initial, chunkAt(three, 7)), "Refuse").message).toBe(Upload.NO_UPLOAD)
+    expect(expectTag(step(Upload.initial, chunkAt(three, 0)), "Refuse").refusal.message).toBe(Upload.NO_UPLOAD)
+    expect(expectTag(step(Upload.initial, chunkAt(three, 7)), "Refuse").refusal.message).toBe(Upload.NO_UPLOAD)
   })
 
   it("still checks the size for a chunk at the right offset", () => {
@@ -414,7 +415,7 @@ describe.each(chunkForms)("Upload.transition: chunk offsets, on %s", (_form, chu
 describe("Upload.transition: chunk offsets, on a file_chunk's text", () => {
   it("checks the offset before the chunk's content", () => {
     const receiving = stateAfter(meta("a.txt", 10), chunkBytes(3))
-    expect(expectTag(step(receiving, chunkAt("YQ=A", 0)), "Refuse").message).toContain("send the chunk at offset 3")
+    expect(expectTag(step(receiving, chunkAt("YQ=A", 0)), "Refuse").refusal.message).toContain("send the chunk at offset 3")
   })
 })
 
@@ -430,7 +431,7 @@ describe("Upload.transition: cancel", () => {
 
   it("refuses a cancel when idle with NO_UPLOAD", () => {
     const refuse = expectTag(step(Upload.initial, cancel), "Refuse")
-    expect(refuse.message).toBe(Upload.NO_UPLOAD)
+    expect(refuse.refusal.message).toBe(Upload.NO_UPLOAD)
     expect(refuse.discard).toBe(false)
     expect(refuse.next._tag).toBe("Idle")
   })
@@ -438,13 +439,13 @@ describe("Upload.transition: cancel", () => {
   it("refuses a cancel after the upload completed with NO_UPLOAD, keeping Completed", () => {
     const completed = stateAfter(meta("a.txt", 1), chunkBytes(1))
     const refuse = expectTag(step(completed, cancel), "Refuse")
-    expect(refuse.message).toBe(Upload.NO_UPLOAD)
+    expect(refuse.refusal.message).toBe(Upload.NO_UPLOAD)
     expect(refuse.discard).toBe(false)
     expect(refuse.next).toBe(completed)
   })
 
   it("a chunk after a cancel is refused with NO_UPLOAD", () => {
-    expect(expectTag(run(meta("a.txt", 10), cancel, chunkBytes(1)), "Refuse").message).toBe(Upload.NO_UPLOAD)
+    expect(expectTag(run(meta("a.txt", 10), cancel, chunkBytes(1)), "Refuse").refusal.message).toBe(Upload.NO_UPLOAD)
   })
 })
 
@@ -592,12 +593,12 @@ const violation = (before: UploadState, message: ClientMessage | ChunkBytes, res
       if (!result.discard && before._tag === "Receiving" && after !== before) {
         return "refusal without discard changed the open upload"
       }
-      if (result.message === "") return "empty refusal message"
+      if (result.refusal.message === "") return "empty refusal message"
       if (misplaced && before._tag === "Receiving") {
         if (result.discard) return "a misplaced chunk discarded the upload"
-        if (!result.message.endsWith(`send the chunk at offset ${before.received}`)) return "misplaced chunk without the expected offset"
+        if (!result.refusal.message.endsWith(`send the chunk at offset ${before.received}`)) return "misplaced chunk without the expected offset"
       }
-      if (message.type === "cancel" && result.message !== Upload.NO_UPLOAD) return "cancel refused for another reason than NO_UPLOAD"
+      if (message.type === "cancel" && result.refusal.message !== Upload.NO_UPLOAD) return "cancel refused for another reason than NO_UPLOAD"
       return undefined
   }
 }

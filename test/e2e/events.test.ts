@@ -51,7 +51,7 @@ describe("pre-upload hook and webhook", () => {
     client.send(meta("forbidden.txt", 5))
     expect(await client.next()).toEqual({ type: "error", message: "Uploads of forbidden files are not allowed", code: "upload_refused" })
     client.send(chunk(Buffer.from("hello")))
-    expect(await client.next()).toEqual({ type: "error", message: "No upload in progress: send file_meta first" })
+    expect(await client.next()).toEqual({ type: "error", message: "No upload in progress: send file_meta first", code: "no_upload" })
     const last = await upload(client, "allowed.txt", Buffer.from("hello"))
     expect(last).toMatchObject({ type: "file_received" })
     expect(await visibleFiles(server.directory)).toEqual(["allowed.txt"])

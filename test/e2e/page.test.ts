@@ -22,7 +22,8 @@ describe("upload page endpoints", () => {
       max_file_bytes: 3 * 1024 * 1024,
       max_chunk_bytes: 65536,
       allowed_extensions: ["csv", "pdf"],
-      upload_path: "/ws/file-transfer/"
+      upload_path: "/ws/file-transfer/",
+      auth_required: false
     })
   })
 

@@ -51,10 +51,10 @@ describe.skipIf(!redisAvailable)("two instances sharing Redis", () => {
     for (let i = 0; i < 3; i++) second.send({ type: "file_chunk", chunk: "" })
     for (let i = 0; i < 3; i++) expect((await second.next()).type).toBe("error")
     second.send({ type: "file_chunk", chunk: "" })
-    expect(await second.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
+    expect(await second.next()).toMatchObject({ type: "error", message: "Rate limit exceeded", code: "rate_limited" })
     expect(await second.closed).toBe(1008)
     first.send({ type: "file_chunk", chunk: "" })
-    expect(await first.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
+    expect(await first.next()).toMatchObject({ type: "error", message: "Rate limit exceeded", code: "rate_limited" })
   })
 })
 

@@ -113,7 +113,8 @@ describe("connection limits (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", () => {
       const third = await connect(server().url)
       expect(await third.next()).toEqual({
         type: "error",
-        message: "Too many connections from this address (limit 2); close one or try again later"
+        message: "Too many connections from this address (limit 2); close one or try again later",
+        code: "too_many_connections"
       })
       expect(await third.closed).toBe(1013)
       first.close()

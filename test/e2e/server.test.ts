@@ -267,25 +267,25 @@ describe("resume", () => {
 })
 
 describe("errors are answered with a clear message and the connection stays usable", () => {
-  const cases: ReadonlyArray<readonly [string, ReadonlyArray<unknown>, string]> = [
-    ["a chunk before file_meta", [chunk(Buffer.from("a"))], "No upload in progress: send file_meta first"],
-    ["invalid JSON", ["{not json"], "Invalid message: expected a JSON object"],
-    ["an unknown type", [{ type: "hello" }], "Unknown message type: \"hello\" (expected file_meta, file_chunk or cancel)"],
-    ["a negative size", [meta("a.txt", -1)], "file_size: expected a non-negative integer"],
-    ["a fractional size", [meta("a.txt", 1.5)], "file_size: expected a non-negative integer"],
-    ["an empty name", [meta("", 1)], "file_name: expected a non-empty string"],
-    ["a refused extension", [meta("tool.exe", 1)], "Invalid file extension: exe. Allowed: txt, pdf, png, jpg, jpeg, gif"],
-    ["a name without extension", [meta("README", 1)], "Invalid file name: it needs a name and an extension (letters, digits, '.', '_' or '-'), like report.pdf"],
-    ["a file over FILE_MAX_SIZE", [meta("huge.pdf", 20 * 1024 * 1024 + 1)], "File too large: 20971521 bytes exceeds the limit of 20 MiB"],
-    ["lenient base64", [meta("b.txt", 4), { type: "file_chunk", chunk: "YQ==YQ==" }], "Invalid base64 in chunk"],
-    ["bytes beyond the declared size", [meta("c.txt", 4), chunk(Buffer.from("12345"))], "Chunk exceeds the declared file size (4 bytes); upload discarded"]
+  const cases: ReadonlyArray<readonly [string, ReadonlyArray<unknown>, string, string]> = [
+    ["a chunk before file_meta", [chunk(Buffer.from("a"))], "No upload in progress: send file_meta first", "no_upload"],
+    ["invalid JSON", ["{not json"], "Invalid message: expected a JSON object", "invalid_message"],
+    ["an unknown type", [{ type: "hello" }], "Unknown message type: \"hello\" (expected file_meta, file_chunk or cancel)", "unknown_type"],
+    ["a negative size", [meta("a.txt", -1)], "file_size: expected a non-negative integer", "invalid_message"],
+    ["a fractional size", [meta("a.txt", 1.5)], "file_size: expected a non-negative integer", "invalid_message"],
+    ["an empty name", [meta("", 1)], "file_name: expected a non-empty string", "invalid_message"],
+    ["a refused extension", [meta("tool.exe", 1)], "Invalid file extension: exe. Allowed: txt, pdf, png, jpg, jpeg, gif", "invalid_extension"],
+    ["a name without extension", [meta("README", 1)], "Invalid file name: it needs a name and an extension (letters, digits, '.', '_' or '-'), like report.pdf", "invalid_name"],
+    ["a file over FILE_MAX_SIZE", [meta("huge.pdf", 20 * 1024 * 1024 + 1)], "File too large: 20971521 bytes exceeds the limit of 20971520 bytes (20 MiB)", "file_too_large"],
+    ["lenient base64", [meta("b.txt", 4), { type: "file_chunk", chunk: "YQ==YQ==" }], "Invalid base64 in chunk", "invalid_base64"],
+    ["bytes beyond the declared size", [meta("c.txt", 4), chunk(Buffer.from("12345"))], "Chunk exceeds the declared file size (4 bytes); upload discarded", "exceeds_size"]
   ]
 
-  it.each(cases)("%s", async (_, messages, expected) => {
+  it.each(cases)("%s", async (_, messages, expected, code) => {
     const client = await connect(server.url)
     for (const message of messages) client.send(message)
     const replies = await Promise.all(messages.map(() => client.next()))
-    expect(replies.at(-1)).toEqual({ type: "error", message: expected })
+    expect(replies.at(-1)).toEqual({ type: "error", message: expected, code })
     expect((await upload(client, "after-error.txt", Buffer.from("still works"))).type).toBe("file_received")
     client.close()
   })
@@ -293,7 +293,7 @@ describe("errors are answered with a clear message and the connection stays usab
   it("a binary frame outside an upload gets an error message, not a crash", async () => {
     const client = await connect(server.url)
     client.sendRaw(Buffer.from([0, 1, 2, 3]), true)
-    expect(await client.next()).toEqual({ type: "error", message: "No upload in progress: send file_meta first" })
+    expect(await client.next()).toEqual({ type: "error", message: "No upload in progress: send file_meta first", code: "no_upload" })
     expect((await upload(client, "after-binary.txt", Buffer.from("ok"))).type).toBe("file_received")
     client.close()
   })
@@ -352,7 +352,8 @@ describe("errors are answered with a clear message and the connection stays usab
     again.send(withOffset(0, 100_000))
     expect(await again.next()).toEqual({
       type: "error",
-      message: "Chunk offset 0 is not where the upload is: the server has 100000 bytes; send the chunk at offset 100000"
+      message: "Chunk offset 0 is not where the upload is: the server has 100000 bytes; send the chunk at offset 100000",
+      code: "wrong_offset"
     })
     again.send(withOffset(100_000, 200_000))
     expect(await again.next()).toMatchObject({ type: "chunk_received", received: 200_000 })
@@ -452,7 +453,8 @@ describe("rate limit", () => {
     for (let i = 0; i < 4; i++) client.send(chunk(Buffer.from("x")))
     client.send(chunk(Buffer.from("y")))
     const replies = await Promise.all(Array.from({ length: 6 }, () => client.next()))
-    expect(replies.at(-1)).toEqual({ type: "error", message: "Rate limit exceeded" })
+    expect(replies.at(-1)).toMatchObject({ type: "error", message: "Rate limit exceeded", code: "rate_limited" })
+    expect(replies.at(-1)?.["retry_after"]).toBeGreaterThanOrEqual(1)
     expect(await client.closed).toBe(1008)
     await eventually(async () => expect(await visibleFiles(limited.directory)).toEqual([]))
   })
@@ -510,7 +512,7 @@ describe("rate limit", () => {
   it("the limit is per client address, across connections", async () => {
     const client = await connect(limited.url)
     client.send({ type: "ping" })
-    expect(await client.next()).toEqual({ type: "error", message: "Rate limit exceeded" })
+    expect(await client.next()).toMatchObject({ type: "error", message: "Rate limit exceeded", code: "rate_limited" })
     expect(await client.closed).toBe(1008)
   })
 })

@@ -14,6 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { WebSocket } from "ws"
+import * as Refusal from "../../src/domain/Refusal.js"
 import { connect, type RunningServer, startServer, upload } from "../support/server.js"
 
 const fuzzSeed = Number(process.env["FUZZ_SEED"] ?? 0xf022)
@@ -160,9 +161,11 @@ const malformed = (text: string): string | undefined => {
     return `not JSON: ${text.slice(0, 200)}`
   }
   if (typeof reply !== "object" || reply === null || Array.isArray(reply)) return `not an object: ${text.slice(0, 200)}`
-  const { message, type } = reply as { readonly type?: unknown; readonly message?: unknown }
+  const { code, message, type } = reply as { readonly type?: unknown; readonly message?: unknown; readonly code?: unknown }
   if (typeof type !== "string" || !REPLY_TYPES.has(type)) return `unknown type: ${text.slice(0, 200)}`
   if (typeof message !== "string" || message === "") return `no message: ${text.slice(0, 200)}`
+  // Every error carries one of the documented codes, which clients decide on.
+  if (type === "error" && !(Refusal.CODES as ReadonlyArray<unknown>).includes(code)) return `error without a known code: ${text.slice(0, 200)}`
   return undefined
 }
 
@@ -230,7 +233,8 @@ describe("wire fuzzer", () => {
       client.sendRaw(`{"type":${type}}`)
       expect(await client.next()).toEqual({
         type: "error",
-        message: `Unknown message type: ${type} (expected file_meta, file_chunk or cancel)`
+        message: `Unknown message type: ${type} (expected file_meta, file_chunk or cancel)`,
+        code: "unknown_type"
       })
     }
     expect(await upload(client, "after-hostile.txt", Buffer.from("still open"))).toMatchObject({ type: "file_received" })

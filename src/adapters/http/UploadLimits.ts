@@ -1,7 +1,9 @@
 /**
  * The limits a client can check before it sends a file (the largest file and
- * chunk, the allowed extensions), served read-only at `GET /config.json` for
- * the upload page. Only these public values: never a secret.
+ * chunk, the allowed extensions), and how to connect (the upload path,
+ * whether a token is needed), served read-only at `GET /config.json` for
+ * the upload page and browser clients. Only these public values: never a
+ * secret.
  */
 import { Context } from "effect"
 
@@ -9,6 +11,8 @@ export class UploadLimits extends Context.Tag("file-receiver/UploadLimits")<Uplo
   readonly maxFileBytes: number
   readonly maxChunkBytes: number
   readonly allowedExtensions: ReadonlyArray<string>
+  /** Whether a handshake must present a token (AUTH_TOKENS): a browser cannot read the 401, but it can read this. */
+  readonly authRequired: boolean
 }>() {}
 
 /** The JSON body of `GET /config.json`. */
@@ -16,5 +20,6 @@ export const toJson = (limits: typeof UploadLimits.Service) => ({
   max_file_bytes: limits.maxFileBytes,
   max_chunk_bytes: limits.maxChunkBytes,
   allowed_extensions: limits.allowedExtensions,
-  upload_path: "/ws/file-transfer/"
+  upload_path: "/ws/file-transfer/",
+  auth_required: limits.authRequired
 })

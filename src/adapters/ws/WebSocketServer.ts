@@ -113,7 +113,7 @@ const serveConnection = (
       const refused = yield* admission.admit(peer.clientAddress)
       if (Option.isSome(refused)) {
         yield* Metric.increment(Metrics.connectionsRefused("limit"))
-        yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ reason: refused.value }))
+        yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ reason: refused.value.message }))
         yield* connection.send(Messages.error(refused.value))
         return yield* connection.close(ConnectionLimits.CLOSE_TRY_AGAIN_LATER, "Too many connections")
       }

@@ -32,7 +32,7 @@ const server = (lines: Array<Line>) =>
     Layer.provide(Layer.mergeAll(
       dyingSession,
       Layer.succeed(Readiness, []),
-      Layer.succeed(UploadLimits, { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt"] }),
+      Layer.succeed(UploadLimits, { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt"], authRequired: false }),
       MemoryConcurrencyLimiter.layerMemory
     )),
     Layer.provide(Logger.replace(
