@@ -23,7 +23,7 @@ describe("the page's up-front refusal agrees with the server's name policy", () 
     it(`${JSON.stringify(name)}`, () => {
       const server = FileName.validate(name, allowed)
       const page = refusal({ name, size: 1 }, limits)
-      expect(page).toBe(Either.isLeft(server) ? server.left : undefined)
+      expect(page).toBe(Either.isLeft(server) ? server.left.message : undefined)
     })
   }
 })
