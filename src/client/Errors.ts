@@ -12,6 +12,7 @@ export abstract class UploadError extends Error {
     | "ChecksumMismatch"
     | "InvalidSource"
     | "ConfirmedBytesLost"
+    | "HandshakeRefused"
 }
 
 /**
@@ -34,11 +35,29 @@ export class ConnectionFailedError extends UploadError {
   }
 }
 
-/** The caller aborted the upload; the server was asked to discard it. */
+/**
+ * The caller aborted the upload. The server was asked to discard it, unless `keepOnAbort` was set:
+ * then `kept` says whether the server holds it (`uploadId`, for a later `options.uploadId`).
+ */
 export class UploadCancelledError extends UploadError {
   readonly _tag = "UploadCancelled" as const
-  constructor() {
-    super("Upload cancelled")
+  readonly kept: boolean
+  constructor(readonly uploadId: string | undefined = undefined) {
+    super(uploadId === undefined ? "Upload cancelled" : "Upload interrupted; the server keeps it for a resume")
+    this.kept = uploadId !== undefined
+  }
+}
+
+/**
+ * The server refused the WebSocket handshake for a reason no retry heals: 401 (a token is missing
+ * or wrong), 403 (the Origin is not allowed), 404 (not the upload endpoint), or another 4xx. The
+ * message says what to change. In browsers, which hide the status, it is inferred from
+ * `/config.json` (HandshakeDiagnosis.ts).
+ */
+export class HandshakeRefusedError extends UploadError {
+  readonly _tag = "HandshakeRefused" as const
+  constructor(readonly status: number, message: string) {
+    super(message)
   }
 }
 

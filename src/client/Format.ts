@@ -14,15 +14,18 @@ export const formatBytes = (bytes: number): string => {
   return `${Number.isInteger(value) ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
 }
 
-/** `4 s left`, `2 min 5 s left`, or empty while unknown. */
-export const formatEta = (seconds: number | undefined): string => {
-  if (seconds === undefined || !Number.isFinite(seconds)) return ""
+/** `4 s`, `2 min 5 s`, `3 h 10 min` (rounded up to the second). */
+export const formatDuration = (seconds: number): string => {
   const whole = Math.max(0, Math.ceil(seconds))
-  if (whole < 60) return `${whole} s left`
+  if (whole < 60) return `${whole} s`
   const minutes = Math.floor(whole / 60)
-  if (minutes < 60) return `${minutes} min ${whole % 60} s left`
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min left`
+  if (minutes < 60) return `${minutes} min ${whole % 60} s`
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`
 }
+
+/** `4 s left`, `2 min 5 s left`, or empty while unknown. */
+export const formatEta = (seconds: number | undefined): string =>
+  seconds === undefined || !Number.isFinite(seconds) ? "" : `${formatDuration(seconds)} left`
 
 /**
  * The extension the server will check, or "" when the name has none: the name is

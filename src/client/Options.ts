@@ -4,15 +4,22 @@ import type { Hasher } from "./Sha256.js"
 import type { WebSocketConstructor } from "./Socket.js"
 
 export interface UploadOptions {
-  /** The endpoint, e.g. `ws://127.0.0.1:8000/ws/file-transfer/`. */
+  /** The endpoint, e.g. `ws://127.0.0.1:8000/ws/file-transfer/` (`http(s)://` is taken as `ws(s)://`). */
   readonly url: string
   /** Sent as the `token` query parameter, for servers that want one at the handshake. */
   readonly token?: string | undefined
   /** Defaults to `globalThis.WebSocket`; pass `ws`'s WebSocket in Node 20. */
   readonly WebSocket?: WebSocketConstructor | undefined
-  /** Bytes per chunk (default 256 KiB; never more than the server's `max_chunk_bytes`). */
+  /**
+   * Bytes per chunk, never more than the server's `max_chunk_bytes`. Default: that maximum (at most
+   * 16 MiB), so each message of the rate limit carries the most bytes; 256 KiB from a server that
+   * announces none.
+   */
   readonly chunkBytes?: number | undefined
-  /** Chunks sent ahead of the acknowledgements (default 8; 1 against servers that do not pipeline). */
+  /**
+   * Chunks sent ahead of the acknowledgements (default 8, fewer when chunks are large: at most 32 MiB
+   * in flight; 1 against servers that do not pipeline).
+   */
   readonly window?: number | undefined
   /**
    * `true`: hash the file first and send its sha256 in `file_meta`, so the server refuses a
@@ -22,12 +29,22 @@ export interface UploadOptions {
   readonly sha256?: boolean | string | undefined
   /** The hash to use (default: the plain-TypeScript SHA-256; Node passes node:crypto's). */
   readonly createSha256?: (() => Hasher) | undefined
-  /** Aborting cancels the upload; the server is asked to discard it. */
+  /** Aborting cancels the upload; the server is asked to discard it (unless `keepOnAbort`). */
   readonly signal?: AbortSignal | undefined
+  /**
+   * Aborting leaves the upload on the server for a later resume (`uploadId`) instead of asking it to
+   * discard it: the connection is closed and the error's `uploadId` says what was kept. Default false.
+   */
+  readonly keepOnAbort?: boolean | undefined
   /** Called as bytes are hashed and acknowledged. */
   readonly onProgress?: ((progress: UploadProgress) => void) | undefined
   /** Called before each reconnection attempt. */
   readonly onReconnect?: ((info: ReconnectInfo) => void) | undefined
+  /**
+   * Called when the client holds a message back for a second or more to stay under the rate limit
+   * the server announced (`reason`: `waiting 23 s for the rate limit`).
+   */
+  readonly onWait?: ((info: { readonly delayMs: number; readonly reason: string }) => void) | undefined
   /**
    * Milliseconds without any reply while one is awaited (default 60000) before the connection
    * counts as dropped and is replaced: a link that dies silently never reports a close.
@@ -47,6 +64,14 @@ export interface UploadOptions {
    */
   readonly storagePatience?: number | undefined
   /**
+   * Milliseconds (default 600000: 10 minutes) refusals by the server's limits (`rate_limited`,
+   * `too_many_connections`) are waited out without progress: each wait is the server's `retry_after`
+   * and a little more (the backoff when it sends none). When the next try would come later than
+   * this, the upload fails with ServerRefusedError (the server's code), saying when to try again.
+   * Not counted against `retries`.
+   */
+  readonly limitPatience?: number | undefined
+  /**
    * Resume this upload (an `upload_id` from an earlier run, a page before a reload): the server
    * continues from what it holds, or answers a completed upload's `file_received`. An id the
    * server does not know (any more) starts a new upload.
@@ -65,9 +90,10 @@ export interface ReconnectInfo {
   /**
    * What is waited for, to decide on: `connection` (it dropped or could not be opened), `busy` (the
    * server still holds the upload for the connection that dropped), `storage_unavailable` (the
-   * server kept the upload but its store is failing).
+   * server kept the upload but its store is failing), `rate_limited` (the server's rate limit refused
+   * a message: `delayMs` is its `retry_after`), `too_many_connections` (its connection limit).
    */
-  readonly cause: "connection" | "busy" | "storage_unavailable"
+  readonly cause: "connection" | "busy" | "storage_unavailable" | "rate_limited" | "too_many_connections"
 }
 
 export interface UploadResult {
@@ -81,4 +107,6 @@ export interface UploadResult {
   readonly size: number
   /** How many times the connection was re-established. */
   readonly reconnects: number
+  /** Bytes the server already held when this call began (resuming `uploadId` from an earlier run); 0 for a new upload. */
+  readonly resumedFrom: number
 }

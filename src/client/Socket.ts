@@ -16,6 +16,12 @@ export interface WebSocketLike {
   onmessage: ((event: { readonly data: unknown }) => void) | null
   onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null
   onerror: ((event: unknown) => void) | null
+  /**
+   * Not in the standard API: the HTTP status of a refused handshake, set before `onclose`.
+   * Implementations that report it define the property (NodeWebSocket does); browsers hide the
+   * status, and the client then asks the server's `/config.json` instead (Handshake.ts).
+   */
+  readonly handshakeStatus?: number | undefined
 }
 
 /** A WebSocket constructor: `globalThis.WebSocket` in browsers, `ws`'s in Node. */

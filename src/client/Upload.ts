@@ -7,33 +7,33 @@
  * connection when it hands out an `upload_id` (against an older server it
  * starts over). One connection is `runAttempt` (Attempt.ts); this loop decides
  * what follows it: reconnect with backoff (bounded by count), wait out a busy
- * upload or a storage outage (bounded by time), start over, or give up.
- * Plain TypeScript on the standard WebSocket API: the page and
- * the Node CLI share it.
+ * upload, a storage outage or the server's limits (bounded by time,
+ * Suspension.ts), start over, or give up, at once for a handshake no retry
+ * heals (Handshake.ts). Messages are paced under the server's announced rate
+ * limit (Pacer.ts). Plain TypeScript on the standard WebSocket API: the page
+ * and the Node CLI share it.
  */
-import { ChecksumMismatchError, ConnectionFailedError, InvalidSourceError, ServerRefusedError, UploadCancelledError } from "./Errors.js"
+import { ChecksumMismatchError, ConnectionFailedError, type HandshakeRefusedError, InvalidSourceError, UploadCancelledError } from "./Errors.js"
 import type { Hasher } from "./Sha256.js"
 import { createSha256 } from "./Sha256.js"
 import { discardOnServer } from "./Discard.js"
 import { closeQuietly, openSocket, type WebSocketConstructor } from "./Socket.js"
 import { type BlobLike, fromBlob, type UploadSource } from "./Source.js"
 import { hashSource } from "./Bytes.js"
+import { formatDuration } from "./Format.js"
+import { diagnose, refusal } from "./Handshake.js"
+import { pacerFor } from "./Pacer.js"
 import { backoff, sleep } from "./Retry.js"
 import { makeProgressMeter } from "./Progress.js"
 import type { ReconnectInfo, UploadOptions, UploadResult } from "./Options.js"
-import { type Attempt, runAttempt } from "./Attempt.js"
+import { type Attempt, runAttempt, type SuspendedKind } from "./Attempt.js"
+import { gaveUp, patienceFor, waitFor } from "./Suspension.js"
 
 export type { UploadProgress } from "./Progress.js"
 export type { ReconnectInfo, UploadOptions, UploadResult } from "./Options.js"
 
-const DEFAULT_CHUNK = 256 * 1024
-/**
- * How long a resume refused as busy is retried. The server frees an upload within two
- * heartbeats (30 s by default) of a link that died silently, which `retries` alone would not cover.
- */
-const BUSY_PATIENCE_MS = 60_000
-/** How long an upload suspended by a storage outage is resumed again, by default (`storagePatience`). */
-const STORAGE_PATIENCE_MS = 10 * 60_000
+/** Pacing waits shorter than this are not reported through `onWait`. */
+const REPORTED_WAIT_MS = 1000
 
 /** Uploads a File/Blob or an UploadSource; rejects with an UploadError subclass. */
 export const upload = async (input: UploadSource | (BlobLike & { readonly name?: string }), options: UploadOptions): Promise<UploadResult> => {
@@ -46,11 +46,14 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
   try {
     // Relative to the page in a browser, as the WebSocket constructor resolves it.
     const base = (globalThis as { location?: { href: string } }).location?.href
-    url = withToken(new URL(options.url, base).toString(), options.token)
+    url = withToken(toWebSocketUrl(new URL(options.url, base)), options.token)
   } catch {
     // Not worth a retry: no reconnection can fix a malformed address.
     throw new ConnectionFailedError(`Invalid URL: ${options.url}`, undefined)
   }
+  const tokenGiven = new URL(url).searchParams.has("token")
+  const pacer = pacerFor(url)
+  const keepOnAbort = options.keepOnAbort === true
   const meter = makeProgressMeter(source.size, options.onProgress)
   const makeHasher = options.createSha256 ?? createSha256
 
@@ -76,15 +79,27 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
   let uploadId: string | undefined = options.uploadId
   let reconnects = 0
   let failures = 0
-  // The refusal being waited out (busy, storage), since when, and how many times in a row.
-  let suspendedFor: { readonly kind: "busy" | "storage_unavailable"; readonly since: number; readonly inARow: number } | undefined
+  // The bytes the server held when it first answered (resuming an earlier run's upload).
+  let resumedFrom: number | undefined
+  // The refusal being waited out (busy, storage, limits), since when, and how many times in a row.
+  let suspendedFor: { readonly kind: SuspendedKind; readonly since: number; readonly inARow: number } | undefined
+  // The last handshake failed while the server's /config.json answered (browsers: the status is hidden).
+  let refusedWhileUp = false
   const minDelay = options.minDelay ?? 250, maxDelay = options.maxDelay ?? 8000
   // The highest offset the source was told it may drop: a stream cannot be read before it again.
   let released = 0
   // Cancelled with no connection open (hashing, backoff, connecting): the server still holds the upload.
   const cancelled = async (discardSent: boolean): Promise<never> => {
-    if (!discardSent && uploadId !== undefined) await discardOnServer(WebSocket, url, source, uploadId)
-    throw new UploadCancelledError()
+    if (!keepOnAbort && !discardSent && uploadId !== undefined) await discardOnServer(WebSocket, url, source, uploadId)
+    throw new UploadCancelledError(keepOnAbort ? uploadId : undefined)
+  }
+  /** The error for a handshake no retry heals; undefined when it is worth retrying. */
+  const refusedHandshake = async (handshake: { readonly status: number | undefined; readonly reported: boolean }) => {
+    if (handshake.status !== undefined) return refusal(handshake.status, tokenGiven)
+    if (handshake.reported) return undefined // no HTTP answer at all: refused, reset, unresolvable
+    const diagnosis = await diagnose(url, { tokenGiven, refusedBefore: refusedWhileUp, signal })
+    refusedWhileUp = diagnosis._tag === "unclear"
+    return diagnosis._tag === "refused" ? diagnosis.error : undefined
   }
   for (;;) {
     // An abort during hashing or a read may have fired before this attempt's listener exists.
@@ -100,10 +115,17 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
         read,
         uploadId,
         sha256: declaredSha256,
-        chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK,
-        window: Math.max(1, options.window ?? 8),
+        chunkBytes: options.chunkBytes,
+        window: options.window === undefined ? undefined : Math.max(1, options.window),
         replyTimeout: options.replyTimeout ?? 60_000,
         meter,
+        pacer,
+        onWait: (delayMs) => {
+          if (delayMs >= REPORTED_WAIT_MS) options.onWait?.({ delayMs, reason: `waiting ${formatDuration(Math.round(delayMs / 1000))} for the rate limit` })
+        },
+        signal,
+        keepOnAbort,
+        answered: (offset) => void (resumedFrom ??= offset),
         setUploadId: (id) => {
           uploadId = id
           options.onUploadId?.(id)
@@ -125,7 +147,7 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
       if (expected !== undefined && actual !== undefined && actual.toLowerCase() !== expected) {
         throw new ChecksumMismatchError(expected, actual)
       }
-      return { ...attempt.result, reconnects }
+      return { ...attempt.result, reconnects, resumedFrom: resumedFrom ?? 0 }
     }
     if (attempt._tag === "cancelled") return cancelled(attempt.discardSent)
     if (attempt._tag === "restart") {
@@ -134,22 +156,22 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
     }
     let wait: ReconnectInfo
     if (attempt._tag === "suspended") {
-      // The connection works and the server kept the upload: wait until it frees it, or its store answers again.
+      refusedWhileUp = false
+      // The connection works and the server kept the upload: wait until it frees it, its store answers, or its limits let us in.
       suspendedFor = suspendedFor?.kind === attempt.kind && meter.acked() <= ackedBefore
         ? { ...suspendedFor, inARow: suspendedFor.inARow + 1 }
         : { kind: attempt.kind, since: Date.now(), inARow: 1 }
-      const tries = failures + suspendedFor.inARow
-      const delayMs = attempt.retryAfterMs ?? backoff(tries, minDelay, maxDelay)
-      wait = attempt.kind === "busy"
-        ? { attempt: tries, delayMs, reason: attempt.message, cause: "busy" }
-        : { attempt: tries, delayMs, reason: `storage unavailable: ${attempt.message}`, cause: "storage_unavailable" }
+      wait = waitFor(attempt, failures + suspendedFor.inARow, minDelay, maxDelay)
       // By time rather than count: give up once the next try would come after the patience ran out.
-      const patience = attempt.kind === "busy" ? BUSY_PATIENCE_MS : options.storagePatience ?? STORAGE_PATIENCE_MS
-      if (Date.now() - suspendedFor.since + delayMs > patience) {
-        if (attempt.kind === "storage_unavailable") throw new ServerRefusedError(attempt.message, "storage_unavailable")
-        throw new ConnectionFailedError(`Gave up after ${BUSY_PATIENCE_MS / 1000} s: ${attempt.message}`, undefined)
-      }
+      if (Date.now() - suspendedFor.since + wait.delayMs > patienceFor(attempt.kind, options)) throw gaveUp(attempt, wait.delayMs)
+      // Every upload to this server waits: the server counts the client's messages over all its connections.
+      if (attempt.kind === "rate_limited") pacer.refusedUntil(Date.now() + wait.delayMs)
     } else {
+      if (attempt.handshake === undefined) refusedWhileUp = false
+      else {
+        const refused: HandshakeRefusedError | undefined = await refusedHandshake(attempt.handshake)
+        if (refused !== undefined) throw refused
+      }
       suspendedFor = undefined
       failures = meter.acked() > ackedBefore ? 1 : failures + 1
       if (failures > (options.retries ?? 6)) {
@@ -163,6 +185,13 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
     await sleep(wait.delayMs, signal).catch(() => cancelled(false))
     reconnects++
   }
+}
+
+/** `http(s)://` as the WebSocket it serves, `ws(s)://` as it is. */
+const toWebSocketUrl = (url: URL): string => {
+  if (url.protocol === "http:") url.protocol = "ws:"
+  else if (url.protocol === "https:") url.protocol = "wss:"
+  return url.toString()
 }
 
 const withToken = (url: string, token: string | undefined): string => {

@@ -21,12 +21,28 @@ export const nodeSha256 = (): Hasher => {
   return { update: (bytes) => void hash.update(bytes), digestHex: () => hash.digest("hex") }
 }
 
-/** `ws`'s WebSocket without compression (the server does not negotiate it). */
-export const NodeWebSocket: WebSocketConstructor = class extends WebSocket {
-  constructor(url: string) {
-    super(url, { perMessageDeflate: false })
-  }
-} as unknown as WebSocketConstructor
+/**
+ * `ws`'s WebSocket without compression (the server does not negotiate it), sending `headers` with
+ * the handshake (an `Origin`, an `Authorization`). It reports the HTTP status of a refused
+ * handshake as `handshakeStatus`, so that `upload` can tell a wrong token, Origin or path from a
+ * server that is down.
+ */
+export const nodeWebSocket = (options: { readonly headers?: Readonly<Record<string, string>> } = {}): WebSocketConstructor =>
+  class extends WebSocket {
+    handshakeStatus: number | undefined = undefined
+    constructor(url: string) {
+      super(url, { perMessageDeflate: false, ...(options.headers === undefined ? {} : { headers: { ...options.headers } }) })
+      this.on("unexpected-response", (_request, response) => {
+        this.handshakeStatus = response.statusCode
+        response.resume()
+        // What ws does without this listener: abort the request, then error and close (1006).
+        this.terminate()
+      })
+    }
+  } as unknown as WebSocketConstructor
+
+/** `nodeWebSocket()`: no extra headers. */
+export const NodeWebSocket: WebSocketConstructor = nodeWebSocket()
 
 /** A file on disk as a random-access source; close it when done. */
 export const fileSource = async (filePath: string): Promise<UploadSource & { readonly close: () => Promise<void> }> => {

@@ -2,7 +2,8 @@
  * The `file-receiver` command as a subprocess (`node bin/file-receiver.mjs`,
  * what the package's bin runs): uploads against the real server, exit codes,
  * --sha256, resume after a cut connection, Ctrl-C, and `serve`. It runs from
- * a directory outside the project, as `npx file-receiver` from elsewhere does.
+ * a directory outside the project, as `npx file-receiver` from elsewhere does,
+ * with XDG_CACHE_HOME in a scratch directory (its resume state goes there).
  */
 import { sampleFor } from "../support/content.js"
 import { spawn } from "node:child_process"
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fileReceived, reply, startStandIn } from "../client/StandIn.js"
 import { startProxy } from "../support/proxy.js"
 import { scratchDirectory } from "../support/scratch.js"
-import { type RunningServer, sha256, startServer } from "../support/server.js"
+import { eventually, type RunningServer, sha256, startServer } from "../support/server.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const BIN = path.join(root, "bin/file-receiver.mjs")
@@ -24,13 +25,19 @@ interface Finished {
   readonly stderr: string
 }
 
+const cache = scratchDirectory("fr-cli-cache-")
+
 /** Runs the command to completion (stdout is a pipe, not a TTY: plain lines); `during` gets the child once started. */
 const cli = (
   args: ReadonlyArray<string>,
   during?: (child: ReturnType<typeof spawn>, stdout: () => string) => void
 ): Promise<Finished> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: os.tmpdir(), env: process.env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: os.tmpdir(),
+      env: { ...process.env, XDG_CACHE_HOME: cache.path() },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = "", stderr = ""
     child.stdout.on("data", (data: Buffer) => (stdout += data.toString()))
     child.stderr.on("data", (data: Buffer) => (stderr += data.toString()))
@@ -91,7 +98,7 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     for (const url of ["127.0.0.1:8000", "ftp://host/", ""]) {
       const result = await cli(["upload", file, "--url", url])
       expect(result.code).toBe(2)
-      expect(result.stderr).toContain("--url expects a ws:// or wss:// URL")
+      expect(result.stderr).toContain("--url expects a ws://, wss://, http:// or https:// URL")
       expect(result.stdout).toBe("")
     }
   })
@@ -110,7 +117,8 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
         }, 50)
       })
       expect(result.code).toBe(130)
-      expect(result.stdout).toContain("stuck.txt: failed: Upload cancelled")
+      expect(result.stdout).toContain("stuck.txt: interrupted\n")
+      expect(result.stdout).toContain("interrupted: no upload was kept on the server; run the same command again to send the files")
       expect(Date.now() - started).toBeLessThan(20_000)
     } finally {
       await proxy.close()
@@ -179,6 +187,139 @@ describe("file-receiver upload", { timeout: 90_000 }, () => {
     const once = await cli(["upload", scratch.path("lost.txt"), "--url", `ws://127.0.0.1:${proxy.port}/`, "--retries", "0"])
     expect(once.code).toBe(1)
     expect(once.stdout).toContain("lost.txt: failed: Gave up after 1 failed connections")
+  })
+})
+
+/** Calls `then` once `text` shows in the child's stdout. */
+const whenPrinted = (stdout: () => string, text: string, then: () => void) => {
+  const poll = setInterval(() => {
+    if (stdout().includes(text)) {
+      clearInterval(poll)
+      then()
+    }
+  }, 20)
+}
+
+const stateFile = () => cache.path("file-receiver/uploads.json")
+const stateEntries = async () => Object.keys(JSON.parse(await fs.readFile(stateFile(), "utf8")) as object)
+const partialFiles = async () => (await fs.readdir(server.directory)).filter((name) => name.endsWith(".part")).sort()
+
+describe("file-receiver upload across runs (state file in the user's cache)", { timeout: 90_000 }, () => {
+  /** Starts `args` through a proxy that holds the server's replies after 1500 bytes, so the run is mid-upload when `stop` is sent. */
+  const stopMidUpload = async (name: string, signal: NodeJS.Signals, extra: ReadonlyArray<string> = []) => {
+    const proxy = await startProxy(server.port)
+    const bytes = sampleFor(name, 2 * 1024 * 1024)
+    const file = await scratchFile(name, bytes)
+    const args = ["upload", file, "--url", `ws://127.0.0.1:${proxy.port}/ws/file-transfer/`, "--chunk-size", "65536", ...extra]
+    proxy.stallAfter(1500) // the handshake, meta_received and a dozen acknowledgements; then the run waits
+    const stopped = await cli(args, (child, stdout) => whenPrinted(stdout, `${name}: 25%`, () => child.kill(signal)))
+    proxy.release()
+    return { proxy, bytes, args, stopped }
+  }
+
+  it("a run killed with SIGKILL mid-upload is resumed by the same command: less than the whole file is sent again", async () => {
+    const { proxy, bytes, args, stopped } = await stopMidUpload("killed.pdf", "SIGKILL")
+    try {
+      expect(stopped.code).toBeNull() // killed
+      expect(await stateEntries()).toHaveLength(1)
+      const rerun = await cli(args)
+      expect(rerun.code).toBe(0)
+      const resumed = /killed\.pdf: done: stored as killed\.pdf \(sha256 [0-9a-f]{64}, resumed from ([\d.]+) (KiB|MiB) sent by an earlier run\)/.exec(rerun.stdout)
+      expect(resumed, rerun.stdout).not.toBeNull()
+      expect(Number(resumed![1]) * (resumed![2] === "MiB" ? 1024 : 1)).toBeGreaterThanOrEqual(256)
+      expect(rerun.stdout).not.toContain("killed.pdf: 0%") // its first progress is where the killed run stopped
+      expect(sha256(await fs.readFile(path.join(server.directory, "killed.pdf")))).toBe(sha256(bytes))
+      expect(await stateEntries()).toEqual([]) // the entry goes once the file is done
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("Ctrl-C keeps the upload on the server, exits 130 saying how to continue, and the same command resumes it", async () => {
+    const { proxy, bytes, args, stopped } = await stopMidUpload("interrupted.gif", "SIGINT")
+    try {
+      expect(stopped.code).toBe(130)
+      expect(stopped.stdout).toContain("interrupted.gif: interrupted: kept on the server\n")
+      expect(stopped.stdout).toContain("interrupted: 1 upload kept on the server; run the same command again to resume\n")
+      const rerun = await cli(args)
+      expect(rerun.code).toBe(0)
+      expect(rerun.stdout).toMatch(/interrupted\.gif: done: stored as interrupted\.gif \(sha256 [0-9a-f]{64}, resumed from [\d.]+ (KiB|MiB) sent by an earlier run\)/)
+      expect(sha256(await fs.readFile(path.join(server.directory, "interrupted.gif")))).toBe(sha256(bytes))
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("with --cancel-on-interrupt, Ctrl-C discards the upload on the server and forgets it", async () => {
+    const before = await partialFiles()
+    const { proxy, stopped } = await stopMidUpload("discarded.jpg", "SIGINT", ["--cancel-on-interrupt"])
+    try {
+      expect(stopped.code).toBe(130)
+      expect(stopped.stdout).toContain("discarded.jpg: cancelled: discarded on the server\n")
+      expect(stopped.stdout).toContain("interrupted: the upload in progress was discarded on the server\n")
+      await eventually(async () => expect(await partialFiles()).toEqual(before))
+      expect(await stateEntries()).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("a corrupt state file is ignored with a warning and replaced; the directory is 0700 and the file 0600", async () => {
+    await fs.mkdir(path.dirname(stateFile()), { recursive: true })
+    await fs.writeFile(stateFile(), "{not json")
+    const result = await cli(["upload", await scratchFile("after-corrupt.txt", sampleFor("after-corrupt.txt", 1000)), "--url", server.url])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(/^file-receiver: warning: ignoring .*uploads\.json: it is not a valid state file/)
+    expect(result.stdout).toContain("after-corrupt.txt: done")
+    expect(await stateEntries()).toEqual([])
+    expect((await fs.stat(stateFile())).mode & 0o777).toBe(0o600)
+    expect((await fs.stat(path.dirname(stateFile()))).mode & 0o777).toBe(0o700)
+  })
+})
+
+describe("file-receiver upload: what it tells the user", { timeout: 90_000 }, () => {
+  it("shows the stored name next to the one asked for when the server changed it", async () => {
+    const result = await cli(["upload", await scratchFile("my résumé.txt", sampleFor("a.txt", 500)), "--url", server.url])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/my résumé\.txt: done: stored as myrésumé\.txt \(asked for "my résumé\.txt"; sha256 [0-9a-f]{64}\)/)
+  })
+
+  it("takes an http URL as its ws URL, and a page address pasted as --url fails at once saying which path to use", async () => {
+    const file = await scratchFile("http.txt", sampleFor("http.txt", 500))
+    const ok = await cli(["upload", file, "--url", `http://127.0.0.1:${server.port}/ws/file-transfer/`])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toContain("http.txt: done")
+    const started = Date.now()
+    const page = await cli(["upload", file, "--url", `http://127.0.0.1:${server.port}/`])
+    expect(page.code).toBe(1)
+    expect(page.stdout).toContain("http.txt: failed: The server refused the connection (HTTP 404): the path is wrong: the upload endpoint is /ws/file-transfer/")
+    expect(page.stdout).not.toContain("retrying")
+    expect(Date.now() - started).toBeLessThan(8000)
+  })
+
+  it("prints the wait a rate-limit refusal asks for, then resumes (stand-in server)", async () => {
+    const bytes = sampleFor("limited.txt", 3000)
+    let held = 0
+    const standIn = await startStandIn((frame, ws, connection) => {
+      if (frame.kind === "json") {
+        if (frame.message["type"] !== "file_meta") return
+        return reply(ws, { type: "meta_received", message: "Ready to receive file", binary_chunks: true, upload_id: "u1", offset: held, max_chunk_bytes: 1000 })
+      }
+      if (connection === 1 && held >= 1000) {
+        reply(ws, { type: "error", message: "Rate limit exceeded", code: "rate_limited", retry_after: 1 })
+        return ws.close(1008, "Rate limit exceeded")
+      }
+      held += frame.bytes.length
+      reply(ws, held < bytes.length ? { type: "chunk_received", message: "Ready for next chunk", received: held } : fileReceived("limited.txt"))
+    })
+    try {
+      const result = await cli(["upload", await scratchFile("limited.txt", bytes), "--url", standIn.url, "--window", "1", "--retries", "0"])
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain("limited.txt: waiting 1 s for the rate limit\n")
+      expect(result.stdout).toContain("limited.txt: done: stored as limited.txt")
+    } finally {
+      await standIn.close()
+    }
   })
 })
 

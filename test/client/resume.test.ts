@@ -286,9 +286,9 @@ describe("decisions on the error reply's code, not its text", () => {
     expect(target.state.held.equals(bytes)).toBe(true)
   })
 
-  it("a refusal with the busy text but code rate_limited is final, with that code on the error", async () => {
+  it("a refusal with the busy text but code file_too_large is final, with that code on the error", async () => {
     server = await startStandIn((frame, ws) => {
-      if (frame.kind === "json") reply(ws, { type: "error", message: BUSY_TEXT, code: "rate_limited" })
+      if (frame.kind === "json") reply(ws, { type: "error", message: BUSY_TEXT, code: "file_too_large" })
     })
     const error = await upload(fromBlob(new Blob([randomBytes(100)]), "r.txt"), {
       url: server.url,
@@ -297,7 +297,7 @@ describe("decisions on the error reply's code, not its text", () => {
       signal: AbortSignal.timeout(3000) // an older client would wait 60 s for a busy upload
     }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ServerRefusedError)
-    expect(error).toMatchObject({ message: BUSY_TEXT, code: "rate_limited" })
+    expect(error).toMatchObject({ message: BUSY_TEXT, code: "file_too_large" })
     expect(server.frames).toHaveLength(1)
   })
 })
