@@ -1,17 +1,22 @@
 /**
  * The upload page (public/index.html + this script, bundled to public/app.js
  * by `npm run build:page`): files chosen or dropped join a queue and are sent
- * one after another with the client library, with progress, speed and time
- * left per file, cancel, automatic resume after a dropped connection, and the
- * server's limits shown and checked up front. `?token=` in the page's URL is
- * passed on to the WebSocket handshake.
+ * one after another (Sender.ts), with progress per file and overall, cancel,
+ * Retry, automatic resume after a dropped connection, resume after a reload
+ * (Memory.ts: the page lists what an earlier page left unfinished, and
+ * choosing the same file again continues it), a warning before leaving while
+ * files are sent, and the server's limits shown and checked up front.
+ * `?token=` in the page's URL is passed on to the WebSocket handshake.
  */
 /// <reference lib="dom" />
-import { UploadCancelledError, UploadError } from "../Errors.js"
-import { upload } from "../Upload.js"
+import { discardOnServer } from "../Discard.js"
 import { formatBytes } from "../Format.js"
+import type { WebSocketConstructor } from "../Socket.js"
 import { fetchLimits, type Limits, refusal } from "./Limits.js"
+import { fingerprint, type FileIdentity, makeUploadMemory, openStorage } from "./Memory.js"
+import { showOverall } from "./Overall.js"
 import { makeQueueItem, type QueueItem } from "./QueueItem.js"
+import { send } from "./Sender.js"
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -23,12 +28,20 @@ const clear = byId<HTMLButtonElement>("clear")
 const limitsText = byId<HTMLElement>("limits")
 const announcer = byId<HTMLElement>("announcer")
 const integrity = byId<HTMLInputElement>("integrity")
+const overallText = byId<HTMLElement>("overall")
+const overallBar = byId<HTMLProgressElement>("overall-progress")
 
 const pageParams = new URLSearchParams(location.search)
 const token = pageParams.get("token") ?? undefined
-const waiting: Array<{ item: QueueItem; controller: AbortController }> = []
+const memory = makeUploadMemory(openStorage())
+const items = new Set<QueueItem>()
+/** Uploads an earlier page left unfinished, by fingerprint, until their file is chosen again. */
+const interrupted = new Map<string, QueueItem>()
+const waiting: Array<{ item: QueueItem; file: File; controller: AbortController }> = []
 let running = false
 let limits: Limits | undefined
+
+const FINISHED = ["done", "error", "cancelled"]
 
 const announce = (text: string) => {
   announcer.textContent = text
@@ -43,84 +56,117 @@ const showLimits = (found: Limits | undefined) => {
   input.accept = found.allowedExtensions.map((extension) => `.${extension}`).join(",")
 }
 
+/** The WebSocket endpoint, which also keys the uploads remembered for a reload. */
 const socketUrl = () =>
   `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${limits?.uploadPath ?? "/ws/file-transfer/"}`
 
-const refreshClear = () => {
-  clear.hidden = !Array.from(queue.children).some((li) => ["done", "error", "cancelled"].includes((li as HTMLElement).dataset["state"] ?? ""))
+const refresh = () => {
+  for (const item of items) if (!item.element.isConnected) items.delete(item)
+  clear.hidden = !Array.from(items).some((item) => FINISHED.includes(item.state()))
+  queueSection.hidden = queue.children.length === 0
+  showOverall(items, overallText, overallBar)
+}
+
+/** Asks the server to drop the remembered upload of `file` (best effort: else it expires), and forgets it. */
+const discard = async (file: FileIdentity) => {
+  const url = socketUrl()
+  const entry = memory.find(file, url)
+  memory.forget(file, url)
+  if (entry === undefined) return
+  const withToken = new URL(url)
+  if (token !== undefined && token !== "") withToken.searchParams.set("token", token)
+  // Only the name and size are sent with the upload_id: nothing is read.
+  const source = { name: file.name, size: file.size, randomAccess: true, read: () => Promise.reject(new Error("not read")) }
+  await discardOnServer(WebSocket as unknown as WebSocketConstructor, withToken.toString(), source, entry.uploadId)
+}
+
+/** Registered only while files are sent: an idle page can be left, and cached for back and forward, freely. */
+const warnBeforeLeaving = (event: BeforeUnloadEvent) => {
+  event.preventDefault()
+  event.returnValue = true // browsers before the preventDefault() convention
 }
 
 const run = async () => {
   if (running) return
   running = true
+  window.addEventListener("beforeunload", warnBeforeLeaving)
   for (let job = waiting.shift(); job !== undefined; job = waiting.shift()) {
-    const { item, controller } = job
+    const { item, file, controller } = job
     if (controller.signal.aborted) continue
-    const name = item.file.name
-    announce(`Uploading ${name}`)
-    let lastQuarter = 0
-    try {
-      const result = await upload(item.file, {
-        url: socketUrl(),
-        token,
-        sha256: integrity.checked,
-        signal: controller.signal,
-        onProgress: (progress) => {
-          item.progress(progress)
-          const quarter = progress.total === 0 ? 4 : Math.floor((progress.bytes / progress.total) * 4)
-          if (progress.phase === "uploading" && quarter > lastQuarter && quarter < 4) announce(`${name}: ${quarter * 25}%`)
-          if (progress.phase === "uploading") lastQuarter = Math.max(lastQuarter, quarter)
-        },
-        onReconnect: (info) => {
-          if (info.cause !== "storage_unavailable") return announce(`Connection lost; resuming ${name}`)
-          item.setStatus("reconnecting", "Server storage unavailable; the upload is kept, retrying…")
-          announce(`Server storage unavailable; ${name} will resume when it answers again`)
-        }
-      })
-      const notes = [
-        integrity.checked ? "SHA-256 verified" : "",
-        result.reconnects === 0 ? "" : `resumed after ${result.reconnects === 1 ? "a dropped connection" : `${result.reconnects} dropped connections`}`
-      ].filter((note) => note !== "")
-      item.finish("done", `Uploaded as ${result.storedName}${notes.length === 0 ? "" : ` · ${notes.join(" · ")}`}`)
-      item.element.title = result.message
-      item.element.dataset["reconnects"] = String(result.reconnects)
-      announce(`${name} uploaded`)
-    } catch (error) {
-      if (error instanceof UploadCancelledError) {
-        item.finish("cancelled", "Cancelled")
-        announce(`${name} cancelled`)
-      } else {
-        const message = error instanceof UploadError ? error.message : `Unexpected error: ${String(error)}`
-        item.finish("error", message)
-        announce(`${name} failed: ${message}`)
-      }
-    }
-    refreshClear()
+    const context = { url: socketUrl(), token, sha256: integrity.checked, memory, announce, changed: refresh }
+    await send(item, file, controller.signal, context)
   }
+  window.removeEventListener("beforeunload", warnBeforeLeaving)
   running = false
 }
 
-const addFiles = (files: Iterable<File>) => {
-  for (const file of files) {
-    const controller = new AbortController()
-    const item = makeQueueItem(file, () => {
+const addFile = (file: File) => {
+  let controller = new AbortController()
+  const item = makeQueueItem(file, {
+    onCancel: () => {
       if (item.state() === "queued") {
         item.finish("cancelled", "Cancelled")
-        refreshClear()
+        void discard(file)
+        refresh()
       }
       controller.abort()
-    })
-    queue.append(item.element)
-    const reason = refusal(file, limits)
-    if (reason === undefined) waiting.push({ item, controller })
-    else {
-      item.finish("error", reason)
-      announce(`${file.name} not sent: ${reason}`)
+    },
+    onRetry: () => {
+      controller = new AbortController()
+      item.requeue()
+      waiting.push({ item, file, controller })
+      refresh()
+      void run()
     }
+  })
+  items.add(item)
+  // Chosen again after a reload: it takes the place of its interrupted upload, and resumes it.
+  const key = fingerprint(file, socketUrl())
+  const earlier = interrupted.get(key)
+  interrupted.delete(key)
+  if (earlier === undefined) queue.append(item.element)
+  else {
+    items.delete(earlier)
+    earlier.element.replaceWith(item.element)
   }
-  queueSection.hidden = queue.children.length === 0
-  refreshClear()
+  const reason = refusal(file, limits)
+  if (reason === undefined) waiting.push({ item, file, controller })
+  else {
+    item.finish("error", reason)
+    announce(`${file.name} not sent: ${reason}`)
+  }
+}
+
+const addFiles = (files: Iterable<File>) => {
+  for (const file of files) addFile(file)
+  refresh()
   void run()
+}
+
+/** Lists what an earlier page left unfinished, so that the user can choose those files again. */
+const showInterrupted = () => {
+  const found = memory.unfinished(socketUrl())
+  for (const entry of found) {
+    const key = fingerprint(entry, entry.endpoint)
+    const item = makeQueueItem(entry, {
+      onCancel: () => {
+        interrupted.delete(key)
+        item.finish("cancelled", "Discarded")
+        void discard(entry)
+        refresh()
+      },
+      onRetry: () => undefined
+    })
+    item.interrupted(entry.receivedBytes)
+    interrupted.set(key, item)
+    items.add(item)
+    queue.append(item.element)
+  }
+  if (found.length > 0) {
+    const files = found.length === 1 ? "1 upload was" : `${found.length} uploads were`
+    announce(`${files} interrupted: choose the same ${found.length === 1 ? "file" : "files"} again to resume`)
+  }
+  refresh()
 }
 
 input.addEventListener("change", () => {
@@ -143,14 +189,12 @@ zone.addEventListener("drop", (event) => {
 window.addEventListener("dragover", (event) => event.preventDefault())
 window.addEventListener("drop", (event) => event.preventDefault())
 clear.addEventListener("click", () => {
-  for (const li of Array.from(queue.children) as Array<HTMLElement>) {
-    if (["done", "error", "cancelled"].includes(li.dataset["state"] ?? "")) li.remove()
-  }
-  queueSection.hidden = queue.children.length === 0
-  refreshClear()
+  for (const item of items) if (FINISHED.includes(item.state())) item.element.remove()
+  refresh()
   input.focus()
 })
 
 limits = await fetchLimits()
 showLimits(limits)
+showInterrupted()
 document.body.dataset["ready"] = "true"

@@ -1,0 +1,137 @@
+/**
+ * What the browser tests share: Debian's Chromium (through playwright-core)
+ * against the real server on a free port, with a TCP proxy in front that can
+ * cut or stall the page's connections, and helpers that read the page the way
+ * a user sees it (a file's line, its state, its status text).
+ *
+ * Without /usr/bin/chromium the suites are skipped locally, but fail in CI.
+ */
+import { createHash } from "node:crypto"
+import { existsSync } from "node:fs"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { afterAll, beforeAll, describe } from "vitest"
+import { type DroppingProxy, startProxy } from "../support/proxy.js"
+import { type RunningServer, startServer } from "../support/server.js"
+
+const CHROMIUM = "/usr/bin/chromium"
+const hasChromium = existsSync(CHROMIUM)
+const inCI = process.env["CI"] === "true"
+
+if (!hasChromium && !inCI) {
+  console.warn(`Skipping browser tests: ${CHROMIUM} not found (install it with: apt-get install -y chromium)`)
+}
+
+/** `describe`, skipped where there is no Chromium to drive (but not in CI). */
+export const describeInBrowser = describe.skipIf(!hasChromium && !inCI)
+
+export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+
+/** First bytes that match each generated file's name, so it passes the content check (CONTENT_CHECK). */
+const HEADS: Record<string, ReadonlyArray<number>> = {
+  jpg: [0xff, 0xd8, 0xff, 0xe0],
+  gif: [...Buffer.from("GIF89a")],
+  pdf: [...Buffer.from("%PDF-1.7\n")]
+}
+const headFor = (name: string): ReadonlyArray<number> => HEADS[name.slice(name.lastIndexOf(".") + 1)] ?? []
+
+/** The bytes `dropGenerated` makes in the page. */
+export const generated = (name: string, size: number): Uint8Array => {
+  const bytes = new Uint8Array(size)
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 11)) & 255
+  bytes.set(headFor(name))
+  return bytes
+}
+
+export interface BrowserHarness {
+  readonly server: RunningServer
+  readonly proxy: DroppingProxy
+  /**
+   * A fresh page (its own browser context, so its own localStorage), loaded from `port` (the server's
+   * by default, or the proxy's) and showing the server's limits.
+   */
+  readonly openPage: (port?: number) => Promise<Page>
+  /** Script errors and console errors seen on `page`. */
+  readonly problemsOf: (page: Page) => Array<string>
+}
+
+/** Starts the server (with `env`), the proxy and Chromium before the suite's tests, and stops them after. */
+export const useBrowser = (env: Record<string, string>): BrowserHarness => {
+  let server: RunningServer | undefined
+  let proxy: DroppingProxy | undefined
+  let browser: Browser | undefined
+  const problems = new WeakMap<Page, Array<string>>()
+
+  beforeAll(async () => {
+    if (!hasChromium) throw new Error(`${CHROMIUM} is missing; the browser tests cannot run in CI without it`)
+    server = await startServer(env)
+    proxy = await startProxy(server.port)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    })
+  }, 60_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await proxy?.close()
+    await server?.stop()
+  })
+
+  const started = <A>(value: A | undefined): A => {
+    if (value === undefined) throw new Error("the browser harness did not start")
+    return value
+  }
+
+  return {
+    get server() {
+      return started(server)
+    },
+    get proxy() {
+      return started(proxy)
+    },
+    problemsOf: (page) => problems.get(page) ?? [],
+    openPage: async (port) => {
+      // A context of its own rather than browser.newPage(): only then does a close with runBeforeUnload ask the page.
+      const context = await started(browser).newContext({ viewport: { width: 900, height: 760 } })
+      const page = await context.newPage()
+      // Closing the browser closes its pages too, and then their contexts are already gone.
+      page.on("close", () => void context.close().catch(() => undefined))
+      const seen: Array<string> = []
+      problems.set(page, seen)
+      page.on("pageerror", (error) => seen.push(error.message))
+      page.on("console", (message) => {
+        if (message.type() === "error") seen.push(message.text())
+      })
+      await page.goto(`http://127.0.0.1:${port ?? started(server).port}/`)
+      await page.locator("body[data-ready]").waitFor()
+      return page
+    }
+  }
+}
+
+/** A file's line in the queue. */
+export const item = (page: Page, name: string) => page.locator(`#queue li[data-name="${name}"]`)
+
+/** Waits for a queued file to be in `state`; returns its status text. */
+export const outcome = async (page: Page, name: string, state: string, timeout = 30_000) => {
+  await item(page, name).and(page.locator(`[data-state="${state}"]`)).waitFor({ timeout })
+  return (await item(page, name).locator(".item-status").textContent()) ?? ""
+}
+
+/**
+ * Drops a file of `size` generated bytes (see `generated`) on the drop zone,
+ * built inside the page: big files need not cross the DevTools protocol.
+ * `lastModified` fixes the File's date (the page's memory of unfinished uploads is keyed by it).
+ */
+export const dropGenerated = (page: Page, name: string, size: number, lastModified?: number) =>
+  page.evaluate(({ head, name, size, lastModified }) => {
+    const bytes = new Uint8Array(size)
+    for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 11)) & 255
+    bytes.set(head)
+    const transfer = new DataTransfer()
+    transfer.items.add(new File([bytes], name, lastModified === undefined ? {} : { lastModified }))
+    document.getElementById("zone")!.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }))
+  }, { head: headFor(name), name, size, lastModified })
+
+export const progressOf = (page: Page, name: string) =>
+  item(page, name).locator("progress").evaluate((el) => (el as unknown as { readonly value: number }).value)
