@@ -17,7 +17,7 @@ import { eventually, samplePdf } from "../support/server.js"
 import { describeInBrowser, dropGenerated, generated, item, outcome, progressOf, sha256, useBrowser } from "./harness.js"
 
 describeInBrowser("upload page (Chromium)", { timeout: 90_000 }, () => {
-  const h = useBrowser({ FILE_MAX_SIZE: "8" })
+  const h = useBrowser({ FILE_MAX_SIZE: "8", MAX_CHUNK_BYTES: String(256 * 1024) })
   const { openPage, problemsOf } = h
 
   it("shows the allowed extensions and the size limit before anything is sent", async () => {

@@ -58,7 +58,7 @@ const asksBeforeLeaving = (page: Page) =>
   })
 
 describeInBrowser("upload page: resume across reloads, Retry, the leave warning (Chromium)", { timeout: 90_000 }, () => {
-  const h = useBrowser({ FILE_MAX_SIZE: "8" })
+  const h = useBrowser({ FILE_MAX_SIZE: "8", MAX_CHUNK_BYTES: String(256 * 1024) })
   const scratch = scratchDirectory("fr-page-")
   /** The server's partial files (`.<upload_id>.part`): the unfinished uploads it holds. */
   const partials = async () => (await fs.readdir(h.server.directory)).filter((name) => name.endsWith(".part"))
