@@ -52,7 +52,7 @@ export const rateLimitCloses = Metric.counter("file_receiver_rate_limit_closes_t
 })
 
 export const rateLimiterErrors = Metric.counter("file_receiver_rate_limiter_errors_total", {
-  description: "Messages let through because the rate limiter (Redis) did not answer",
+  description: "Calls to the shared limiter store (Redis) that failed; the limits were enforced in memory for them",
   incremental: true
 })
 

@@ -398,10 +398,14 @@ describe("HTTP", () => {
       const response = await fetch(`http://127.0.0.1:${server.port}/metrics`)
       expect(response.headers.get("content-type")).toContain("text/plain")
       const samples: Samples = new Map()
-      const typed = new Set<string>()
+      const typed = new Map<string, string>()
       for (const line of (await response.text()).trim().split("\n")) {
         if (line.startsWith("# TYPE ")) {
-          typed.add(line.split(" ")[2]!)
+          const [, , name, type] = line.split(" ")
+          typed.set(name!, type!)
+          // A counter only ever goes up: what can go down (open fibers, say) is a gauge.
+          if (name!.endsWith("_total")) expect(type, line).toBe("counter")
+          if (name === "effect_fiber_active") expect(type, line).toBe("gauge")
           continue
         }
         if (line.startsWith("# HELP ")) continue

@@ -2,7 +2,7 @@
  * Renders effect's metric registry, plus process metrics, in the Prometheus
  * text exposition format (version 0.0.4).
  */
-import { Effect, Metric, MetricState, Option } from "effect"
+import { Effect, Metric, MetricKeyType, MetricState, Option } from "effect"
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
 
@@ -47,7 +47,9 @@ export const render: Effect.Effect<string> = Effect.map(Metric.snapshot, (pairs)
       return created
     }
     if (MetricState.isCounterState(metricState)) {
-      family("counter").lines.push(`${metricKey.name}${labels(tags)} ${number(metricState.count)}`)
+      // Only a counter that never goes down is a Prometheus counter (effect_fiber_active, say, is not).
+      const incremental = MetricKeyType.isCounterKey(metricKey.keyType) && metricKey.keyType.incremental
+      family(incremental ? "counter" : "gauge").lines.push(`${metricKey.name}${labels(tags)} ${number(metricState.count)}`)
     } else if (MetricState.isGaugeState(metricState)) {
       family("gauge").lines.push(`${metricKey.name}${labels(tags)} ${number(metricState.value)}`)
     } else if (MetricState.isHistogramState(metricState)) {
