@@ -3,11 +3,13 @@
  * picked here (Redis or in-memory rate limiting; Redis, sidecar-file or
  * in-memory upload registry; filesystem, S3 or in-memory storage) and wired to the upload
  * session, the expiry sweep and the WebSocket transport. `main.ts` runs it;
- * end-to-end tests run it on port 0.
+ * end-to-end tests run it on port 0. Start-up checks the save directory first
+ * and gives up after STARTUP_TIMEOUT seconds (a store that never answers).
  */
-import { Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs/promises"
 import { AppConfig, type S3Config } from "./adapters/config/AppConfig.js"
+import * as SaveDirectory from "./adapters/config/SaveDirectory.js"
 import * as Events from "./adapters/events/Events.js"
 import * as FsDiskSpace from "./adapters/fs/FsDiskSpace.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
@@ -160,9 +162,40 @@ const readinessLayer = (redis: Option.Option<RedisClientLayer>) =>
       ).pipe(Layer.provide(client))
   })
 
+/** Whether anything configured keeps files in FILE_SAVE_DIRECTORY (the webhook journal does without Redis). */
+const usesSaveDirectory = (config: AppConfig): boolean =>
+  config.storage === "filesystem" || config.uploadRegistry === "filesystem" ||
+  (Option.isSome(config.events.webhook) && Option.isNone(config.redisUrl))
+
 /** The service for a given configuration. */
 export const layerFrom = (config: AppConfig) =>
-  Layer.unwrapEffect(Effect.map(loadTokens(config), (tokens) => layerWith(config, tokens)))
+  Layer.unwrapEffect(
+    Effect.zipRight(
+      usesSaveDirectory(config) ? SaveDirectory.ensure(config.saveDirectory) : Effect.void,
+      Effect.map(loadTokens(config), (tokens) => layerWith(config, tokens))
+    )
+  )
+
+export class StartupTimeout extends Data.TaggedError("StartupTimeout")<{ readonly message: string }> {}
+
+/**
+ * `layer`, failing with StartupTimeout when it is not built within `seconds`.
+ * Disconnected, so that a step that cannot be interrupted (a promise that
+ * never settles inside an acquisition) does not hold up the failure.
+ */
+const withinDeadline = <A, E>(layer: Layer.Layer<A, E>, seconds: number): Layer.Layer<A, E | StartupTimeout> =>
+  Layer.scopedContext(
+    Layer.build(layer).pipe(
+      Effect.disconnect,
+      Effect.timeoutFail({
+        duration: Duration.seconds(seconds),
+        onTimeout: () =>
+          new StartupTimeout({
+            message: `not ready within ${seconds} s (STARTUP_TIMEOUT): storage, the upload registry or Redis did not answer`
+          })
+      })
+    )
+  )
 
 const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token> | undefined) => {
   const { limits, timeouts } = config.security
@@ -226,7 +259,7 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
 /** The service, configured from the environment (or the current ConfigProvider). */
 export const layer = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
-    layerFrom(config).pipe(
+    withinDeadline(layerFrom(config), config.startupTimeoutSeconds).pipe(
       Layer.tap(() =>
         Effect.logInfo("configuration").pipe(Effect.annotateLogs({
           storage: Option.match(config.s3, {

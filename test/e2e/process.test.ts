@@ -2,7 +2,9 @@
  * The real entry point as a child process, started the way the README says:
  * signals, exit codes and start-up failures.
  */
+import { existsSync } from "node:fs"
 import * as fs from "node:fs/promises"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -11,6 +13,22 @@ import { run, start } from "../support/process.js"
 import { connect, samplePdf, sha256 } from "../support/server.js"
 
 const tempDir = () => fs.mkdtemp(path.join(os.tmpdir(), "fr-proc-"))
+
+/** How the process exited, or "still running" (and then killed) after `millis`. */
+const exitWithin = async (child: ReturnType<typeof run>, millis: number) => {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<"still running">((resolve) => (timer = setTimeout(() => resolve("still running"), millis)))
+  const outcome = await Promise.race([child.exited, late])
+  clearTimeout(timer)
+  if (outcome === "still running") child.kill("SIGKILL")
+  return outcome
+}
+
+/** A TCP server that accepts connections and never answers (an S3 endpoint that hangs). */
+const silentServer = () =>
+  new Promise<net.Server>((resolve) => {
+    const server = net.createServer((socket) => socket.resume()).listen(0, "127.0.0.1", () => resolve(server))
+  })
 
 describe("the server process", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -103,6 +121,51 @@ describe("the server process", () => {
     expect(code).toBe(1)
     expect(output).toContain("FILE_MAX_SIZE")
     expect(output).toContain("lots")
+  })
+
+  it("refuses to start when FILE_SAVE_DIRECTORY is a file, in one line naming the directory", async () => {
+    const file = path.join(await tempDir(), "not-a-directory")
+    await fs.writeFile(file, "")
+    const { code, output } = await run({ FILE_SAVE_DIRECTORY: file }).exited
+    expect(code).toBe(1)
+    expect(output.trim().split("\n")).toEqual([expect.stringContaining(`start-up failed: FILE_SAVE_DIRECTORY ${file} is not a directory`)])
+  })
+
+  it.skipIf(!existsSync("/proc/self"))("refuses to start at once when FILE_SAVE_DIRECTORY cannot be created (under /proc, where Node's recursive mkdir never returns)", async () => {
+    const outcome = await exitWithin(run({ FILE_SAVE_DIRECTORY: "/proc/nope", STARTUP_TIMEOUT: "60" }), 15_000)
+    expect(outcome).not.toBe("still running")
+    if (outcome === "still running") return
+    expect(outcome.code).toBe(1)
+    expect(outcome.output.trim().split("\n")).toEqual([expect.stringContaining("start-up failed: cannot create FILE_SAVE_DIRECTORY /proc/nope: ENOENT")])
+  })
+
+  it("gives up start-up after STARTUP_TIMEOUT seconds when storage never answers, with exit code 1 and one line", async () => {
+    const s3 = await silentServer()
+    try {
+      const { port } = s3.address() as net.AddressInfo
+      const started = Date.now()
+      const outcome = await exitWithin(
+        run({
+          STORAGE: "s3",
+          S3_BUCKET: "uploads",
+          S3_ENDPOINT: `http://127.0.0.1:${port}`,
+          S3_FORCE_PATH_STYLE: "true",
+          AWS_ACCESS_KEY_ID: "key",
+          AWS_SECRET_ACCESS_KEY: "secret",
+          UPLOAD_REGISTRY: "memory",
+          STARTUP_TIMEOUT: "2"
+        }),
+        15_000
+      )
+      expect(outcome).not.toBe("still running")
+      if (outcome === "still running") return
+      expect(outcome.code).toBe(1)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_000)
+      const fatal = outcome.output.trim().split("\n").filter((line) => line.includes("level=FATAL"))
+      expect(fatal).toEqual([expect.stringContaining("start-up failed: not ready within 2 s (STARTUP_TIMEOUT)")])
+    } finally {
+      s3.close()
+    }
   })
 
   it("refuses to start when REDIS_URL is set but Redis cannot be reached", async () => {

@@ -1,9 +1,11 @@
 /**
  * The real entry point as a child process (`node --import tsx src/main.ts`,
  * as `npm start` runs it), for tests of signals, exit codes and scale-out.
+ * Its output is kept with the test's logs, printed if the test fails (see serverLogs.ts).
  */
 import { spawn } from "node:child_process"
 import * as path from "node:path"
+import * as ServerLogs from "./serverLogs.js"
 
 export interface Started {
   readonly port: number
@@ -21,8 +23,13 @@ export const run = (env: Record<string, string>) => {
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
-  child.stdout.on("data", (data: Buffer) => (output += data.toString()))
-  child.stderr.on("data", (data: Buffer) => (output += data.toString()))
+  const source = `process ${child.pid ?? "?"}`
+  const collect = (data: Buffer) => {
+    output += data.toString()
+    ServerLogs.keep(source, data.toString())
+  }
+  child.stdout.on("data", collect)
+  child.stderr.on("data", collect)
   const exited = new Promise<{ code: number | null; output: string }>((resolve) =>
     child.on("exit", (code) => resolve({ code, output }))
   )

@@ -3,7 +3,7 @@
  * given configuration and a fresh save directory, and a small `ws` client
  * that reads replies one at a time.
  */
-import { ConfigProvider, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { ConfigProvider, Layer, Logger, ManagedRuntime } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { type ClientOptions, WebSocket } from "ws"
 import { ServerAddress } from "../../src/adapters/ws/WebSocketServer.js"
 import * as Server from "../../src/Server.js"
+import * as ServerLogs from "./serverLogs.js"
 
 export interface RunningServer {
   readonly port: number
@@ -19,14 +20,17 @@ export interface RunningServer {
   readonly stop: () => Promise<void>
 }
 
-/** Starts the service with `env` (on top of PORT=0 and a temp FILE_SAVE_DIRECTORY); logs warnings and worse. */
+/**
+ * Starts the service with `env` (on top of PORT=0 and a temp FILE_SAVE_DIRECTORY).
+ * It logs into the test's kept logs, printed if the test fails (see serverLogs.ts).
+ */
 export const startServer = async (env: Record<string, string> = {}): Promise<RunningServer> => {
   const directory = env["FILE_SAVE_DIRECTORY"] ?? (await fs.mkdtemp(path.join(os.tmpdir(), "fr-e2e-")))
   const config = new Map(Object.entries({ PORT: "0", FILE_SAVE_DIRECTORY: directory, ...env }))
   const runtime = ManagedRuntime.make(
     Server.layer.pipe(
       Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(config))),
-      Layer.provide(Logger.minimumLogLevel(process.env["TEST_LOG_LEVEL"] === "debug" ? LogLevel.Debug : LogLevel.Warning))
+      Layer.provide(Layer.merge(ServerLogs.logger("server"), Logger.minimumLogLevel(ServerLogs.level)))
     )
   )
   const { port } = await runtime.runPromise(ServerAddress)

@@ -1,12 +1,13 @@
 /**
  * The service's configuration, read from environment variables with effect's
  * Config (same names and defaults as the original service). A bad value fails
- * with a ConfigError naming the variable and the value.
+ * with a ConfigError naming the variable and the value. Choices (STORAGE,
+ * LOG_LEVEL, ...) are read in any case; an empty optional setting counts as unset.
  */
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
 import * as ClientAddress from "../http/ClientAddress.js"
 import { SecurityConfig } from "./SecurityConfig.js"
-import { integerBetween, invalid, parseIntegerBetween } from "./ConfigValues.js"
+import { integerBetween, invalid, oneOf, optionalSecret, parseBoolean, parseChoice, parseIntegerBetween } from "./ConfigValues.js"
 import { EventsConfig } from "./EventsConfig.js"
 
 const MiB = 1024 * 1024
@@ -41,10 +42,12 @@ export const LogLevelConfig: Config.Config<LogLevel.LogLevel> = Config.string("L
 
 export type LogFormat = "logfmt" | "json" | "pretty"
 
-/** LOG_FORMAT: logfmt (default), json (one JSON object per line) or pretty (for a terminal). */
-export const LogFormatConfig: Config.Config<LogFormat> = Config.literal("logfmt", "json", "pretty")("LOG_FORMAT").pipe(
-  Config.withDefault("logfmt" as const)
-)
+/** LOG_FORMAT: logfmt (default), json (one JSON object per line) or pretty (for a terminal); any case. */
+export const LogFormatConfig: Config.Config<LogFormat> = oneOf("LOG_FORMAT", ["logfmt", "json", "pretty"], "logfmt")
+
+/** An on/off switch, in any case. */
+const onOff = (name: string, fallback: "on" | "off"): Config.Config<boolean> =>
+  oneOf(name, ["on", "off"], fallback).pipe(Config.map((choice) => choice === "on"))
 
 /** Parses `txt,pdf` or `["txt", "pdf"]` into lower-case extensions without dots. */
 export const parseExtensions = (text: string): Either.Either<ReadonlyArray<string>, string> => {
@@ -113,6 +116,8 @@ export interface AppConfig {
   readonly redisKeyPrefix: string
   /** Seconds shutdown waits for clients to acknowledge the 1001 close before cutting them off. */
   readonly shutdownGraceSeconds: number
+  /** Seconds start-up may take (storage, upload registry, Redis) before it gives up. */
+  readonly startupTimeoutSeconds: number
   /** Seconds between WebSocket pings; a peer that misses one is disconnected. */
   readonly heartbeatSeconds: number
   /** Reverse proxies in front whose Forwarded / X-Forwarded-For is believed: a hop count (0: none) or networks. */
@@ -144,10 +149,10 @@ const Settings = Config.all({
   port: integerBetween("PORT", 0, 65535, 8000),
   logLevel: LogLevelConfig,
   saveDirectory: nonBlank("FILE_SAVE_DIRECTORY", "uploaded_files", "a directory path"),
-  maxFileBytes: integerBetween("FILE_MAX_SIZE", 0, Math.floor(Number.MAX_SAFE_INTEGER / MiB), 20).pipe(
+  maxFileBytes: integerBetween("FILE_MAX_SIZE", 0, Math.floor(Number.MAX_SAFE_INTEGER / MiB), 20, "MiB").pipe(
     Config.map((mebibytes) => mebibytes * MiB)
   ),
-  maxChunkBytes: integerBetween("MAX_CHUNK_BYTES", 1, 64 * MiB, MiB),
+  maxChunkBytes: integerBetween("MAX_CHUNK_BYTES", 1, 64 * MiB, MiB, "bytes"),
   allowedExtensions: Config.string("FILE_ALLOWED_EXTENSIONS").pipe(
     Config.withDefault(DEFAULT_EXTENSIONS),
     Config.mapOrFail((text) =>
@@ -161,11 +166,19 @@ const Settings = Config.all({
     // An empty REDIS_URL means "no Redis", as if it were unset.
     Config.map(Option.filter((url) => Redacted.value(url).trim() !== ""))
   ),
-  uploadRegistry: Config.option(Config.literal("memory", "filesystem", "redis")("UPLOAD_REGISTRY")),
-  uploadExpirySeconds: integerBetween("UPLOAD_EXPIRY", 1, 365 * 24 * 3600, 24 * 3600),
+  // Empty means unset: the default follows REDIS_URL.
+  uploadRegistry: Config.option(Config.string("UPLOAD_REGISTRY")).pipe(
+    Config.mapOrFail((text) =>
+      Option.match(Option.filter(text, (choice) => choice.trim() !== ""), {
+        onNone: () => Either.right(Option.none()),
+        onSome: (choice) => Either.map(parseChoice("UPLOAD_REGISTRY", ["memory", "filesystem", "redis"], choice), Option.some)
+      }))
+  ),
+  uploadExpirySeconds: integerBetween("UPLOAD_EXPIRY", 1, 365 * 24 * 3600, 24 * 3600, "seconds"),
   redisKeyPrefix: nonBlank("REDIS_KEY_PREFIX", "file_receiver", "a non-empty Redis key prefix"),
-  shutdownGraceSeconds: integerBetween("SHUTDOWN_GRACE", 0, 3600, 10),
-  heartbeatSeconds: integerBetween("HEARTBEAT_INTERVAL", 1, 3600, 15),
+  shutdownGraceSeconds: integerBetween("SHUTDOWN_GRACE", 0, 3600, 10, "seconds"),
+  startupTimeoutSeconds: integerBetween("STARTUP_TIMEOUT", 1, 3600, 30, "seconds"),
+  heartbeatSeconds: integerBetween("HEARTBEAT_INTERVAL", 1, 3600, 15, "seconds"),
   trustProxy: Config.string("TRUST_PROXY").pipe(
     Config.withDefault("0"),
     Config.mapOrFail((text) =>
@@ -173,18 +186,12 @@ const Settings = Config.all({
         ConfigError.InvalidData(["TRUST_PROXY"], `expected ${expectation}, got "${text}"`)))
   ),
   security: SecurityConfig,
-  contentCheck: Config.literal("on", "off")("CONTENT_CHECK").pipe(
-    Config.withDefault("on" as const),
-    Config.map((choice) => choice === "on")
-  ),
-  minFreeDiskBytes: integerBetween("MIN_FREE_DISK_MB", 0, 1024 * 1024 * 1024, 64).pipe(Config.map((mebibytes) => mebibytes * MiB)),
-  syncUploads: Config.literal("on", "off")("SYNC_UPLOADS").pipe(
-    Config.withDefault("on" as const),
-    Config.map((choice) => choice === "on")
-  ),
+  contentCheck: onOff("CONTENT_CHECK", "on"),
+  minFreeDiskBytes: integerBetween("MIN_FREE_DISK_MB", 0, 1024 * 1024 * 1024, 64, "MiB").pipe(Config.map((mebibytes) => mebibytes * MiB)),
+  syncUploads: onOff("SYNC_UPLOADS", "on"),
   rateLimit: Config.all({
     keyPrefix: nonBlank("RATE_LIMIT_KEY_PREFIX", "rate_limit", "a non-empty Redis key prefix"),
-    periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60),
+    periodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60, "seconds"),
     perPeriod: integerBetween("RATE_LIMIT_PER_PERIOD", 1, Number.MAX_SAFE_INTEGER, 1000)
   }),
   events: EventsConfig
@@ -201,13 +208,13 @@ const S3Variables = Config.all({
   prefix: Config.string("S3_PREFIX").pipe(Config.withDefault("")),
   forcePathStyle: optionalString("S3_FORCE_PATH_STYLE"),
   partSize: optionalString("S3_PART_SIZE"),
-  accessKeyId: Config.option(Config.redacted("AWS_ACCESS_KEY_ID")),
-  secretAccessKey: Config.option(Config.redacted("AWS_SECRET_ACCESS_KEY")),
-  sessionToken: Config.option(Config.redacted("AWS_SESSION_TOKEN"))
+  // Empty keys count as unset (the SDK's chain), so a compose file can clear its MinIO defaults.
+  accessKeyId: optionalSecret("AWS_ACCESS_KEY_ID"),
+  secretAccessKey: optionalSecret("AWS_SECRET_ACCESS_KEY"),
+  sessionToken: optionalSecret("AWS_SESSION_TOKEN")
 })
 
 const MIN_PART_SIZE = 5 * MiB
-const BOOLEANS: Record<string, boolean> = { true: true, yes: true, "1": true, on: true, false: false, no: false, "0": false, off: false }
 
 const s3Settings = (raw: Config.Config.Success<typeof S3Variables>): Either.Either<S3Config, ConfigError.ConfigError> =>
   Either.gen(function*() {
@@ -221,14 +228,11 @@ const s3Settings = (raw: Config.Config.Success<typeof S3Variables>): Either.Eith
     })
     const forcePathStyle = yield* Option.match(raw.forcePathStyle, {
       onNone: () => Either.right(false),
-      onSome: (text) => {
-        const value = BOOLEANS[text.toLowerCase()]
-        return value === undefined ? invalid("S3_FORCE_PATH_STYLE", "true or false", text) : Either.right(value)
-      }
+      onSome: (text) => parseBoolean("S3_FORCE_PATH_STYLE", text)
     })
     const partSize = yield* Option.match(raw.partSize, {
       onNone: () => Either.right(8 * MiB),
-      onSome: (text) => parseIntegerBetween("S3_PART_SIZE", MIN_PART_SIZE, 5 * 1024 * MiB, text)
+      onSome: (text) => parseIntegerBetween("S3_PART_SIZE", MIN_PART_SIZE, 5 * 1024 * MiB, text, "bytes")
     })
     if (Option.isSome(raw.accessKeyId) !== Option.isSome(raw.secretAccessKey)) {
       return yield* invalid("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set together", "only one of them")
@@ -248,7 +252,7 @@ const s3Settings = (raw: Config.Config.Success<typeof S3Variables>): Either.Eith
   })
 
 const Storage = Config.all({
-  storage: Config.literal("filesystem", "s3", "memory")("STORAGE").pipe(Config.withDefault("filesystem" as const)),
+  storage: oneOf("STORAGE", ["filesystem", "s3", "memory"], "filesystem"),
   s3: S3Variables
 })
 
@@ -265,7 +269,7 @@ export const AppConfig: Config.Config<AppConfig> = Config.all([Settings, Storage
       if (storage.storage !== "s3") return { ...settings, uploadRegistry: registry, storage: storage.storage, s3: Option.none() }
       const s3 = yield* s3Settings(storage.s3)
       if (settings.maxFileBytes > S3_MAX_FILE_MIB * MiB) {
-        return yield* invalid("FILE_MAX_SIZE", `at most ${S3_MAX_FILE_MIB} (5 GiB) with STORAGE=s3`, settings.maxFileBytes / MiB)
+        return yield* invalid("FILE_MAX_SIZE", `at most ${S3_MAX_FILE_MIB} MiB (5 GiB) with STORAGE=s3`, settings.maxFileBytes / MiB)
       }
       return { ...settings, uploadRegistry: registry, storage: "s3" as const, s3: Option.some(s3) }
     }))

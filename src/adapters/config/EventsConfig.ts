@@ -4,7 +4,7 @@
  * bad value fails with a ConfigError naming the variable and the value.
  */
 import { Config, ConfigError, Either, Option, Redacted } from "effect"
-import { integerBetween, invalid } from "./ConfigValues.js"
+import { booleanFlag, integerBetween, invalid, optionalSecret } from "./ConfigValues.js"
 
 /** An optional http(s) URL; empty counts as unset. */
 const optionalUrl = (name: string): Config.Config<Option.Option<string>> =>
@@ -21,9 +21,6 @@ const optionalUrl = (name: string): Config.Config<Option.Option<string>> =>
       return invalid(name, "an http:// or https:// URL", text)
     })
   )
-
-const optionalSecret = (name: string) =>
-  Config.option(Config.redacted(name)).pipe(Config.map(Option.filter((secret) => Redacted.value(secret) !== "")))
 
 export interface WebhookConfig {
   readonly url: string
@@ -51,15 +48,15 @@ const Settings = Config.all({
   webhookUrl: optionalUrl("WEBHOOK_URL"),
   webhookSecret: optionalSecret("WEBHOOK_SECRET"),
   maxAttempts: integerBetween("WEBHOOK_MAX_ATTEMPTS", 1, 100, 10),
-  timeoutSeconds: integerBetween("WEBHOOK_TIMEOUT", 1, 300, 10),
-  retryBaseMillis: integerBetween("WEBHOOK_RETRY_BASE_MS", 1, 3_600_000, 1000),
+  timeoutSeconds: integerBetween("WEBHOOK_TIMEOUT", 1, 300, 10, "seconds"),
+  retryBaseMillis: integerBetween("WEBHOOK_RETRY_BASE_MS", 1, 3_600_000, 1000, "milliseconds"),
   queueSize: integerBetween("WEBHOOK_QUEUE_SIZE", 1, 1_000_000, 1000),
   stream: Config.option(Config.string("EVENTS_STREAM")).pipe(Config.map(Option.filter((name) => name.trim() !== ""))),
   streamMaxLength: integerBetween("EVENTS_STREAM_MAXLEN", 1, 1_000_000_000, 10_000),
   redisUrl: Config.option(Config.string("REDIS_URL")).pipe(Config.map(Option.filter((url) => url.trim() !== ""))),
   hookUrl: optionalUrl("PRE_UPLOAD_HOOK_URL"),
-  hookTimeoutSeconds: integerBetween("PRE_UPLOAD_HOOK_TIMEOUT", 1, 300, 5),
-  hookFailOpen: Config.boolean("PRE_UPLOAD_HOOK_FAIL_OPEN").pipe(Config.withDefault(false))
+  hookTimeoutSeconds: integerBetween("PRE_UPLOAD_HOOK_TIMEOUT", 1, 300, 5, "seconds"),
+  hookFailOpen: booleanFlag("PRE_UPLOAD_HOOK_FAIL_OPEN", false)
 })
 
 export const EventsConfig: Config.Config<EventsConfig> = Settings.pipe(

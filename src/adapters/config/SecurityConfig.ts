@@ -11,9 +11,9 @@ import { integerBetween } from "./ConfigValues.js"
 
 const GiB = 1024 * 1024 * 1024
 
-/** An integer variable from `min` (0 unless given) to `max`. */
-const count = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): Config.Config<number> =>
-  integerBetween(name, min, max, fallback)
+/** An integer variable from `min` (0 unless given) to `max`, counting `unit` if given. */
+const count = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0, unit?: string): Config.Config<number> =>
+  integerBetween(name, min, max, fallback, unit)
 
 export interface SecurityConfig {
   /** 0 means unlimited, in each of these. */
@@ -40,16 +40,16 @@ export interface SecurityConfig {
 
 export const SecurityConfig: Config.Config<SecurityConfig> = Config.all({
   limits: Config.all({
-    bytesPerPeriod: count("RATE_LIMIT_BYTES_PER_PERIOD", GiB),
+    bytesPerPeriod: count("RATE_LIMIT_BYTES_PER_PERIOD", GiB, Number.MAX_SAFE_INTEGER, 0, "bytes"),
     connectionsPerClient: count("MAX_CONNECTIONS_PER_IP", 100),
     connections: count("MAX_CONNECTIONS", 10_000),
     uploadsPerClient: count("MAX_UPLOADS_PER_IP", 100),
     chunksInFlight: count("MAX_CHUNKS_IN_FLIGHT", 64)
   }),
   timeouts: Config.all({
-    idleSeconds: count("IDLE_TIMEOUT", 600, 24 * 3600),
-    handshakeSeconds: count("HANDSHAKE_TIMEOUT", 20, 3600, 1),
-    uploadStallSeconds: count("UPLOAD_STALL_TIMEOUT", 120, 24 * 3600)
+    idleSeconds: count("IDLE_TIMEOUT", 600, 24 * 3600, 0, "seconds"),
+    handshakeSeconds: count("HANDSHAKE_TIMEOUT", 20, 3600, 1, "seconds"),
+    uploadStallSeconds: count("UPLOAD_STALL_TIMEOUT", 120, 24 * 3600, 0, "seconds")
   }),
   allowedOrigins: Config.string("ALLOWED_ORIGINS").pipe(
     Config.withDefault(""),

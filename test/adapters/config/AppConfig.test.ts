@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, LogLevel, Option, Redacted } from "effect"
-import { AppConfig, formatConfigError } from "../../../src/adapters/config/AppConfig.js"
+import { AppConfig, formatConfigError, LogFormatConfig } from "../../../src/adapters/config/AppConfig.js"
 
 const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
@@ -12,9 +12,17 @@ const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
 /** Reads AppConfig with exactly these variables set. */
 const read = (...entries: ReadonlyArray<readonly [string, string]>) => AppConfig.pipe(withEnv(entries))
 
-/** The formatted start-up error for these variables (fails the test if the config loads). */
+/**
+ * The formatted start-up error for these variables. Fails the test if the
+ * config loads, with a short error: vitest never finishes printing a whole
+ * AppConfig as a failure.
+ */
 const failure = (...entries: ReadonlyArray<readonly [string, string]>) =>
-  read(...entries).pipe(Effect.flip, Effect.map(formatConfigError))
+  read(...entries).pipe(
+    Effect.flatMap(() => Effect.die(new Error(`the configuration loaded with ${JSON.stringify(entries)}`))),
+    Effect.flip,
+    Effect.map(formatConfigError)
+  )
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
@@ -126,7 +134,10 @@ describe("AppConfig", () => {
     ["FILE_ALLOWED_EXTENSIONS", "["],
     ["LOG_LEVEL", "loud"],
     ["CONTENT_CHECK", "maybe"],
-    ["MIN_FREE_DISK_MB", "-5"]
+    ["SYNC_UPLOADS", "sometimes"],
+    ["UPLOAD_REGISTRY", "disk"],
+    ["MIN_FREE_DISK_MB", "-5"],
+    ["STARTUP_TIMEOUT", "0"]
   ]
 
   for (const [name, value] of badValues) {
@@ -137,6 +148,59 @@ describe("AppConfig", () => {
         expect(mentions(message, value), `${message} should contain ${value}`).toBe(true)
       }))
   }
+
+  it.effect("says what a bad number counts: MiB for FILE_MAX_SIZE and MIN_FREE_DISK_MB, bytes, seconds or milliseconds for others", () =>
+    Effect.gen(function*() {
+      expect(yield* failure(["FILE_MAX_SIZE", "abc"])).toBe(`FILE_MAX_SIZE: expected a whole number of MiB from 0 to ${Math.floor(Number.MAX_SAFE_INTEGER / 1048576)}, got "abc"`)
+      expect(yield* failure(["MIN_FREE_DISK_MB", "lots"])).toMatch(/^MIN_FREE_DISK_MB: expected a whole number of MiB from 0 to \d+, got "lots"$/)
+      expect(yield* failure(["MAX_CHUNK_BYTES", "1k"])).toMatch(/^MAX_CHUNK_BYTES: expected a whole number of bytes from 1 to /)
+      expect(yield* failure(["UPLOAD_EXPIRY", "1d"])).toMatch(/^UPLOAD_EXPIRY: expected a whole number of seconds from 1 to /)
+      expect(yield* failure(["STARTUP_TIMEOUT", "30s"])).toMatch(/^STARTUP_TIMEOUT: expected a whole number of seconds from 1 to 3600, got "30s"$/)
+      expect(yield* failure(["IDLE_TIMEOUT", "10m"])).toMatch(/^IDLE_TIMEOUT: expected a whole number of seconds from 0 to /)
+      expect(yield* failure(["WEBHOOK_RETRY_BASE_MS", "1s"])).toMatch(/^WEBHOOK_RETRY_BASE_MS: expected a whole number of milliseconds from 1 to /)
+      expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"]))
+        .toBe(`FILE_MAX_SIZE: expected at most 5120 MiB (5 GiB) with STORAGE=s3, got "6000"`)
+    }))
+
+  it.effect("gives start-up 30 seconds by default (STARTUP_TIMEOUT)", () =>
+    Effect.gen(function*() {
+      expect((yield* read()).startupTimeoutSeconds).toBe(30)
+      expect((yield* read(["STARTUP_TIMEOUT", "5"])).startupTimeoutSeconds).toBe(5)
+    }))
+
+  it.effect("reads choices in any case and without surrounding blanks: STORAGE, UPLOAD_REGISTRY, CONTENT_CHECK, SYNC_UPLOADS, LOG_FORMAT, PRE_UPLOAD_HOOK_FAIL_OPEN", () =>
+    Effect.gen(function*() {
+      expect((yield* read(["STORAGE", " S3 "], ["S3_BUCKET", "bkt"])).storage).toBe("s3")
+      expect((yield* read(["STORAGE", "Memory"])).storage).toBe("memory")
+      expect((yield* read(["UPLOAD_REGISTRY", "MEMORY"])).uploadRegistry).toBe("memory")
+      const switches = yield* read(["CONTENT_CHECK", "OFF"], ["SYNC_UPLOADS", " Off"])
+      expect([switches.contentCheck, switches.syncUploads]).toEqual([false, false])
+      expect(yield* LogFormatConfig.pipe(withEnv([["LOG_FORMAT", "JSON"]]))).toBe("json")
+      const hooked = yield* read(["PRE_UPLOAD_HOOK_URL", "http://hook.test/"], ["PRE_UPLOAD_HOOK_FAIL_OPEN", "TRUE"])
+      expect(Option.map(hooked.events.preUploadHook, (hook) => hook.failOpen)).toEqual(Option.some(true))
+    }))
+
+  it.effect("lists the allowed values when a choice is none of them", () =>
+    Effect.gen(function*() {
+      expect(yield* failure(["STORAGE", "disk"])).toBe(`STORAGE: expected one of filesystem, s3, memory, got "disk"`)
+      expect(yield* failure(["UPLOAD_REGISTRY", "Disk"])).toBe(`UPLOAD_REGISTRY: expected one of memory, filesystem, redis, got "Disk"`)
+      expect(yield* failure(["CONTENT_CHECK", "yes please"])).toBe(`CONTENT_CHECK: expected one of on, off, got "yes please"`)
+      expect(yield* LogFormatConfig.pipe(withEnv([["LOG_FORMAT", "xml"]]), Effect.flip, Effect.map(formatConfigError)))
+        .toBe(`LOG_FORMAT: expected one of logfmt, json, pretty, got "xml"`)
+    }))
+
+  it.effect("treats an empty UPLOAD_REGISTRY and empty AWS keys as unset (a compose file may pass them empty)", () =>
+    Effect.gen(function*() {
+      expect((yield* read(["UPLOAD_REGISTRY", ""])).uploadRegistry).toBe("filesystem")
+      const s3 = Option.getOrThrow((yield* read(
+        ["STORAGE", "s3"],
+        ["S3_BUCKET", "bkt"],
+        ["AWS_ACCESS_KEY_ID", ""],
+        ["AWS_SECRET_ACCESS_KEY", ""],
+        ["AWS_SESSION_TOKEN", ""]
+      )).s3)
+      expect(Option.isNone(s3.credentials)).toBe(true)
+    }))
 
   it.effect("refuses an empty PORT instead of falling back to the default", () =>
     Effect.gen(function*() {
@@ -197,7 +261,7 @@ describe("AppConfig", () => {
     for (const [name, value] of badS3) {
       it.effect(`refuses ${name}=${value} with STORAGE=s3, naming the variable and the value`, () =>
         Effect.gen(function*() {
-          const message = yield* read(["STORAGE", "s3"], ["S3_BUCKET", "uploads"], [name, value]).pipe(Effect.flip, Effect.map(formatConfigError))
+          const message = yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "uploads"], [name, value])
           expect(message.startsWith(`${name}:`), message).toBe(true)
           expect(mentions(message, value), `${message} should contain ${value}`).toBe(true)
         }))
@@ -206,10 +270,8 @@ describe("AppConfig", () => {
     it.effect("needs S3_BUCKET, both access keys or neither, and files of at most 5 GiB with STORAGE=s3", () =>
       Effect.gen(function*() {
         expect(yield* failure(["STORAGE", "s3"])).toMatch(/^S3_BUCKET:/)
-        expect(yield* read(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["AWS_ACCESS_KEY_ID", "id"]).pipe(Effect.flip, Effect.map(formatConfigError)))
-          .toMatch(/^AWS_SECRET_ACCESS_KEY:/)
-        expect(yield* read(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"]).pipe(Effect.flip, Effect.map(formatConfigError)))
-          .toMatch(/^FILE_MAX_SIZE:.*6000/)
+        expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["AWS_ACCESS_KEY_ID", "id"])).toMatch(/^AWS_SECRET_ACCESS_KEY:/)
+        expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"])).toMatch(/^FILE_MAX_SIZE:.*6000/)
       }))
   })
 })
