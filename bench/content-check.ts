@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import * as os from "node:os"
-import * as ContentCheck from "../src/application/ContentCheck.js"
+import * as ContentCheck from "../src/application/uploads/ContentCheck.js"
 import * as FsDiskSpace from "../src/adapters/fs/FsDiskSpace.js"
 
 const MiB = 1024 * 1024

@@ -10,8 +10,8 @@ import { randomUUID } from "node:crypto"
 import * as RedisClient from "../src/adapters/redis/RedisClient.js"
 import * as RedisConcurrencyLimiter from "../src/adapters/redis/RedisConcurrencyLimiter.js"
 import * as RedisRateLimiter from "../src/adapters/redis/RedisRateLimiter.js"
-import * as ConnectionLimits from "../src/application/ConnectionLimits.js"
-import { RateLimiter } from "../src/application/RateLimiter.js"
+import * as ConnectionLimits from "../src/application/limits/ConnectionAdmission.js"
+import { RateLimiter } from "../src/application/ports/RateLimiter.js"
 
 const url = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 const ops = Number(process.env["LIMITS_OPS"] ?? "2000")

@@ -15,7 +15,7 @@ import * as FsDiskSpace from "./adapters/fs/FsDiskSpace.js"
 import * as FsFileStore from "./adapters/fs/FsFileStore.js"
 import * as FsUploadRegistry from "./adapters/fs/FsUploadRegistry.js"
 import * as Authentication from "./adapters/http/Authentication.js"
-import { UploadLimits } from "./adapters/http/UploadLimits.js"
+import { PublicConfig } from "./adapters/http/PublicConfig.js"
 import * as MemoryConcurrencyLimiter from "./adapters/memory/MemoryConcurrencyLimiter.js"
 import * as MemoryFileStore from "./adapters/memory/MemoryFileStore.js"
 import * as MemoryRateLimiter from "./adapters/memory/MemoryRateLimiter.js"
@@ -23,13 +23,13 @@ import * as MemoryUploadRegistry from "./adapters/memory/MemoryUploadRegistry.js
 import type { RedisClient, RedisConnectionError } from "./adapters/redis/RedisClient.js"
 import type { S3Settings } from "./adapters/s3/S3Bucket.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
-import type { FileStore, FileStoreError } from "./application/FileStore.js"
-import * as LimiterFallback from "./application/LimiterFallback.js"
-import * as Pacing from "./application/Pacing.js"
-import * as Readiness from "./application/Readiness.js"
-import * as RegistryFallback from "./application/RegistryFallback.js"
-import * as UploadExpiry from "./application/UploadExpiry.js"
-import * as UploadSession from "./application/UploadSession.js"
+import type { FileStore, FileStoreError } from "./application/ports/FileStore.js"
+import * as LimiterFallback from "./application/resilience/LimiterFallback.js"
+import * as Pacing from "./application/limits/Pacing.js"
+import * as Readiness from "./application/ports/Readiness.js"
+import * as RegistryFallback from "./application/resilience/RegistryFallback.js"
+import * as UploadExpiry from "./application/uploads/UploadExpiry.js"
+import * as UploadSession from "./application/session/UploadSession.js"
 
 /**
  * The biggest legitimate frame: a chunk of `maxChunkBytes` in base64, wrapped
@@ -239,7 +239,7 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
     connectionLimits: { perClient: limit(limits.connectionsPerClient), total: limit(limits.connections) },
     handshakeTimeoutMillis: timeouts.handshakeSeconds * 1000
   }).pipe(
-    Layer.provide(Layer.mergeAll(session, readinessLayer(redis), Layer.succeed(UploadLimits, {
+    Layer.provide(Layer.mergeAll(session, readinessLayer(redis), Layer.succeed(PublicConfig, {
       maxFileBytes: config.maxFileBytes,
       maxChunkBytes: config.maxChunkBytes,
       allowedExtensions: config.allowedExtensions,

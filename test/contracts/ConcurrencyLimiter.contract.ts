@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import type { Layer } from "effect"
-import { ConcurrencyLimiter } from "../../src/application/ConcurrencyLimiter.js"
+import { ConcurrencyLimiter } from "../../src/application/ports/ConcurrencyLimiter.js"
 
 export const concurrencyLimiterContract = (
   adapter: string,

@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Layer } from "effect"
 import { randomUUID } from "node:crypto"
-import { type Delivery, DeliveryStore } from "../../src/adapters/webhook/DeliveryStore.js"
+import { type Delivery, DeliveryStore } from "../../src/application/ports/DeliveryStore.js"
 
 export const deliveryStoreContract = (
   adapter: string,

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Either, Option } from "effect"
 import type { Layer } from "effect"
 import { randomBytes } from "node:crypto"
-import { FileStore } from "../../src/application/FileStore.js"
+import { FileStore } from "../../src/application/ports/FileStore.js"
 import * as FileName from "../../src/domain/FileName.js"
 
 /** What a test can see of a store's contents. */

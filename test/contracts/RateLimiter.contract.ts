@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import type { Layer } from "effect"
-import { RateLimiter } from "../../src/application/RateLimiter.js"
+import { RateLimiter } from "../../src/application/ports/RateLimiter.js"
 
 export const rateLimiterContract = (
   adapter: string,

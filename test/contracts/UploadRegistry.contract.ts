@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { Layer } from "effect"
 import { randomBytes } from "node:crypto"
-import { type UploadRecord, UploadRegistry } from "../../src/application/UploadRegistry.js"
+import { type UploadRecord, UploadRegistry } from "../../src/application/ports/UploadRegistry.js"
 
 /**
  * Contract rules an adapter is known to break (a bug reported against

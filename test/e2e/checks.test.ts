@@ -7,7 +7,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DISK_FULL } from "../../src/application/ActiveUpload.js"
+import { DISK_FULL } from "../../src/application/uploads/Uploads.js"
 import { ELF_HEAD, PNG_HEAD, withHead } from "../support/content.js"
 import { chunk, connect, eventually, listDirectory, meta, type RunningServer, sampleText, sha256, startServer, upload, visibleFiles } from "../support/server.js"
 import { mountTmpfs } from "../support/tmpfs.js"

@@ -4,8 +4,8 @@
  * (a shutdown) and started again on the same store (a restart).
  */
 import { Duration, Effect, ExecutionStrategy, Exit, Layer, Redacted, Scope } from "effect"
-import { eventFor } from "../../src/application/UploadEvents.js"
-import { DeliveryStore } from "../../src/adapters/webhook/DeliveryStore.js"
+import { eventFor } from "../../src/application/ports/UploadEvents.js"
+import { DeliveryStore } from "../../src/application/ports/DeliveryStore.js"
 import * as WebhookUploadEvents from "../../src/adapters/webhook/WebhookUploadEvents.js"
 import { type Answer, type Received, startReceiver } from "./receiver.js"
 

@@ -3,7 +3,7 @@
  * line names the upload by its reference, never by its id.
  */
 import { Effect } from "effect"
-import type { UploadEvent } from "../../application/UploadEvents.js"
+import type { UploadEvent } from "../../application/ports/UploadEvents.js"
 
 /** Logs `event` at info level (failures and expiries too: they are normal outcomes). */
 export const publish = (event: UploadEvent): Effect.Effect<void> => {

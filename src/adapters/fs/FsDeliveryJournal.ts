@@ -12,7 +12,7 @@
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { claimFrom, type Delivery, DeliveryStore, DeliveryStoreError, type Held } from "../webhook/DeliveryStore.js"
+import { claimFrom, type Delivery, DeliveryStore, DeliveryStoreError, type Held } from "../../application/ports/DeliveryStore.js"
 import { unlessMissing } from "./Publish.js"
 import { appendRegular, readRegular, replaceRegular } from "./RegularFile.js"
 

@@ -4,7 +4,7 @@
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { DiskSpace, DiskSpaceError } from "../../application/DiskSpace.js"
+import { DiskSpace, DiskSpaceError } from "../../application/ports/DiskSpace.js"
 
 export const make = (directory: string) =>
   DiskSpace.of({

@@ -10,7 +10,7 @@
 import { Clock, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
+import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/ports/UploadRegistry.js"
 import { makeClaims } from "../memory/MemoryUploadRegistry.js"
 import { inside, removeFile, unlessMissing } from "./Publish.js"
 import { readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"

@@ -8,9 +8,9 @@
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import * as fs from "node:fs/promises"
-import * as Readiness from "../../application/Readiness.js"
+import * as Readiness from "../../application/ports/Readiness.js"
 import * as Prometheus from "./Prometheus.js"
-import * as UploadLimits from "./UploadLimits.js"
+import * as PublicConfig from "./PublicConfig.js"
 
 /** Where the page's files can be: next to src/ when run from source, next to dist/ when bundled. */
 const publicFile = (name: string) => {
@@ -33,7 +33,7 @@ const pageHeaders = {
 /** The router; reads the page once, when built. */
 export const make = Effect.gen(function*() {
   const probes = yield* Readiness.Readiness
-  const limits = yield* UploadLimits.UploadLimits
+  const limits = yield* PublicConfig.PublicConfig
   const indexHtml = yield* publicFile("index.html")
   const appJs = yield* publicFile("app.js")
   return HttpRouter.empty.pipe(
@@ -50,7 +50,7 @@ export const make = Effect.gen(function*() {
     ),
     HttpRouter.get(
       "/config.json",
-      Effect.succeed(HttpServerResponse.unsafeJson(UploadLimits.toJson(limits), { headers: { "cache-control": "no-cache" } }))
+      Effect.succeed(HttpServerResponse.unsafeJson(PublicConfig.toJson(limits), { headers: { "cache-control": "no-cache" } }))
     ),
     HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
     HttpRouter.get(

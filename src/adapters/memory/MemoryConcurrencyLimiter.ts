@@ -8,7 +8,7 @@
  * lapsed are dropped at most once a second once many keys are tracked.
  */
 import { Duration, Effect, Layer } from "effect"
-import { ConcurrencyLimiter } from "../../application/ConcurrencyLimiter.js"
+import { ConcurrencyLimiter } from "../../application/ports/ConcurrencyLimiter.js"
 
 /** Above this many keys, those whose leases have all lapsed are dropped, at most once per `PRUNE_INTERVAL_MILLIS`. */
 const PRUNE_THRESHOLD = 10_000

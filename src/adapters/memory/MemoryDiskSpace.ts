@@ -2,7 +2,7 @@
  * DiskSpace for tests: a fixed number of free bytes, changeable through a Ref.
  */
 import { Effect, Layer, Ref } from "effect"
-import { DiskSpace } from "../../application/DiskSpace.js"
+import { DiskSpace } from "../../application/ports/DiskSpace.js"
 
 /** Reports `bytes` free until the returned Ref is set to something else. */
 export const make = (bytes: number) =>

@@ -6,7 +6,7 @@
  */
 import { Chunk, Clock, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
 import * as FileName from "../../domain/FileName.js"
-import { FileStore, FileStoreError, type PartialFile } from "../../application/FileStore.js"
+import { FileStore, FileStoreError, type PartialFile } from "../../application/ports/FileStore.js"
 
 /** Read access to what a memory store holds, for assertions. */
 export class MemoryFiles extends Context.Tag("file-receiver/MemoryFiles")<MemoryFiles, {

@@ -4,7 +4,7 @@
  * TestClock drives it. Expired windows are pruned as the map grows.
  */
 import { Duration, Effect, Layer } from "effect"
-import { RateLimiter } from "../../application/RateLimiter.js"
+import { RateLimiter } from "../../application/ports/RateLimiter.js"
 
 interface Window {
   count: number

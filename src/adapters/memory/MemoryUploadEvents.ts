@@ -3,7 +3,7 @@
  * (read them back through `RecordedEvents`).
  */
 import { Context, Effect, Layer, Ref } from "effect"
-import { type UploadEvent, UploadEvents } from "../../application/UploadEvents.js"
+import { type UploadEvent, UploadEvents } from "../../application/ports/UploadEvents.js"
 
 export class RecordedEvents extends Context.Tag("file-receiver/RecordedEvents")<RecordedEvents, {
   /** Every event published so far, oldest first. */

@@ -3,7 +3,7 @@
  * connections of one process (not across restarts: see FsUploadRegistry).
  */
 import { Effect, HashMap, Layer, Option, Ref } from "effect"
-import { type UploadRecord, UploadRegistry } from "../../application/UploadRegistry.js"
+import { type UploadRecord, UploadRegistry } from "../../application/ports/UploadRegistry.js"
 
 /**
  * In-process claims, shared by the single-process registries. Each claim has

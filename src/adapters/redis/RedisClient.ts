@@ -5,7 +5,7 @@
  */
 import { Context, Data, Effect, Layer, Redacted } from "effect"
 import { Redis } from "ioredis"
-import type * as Readiness from "../../application/Readiness.js"
+import type * as Readiness from "../../application/ports/Readiness.js"
 
 export class RedisConnectionError extends Data.TaggedError("RedisConnectionError")<{
   readonly url: string

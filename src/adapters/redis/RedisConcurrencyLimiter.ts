@@ -8,7 +8,7 @@
  */
 import { Duration, Effect, Layer } from "effect"
 import type { Redis } from "ioredis"
-import { ConcurrencyLimiter, ConcurrencyLimiterError } from "../../application/ConcurrencyLimiter.js"
+import { ConcurrencyLimiter, ConcurrencyLimiterError } from "../../application/ports/ConcurrencyLimiter.js"
 import { RedisClient } from "./RedisClient.js"
 
 const NOW = `

@@ -8,7 +8,7 @@
  */
 import { Effect, Layer } from "effect"
 import type { Redis } from "ioredis"
-import { type Delivery, DeliveryStore, DeliveryStoreError } from "../webhook/DeliveryStore.js"
+import { type Delivery, DeliveryStore, DeliveryStoreError } from "../../application/ports/DeliveryStore.js"
 import { RedisClient } from "./RedisClient.js"
 
 /** KEYS deliveries, attempts, due; ARGV id, json, dueAt. */

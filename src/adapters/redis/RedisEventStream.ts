@@ -6,8 +6,8 @@
  * holds up an upload; a failed XADD is logged and counted.
  */
 import { Effect, Metric } from "effect"
-import * as Metrics from "../../application/Metrics.js"
-import type { UploadEvent } from "../../application/UploadEvents.js"
+import * as Metrics from "../../application/infrastructure/Metrics.js"
+import type { UploadEvent } from "../../application/ports/UploadEvents.js"
 import { RedisClient } from "./RedisClient.js"
 
 export interface StreamSettings {

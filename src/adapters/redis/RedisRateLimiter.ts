@@ -5,7 +5,7 @@
  */
 import { Duration, Effect, Layer } from "effect"
 import type { Redis } from "ioredis"
-import { RateLimiter, RateLimiterError } from "../../application/RateLimiter.js"
+import { RateLimiter, RateLimiterError } from "../../application/ports/RateLimiter.js"
 import { RedisClient } from "./RedisClient.js"
 
 /** KEYS[1] counter; ARGV[1] cost, ARGV[2] window in ms. Returns { count, pttl }. */

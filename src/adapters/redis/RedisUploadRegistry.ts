@@ -8,7 +8,7 @@
 import { Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import type { Redis } from "ioredis"
-import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/UploadRegistry.js"
+import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/ports/UploadRegistry.js"
 import { RedisClient } from "./RedisClient.js"
 
 const CLAIM_TTL = Duration.seconds(30)

@@ -30,9 +30,9 @@
  * the same few milliseconds.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
-import { logReference } from "../../application/ActiveUpload.js"
-import { FileStore, FileStoreError, type PartialFile, type StoredPartial } from "../../application/FileStore.js"
-import { StorageProbe } from "../../application/Readiness.js"
+import { logReference } from "../../application/uploads/Uploads.js"
+import { FileStore, FileStoreError, type PartialFile, type StoredPartial } from "../../application/ports/FileStore.js"
+import { StorageProbe } from "../../application/ports/Readiness.js"
 import * as FileName from "../../domain/FileName.js"
 import * as PartWriter from "./PartWriter.js"
 import * as S3Bucket from "./S3Bucket.js"

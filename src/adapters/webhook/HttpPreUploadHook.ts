@@ -9,7 +9,7 @@
  */
 import { Duration, Effect, Layer, Option } from "effect"
 import type { Redacted } from "effect"
-import { DEFAULT_REFUSAL, HOOK_UNAVAILABLE, HookVerdict, PreUploadHook, type UploadRequest } from "../../application/PreUploadHook.js"
+import { DEFAULT_REFUSAL, HOOK_UNAVAILABLE, HookVerdict, PreUploadHook, type UploadRequest } from "../../application/ports/PreUploadHook.js"
 import { post } from "./HttpPost.js"
 
 export interface HookSettings {

@@ -8,9 +8,9 @@
  */
 import { Clock, Duration, Effect, Metric, Option, Queue, Random, Redacted, Schedule } from "effect"
 import type { Scope } from "effect"
-import * as Metrics from "../../application/Metrics.js"
-import type { UploadEvent } from "../../application/UploadEvents.js"
-import { type Delivery, DeliveryStore } from "./DeliveryStore.js"
+import * as Metrics from "../../application/infrastructure/Metrics.js"
+import type { UploadEvent } from "../../application/ports/UploadEvents.js"
+import { type Delivery, DeliveryStore } from "../../application/ports/DeliveryStore.js"
 import { post } from "./HttpPost.js"
 
 export interface WebhookSettings {

@@ -12,8 +12,8 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import type { WebSocket } from "ws"
-import type { Frame } from "../../application/Connection.js"
-import * as Finalizers from "../../application/Finalizers.js"
+import type { Frame } from "../../application/session/Connection.js"
+import * as Finalizers from "../../application/infrastructure/Finalizers.js"
 
 /** The connection ended: the close code and reason, and the protocol error that caused it, if any. */
 export interface Ended {

@@ -24,22 +24,22 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
-import type { ConcurrencyLimiter } from "../../application/ConcurrencyLimiter.js"
-import * as ConnectionLimits from "../../application/ConnectionLimits.js"
-import * as Finalizers from "../../application/Finalizers.js"
-import * as Metrics from "../../application/Metrics.js"
-import * as SessionLoop from "../../application/SessionLoop.js"
+import type { ConcurrencyLimiter } from "../../application/ports/ConcurrencyLimiter.js"
+import * as ConnectionLimits from "../../application/limits/ConnectionAdmission.js"
+import * as Finalizers from "../../application/infrastructure/Finalizers.js"
+import * as Metrics from "../../application/infrastructure/Metrics.js"
+import * as SessionLoop from "../../application/session/SessionLoop.js"
 import * as Messages from "../../domain/Messages.js"
 import * as Authentication from "../http/Authentication.js"
 import * as OriginPolicy from "../http/OriginPolicy.js"
 import * as RefusalLog from "../http/RefusalLog.js"
-import type { Readiness } from "../../application/Readiness.js"
-import type { Connection } from "../../application/Connection.js"
-import { UploadSession } from "../../application/UploadSession.js"
-import { redact } from "../../application/ActiveUpload.js"
+import type { Readiness } from "../../application/ports/Readiness.js"
+import type { Connection } from "../../application/session/Connection.js"
+import { UploadSession } from "../../application/session/UploadSession.js"
+import { redact } from "../../application/uploads/Uploads.js"
 import * as ClientAddress from "../http/ClientAddress.js"
 import * as HttpApp from "../http/HttpApp.js"
-import type { UploadLimits } from "../http/UploadLimits.js"
+import type { PublicConfig } from "../http/PublicConfig.js"
 import * as Inbox from "./Inbox.js"
 
 export const UPLOAD_PATHS: ReadonlySet<string> = new Set(["/ws/file-transfer/", "/ws/file-transfer"])
@@ -194,7 +194,7 @@ const shutdown = (server: http.Server, wss: WebSocketServer, graceMillis: number
 
 export const layer = (
   settings: TransportSettings
-): Layer.Layer<ServerAddress, Error, UploadSession | Readiness | UploadLimits | ConcurrencyLimiter> =>
+): Layer.Layer<ServerAddress, Error, UploadSession | Readiness | PublicConfig | ConcurrencyLimiter> =>
   Layer.scoped(
     ServerAddress,
     Effect.gen(function*() {

@@ -3,7 +3,7 @@ import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { UploadRegistry } from "../../../src/application/UploadRegistry.js"
+import { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js"
 import * as FsUploadRegistry from "../../../src/adapters/fs/FsUploadRegistry.js"
 import { freshUploadId, recordFor, uploadRegistryContract } from "../../contracts/UploadRegistry.contract.js"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
-import { ConcurrencyLimiter } from "../../../src/application/ConcurrencyLimiter.js"
+import { ConcurrencyLimiter } from "../../../src/application/ports/ConcurrencyLimiter.js"
 import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import { concurrencyLimiterContract } from "../../contracts/ConcurrencyLimiter.contract.js"
 

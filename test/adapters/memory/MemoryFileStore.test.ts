@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, HashMap, Layer, Option } from "effect"
-import { FileStore } from "../../../src/application/FileStore.js"
+import { FileStore } from "../../../src/application/ports/FileStore.js"
 import { layerMemory, MemoryFiles } from "../../../src/adapters/memory/MemoryFileStore.js"
 import { fileStoreContract, freshUploadId, StoreInspector } from "../../contracts/FileStore.contract.js"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
-import { RateLimiter } from "../../../src/application/RateLimiter.js"
+import { RateLimiter } from "../../../src/application/ports/RateLimiter.js"
 import * as MemoryRateLimiter from "../../../src/adapters/memory/MemoryRateLimiter.js"
 import { rateLimiterContract } from "../../contracts/RateLimiter.contract.js"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { UploadRegistry } from "../../../src/application/UploadRegistry.js"
+import { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js"
 import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
 import { freshUploadId, recordFor, uploadRegistryContract } from "../../contracts/UploadRegistry.contract.js"
 

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
-import { ConcurrencyLimiter } from "../../../src/application/ConcurrencyLimiter.js"
+import { ConcurrencyLimiter } from "../../../src/application/ports/ConcurrencyLimiter.js"
 import * as RedisClient from "../../../src/adapters/redis/RedisClient.js"
 import * as RedisConcurrencyLimiter from "../../../src/adapters/redis/RedisConcurrencyLimiter.js"
 import { concurrencyLimiterContract } from "../../contracts/ConcurrencyLimiter.contract.js"

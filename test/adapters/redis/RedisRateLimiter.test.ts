@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
-import { RateLimiter } from "../../../src/application/RateLimiter.js"
+import { RateLimiter } from "../../../src/application/ports/RateLimiter.js"
 import * as RedisClient from "../../../src/adapters/redis/RedisClient.js"
 import * as RedisRateLimiter from "../../../src/adapters/redis/RedisRateLimiter.js"
 import { rateLimiterContract } from "../../contracts/RateLimiter.contract.js"

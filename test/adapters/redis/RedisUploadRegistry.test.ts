@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import { UploadRegistry } from "../../../src/application/UploadRegistry.js"
+import { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js"
 import * as RedisClient from "../../../src/adapters/redis/RedisClient.js"
 import * as RedisUploadRegistry from "../../../src/adapters/redis/RedisUploadRegistry.js"
 import { freshUploadId, recordFor, uploadRegistryContract } from "../../contracts/UploadRegistry.contract.js"

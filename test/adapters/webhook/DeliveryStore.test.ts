@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as FsDeliveryJournal from "../../../src/adapters/fs/FsDeliveryJournal.js"
-import { type Delivery, DeliveryStore, layerMemory } from "../../../src/adapters/webhook/DeliveryStore.js"
+import { type Delivery, DeliveryStore, layerMemory } from "../../../src/application/ports/DeliveryStore.js"
 import { deliveryStoreContract } from "../../contracts/DeliveryStore.contract.js"
 
 deliveryStoreContract("memory", layerMemory)

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option, Redacted } from "effect"
-import { DEFAULT_REFUSAL, HOOK_UNAVAILABLE, HookVerdict } from "../../../src/application/PreUploadHook.js"
+import { DEFAULT_REFUSAL, HOOK_UNAVAILABLE, HookVerdict } from "../../../src/application/ports/PreUploadHook.js"
 import * as HttpPreUploadHook from "../../../src/adapters/webhook/HttpPreUploadHook.js"
 import { SIGNATURE_HEADER, verify } from "../../../src/adapters/webhook/Signature.js"
 import type { Answer } from "../../support/receiver.js"

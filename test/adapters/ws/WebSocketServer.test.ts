@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, HashMap, Layer, Logger } from "effect"
-import { UploadLimits } from "../../../src/adapters/http/UploadLimits.js"
+import { PublicConfig } from "../../../src/adapters/http/PublicConfig.js"
 import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import * as WebSocketServer from "../../../src/adapters/ws/WebSocketServer.js"
-import { Readiness } from "../../../src/application/Readiness.js"
-import { UploadSession } from "../../../src/application/UploadSession.js"
+import { Readiness } from "../../../src/application/ports/Readiness.js"
+import { UploadSession } from "../../../src/application/session/UploadSession.js"
 import { connect } from "../../support/server.js"
 
 /** A session whose every frame dies: a defect its own recovery did not catch. */
@@ -32,7 +32,7 @@ const server = (lines: Array<Line>) =>
     Layer.provide(Layer.mergeAll(
       dyingSession,
       Layer.succeed(Readiness, []),
-      Layer.succeed(UploadLimits, { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt"], authRequired: false }),
+      Layer.succeed(PublicConfig, { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt"], authRequired: false }),
       MemoryConcurrencyLimiter.layerMemory
     )),
     Layer.provide(Logger.replace(

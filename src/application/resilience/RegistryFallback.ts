@@ -10,7 +10,7 @@
  * once when it ends.
  */
 import { Context, Effect, HashSet, Layer, Ref } from "effect"
-import { UploadRegistry, type UploadRegistryError } from "./UploadRegistry.js"
+import { UploadRegistry, type UploadRegistryError } from "../ports/UploadRegistry.js"
 
 const make = (primary: UploadRegistry["Type"], fallback: UploadRegistry["Type"]) =>
   Effect.gen(function*() {

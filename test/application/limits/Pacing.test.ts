@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Scope, TestClock } from "effect"
-import * as Pacing from "../../src/application/Pacing.js"
+import * as Pacing from "../../../src/application/limits/Pacing.js"
 
 const settings = { invitations: 2, lease: Duration.seconds(2) }
 

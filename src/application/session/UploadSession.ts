@@ -7,24 +7,24 @@
  */
 import { Cause, Context, Duration, Effect, Either, Layer, Metric, Option, Ref } from "effect"
 import type { Scope } from "effect"
-import type { SafeFileName } from "../domain/FileName.js"
-import * as Messages from "../domain/Messages.js"
-import * as Refusal from "../domain/Refusal.js"
-import * as Upload from "../domain/Upload.js"
-import * as Uploads from "./ActiveUpload.js"
-import * as Metrics from "./Metrics.js"
-import type { ActiveUpload, UploadFailure } from "./ActiveUpload.js"
-import { type FileStore, outOfSpace } from "./FileStore.js"
-import * as PreUploadHook from "./PreUploadHook.js"
-import * as UploadEvents from "./UploadEvents.js"
+import type { SafeFileName } from "../../domain/FileName.js"
+import * as Messages from "../../domain/Messages.js"
+import * as Refusal from "../../domain/Refusal.js"
+import * as Upload from "../../domain/Upload.js"
+import * as Uploads from "../uploads/Uploads.js"
+import * as Metrics from "../infrastructure/Metrics.js"
+import type { ActiveUpload, UploadFailure } from "../uploads/Uploads.js"
+import { type FileStore, outOfSpace } from "../ports/FileStore.js"
+import * as PreUploadHook from "../ports/PreUploadHook.js"
+import * as UploadEvents from "../ports/UploadEvents.js"
 import { CLOSE_POLICY_VIOLATION, type Connection, type Frame, type Verdict } from "./Connection.js"
-import * as Finalizers from "./Finalizers.js"
-import * as FrameLimits from "./FrameLimits.js"
-import * as Pacing from "./Pacing.js"
-import type { RateLimiter } from "./RateLimiter.js"
-import type { UploadRegistry } from "./UploadRegistry.js"
-import { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
-import * as UploadQuota from "./UploadQuota.js"
+import * as Finalizers from "../infrastructure/Finalizers.js"
+import * as FrameLimits from "../limits/MessageRateLimits.js"
+import * as Pacing from "../limits/Pacing.js"
+import type { RateLimiter } from "../ports/RateLimiter.js"
+import type { UploadRegistry } from "../ports/UploadRegistry.js"
+import { ConcurrencyLimiter } from "../ports/ConcurrencyLimiter.js"
+import * as UploadQuota from "../limits/UploadQuota.js"
 
 export { binaryFrame, CLOSE_POLICY_VIOLATION, textFrame } from "./Connection.js"
 export type { Connection, Frame, Verdict } from "./Connection.js"
@@ -48,9 +48,9 @@ export const CLOSE_STALLED = 4001
 export const idleTimeout = (seconds: number) => `Idle timeout: nothing received for ${seconds} seconds; closing the connection`
 export const uploadStalled = (seconds: number) =>
   `Upload stalled: nothing received for ${seconds} seconds; the upload was kept, resume it with its upload_id`
-export { bytesRateLimitExceeded } from "./FrameLimits.js"
+export { bytesRateLimitExceeded } from "../limits/MessageRateLimits.js"
 
-export { STORAGE_FAILED, STORAGE_UNAVAILABLE } from "./ActiveUpload.js"
+export { STORAGE_FAILED, STORAGE_UNAVAILABLE } from "../uploads/Uploads.js"
 
 /** The event reason of a refusal that ends an upload, where it has one of its own. */
 const END_REASONS: Partial<Record<Refusal.RefusalCode, UploadEvents.UploadEndReason>> = {

@@ -5,7 +5,7 @@
  */
 import { Context, Data } from "effect"
 import type { Effect, Option } from "effect"
-import type { SafeFileName } from "../domain/FileName.js"
+import type { SafeFileName } from "../../domain/FileName.js"
 
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
   /** "Busy": the upload is open in this process already (see `resume`). */

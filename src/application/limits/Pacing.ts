@@ -20,7 +20,7 @@
  */
 import { Context, Duration, Effect, Layer, Queue, Schedule } from "effect"
 import type { Scope } from "effect"
-import * as Finalizers from "./Finalizers.js"
+import * as Finalizers from "../infrastructure/Finalizers.js"
 
 export interface PacingSettings {
   /** Invitations outstanding at once, across all connections. */

@@ -10,13 +10,13 @@
  */
 import { Clock, Data, Effect, Either, Option } from "effect"
 import { createHash, type Hash, randomBytes } from "node:crypto"
-import type { SafeFileName } from "../domain/FileName.js"
-import * as Refusal from "../domain/Refusal.js"
-import * as Upload from "../domain/Upload.js"
+import type { SafeFileName } from "../../domain/FileName.js"
+import * as Refusal from "../../domain/Refusal.js"
+import * as Upload from "../../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
-import { DiskSpace } from "./DiskSpace.js"
-import { FileStore, type FileStoreError, outOfSpace, type PartialFile } from "./FileStore.js"
-import { type CompletedUpload, type UploadRecord, UploadRegistry, type UploadRegistryError } from "./UploadRegistry.js"
+import { DiskSpace } from "../ports/DiskSpace.js"
+import { FileStore, type FileStoreError, outOfSpace, type PartialFile } from "../ports/FileStore.js"
+import { type CompletedUpload, type UploadRecord, UploadRegistry, type UploadRegistryError } from "../ports/UploadRegistry.js"
 
 /** An upload this connection holds: only it may write the partial file. */
 export interface ActiveUpload {

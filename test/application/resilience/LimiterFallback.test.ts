@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, Ref, TestClock } from "effect"
-import * as MemoryConcurrencyLimiter from "../../src/adapters/memory/MemoryConcurrencyLimiter.js"
-import * as MemoryRateLimiter from "../../src/adapters/memory/MemoryRateLimiter.js"
-import { ConcurrencyLimiter, ConcurrencyLimiterError } from "../../src/application/ConcurrencyLimiter.js"
-import * as LimiterFallback from "../../src/application/LimiterFallback.js"
-import { RateLimiter, RateLimiterError } from "../../src/application/RateLimiter.js"
+import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
+import * as MemoryRateLimiter from "../../../src/adapters/memory/MemoryRateLimiter.js"
+import { ConcurrencyLimiter, ConcurrencyLimiterError } from "../../../src/application/ports/ConcurrencyLimiter.js"
+import * as LimiterFallback from "../../../src/application/resilience/LimiterFallback.js"
+import { RateLimiter, RateLimiterError } from "../../../src/application/ports/RateLimiter.js"
 
 /** A memory primary that fails every call while `down` is true. */
 const switchable = (down: Ref.Ref<boolean>) => {

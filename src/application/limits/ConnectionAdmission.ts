@@ -6,11 +6,11 @@
  * of an instance that crashes lapse within `LEASE_TTL`.
  */
 import { Duration, Effect, Either, Option, Schedule } from "effect"
-import * as Refusal from "../domain/Refusal.js"
+import * as Refusal from "../../domain/Refusal.js"
 import type { Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import { ConcurrencyLimiter, type ConcurrencyLimiterError } from "./ConcurrencyLimiter.js"
-import * as Finalizers from "./Finalizers.js"
+import { ConcurrencyLimiter, type ConcurrencyLimiterError } from "../ports/ConcurrencyLimiter.js"
+import * as Finalizers from "../infrastructure/Finalizers.js"
 
 /** WebSocket close code for a connection refused by a connection limit ("Try Again Later"). */
 export const CLOSE_TRY_AGAIN_LATER = 1013

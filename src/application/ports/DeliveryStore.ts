@@ -32,7 +32,7 @@ export interface Delivery {
   readonly dueAt: number
 }
 
-export class DeliveryStore extends Context.Tag("file-receiver/webhook/DeliveryStore")<DeliveryStore, {
+export class DeliveryStore extends Context.Tag("file-receiver/DeliveryStore")<DeliveryStore, {
   /** Keeps `delivery` until it is acknowledged. Idempotent per id. */
   readonly add: (delivery: Delivery) => E.Effect<void, DeliveryStoreError>
   /**

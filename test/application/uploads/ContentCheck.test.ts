@@ -5,9 +5,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import fc from "fast-check"
-import { release } from "../../src/adapters/Release.js"
-import * as ContentCheck from "../../src/application/ContentCheck.js"
-import { ELF_HEAD, PDF_HEAD, PNG_HEAD, withHead } from "../support/content.js"
+import { release } from "../../../src/adapters/Release.js"
+import * as ContentCheck from "../../../src/application/uploads/ContentCheck.js"
+import { ELF_HEAD, PDF_HEAD, PNG_HEAD, withHead } from "../../support/content.js"
 
 /** Feeds `bytes` in pieces of `size`; the first refusal, checking after every piece and at the end. */
 const verdictOf = (extension: string, bytes: Uint8Array, size: number) =>

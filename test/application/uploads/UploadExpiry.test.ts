@@ -6,13 +6,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, LogLevel, Ref, TestClock } from "effect"
-import { FileStore, FileStoreError } from "../../src/application/FileStore.js"
-import * as UploadExpiry from "../../src/application/UploadExpiry.js"
-import { UploadRegistry, UploadRegistryError } from "../../src/application/UploadRegistry.js"
-import * as MemoryFileStore from "../../src/adapters/memory/MemoryFileStore.js"
-import * as MemoryUploadEvents from "../../src/adapters/memory/MemoryUploadEvents.js"
-import * as MemoryUploadRegistry from "../../src/adapters/memory/MemoryUploadRegistry.js"
-import { type LogLine, recordingLogger } from "../support/logs.js"
+import { FileStore, FileStoreError } from "../../../src/application/ports/FileStore.js"
+import * as UploadExpiry from "../../../src/application/uploads/UploadExpiry.js"
+import { UploadRegistry, UploadRegistryError } from "../../../src/application/ports/UploadRegistry.js"
+import * as MemoryFileStore from "../../../src/adapters/memory/MemoryFileStore.js"
+import * as MemoryUploadEvents from "../../../src/adapters/memory/MemoryUploadEvents.js"
+import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
+import { type LogLine, recordingLogger } from "../../support/logs.js"
 
 const uploadId = "idle-upload-0000000000000"
 

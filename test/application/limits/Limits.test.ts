@@ -5,17 +5,17 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Scope, TestClock } from "effect"
-import * as Refusal from "../../src/domain/Refusal.js"
-import * as MemoryConcurrencyLimiter from "../../src/adapters/memory/MemoryConcurrencyLimiter.js"
-import { layerMemory as memoryStore, MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
-import { layerMemory as memoryLimiter } from "../../src/adapters/memory/MemoryRateLimiter.js"
-import * as MemoryUploadRegistry from "../../src/adapters/memory/MemoryUploadRegistry.js"
-import { ConcurrencyLimiter } from "../../src/application/ConcurrencyLimiter.js"
-import * as ConnectionLimits from "../../src/application/ConnectionLimits.js"
-import * as SessionLoop from "../../src/application/SessionLoop.js"
-import { UploadRegistry } from "../../src/application/UploadRegistry.js"
-import * as UploadQuota from "../../src/application/UploadQuota.js"
-import * as UploadSession from "../../src/application/UploadSession.js"
+import * as Refusal from "../../../src/domain/Refusal.js"
+import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
+import { layerMemory as memoryStore, MemoryFiles } from "../../../src/adapters/memory/MemoryFileStore.js"
+import { layerMemory as memoryLimiter } from "../../../src/adapters/memory/MemoryRateLimiter.js"
+import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
+import { ConcurrencyLimiter } from "../../../src/application/ports/ConcurrencyLimiter.js"
+import * as ConnectionLimits from "../../../src/application/limits/ConnectionAdmission.js"
+import * as SessionLoop from "../../../src/application/session/SessionLoop.js"
+import { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js"
+import * as UploadQuota from "../../../src/application/limits/UploadQuota.js"
+import * as UploadSession from "../../../src/application/session/UploadSession.js"
 
 const baseSettings: UploadSession.SessionSettings = {
   upload: { maxFileBytes: 1 << 20, maxChunkBytes: 1 << 16, allowedExtensions: ["txt"] },

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Logger, Option, Ref } from "effect"
-import * as MemoryUploadRegistry from "../../src/adapters/memory/MemoryUploadRegistry.js"
-import * as RegistryFallback from "../../src/application/RegistryFallback.js"
-import { UploadRegistry, UploadRegistryError, type UploadRecord } from "../../src/application/UploadRegistry.js"
+import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
+import * as RegistryFallback from "../../../src/application/resilience/RegistryFallback.js"
+import { UploadRegistry, UploadRegistryError, type UploadRecord } from "../../../src/application/ports/UploadRegistry.js"
 
 /** A memory primary that fails every call with "Unavailable" while `down` is true; `calls` counts what reached it. */
 const switchable = (down: Ref.Ref<boolean>, calls: Ref.Ref<number>) =>

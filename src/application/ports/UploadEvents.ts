@@ -7,7 +7,7 @@
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
-import { logReference } from "./ActiveUpload.js"
+import { logReference } from "../uploads/Uploads.js"
 
 export type UploadEventType = "upload.completed" | "upload.failed" | "upload.cancelled" | "upload.expired"
 

@@ -15,10 +15,10 @@
  * in its layer, so after a restart a failure still there is logged once more.
  */
 import { Clock, Duration, Effect, Either, HashMap, Layer, Option, Ref, Schedule } from "effect"
-import { logReference } from "./ActiveUpload.js"
-import { FileStore } from "./FileStore.js"
-import * as UploadEvents from "./UploadEvents.js"
-import { type UploadRecord, UploadRegistry } from "./UploadRegistry.js"
+import { logReference } from "./Uploads.js"
+import { FileStore } from "../ports/FileStore.js"
+import * as UploadEvents from "../ports/UploadEvents.js"
+import { type UploadRecord, UploadRegistry } from "../ports/UploadRegistry.js"
 
 export interface ExpirySettings {
   readonly expiry: Duration.Duration

@@ -6,10 +6,10 @@
  * its outage is logged once when it starts and once when it ends.
  */
 import { Duration, Effect, Metric, Option, Ref } from "effect"
-import * as Messages from "../domain/Messages.js"
-import * as Refusal from "../domain/Refusal.js"
-import * as Metrics from "./Metrics.js"
-import { RateLimiter, type RateLimiterError, type RateLimitVerdict } from "./RateLimiter.js"
+import * as Messages from "../../domain/Messages.js"
+import * as Refusal from "../../domain/Refusal.js"
+import * as Metrics from "../infrastructure/Metrics.js"
+import { RateLimiter, type RateLimiterError, type RateLimitVerdict } from "../ports/RateLimiter.js"
 
 export interface FrameLimitSettings {
   readonly limit: number

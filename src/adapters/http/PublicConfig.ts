@@ -7,7 +7,7 @@
  */
 import { Context } from "effect"
 
-export class UploadLimits extends Context.Tag("file-receiver/UploadLimits")<UploadLimits, {
+export class PublicConfig extends Context.Tag("file-receiver/PublicConfig")<PublicConfig, {
   readonly maxFileBytes: number
   readonly maxChunkBytes: number
   readonly allowedExtensions: ReadonlyArray<string>
@@ -16,7 +16,7 @@ export class UploadLimits extends Context.Tag("file-receiver/UploadLimits")<Uplo
 }>() {}
 
 /** The JSON body of `GET /config.json`. */
-export const toJson = (limits: typeof UploadLimits.Service) => ({
+export const toJson = (limits: typeof PublicConfig.Service) => ({
   max_file_bytes: limits.maxFileBytes,
   max_chunk_bytes: limits.maxChunkBytes,
   allowed_extensions: limits.allowedExtensions,

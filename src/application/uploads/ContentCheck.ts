@@ -14,7 +14,7 @@
 import { Effect, Either, Option } from "effect"
 import { fileTypeFromBuffer, supportedExtensions } from "file-type"
 import { isUtf8 } from "node:buffer"
-import * as ContentPolicy from "../domain/ContentPolicy.js"
+import * as ContentPolicy from "../../domain/ContentPolicy.js"
 
 /** Bytes of the head given to the signature detector (file-type's own sample size). */
 export const HEAD_BYTES = 4100

@@ -3,7 +3,7 @@
  * /metrics). Names follow Prometheus conventions; `_total` counters.
  */
 import { Metric, MetricBoundaries } from "effect"
-import type { UploadEndReason } from "./UploadEvents.js"
+import type { UploadEndReason } from "../ports/UploadEvents.js"
 
 export const activeConnections = Metric.gauge("file_receiver_active_connections", {
   description: "WebSocket connections open now"

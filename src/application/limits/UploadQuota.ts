@@ -9,8 +9,8 @@
  * with its ttl.
  */
 import { Duration, Effect } from "effect"
-import { type ActiveUpload, outcomeOf, type Resumed, refused, type UploadFailure, type Uploads } from "./ActiveUpload.js"
-import type { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
+import { type ActiveUpload, outcomeOf, type Resumed, refused, type UploadFailure, type Uploads } from "../uploads/Uploads.js"
+import type { ConcurrencyLimiter } from "../ports/ConcurrencyLimiter.js"
 
 export interface UploadQuotaSettings {
   /** Most unfinished uploads per client address. */

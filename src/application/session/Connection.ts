@@ -3,7 +3,7 @@
  * on, the frames it receives, and what it says back about the connection.
  */
 import type { Effect } from "effect"
-import type * as Messages from "../domain/Messages.js"
+import type * as Messages from "../../domain/Messages.js"
 
 /** WebSocket close code for a policy violation (the rate limit). */
 export const CLOSE_POLICY_VIOLATION = 1008

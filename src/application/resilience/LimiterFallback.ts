@@ -8,9 +8,9 @@
  * not carry over between the two: each starts from what it holds.
  */
 import { Clock, Context, Effect, Either, Layer, Metric, Ref } from "effect"
-import { ConcurrencyLimiter } from "./ConcurrencyLimiter.js"
-import * as Metrics from "./Metrics.js"
-import { RateLimiter } from "./RateLimiter.js"
+import { ConcurrencyLimiter } from "../ports/ConcurrencyLimiter.js"
+import * as Metrics from "../infrastructure/Metrics.js"
+import { RateLimiter } from "../ports/RateLimiter.js"
 
 export const PROBE_INTERVAL_MILLIS = 1_000
 
