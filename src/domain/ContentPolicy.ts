@@ -6,6 +6,7 @@
  * and asks {@link judgeSignature} whether it fits.
  */
 import { Data, Either } from "effect"
+import * as Refusals from "./Refusals.js"
 
 /** What an extension promises about the file's bytes. */
 export type Expectation = Data.TaggedEnum<{
@@ -58,12 +59,11 @@ export const expectationFor = (extension: string, detectable: ReadonlySet<string
   return Expectation.Signature({ accepted: family ?? [ext] })
 }
 
-/** The refusal for a file whose bytes do not fit `extension`. */
-export const mismatch = (extension: string): string => `File content does not match its extension .${extension}; upload discarded`
+/** The refusal text for a file whose bytes do not fit `extension` (see Refusals). */
+export const mismatch = (extension: string): string => Refusals.contentMismatch(extension).message
 
-/** The refusal for a text file that is not UTF-8 or holds a NUL byte. */
-export const notText = (extension: string): string =>
-  `File content does not match its extension .${extension}: expected UTF-8 text without NUL bytes; upload discarded`
+/** The refusal text for a text file that is not UTF-8 or holds a NUL byte (see Refusals). */
+export const notText = (extension: string): string => Refusals.notText(extension).message
 
 /**
  * Whether a head detected as `detected` (undefined: no known signature) fits

@@ -3,7 +3,8 @@
  * which extensions are accepted. Pure functions, no I/O.
  */
 import { Either } from "effect"
-import * as Refusal from "./Refusal.js"
+import type * as Refusal from "./Refusal.js"
+import * as Refusals from "./Refusals.js"
 
 /** Longest stored name, in UTF-8 bytes (the usual filesystem limit). */
 export const MAX_NAME_BYTES = 255
@@ -47,17 +48,14 @@ export const validate = (
   const cleaned = clean(fileName)
   const dot = cleaned.lastIndexOf(".")
   if (dot <= 0 || dot === cleaned.length - 1) {
-    return Either.left(Refusal.make(
-      "invalid_name",
-      "Invalid file name: it needs a name and an extension (letters, digits, '.', '_' or '-'), like report.pdf"
-    ))
+    return Either.left(Refusals.invalidName())
   }
   const extension = cleaned.slice(dot + 1).toLowerCase()
   if (!allowedExtensions.includes(extension)) {
-    return Either.left(Refusal.make("invalid_extension", `Invalid file extension: ${extension}. Allowed: ${allowedExtensions.join(", ")}`))
+    return Either.left(Refusals.invalidExtension(extension, allowedExtensions))
   }
   if (byteLength(cleaned) > MAX_NAME_BYTES) {
-    return Either.left(Refusal.make("invalid_name", `Invalid file name: longer than ${MAX_NAME_BYTES} bytes`))
+    return Either.left(Refusals.nameTooLong(MAX_NAME_BYTES))
   }
   return Either.right({ name: cleaned, stem: cleaned.slice(0, dot), extension })
 }

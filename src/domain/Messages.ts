@@ -7,33 +7,34 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import * as Base64 from "./Base64.js"
-import * as Refusal from "./Refusal.js"
+import type * as Refusal from "./Refusal.js"
+import * as Refusals from "./Refusals.js"
 
-const nonNegativeInteger = "expected a non-negative integer"
+const expected = Refusals.FIELD_EXPECTATIONS
 
 /** A byte count: a non-negative safe integer (no fractions, no 1e300). */
 export const ByteCount = Schema.Number.pipe(
   Schema.filter((n) => Number.isSafeInteger(n) && n >= 0),
-  Schema.annotations({ message: () => ({ message: nonNegativeInteger, override: true }) })
+  Schema.annotations({ message: () => ({ message: expected.byteCount, override: true }) })
 )
 
 /** An upload id as handed out in meta_received (base64url, at least 128 bits). */
 export const UploadId = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_-]{22,64}$/),
-  Schema.annotations({ message: () => ({ message: "expected the upload_id from meta_received", override: true }) })
+  Schema.annotations({ message: () => ({ message: expected.uploadId, override: true }) })
 )
 
 /** A SHA-256 digest in hexadecimal (either case; compared in lower case). */
 export const Sha256Hex = Schema.String.pipe(
   Schema.pattern(/^[0-9a-fA-F]{64}$/),
-  Schema.annotations({ message: () => ({ message: "expected 64 hexadecimal digits", override: true }) })
+  Schema.annotations({ message: () => ({ message: expected.sha256, override: true }) })
 )
 
 export const FileMeta = Schema.Struct({
   type: Schema.Literal("file_meta"),
   file_name: Schema.String.pipe(
     Schema.minLength(1),
-    Schema.annotations({ message: () => ({ message: "expected a non-empty string", override: true }) })
+    Schema.annotations({ message: () => ({ message: expected.fileName, override: true }) })
   ),
   file_size: ByteCount,
   /** Resume this upload instead of starting a new one. */
@@ -45,7 +46,7 @@ export type FileMeta = typeof FileMeta.Type
 
 export const FileChunk = Schema.Struct({
   type: Schema.Literal("file_chunk"),
-  chunk: Schema.String.annotations({ message: () => "expected a base64 string" }),
+  chunk: Schema.String.annotations({ message: () => expected.chunk }),
   /** Where this chunk belongs in the file; refused unless it is where the server is. */
   offset: Schema.optional(ByteCount)
 })
@@ -109,13 +110,11 @@ const jsonPrefix = (value: unknown, limit: number): string => {
   return text.slice(0, limit)
 }
 
-/** Formats the first issue of a parse error as `path: message`. */
-const describe = (error: ParseResult.ParseError): string => {
+/** The refusal for the first issue of a parse error: its path and what was expected there. */
+const describe = (error: ParseResult.ParseError): Refusal.Refusal => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-  if (issue === undefined) return "Invalid message"
-  const path = issue.path.join(".")
-  const message = issue.message === "is missing" ? "is required" : issue.message
-  return path === "" ? `Invalid message: ${message}` : `${path}: ${message}`
+  if (issue === undefined) return Refusals.invalidMessage()
+  return Refusals.invalidField(issue.path.join("."), issue._tag === "Missing" ? expected.required : issue.message)
 }
 
 /**
@@ -199,21 +198,19 @@ export const decodeText = (text: string): Either.Either<ClientMessage, Refusal.R
   try {
     json = JSON.parse(text)
   } catch {
-    return Either.left(Refusal.make("invalid_message", "Invalid message: expected a JSON object"))
+    return Either.left(Refusals.notAnObject())
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return Either.left(Refusal.make("invalid_message", "Invalid message: expected a JSON object"))
+    return Either.left(Refusals.notAnObject())
   }
   // Say which type was wrong before which field: only then is a field error meaningful.
   const type = (json as { readonly type?: unknown }).type
   if (!isMessageType(type)) {
     return Either.left(
-      type === undefined
-        ? Refusal.make("invalid_message", "Invalid message: the type field is required (file_meta, file_chunk or cancel)")
-        : Refusal.make("unknown_type", `Unknown message type: ${jsonPrefix(type, 64)} (expected file_meta, file_chunk or cancel)`)
+      type === undefined ? Refusals.typeRequired() : Refusals.unknownType(jsonPrefix(type, 64))
     )
   }
-  return Either.mapLeft(decoders[type](json), (error) => Refusal.make("invalid_message", describe(error)))
+  return Either.mapLeft(decoders[type](json), describe)
 }
 
 // ---------------------------------------------------------------------------
@@ -272,7 +269,8 @@ export const error = (refusal: Refusal.Refusal): Reply =>
       : { type: "error", message: refusal.message, code: refusal.code, retry_after: refusal.retryAfter }
   )
 
-export const RATE_LIMIT_EXCEEDED = "Rate limit exceeded"
+/** The message rate limit's text (it lives in Refusals; kept under this name for the code that uses it). */
+export const RATE_LIMIT_EXCEEDED = Refusals.rateLimited().message
 
 /** The answer to a frame whose handling hit a bug in the server (a defect), whatever the frame was. */
-export const internalError: Reply = error(Refusal.make("internal_error", "Internal server error: the message could not be handled"))
+export const internalError: Reply = error(Refusals.internalError())

@@ -1,8 +1,9 @@
 /**
  * Why the server refuses something, as data. Every `error` reply carries a
- * refusal's `code` (stable, documented in the README, what clients decide
- * on) next to its `message` (for people; the original service's texts where
- * it had them). Nothing in the server decides by comparing message texts.
+ * refusal's `code` (stable, documented in the README's error codes, what clients
+ * decide on) next to its `message` (for people; the original service's texts
+ * where it had them). Every refusal, with its text, is built in Refusals.
+ * Nothing in the server decides by comparing message texts.
  */
 
 /** The stable codes of `error` replies. */

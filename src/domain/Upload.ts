@@ -10,7 +10,8 @@
 import { Data, Either } from "effect"
 import * as Base64 from "./Base64.js"
 import * as FileName from "./FileName.js"
-import * as Refusal from "./Refusal.js"
+import type * as Refusal from "./Refusal.js"
+import * as Refusals from "./Refusals.js"
 import type { SafeFileName } from "./FileName.js"
 import type { ChunkBytes, ClientMessage, FileMeta } from "./Messages.js"
 
@@ -82,25 +83,19 @@ export const Step = Data.taggedEnum<Step>()
 
 export const initial: UploadState = UploadState.Idle()
 
-export const NO_UPLOAD = "No upload in progress: send file_meta first"
-export const INVALID_BASE64 = "Invalid base64 in chunk"
-export const UNKNOWN_UPLOAD = "Unknown or expired upload_id: start a new upload without it"
+// The texts live in Refusals; these names are kept for the code and tests that compare replies with them.
+export const NO_UPLOAD = Refusals.noUpload().message
+export const INVALID_BASE64 = Refusals.invalidBase64().message
+export const UNKNOWN_UPLOAD = Refusals.unknownUpload().message
 
-const noUpload = Refusal.make("no_upload", NO_UPLOAD)
-export const unknownUpload = Refusal.make("unknown_upload", UNKNOWN_UPLOAD)
-
-const MiB = 1024 * 1024
-
-/** A limit in the unit it was set in (FILE_MAX_SIZE is in MiB), with its bytes. */
-const formatLimit = (bytes: number): string =>
-  bytes % MiB === 0 ? `${bytes} bytes (${bytes / MiB} MiB)` : `${bytes} bytes`
+const noUpload = Refusals.noUpload()
 
 const onMeta = (state: UploadState, meta: FileMeta, policy: UploadPolicy): Step => {
   const replaces = state._tag === "Receiving"
   const refuse = (refusal: Refusal.Refusal) => Step.Refuse({ next: UploadState.Idle(), refusal, discard: replaces })
   const size = meta.file_size
   if (size > policy.maxFileBytes) {
-    return refuse(Refusal.make("file_too_large", `File too large: ${size} bytes exceeds the limit of ${formatLimit(policy.maxFileBytes)}`))
+    return refuse(Refusals.fileTooLarge(size, policy.maxFileBytes))
   }
   const expectedSha256 = meta.sha256?.toLowerCase()
   return Either.match(FileName.validate(meta.file_name, policy.allowedExtensions), {
@@ -138,13 +133,10 @@ type ResumeRequest = {
 /** Why `step` cannot resume `original`, if it cannot: name and size must match; a digest, if both gave one, too. */
 const mismatch = (step: ResumeRequest, original: ResumableUpload, digest: string | undefined): Refusal.Refusal | undefined => {
   if (step.fileName !== original.fileName || step.size !== original.size) {
-    return Refusal.make(
-      "resume_mismatch",
-      `Cannot resume: upload_id belongs to ${JSON.stringify(original.fileName)} (${original.size} bytes); file_name and file_size must match`
-    )
+    return Refusals.resumeMismatch(original.fileName, original.size)
   }
   if (step.expectedSha256 !== undefined && digest !== undefined && step.expectedSha256 !== digest) {
-    return Refusal.make("resume_mismatch", "Cannot resume: sha256 differs from the one the upload started with")
+    return Refusals.resumeDigestMismatch()
   }
   return undefined
 }
@@ -161,7 +153,7 @@ export const resumed = (
 ): Either.Either<UploadState, Refusal.Refusal> => {
   const refused = mismatch(step, original, original.expectedSha256)
   if (refused !== undefined) return Either.left(refused)
-  if (held > original.size) return Either.left(unknownUpload)
+  if (held > original.size) return Either.left(Refusals.unknownUpload())
   return Either.right(UploadState.Receiving({
     file: step.file,
     size: original.size,
@@ -188,7 +180,7 @@ export const resumedCompleted = (
 export const verifyDigest = (expected: string | undefined, actual: string): Either.Either<void, Refusal.Refusal> =>
   expected === undefined || expected === actual
     ? Either.void
-    : Either.left(Refusal.make("checksum_mismatch", `Checksum mismatch: the received bytes have sha256 ${actual}, not ${expected}; upload discarded`))
+    : Either.left(Refusals.checksumMismatch(actual, expected))
 
 const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): Step => {
   if (state._tag !== "Receiving") {
@@ -197,7 +189,7 @@ const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): S
   if (bytes.length > policy.maxChunkBytes) {
     return Step.Refuse({
       next: state,
-      refusal: Refusal.make("chunk_too_large", `Chunk too large: ${bytes.length} bytes exceeds the limit of ${policy.maxChunkBytes} bytes per chunk`),
+      refusal: Refusals.chunkTooLarge(bytes.length, policy.maxChunkBytes),
       discard: false
     })
   }
@@ -205,7 +197,7 @@ const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): S
   if (received > state.size) {
     return Step.Refuse({
       next: UploadState.Idle(),
-      refusal: Refusal.make("exceeds_size", `Chunk exceeds the declared file size (${state.size} bytes); upload discarded`),
+      refusal: Refusals.exceedsSize(state.size),
       discard: true
     })
   }
@@ -217,10 +209,7 @@ const onChunk = (state: UploadState, bytes: Uint8Array, policy: UploadPolicy): S
 const misplaced = (state: UploadState & { readonly _tag: "Receiving" }, offset: number): Step =>
   Step.Refuse({
     next: state,
-    refusal: Refusal.make(
-      "wrong_offset",
-      `Chunk offset ${offset} is not where the upload is: the server has ${state.received} bytes; send the chunk at offset ${state.received}`
-    ),
+    refusal: Refusals.wrongOffset(offset, state.received),
     discard: false
   })
 
@@ -244,7 +233,7 @@ export const transition = (
       if (message.offset !== undefined && message.offset !== state.received) return misplaced(state, message.offset)
       const bytes = Base64.decodeStrict(message.chunk)
       return bytes === undefined
-        ? Step.Refuse({ next: state, refusal: Refusal.make("invalid_base64", INVALID_BASE64), discard: false })
+        ? Step.Refuse({ next: state, refusal: Refusals.invalidBase64(), discard: false })
         : onChunk(state, bytes, policy)
     }
     case "cancel":

@@ -7,13 +7,14 @@
  */
 import { Duration, Effect, Either, Option, Schedule } from "effect"
 import * as Refusal from "../../domain/Refusal.js"
+import * as Refusals from "../../domain/Refusals.js"
 import type { Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { ConcurrencyLimiter, type ConcurrencyLimiterError } from "../ports/ConcurrencyLimiter.js"
 import * as Finalizers from "../infrastructure/Finalizers.js"
 
-/** WebSocket close code for a connection refused by a connection limit ("Try Again Later"). */
-export const CLOSE_TRY_AGAIN_LATER = 1013
+/** WebSocket close code for a connection refused by a connection limit ("Try Again Later"); the codes live in Refusals. */
+export const CLOSE_TRY_AGAIN_LATER = Refusals.CLOSE_CODES.tryAgainLater
 
 export const LEASE_TTL = Duration.seconds(30)
 const RENEW_EVERY = Duration.seconds(10)
@@ -23,10 +24,10 @@ export interface ConnectionLimitSettings {
   readonly total: number
 }
 
-export const tooManyFromClient = (limit: number) =>
-  `Too many connections from this address (limit ${limit}); close one or try again later`
+// The refusal texts live in Refusals.
+export const tooManyFromClient = (limit: number) => Refusals.tooManyFromClient(limit).message
 
-export const TOO_MANY_CONNECTIONS = "The server has too many connections; try again later"
+export const TOO_MANY_CONNECTIONS = Refusals.tooManyConnections().message
 
 const clientKey = (clientAddress: string) => `connections:${clientAddress}`
 const TOTAL_KEY = "connections"

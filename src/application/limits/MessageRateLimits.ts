@@ -8,6 +8,7 @@
 import { Duration, Effect, Metric, Option, Ref } from "effect"
 import * as Messages from "../../domain/Messages.js"
 import * as Refusal from "../../domain/Refusal.js"
+import * as Refusals from "../../domain/Refusals.js"
 import * as Metrics from "../infrastructure/Metrics.js"
 import { RateLimiter, type RateLimiterError, type RateLimitVerdict } from "../ports/RateLimiter.js"
 
@@ -18,8 +19,8 @@ export interface FrameLimitSettings {
   readonly bytesLimit?: number
 }
 
-export const bytesRateLimitExceeded = (bytes: number, seconds: number) =>
-  `Rate limit exceeded: more than ${bytes} bytes in ${seconds} seconds`
+/** The byte rate limit's text (it lives in Refusals). */
+export const bytesRateLimitExceeded = (bytes: number, seconds: number) => Refusals.bytesRateLimited(bytes, seconds).message
 
 /** `overLimit(client, bytes)`: None when a frame of `bytes` from `client` is within the limits, else the refusal to close with (with retry_after). */
 export const make = (settings: FrameLimitSettings) =>

@@ -11,6 +11,7 @@
 import { Duration, Effect } from "effect"
 import { type ActiveUpload, outcomeOf, type Resumed, refused, type UploadFailure, type Uploads } from "../uploads/Uploads.js"
 import type { ConcurrencyLimiter } from "../ports/ConcurrencyLimiter.js"
+import * as Refusals from "../../domain/Refusals.js"
 
 export interface UploadQuotaSettings {
   /** Most unfinished uploads per client address. */
@@ -19,8 +20,8 @@ export interface UploadQuotaSettings {
   readonly ttl: Duration.Duration
 }
 
-export const tooManyUploads = (limit: number) =>
-  `Too many unfinished uploads from this address (limit ${limit}); finish or cancel one, or wait for it to expire`
+/** The refusal text (it lives in Refusals). */
+export const tooManyUploads = (limit: number) => Refusals.tooManyUploads(limit).message
 
 /** `uploads`, for one client, with every unfinished upload counted against `settings.perClient`. */
 export const guard = (

@@ -5,6 +5,7 @@
  * completed is not (it writes nothing).
  */
 import { Context, Data, Effect, Option } from "effect"
+import * as Refusals from "../../domain/Refusals.js"
 
 /** What the hook is told about an upload (never its contents). */
 export interface UploadRequest {
@@ -21,15 +22,15 @@ export interface UploadRequest {
 
 export type HookVerdict = Data.TaggedEnum<{
   Allowed: {}
-  /** `reason` is sent to the client as the error message. */
+  /** `reason` is sent to the client as the message of an `upload_refused` error (Refusals.uploadRefused). */
   Refused: { readonly reason: string }
 }>
 export const HookVerdict = Data.taggedEnum<HookVerdict>()
 
-/** The refusal text when a hook refuses without saying why. */
-export const DEFAULT_REFUSAL = "Upload refused by the server's upload policy"
+/** The refusal text when a hook refuses without saying why (the texts live in Refusals). */
+export const DEFAULT_REFUSAL = Refusals.hookRefusedWithoutReason().message
 /** The refusal text when the hook cannot be asked (and the server fails closed). */
-export const HOOK_UNAVAILABLE = "Upload refused: the upload policy service did not answer; please try again later"
+export const HOOK_UNAVAILABLE = Refusals.hookUnavailable().message
 
 export class PreUploadHook extends Context.Tag("file-receiver/PreUploadHook")<PreUploadHook, {
   /**

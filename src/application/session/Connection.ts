@@ -4,9 +4,10 @@
  */
 import type { Effect } from "effect"
 import type * as Messages from "../../domain/Messages.js"
+import { CLOSE_CODES } from "../../domain/Refusals.js"
 
-/** WebSocket close code for a policy violation (the rate limit). */
-export const CLOSE_POLICY_VIOLATION = 1008
+/** WebSocket close code for a policy violation (the rate limit); the codes live in Refusals. */
+export const CLOSE_POLICY_VIOLATION = CLOSE_CODES.policyViolation
 
 /** What the transport gives a session: the peer, and a way to answer it. */
 export interface Connection {

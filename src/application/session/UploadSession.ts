@@ -10,6 +10,7 @@ import type { Scope } from "effect"
 import type { SafeFileName } from "../../domain/FileName.js"
 import * as Messages from "../../domain/Messages.js"
 import * as Refusal from "../../domain/Refusal.js"
+import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import * as Uploads from "../uploads/Uploads.js"
 import * as Metrics from "../infrastructure/Metrics.js"
@@ -40,14 +41,11 @@ export interface SessionSettings {
   readonly checks?: Uploads.UploadOptions
 }
 
-/** WebSocket close code for a connection that sent nothing for IDLE_TIMEOUT. */
-export const CLOSE_IDLE = 4000
-/** WebSocket close code for an upload that received nothing for UPLOAD_STALL_TIMEOUT (it is suspended first). */
-export const CLOSE_STALLED = 4001
-
-export const idleTimeout = (seconds: number) => `Idle timeout: nothing received for ${seconds} seconds; closing the connection`
-export const uploadStalled = (seconds: number) =>
-  `Upload stalled: nothing received for ${seconds} seconds; the upload was kept, resume it with its upload_id`
+// The texts and close codes live in Refusals.
+export const CLOSE_IDLE = Refusals.CLOSE_CODES.idle
+export const CLOSE_STALLED = Refusals.CLOSE_CODES.stalled
+export const idleTimeout = (seconds: number) => Refusals.idleTimeout(seconds).message
+export const uploadStalled = (seconds: number) => Refusals.uploadStalled(seconds).message
 export { bytesRateLimitExceeded } from "../limits/MessageRateLimits.js"
 
 export { STORAGE_FAILED, STORAGE_UNAVAILABLE } from "../uploads/Uploads.js"

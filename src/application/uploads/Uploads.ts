@@ -12,6 +12,7 @@ import { Clock, Data, Effect, Either, Option } from "effect"
 import { createHash, type Hash, randomBytes } from "node:crypto"
 import type { SafeFileName } from "../../domain/FileName.js"
 import * as Refusal from "../../domain/Refusal.js"
+import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
 import { DiskSpace } from "../ports/DiskSpace.js"
@@ -68,25 +69,14 @@ export const redact = (text: string, uploadId?: string): string =>
 /** A new id: 144 random bits, base64url (24 characters). */
 const newUploadId = (): string => randomBytes(18).toString("base64url")
 
-export const BUSY = "This upload is open on another connection; close that one first or wait for it to time out"
-export const TAKEN_OVER = "This upload was taken over by another connection while this one was writing it; nothing was published"
-
-/** The refusal when the disk would be left with less than the minimum free. */
-export const noRoom = (bytes: number): string =>
-  `Not enough free disk space on the server for ${bytes} bytes; try again later`
-
-/** The storage error text when the disk filled up during a write. */
-export const DISK_FULL = "The server ran out of disk space; the upload was discarded, please try again later"
-
-/** The storage error text when a failed commit discarded the upload. */
-export const STORAGE_FAILED = "The server could not store the file; the upload was discarded, please try again"
-
-/** The storage error text when the store or registry could not be reached: the upload is suspended, not lost. */
-export const STORAGE_UNAVAILABLE =
-  "The server's storage is unavailable right now; the upload is kept with the bytes storage already holds: resume it with its upload_id in a moment"
-
-/** The storage error text when a new upload could not be started: nothing is held. */
-export const STORAGE_UNAVAILABLE_AT_START = "The server's storage is unavailable right now; nothing was stored: try again in a moment"
+// The texts live in Refusals.
+export const BUSY = Refusals.busy().message
+export const TAKEN_OVER = Refusals.takenOver().message
+export const noRoom = (bytes: number): string => Refusals.noRoom(bytes).message
+export const DISK_FULL = Refusals.diskFull().message
+export const STORAGE_FAILED = Refusals.storageFailed().message
+export const STORAGE_UNAVAILABLE = Refusals.storageUnavailable().message
+export const STORAGE_UNAVAILABLE_AT_START = Refusals.storageUnavailableAtStart().message
 
 /**
  * What a failure does to the upload it hit: a refusal, a full disk and a
@@ -175,7 +165,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
     admit: (record: UploadRecord) => Effect.Effect<void, UploadRefused> = () => Effect.void
   ): Effect.Effect<Resumed, UploadFailure> =>
     Effect.gen(function*() {
-      const unknown = new UploadRefused({ refusal: Upload.unknownUpload })
+      const unknown = new UploadRefused({ refusal: Refusals.unknownUpload() })
       const record = yield* registry.get(step.uploadId).pipe(
         // An unreadable record can never be resumed: it is forgotten, like an upload that expired.
         Effect.catchIf(
