@@ -29,7 +29,7 @@ export const uploadsCompleted = Metric.counter("file_receiver_uploads_completed_
   incremental: true
 })
 
-/** Failed uploads, by `reason`: refused, storage, checksum, content, disk, overflow, cancelled. */
+/** Uploads that ended without a file, by the `reason` of their upload.failed or upload.cancelled event (see session/UploadEnds). */
 export const uploadsFailed = (reason: UploadEndReason) =>
   Metric.counter("file_receiver_uploads_failed_total", {
     description: "Uploads that ended without a stored file, by reason",

@@ -1,23 +1,35 @@
 /**
  * The resources of one upload while a connection writes it: its partial file
  * in the FileStore, its record and writer claim in the UploadRegistry, and
- * the running SHA-256 of its bytes. `Uploads` opens one (new or resumed) and
- * ends it in one of three ways: finished (published), discarded (gone), or
- * suspended (kept for a later resume, e.g. when the connection drops).
+ * the running SHA-256 of its bytes. `Uploads` opens one (new, or resumed:
+ * see Resume) and ends it in one of three ways: finished (published),
+ * discarded (gone), or suspended (kept for a later resume, e.g. when the
+ * connection drops). Why one fails, and what that does to it: UploadFailure.
  * It also refuses an upload whose bytes contradict its extension (see
  * ContentCheck) and, when the store reports its DiskSpace, one that would
  * leave less than the minimum free.
  */
-import { Clock, Data, Effect, Either, Option } from "effect"
-import { createHash, type Hash, randomBytes } from "node:crypto"
+import { Clock, Effect, Either, Option } from "effect"
+import { createHash, type Hash } from "node:crypto"
 import type { SafeFileName } from "../../domain/FileName.js"
-import * as Refusal from "../../domain/Refusal.js"
 import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
 import { DiskSpace } from "../ports/DiskSpace.js"
-import { FileStore, type FileStoreError, outOfSpace, type PartialFile } from "../ports/FileStore.js"
-import { type CompletedUpload, type UploadRecord, UploadRegistry, type UploadRegistryError } from "../ports/UploadRegistry.js"
+import { FileStore, type PartialFile } from "../ports/FileStore.js"
+import { type CompletedUpload, type UploadRecord, UploadRegistry } from "../ports/UploadRegistry.js"
+import * as Resume from "./Resume.js"
+import { refuse, type UploadFailure } from "./UploadFailure.js"
+import { logReference, newUploadId, redact } from "./UploadIds.js"
+
+export { outcomeOf, refuse, refused, storageRefusal, type UploadFailure, UploadRefused } from "./UploadFailure.js"
+export { logReference, redact } from "./UploadIds.js"
+
+// The texts live in Refusals; these names are kept for the code and tests that compare replies with them.
+export const BUSY = Refusals.busy().message
+export const DISK_FULL = Refusals.diskFull().message
+export const STORAGE_FAILED = Refusals.storageFailed().message
+export const STORAGE_UNAVAILABLE = Refusals.storageUnavailable().message
 
 /** An upload this connection holds: only it may write the partial file. */
 export interface ActiveUpload {
@@ -41,57 +53,6 @@ export type Resumed =
   | { readonly _tag: "Opened"; readonly upload: ActiveUpload; readonly state: Upload.UploadState }
   | { readonly _tag: "Completed"; readonly completed: CompletedUpload }
 
-/** Why an upload could not be opened or finished: a refusal, as data (its code decides, its message is for the client). */
-export class UploadRefused extends Data.TaggedError("UploadRefused")<{ readonly refusal: Refusal.Refusal }> {
-  override get message(): string {
-    return this.refusal.message
-  }
-}
-
-/** An UploadRefused for `code`, with `message`. */
-export const refused = (code: Refusal.RefusalCode, message: string) => new UploadRefused({ refusal: Refusal.make(code, message) })
-
-export type UploadFailure = UploadRefused | FileStoreError | UploadRegistryError
-
-/**
- * How logs name an upload: the first 16 hex digits of sha256(upload_id).
- * The id itself lets its holder resume, append to or cancel the upload, so
- * it never goes into logs; whoever has the id can compute the reference.
- */
-export const logReference = (uploadId: string): string => createHash("sha256").update(uploadId).digest("hex").slice(0, 16)
-
-/** `text` with every occurrence of `uploadId` replaced by its log reference (error texts name partial files by it). */
-export const redact = (text: string, uploadId?: string): string =>
-  (uploadId === undefined ? text : text.split(uploadId).join(logReference(uploadId)))
-    // Any other upload's id, in the name of its partial file or record.
-    .replace(/\.[A-Za-z0-9_-]{22,64}\.(part|upload\.json)/g, ".<upload id>.$1")
-
-/** A new id: 144 random bits, base64url (24 characters). */
-const newUploadId = (): string => randomBytes(18).toString("base64url")
-
-// The texts live in Refusals.
-export const BUSY = Refusals.busy().message
-export const TAKEN_OVER = Refusals.takenOver().message
-export const noRoom = (bytes: number): string => Refusals.noRoom(bytes).message
-export const DISK_FULL = Refusals.diskFull().message
-export const STORAGE_FAILED = Refusals.storageFailed().message
-export const STORAGE_UNAVAILABLE = Refusals.storageUnavailable().message
-export const STORAGE_UNAVAILABLE_AT_START = Refusals.storageUnavailableAtStart().message
-
-/**
- * What a failure does to the upload it hit: a refusal, a full disk and a
- * failed commit end it ("discarded"), except a takeover, which leaves it to
- * the other connection ("kept"); any other failure of the store or the
- * registry (it could not be written or reached) leaves it resumable with
- * what the store durably holds ("suspended").
- */
-export const outcomeOf = (error: UploadFailure): "discarded" | "suspended" | "kept" =>
-  error._tag === "UploadRefused"
-    ? error.refusal.code === "taken_over" ? "kept" : "discarded"
-    : error._tag === "FileStoreError" && (error.reason === "Commit" || outOfSpace(error))
-    ? "discarded"
-    : "suspended"
-
 export interface UploadOptions {
   /** Check the bytes against the extension (CONTENT_CHECK). */
   readonly contentCheck: boolean
@@ -113,7 +74,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       onSome: (space) =>
         space.available.pipe(
           Effect.flatMap((available) =>
-            available - bytes < options.minFreeBytes ? refused("insufficient_storage", noRoom(bytes)) : Effect.void
+            available - bytes < options.minFreeBytes ? refuse(Refusals.noRoom(bytes)) : Effect.void
           ),
           Effect.catchTag("DiskSpaceError", (error) => Effect.logWarning("free disk space unknown").pipe(Effect.annotateLogs({ error: error.message })))
         )
@@ -126,7 +87,8 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       return upload.content.verdict(complete)
     }).pipe(Effect.flatMap(Option.match({
       onNone: () => Effect.void,
-      onSome: (message) => refused("content_mismatch", message)
+      // The text is the content check's (from Refusals, through ContentPolicy).
+      onSome: (message) => refuse({ code: "content_mismatch", message })
     })))
 
   /** Opens a new upload, recorded as `identity`'s when authentication is on. */
@@ -152,89 +114,12 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       } satisfies ActiveUpload
     })
 
-  /**
-   * Reopens `step.uploadId` for `identity` and checks it against the resume
-   * request: the state to continue in, or what the upload was stored as if it
-   * completed before. An upload someone else started is unknown to
-   * `identity`. `admit` decides on an upload that would go on writing (the
-   * pre-upload hook), before anything is claimed or opened.
-   */
-  const resume = (
-    step: Upload.Step & { readonly _tag: "Resume" },
-    identity?: string,
-    admit: (record: UploadRecord) => Effect.Effect<void, UploadRefused> = () => Effect.void
-  ): Effect.Effect<Resumed, UploadFailure> =>
-    Effect.gen(function*() {
-      const unknown = new UploadRefused({ refusal: Refusals.unknownUpload() })
-      const record = yield* registry.get(step.uploadId).pipe(
-        // An unreadable record can never be resumed: it is forgotten, like an upload that expired.
-        Effect.catchIf(
-          (error) => error.reason === "Corrupt",
-          (error) =>
-            Effect.zipRight(
-              Effect.logWarning("forgetting an unreadable upload record").pipe(
-                Effect.annotateLogs({ upload: logReference(step.uploadId), error: redact(error.message, step.uploadId) })
-              ),
-              Effect.as(Effect.ignoreLogged(registry.remove(step.uploadId)), Option.none<UploadRecord>())
-            )
-        )
-      )
-      // The same answer as for an id never handed out: nothing tells another identity the upload exists.
-      if (Option.isNone(record) || record.value.identity !== identity) return yield* unknown
-      const completed = record.value.completed
-      if (completed !== undefined) {
-        const verdict = Upload.resumedCompleted(step, record.value, completed.sha256)
-        if (Either.isLeft(verdict)) return yield* new UploadRefused({ refusal: verdict.left })
-        return { _tag: "Completed", completed } as const
-      }
-      yield* admit(record.value)
-      const claimed = yield* registry.claim(step.uploadId)
-      if (Option.isNone(claimed)) return yield* refused("busy", BUSY)
-      const release = claimed.value
-      const reopened = yield* store.resume(step.uploadId).pipe(
-        Effect.tapError(() => release),
-        // Open in this process after all (its claim lapsed while it wrote): busy, not gone.
-        Effect.catchIf((error) => error.reason === "Busy", () => refused("busy", BUSY))
-      )
-      if (Option.isNone(reopened)) {
-        yield* Effect.ignoreLogged(registry.remove(step.uploadId))
-        yield* release
-        return yield* unknown
-      }
-      const { held, partial, replay } = reopened.value
-      const giveBack = Effect.zipRight(partial.suspend, release)
-      const state = Upload.resumed(step, record.value, held)
-      if (Either.isLeft(state)) {
-        return yield* Effect.zipRight(giveBack, new UploadRefused({ refusal: state.left }))
-      }
-      const hash = createHash("sha256")
-      const content = contentCheck(step.file.extension)
-      yield* Effect.tapError(replay((bytes) => {
-        hash.update(bytes)
-        content.feed(bytes)
-      }), () => giveBack)
-      const { createdAt, fileName, size } = record.value
-      const upload: ActiveUpload = {
-        uploadId: step.uploadId,
-        partial,
-        hash,
-        content,
-        release,
-        record: record.value,
-        fileName,
-        size,
-        startedAt: createdAt
-      }
-      // Bytes held from before can still contradict the extension (say, the check was off then): they are of no use.
-      yield* Effect.tapError(inspect(upload, new Uint8Array(0)), () => discard(upload))
-      yield* Effect.tapError(ensureRoom(record.value.size - held), () => giveBack)
-      return { _tag: "Opened", upload, state: state.right } as const
-    })
-
   const discard = (upload: ActiveUpload) =>
     Effect.all([upload.partial.discard, Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.release], { discard: true })
 
   const suspend = (upload: ActiveUpload) => Effect.zipRight(upload.partial.suspend, upload.release)
+
+  const resume = Resume.make({ store, registry, contentCheck, inspect, ensureRoom, discard })
 
   /**
    * Verifies the claim, the size and the digest, publishes the file, and
@@ -247,7 +132,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
     Effect.gen(function*() {
       if (!(yield* Effect.tapError(registry.holds(upload.uploadId), () => upload.partial.suspend))) {
         yield* upload.partial.suspend
-        return yield* refused("taken_over", TAKEN_OVER)
+        return yield* refuse(Refusals.takenOver())
       }
       yield* Effect.tapError(inspect(upload, new Uint8Array(0), true), () => discard(upload))
       const sha256 = upload.hash.digest("hex")
@@ -266,7 +151,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
               ))
           )
       const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
-        ? Effect.fail(new UploadRefused({ refusal: verdict.left }))
+        ? Effect.fail(refuse(verdict.left))
         : upload.partial.commit(file, size, recordCompletion)
       const storedName = yield* Effect.tapError(published, () => discard(upload))
       return { storedName, sha256 }
