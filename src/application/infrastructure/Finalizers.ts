@@ -1,15 +1,16 @@
 /**
- * Finalizers for what every connection and upload acquires: cheaper
- * equivalents of `Effect.addFinalizer` and `Effect.acquireRelease`.
+ * Infrastructure, not an idiom to copy: cheaper equivalents of
+ * `Effect.addFinalizer` and `Effect.acquireRelease` for what every
+ * connection and upload acquires. New code uses Effect's own
+ * `acquireRelease` and `addFinalizer`; use these only where a profile shows
+ * the finalizers of each connection or upload matter (see
+ * docs/performance.md).
  *
- * Effect's own versions remember the fiber's FiberRefs and services when the
- * finalizer is added and, when it runs, diff them against the closing
- * fiber's and patch them in and out again. Each run copies those maps (and
- * the services map once per service that differs): a connection's six
- * finalizers made a third of all the server's allocations in a run of small
- * uploads. These add the finalizer to the scope itself, so it runs in the
- * context of the fiber that closes the scope: for a connection that is the
- * connection's own fiber, with the same services and log annotations.
+ * Effect's versions capture the fiber's FiberRefs and services when the
+ * finalizer is added and patch them in and out when it runs. These add the
+ * finalizer to the scope itself, so it runs in the context of the fiber that
+ * closes the scope: for a connection, the connection's own fiber, with the
+ * same services and log annotations.
  *
  * Two differences to keep in mind: a finalizer is uninterruptible only
  * because whoever closes the scope makes it so (`Effect.scoped` and layers

@@ -31,8 +31,9 @@ export const outOfSpace = (error: { readonly cause: unknown }): boolean => {
 export interface PartialFile {
   /**
    * Appends `bytes` after everything appended so far; done when the store
-   * holds them. The store takes the bytes: it may free their memory once it
-   * has written them (see `release`), so the caller must not read them after.
+   * holds them. `append` takes the bytes: the store may free their memory
+   * once written, so the caller must neither read them nor keep a view of
+   * them afterwards (adapters free them with adapters/Release).
    */
   readonly append: (bytes: Uint8Array) => Effect.Effect<void, FileStoreError>
   /**

@@ -10,6 +10,9 @@
  * over bytes in memory (no I/O, nothing to swap in tests or production). It
  * cannot live in the domain because it is asynchronous and a third-party
  * library; the domain only decides which detected types an extension accepts.
+ *
+ * What it keeps of the bytes it is fed are copies, never views: the store
+ * takes each chunk once it is inspected (FileStore's `append`).
  */
 import { Effect, Either, Option } from "effect"
 import { fileTypeFromBuffer, supportedExtensions } from "file-type"
@@ -95,7 +98,7 @@ const textCheck = (extension: string): ContentCheck => {
     }
     const end = unfinishedFrom(body)
     valid = valid && isUtf8(body.subarray(0, end))
-    // A copy: the chunk is the store's once inspected, and the store frees it after writing it.
+    // A copy, not a view (see the header).
     carry = Uint8Array.from(body.subarray(end))
   }
   return {
