@@ -27,6 +27,7 @@ import type { FileStore, FileStoreError } from "./application/ports/FileStore.js
 import * as LimiterFallback from "./application/resilience/LimiterFallback.js"
 import * as Pacing from "./application/limits/Pacing.js"
 import * as Readiness from "./application/ports/Readiness.js"
+import * as Connections from "./application/session/Connections.js"
 import * as RegistryFallback from "./application/resilience/RegistryFallback.js"
 import * as UploadExpiry from "./application/uploads/UploadExpiry.js"
 import * as UploadSession from "./application/session/UploadSession.js"
@@ -236,15 +237,20 @@ const layerWith = (config: AppConfig, tokens: ReadonlyArray<Authentication.Token
     trust: config.trustProxy,
     allowedOrigins: config.security.allowedOrigins,
     tokens,
-    connectionLimits: { perClient: limit(limits.connectionsPerClient), total: limit(limits.connections) },
     handshakeTimeoutMillis: timeouts.handshakeSeconds * 1000
   }).pipe(
-    Layer.provide(Layer.mergeAll(session, readinessLayer(redis), Layer.succeed(PublicConfig, {
-      maxFileBytes: config.maxFileBytes,
-      maxChunkBytes: config.maxChunkBytes,
-      allowedExtensions: config.allowedExtensions,
-      authRequired: tokens !== undefined
-    }))),
+    Layer.provide(Layer.mergeAll(
+      Connections.layer({ limits: { perClient: limit(limits.connectionsPerClient), total: limit(limits.connections) } }).pipe(
+        Layer.provide(session)
+      ),
+      readinessLayer(redis),
+      Layer.succeed(PublicConfig, {
+        maxFileBytes: config.maxFileBytes,
+        maxChunkBytes: config.maxChunkBytes,
+        allowedExtensions: config.allowedExtensions,
+        authRequired: tokens !== undefined
+      })
+    )),
     Layer.merge(UploadExpiry.layer({ expiry: Duration.seconds(config.uploadExpirySeconds) })),
     Layer.provide(backends),
     // Optional services: the session and the sweep find them if configured.

@@ -5,23 +5,19 @@
  * Memory per connection is therefore about one frame in the ws parser plus
  * `highWaterBytes`, whatever the client sends.
  *
+ * It yields the application's `Received` directly: each frame, then Gone
+ * (the close code, and the protocol error that caused it) once the socket
+ * has closed, or Quiet when nothing came within the wait's time.
+ *
  * The queue is a plain array read by the connection's one fiber, and a wait
  * for the next frame can be bounded by a plain timer (the idle and stall
  * timeouts), so a frame costs no extra fiber or queue machinery.
  */
-import { Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
 import type { WebSocket } from "ws"
-import type { Frame } from "../../application/session/Connection.js"
+import { frame, gone, type Next, quiet, type Received } from "../../application/session/Connection.js"
 import * as Finalizers from "../../application/infrastructure/Finalizers.js"
-
-/** The connection ended: the close code and reason, and the protocol error that caused it, if any. */
-export interface Ended {
-  readonly _tag: "Ended"
-  readonly code: number
-  readonly reason: string
-  readonly error: string | undefined
-}
 
 const toBuffer = (data: Buffer | ArrayBuffer | ReadonlyArray<Buffer>): Buffer =>
   Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
@@ -31,19 +27,20 @@ const COMPACT_AFTER = 64
 
 /**
  * Starts queueing `ws`'s frames. `take` yields them in arrival order, then
- * `Ended` once the socket has closed. Closing the scope stops listening and
+ * Gone once the socket has closed; `next` does the same within a time, and
+ * yields Quiet when it runs out. Closing the scope stops listening and
  * resumes a paused socket, so a close handshake can still complete.
  */
 export const attach = (ws: WebSocket, highWaterBytes: number) =>
   Effect.gen(function*() {
-    const items: Array<Frame | Ended | undefined> = []
+    const items: Array<Received | undefined> = []
     let head = 0
-    let waiter: ((item: Frame | Ended) => void) | undefined
+    let waiter: ((item: Received) => void) | undefined
     let queuedBytes = 0
     let paused = false
     let protocolError: string | undefined
 
-    const offer = (item: Frame | Ended) => {
+    const offer = (item: Received) => {
       const taker = waiter
       if (taker !== undefined) {
         waiter = undefined
@@ -52,7 +49,7 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
         items.push(item)
       }
     }
-    const poll = (): Frame | Ended | undefined => {
+    const poll = (): Received | undefined => {
       if (head === items.length) return undefined
       const item = items[head]
       items[head++] = undefined
@@ -73,10 +70,9 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
         paused = true
         ws.pause()
       }
-      offer({ bytes, isBinary })
+      offer(frame(bytes, isBinary))
     }
-    const onClose = (code: number, reason: Buffer) =>
-      offer({ _tag: "Ended", code, reason: reason.toString(), error: protocolError })
+    const onClose = (code: number) => offer(gone(code, protocolError))
     const onError = (error: Error) => {
       // ws closes the socket after a protocol error (1009 too big, 1007 bad UTF-8, ...); "close" follows.
       protocolError = error.message
@@ -97,8 +93,8 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
       })
     )
 
-    const taken = (item: Frame | Ended): Frame | Ended => {
-      if ("_tag" in item) return item
+    const taken = (item: Received): Received => {
+      if (item._tag !== "Frame") return item
       queuedBytes -= item.bytes.length
       if (paused && queuedBytes <= highWaterBytes / 2) {
         paused = false
@@ -106,15 +102,15 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
       }
       return item
     }
-    /** The next frame, or `Ended`; undefined when none came within `millis` (no limit when undefined). */
-    const takeWithin = (millis: number | undefined): Effect.Effect<Frame | Ended | undefined> =>
+    /** The next frame, or Gone; Quiet when none came within `millis` (no limit when undefined). */
+    const takeWithin = (millis: number | undefined): Effect.Effect<Received> =>
       Effect.suspend(() => {
         const item = poll()
         if (item !== undefined) return Effect.succeed(taken(item))
-        return Effect.async<Frame | Ended | undefined>((resume) => {
+        return Effect.async<Received>((resume) => {
           const timer = millis === undefined ? undefined : setTimeout(() => {
             waiter = undefined
-            resume(Effect.succeed(undefined))
+            resume(Effect.succeed(quiet))
           }, millis)
           waiter = (next) => {
             if (timer !== undefined) clearTimeout(timer)
@@ -126,9 +122,11 @@ export const attach = (ws: WebSocket, highWaterBytes: number) =>
           })
         })
       })
-    const take = takeWithin(undefined) as Effect.Effect<Frame | Ended>
-    return { take, takeWithin }
+    const take = takeWithin(undefined)
+    const next: Next = (within) => (Option.isNone(within) ? take : takeWithin(Duration.toMillis(within.value)))
+    return { take, next }
   }) satisfies Effect.Effect<{
-    readonly take: Effect.Effect<Frame | Ended>
-    readonly takeWithin: (millis: number | undefined) => Effect.Effect<Frame | Ended | undefined>
+    /** The next frame, or Gone (never Quiet). */
+    readonly take: Effect.Effect<Received>
+    readonly next: Next
   }, never, Scope.Scope>

@@ -10,33 +10,30 @@
  * (rate-limited, never the query string). A handshake that does not
  * complete within `handshakeTimeoutMillis` is cut off by Node's
  * headers/request timeouts.
- * After the upgrade, the connection limits are checked (error, then close
- * 1013).
  *
- * Each connection gets one fiber that takes frames from the connection's
- * inbox, in order, and gives them to its UploadSession. When a client sends
- * faster than frames are handled, the inbox fills up to `queueHighWaterBytes`
- * and the socket is paused, so TCP pushes back instead of memory growing.
+ * After the upgrade, each socket gets one fiber that hands it to the
+ * Connections service (admission, session, metrics) as a `Connection` and
+ * its inbox's `next`, and answers what the service could not: a refused
+ * connection with its error, then close 1013; a broken one with
+ * internal_error, then close 1011. When a client sends faster than frames
+ * are handled, the inbox fills up to `queueHighWaterBytes` and the socket is
+ * paused, so TCP pushes back instead of memory growing.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Context, Duration, Effect, FiberSet, Layer, LogLevel, Metric, Option } from "effect"
+import { Context, Effect, FiberSet, Layer, Metric, Option } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
-import type { ConcurrencyLimiter } from "../../application/ports/ConcurrencyLimiter.js"
-import * as ConnectionLimits from "../../application/limits/ConnectionAdmission.js"
-import * as Finalizers from "../../application/infrastructure/Finalizers.js"
+import { CLOSE_TRY_AGAIN_LATER } from "../../application/limits/ConnectionAdmission.js"
 import * as Metrics from "../../application/infrastructure/Metrics.js"
-import * as SessionLoop from "../../application/session/SessionLoop.js"
+import { Connections } from "../../application/session/Connections.js"
 import * as Messages from "../../domain/Messages.js"
 import * as Authentication from "../http/Authentication.js"
 import * as OriginPolicy from "../http/OriginPolicy.js"
 import * as RefusalLog from "../http/RefusalLog.js"
 import type { Readiness } from "../../application/ports/Readiness.js"
 import type { Connection } from "../../application/session/Connection.js"
-import { UploadSession } from "../../application/session/UploadSession.js"
-import { redact } from "../../application/uploads/Uploads.js"
 import * as ClientAddress from "../http/ClientAddress.js"
 import * as HttpApp from "../http/HttpApp.js"
 import type { PublicConfig } from "../http/PublicConfig.js"
@@ -71,8 +68,6 @@ export interface TransportSettings {
   readonly allowedOrigins?: OriginPolicy.OriginPolicy
   /** When set, a handshake must present one of these tokens. */
   readonly tokens?: ReadonlyArray<Authentication.Token> | undefined
-  /** Open connections allowed per client and in total (default: unlimited). */
-  readonly connectionLimits?: ConnectionLimits.ConnectionLimitSettings
   /** Longest time from TCP connect to a complete upgrade request (default 20 s). */
   readonly handshakeTimeoutMillis?: number
 }
@@ -99,60 +94,27 @@ const makeConnection = (ws: WebSocket, clientAddress: string, identity: string |
   close: (code, reason) => Effect.sync(() => ws.close(code, reason))
 })
 
-const serveConnection = (
+/**
+ * Serves `ws` through the Connections service, answering a refused or broken
+ * connection the WebSocket way; the socket is closed when this ends.
+ */
+const serveSocket = (
+  connections: Context.Tag.Service<Connections>,
   ws: WebSocket,
   peer: { readonly clientAddress: string; readonly identity: string | undefined },
-  highWaterBytes: number,
-  admission: ConnectionLimits.Admission | undefined
+  highWaterBytes: number
 ) => {
   const connection = makeConnection(ws, peer.clientAddress, peer.identity)
-  return Effect.gen(function*() {
-    const sessions = yield* UploadSession
-    const inbox = yield* Inbox.attach(ws, highWaterBytes)
-    if (admission !== undefined) {
-      const refused = yield* admission.admit(peer.clientAddress)
-      if (Option.isSome(refused)) {
-        yield* Metric.increment(Metrics.connectionsRefused("limit"))
-        yield* Effect.logWarning("connection refused: connection limit").pipe(Effect.annotateLogs({ reason: refused.value.message }))
-        yield* connection.send(Messages.error(refused.value))
-        return yield* connection.close(ConnectionLimits.CLOSE_TRY_AGAIN_LATER, "Too many connections")
-      }
-    }
-    yield* Finalizers.acquireRelease(
-      Metric.increment(Metrics.activeConnections),
-      () => Metric.incrementBy(Metrics.activeConnections, -1)
-    )
-    const session = yield* sessions.open(connection)
-    yield* Effect.logDebug("client connected")
-    const next: SessionLoop.Next = (within) =>
-      Effect.flatMap(inbox.takeWithin(Option.getOrUndefined(Option.map(within, Duration.toMillis))), (frame) =>
-        frame === undefined
-          ? Effect.succeedNone
-          : "_tag" in frame
-          ? Effect.as(
-            // Only at debug level: the annotation alone would cost every connection two copies of its FiberRefs.
-            Effect.whenLogLevel(
-              Effect.logDebug("client disconnected").pipe(
-                Effect.annotateLogs({ code: frame.code, ...(frame.error === undefined ? {} : { error: frame.error }) })
-              ),
-              LogLevel.Debug
-            ),
-            Option.some(Option.none())
-          )
-          : Effect.succeed(Option.some(Option.some(frame))))
-    yield* SessionLoop.serve(session, next)
-  }).pipe(
-    Effect.scoped,
-    // The last resort: the session recovers from a defect in a frame's handling; one that escapes it
-    // (opening or closing the session, say) is logged and ends the connection with 1011, never silently.
-    Effect.catchAllDefect((defect) =>
-      Effect.zipRight(
-        Effect.logError("connection ended by a defect").pipe(Effect.annotateLogs({ error: redact(Cause.pretty(Cause.die(defect))) })),
+  return Inbox.attach(ws, highWaterBytes).pipe(
+    Effect.flatMap((inbox) => connections.serve({ connection, next: inbox.next })),
+    Effect.catchTags({
+      ConnectionRefused: ({ refusal }) =>
+        Effect.zipRight(connection.send(Messages.error(refusal)), connection.close(CLOSE_TRY_AGAIN_LATER, "Too many connections")),
+      ConnectionBroken: () =>
         Effect.zipRight(connection.send(Messages.internalError), connection.close(CLOSE_INTERNAL_ERROR, "Internal server error"))
-      )
-    ),
-    Effect.ensuring(Effect.sync(() => ws.readyState === WebSocket.OPEN && ws.close())),
-    Effect.annotateLogs({ client: peer.clientAddress, ...(peer.identity === undefined ? {} : { identity: peer.identity }) })
+    }),
+    Effect.scoped,
+    Effect.ensuring(Effect.sync(() => ws.readyState === WebSocket.OPEN && ws.close()))
   )
 }
 
@@ -194,16 +156,16 @@ const shutdown = (server: http.Server, wss: WebSocketServer, graceMillis: number
 
 export const layer = (
   settings: TransportSettings
-): Layer.Layer<ServerAddress, Error, UploadSession | Readiness | PublicConfig | ConcurrencyLimiter> =>
+): Layer.Layer<ServerAddress, Error, Connections | Readiness | PublicConfig> =>
   Layer.scoped(
     ServerAddress,
     Effect.gen(function*() {
       const app = yield* HttpApp.make
       const handler = yield* NodeHttpServer.makeHandler(app)
+      const connections = yield* Connections
       const fibers = yield* FiberSet.make()
-      const runConnection = yield* FiberSet.runtime(fibers)<UploadSession>()
+      const runConnection = yield* FiberSet.runtime(fibers)<never>()
       const highWaterBytes = settings.queueHighWaterBytes ?? settings.maxPayload
-      const admission = settings.connectionLimits === undefined ? undefined : yield* ConnectionLimits.make(settings.connectionLimits)
       const trust = settings.trust ?? ClientAddress.trustNobody
       const origins = settings.allowedOrigins ?? OriginPolicy.sameHost
       const handshakeTimeout = settings.handshakeTimeoutMillis ?? 20_000
@@ -258,7 +220,7 @@ export const layer = (
         }
         wss.handleUpgrade(request, socket, head, (ws) => {
           wss.emit("connection", ws, request)
-          runConnection(serveConnection(ws, { clientAddress, identity }, highWaterBytes, admission))
+          runConnection(serveSocket(connections, ws, { clientAddress, identity }, highWaterBytes))
         })
       })
 

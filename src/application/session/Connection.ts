@@ -1,8 +1,9 @@
 /**
- * What the transport and a session share: the connection a session answers
- * on, the frames it receives, and what it says back about the connection.
+ * What a transport, the connection service and a session share: the
+ * connection a session answers on, and what the transport received from
+ * the peer (a frame, the peer gone, or nothing in time), as one tagged union.
  */
-import type { Effect } from "effect"
+import type { Data, Duration, Effect, Option } from "effect"
 import type * as Messages from "../../domain/Messages.js"
 import { CLOSE_CODES } from "../../domain/Refusals.js"
 
@@ -19,18 +20,41 @@ export interface Connection {
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }
 
-/** An inbound WebSocket frame: a JSON text message, or (during an upload) a chunk of raw bytes. */
-export interface Frame {
-  readonly bytes: Buffer
-  readonly isBinary: boolean
-}
+/** What a transport received from the peer. */
+export type Received = Data.TaggedEnum<{
+  /** An inbound frame: a JSON text message, or (during an upload) a chunk of raw bytes. */
+  Frame: { readonly bytes: Buffer; readonly isBinary: boolean }
+  /** The peer is gone: the transport's close code (WebSocket) and the protocol error that ended it, if any (for debug logs). */
+  Gone: { readonly code: number | undefined; readonly error: string | undefined }
+  /** Nothing came within the session's patience. */
+  Quiet: {}
+}>
+
+/** An inbound frame. */
+export type Frame = Data.TaggedEnum.Value<Received, "Frame">
+
+// Plain objects rather than Data.taggedEnum's constructors: a frame is built for every chunk, and those
+// constructors cost a proxy lookup, a closure and a copy each.
+/** A frame as a transport received it. */
+export const frame = (bytes: Buffer, isBinary: boolean): Frame => ({ _tag: "Frame", bytes, isBinary })
+
+/** The peer is gone. */
+export const gone = (code: number | undefined, error: string | undefined): Received => ({ _tag: "Gone", code, error })
+
+/** Nothing came in time (one value for every wait). */
+export const quiet: Received = { _tag: "Quiet" }
+
+/**
+ * Waits for what the peer sends next, at most `within` (for ever when None):
+ * a Frame, Gone once the peer has gone, or Quiet when nothing came in time.
+ */
+export type Next = (within: Option.Option<Duration.Duration>) => Effect.Effect<Received>
 
 /** A text frame, for tests and in-process clients. */
-export const textFrame = (text: string): Frame => ({ bytes: Buffer.from(text, "utf8"), isBinary: false })
+export const textFrame = (text: string): Frame => ({ _tag: "Frame", bytes: Buffer.from(text, "utf8"), isBinary: false })
 
 /** A binary frame, for tests and in-process clients. */
-export const binaryFrame = (bytes: Uint8Array): Frame => ({ bytes: Buffer.from(bytes), isBinary: true })
+export const binaryFrame = (bytes: Uint8Array): Frame => ({ _tag: "Frame", bytes: Buffer.from(bytes), isBinary: true })
 
 /** Whether the connection should go on reading after a frame. */
 export type Verdict = "continue" | "closed"
-

@@ -1,35 +1,53 @@
 /**
- * The loop that drives one connection: it takes the connection's frames in
- * order and hands them to its session, waiting for each at most as long as
- * the session's patience (the idle timeout, or the stall timeout while an
- * upload is open). When that runs out, the session ends the connection.
+ * The loop that drives one connection: it takes what the transport received,
+ * in order, and hands each frame to the connection's session, waiting for
+ * each at most as long as the session's patience (the idle timeout, or the
+ * stall timeout while an upload is open). When that runs out (Quiet), the
+ * session ends the connection; when the peer is gone, the loop ends.
  */
-import { type Duration, Effect, Option } from "effect"
-import type { Frame } from "./Connection.js"
+import { type Data, Effect, LogLevel, Option } from "effect"
+import { type Frame, gone, type Next, quiet, type Received, type Verdict } from "./Connection.js"
 import type { OpenSession } from "./UploadSession.js"
 
-/**
- * Waits for the next frame at most `within` (for ever when None): Some(Some(frame)),
- * Some(None) when the peer is gone, or None when nothing came in time.
- */
-export type Next = (within: Option.Option<Duration.Duration>) => Effect.Effect<Option.Option<Option.Option<Frame>>>
+/** A `Next` from an effect that waits for ever (None: the peer is gone), timed by effect's Clock (tests and simple transports). */
+export const within = (next: Effect.Effect<Option.Option<Frame>>): Next => {
+  const received = Effect.map(next, (frame): Received => (Option.isSome(frame) ? frame.value : gone(undefined, undefined)))
+  return (patience) =>
+    Option.isNone(patience)
+      ? received
+      : Effect.map(Effect.timeoutOption(received, patience.value), Option.getOrElse(() => quiet))
+}
 
-/** A `Next` from an effect that waits for ever, timed by effect's Clock (tests and simple transports). */
-export const within = (next: Effect.Effect<Option.Option<Frame>>): Next => (patience) =>
-  Option.isNone(patience) ? Effect.map(next, Option.some) : Effect.timeoutOption(next, patience.value)
+const disconnected = (peer: Data.TaggedEnum.Value<Received, "Gone">): Effect.Effect<void> =>
+  // Only at debug level: the annotation alone would cost every connection two copies of its FiberRefs.
+  Effect.asVoid(Effect.whenLogLevel(
+    Effect.logDebug("client disconnected").pipe(
+      Effect.annotateLogs({
+        ...(peer.code === undefined ? {} : { code: peer.code }),
+        ...(peer.error === undefined ? {} : { error: peer.error })
+      })
+    ),
+    LogLevel.Debug
+  ))
 
 /**
- * Serves `session` with the frames `next` yields until the peer is gone
- * or the session closes the connection.
+ * Serves `session` with what `next` receives until the peer is gone or the
+ * session closes the connection (after a frame, or when its patience ran out).
  */
 export const serve = (session: OpenSession, next: Next): Effect.Effect<void> => {
-  // Combinators rather than a generator: one turn per frame. Each turn ends in the next one, which the
-  // run loop starts after the last continuation is gone, so the loop does not grow the stack.
-  const turn: Effect.Effect<void> = Effect.flatMap(Effect.flatMap(session.patience, next), (frame) =>
-    Option.isNone(frame)
-      ? Effect.asVoid(session.timeout)
-      : Option.isNone(frame.value)
-      ? Effect.void
-      : Effect.flatMap(session.receive(frame.value.value), (verdict) => (verdict === "closed" ? Effect.void : turn)))
+  // Combinators rather than a generator: one turn per frame, and no closure made per frame. Each turn ends
+  // in the next one, which the run loop starts after the last continuation is gone, so the stack stays flat.
+  const afterFrame = (verdict: Verdict): Effect.Effect<void> => (verdict === "closed" ? Effect.void : turn)
+  const handle = (received: Received): Effect.Effect<void> => {
+    switch (received._tag) {
+      case "Frame":
+        return Effect.flatMap(session.receive(received), afterFrame)
+      case "Quiet":
+        return Effect.asVoid(session.timeout)
+      case "Gone":
+        return disconnected(received)
+    }
+  }
+  const turn: Effect.Effect<void> = Effect.flatMap(Effect.flatMap(session.patience, next), handle)
   return turn
 }

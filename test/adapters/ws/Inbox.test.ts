@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Duration, Effect, Exit, Option, Scope } from "effect"
 import { EventEmitter } from "node:events"
 import type { WebSocket } from "ws"
 import * as Inbox from "../../../src/adapters/ws/Inbox.js"
+import { frame, quiet } from "../../../src/application/session/Connection.js"
 
 /** Just enough of a ws socket: events in, pause/resume recorded. */
 class FakeSocket extends EventEmitter {
@@ -23,16 +24,16 @@ class FakeSocket extends EventEmitter {
 const attach = (socket: FakeSocket, highWaterBytes: number) => Inbox.attach(socket as unknown as WebSocket, highWaterBytes)
 
 describe("Inbox", () => {
-  it.scoped("yields frames in order, marked text or binary, then Ended with the close code", () =>
+  it.scoped("yields frames in order, marked text or binary, then Gone with the close code", () =>
     Effect.gen(function*() {
       const socket = new FakeSocket()
       const inbox = yield* attach(socket, 1_000)
       socket.emit("message", Buffer.from("{\"a\":1}"), false)
       socket.emit("message", Buffer.from([1, 2]), true)
       socket.emit("close", 1006, Buffer.from(""))
-      expect(yield* inbox.take).toEqual({ bytes: Buffer.from("{\"a\":1}"), isBinary: false })
-      expect(yield* inbox.take).toEqual({ bytes: Buffer.from([1, 2]), isBinary: true })
-      expect(yield* inbox.take).toMatchObject({ _tag: "Ended", code: 1006 })
+      expect(yield* inbox.take).toEqual(frame(Buffer.from("{\"a\":1}"), false))
+      expect(yield* inbox.take).toEqual(frame(Buffer.from([1, 2]), true))
+      expect(yield* inbox.take).toEqual({ _tag: "Gone", code: 1006, error: undefined })
     }))
 
   it.scoped("pauses the socket once the queued bytes reach the high-water mark and resumes below half", () =>
@@ -70,20 +71,20 @@ describe("Inbox", () => {
       const inbox = yield* attach(socket, 100)
       socket.emit("error", new RangeError("Max payload size exceeded"))
       socket.emit("close", 1009, Buffer.from(""))
-      expect(yield* inbox.take).toMatchObject({ _tag: "Ended", code: 1009, error: "Max payload size exceeded" })
+      expect(yield* inbox.take).toEqual({ _tag: "Gone", code: 1009, error: "Max payload size exceeded" })
     }))
 
-  it.live("takeWithin gives up after its time when no frame comes, and returns a frame that comes in time", () =>
+  it.live("next gives Quiet after its time when no frame comes, and returns a frame that comes in time", () =>
     Effect.gen(function*() {
       const socket = new FakeSocket()
       const inbox = yield* attach(socket, 1_000)
       const started = Date.now()
-      expect(yield* inbox.takeWithin(50)).toBeUndefined()
+      expect(yield* inbox.next(Option.some(Duration.millis(50)))).toBe(quiet)
       expect(Date.now() - started).toBeGreaterThanOrEqual(45)
       setTimeout(() => socket.frame(3), 20)
-      expect(yield* inbox.takeWithin(2_000)).toEqual({ bytes: Buffer.alloc(3, 97), isBinary: false })
+      expect(yield* inbox.next(Option.some(Duration.seconds(2)))).toEqual(frame(Buffer.alloc(3, 97), false))
       // The abandoned wait's timer is gone: a later frame is queued, not handed to it.
       socket.frame(4)
-      expect(yield* inbox.takeWithin(undefined)).toEqual({ bytes: Buffer.alloc(4, 97), isBinary: false })
+      expect(yield* inbox.next(Option.none())).toEqual(frame(Buffer.alloc(4, 97), false))
     }).pipe(Effect.scoped))
 })

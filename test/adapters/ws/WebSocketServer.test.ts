@@ -9,6 +9,7 @@ import { PublicConfig } from "../../../src/adapters/http/PublicConfig.js"
 import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import * as WebSocketServer from "../../../src/adapters/ws/WebSocketServer.js"
 import { Readiness } from "../../../src/application/ports/Readiness.js"
+import * as Connections from "../../../src/application/session/Connections.js"
 import { UploadSession } from "../../../src/application/session/UploadSession.js"
 import { connect } from "../../support/server.js"
 
@@ -30,10 +31,9 @@ type Line = { readonly level: string; readonly message: string; readonly annotat
 const server = (lines: Array<Line>) =>
   WebSocketServer.layer({ host: "127.0.0.1", port: 0, maxPayload: 65_536 }).pipe(
     Layer.provide(Layer.mergeAll(
-      dyingSession,
+      Connections.layer({}).pipe(Layer.provide(Layer.merge(dyingSession, MemoryConcurrencyLimiter.layerMemory))),
       Layer.succeed(Readiness, []),
-      Layer.succeed(PublicConfig, { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt"], authRequired: false }),
-      MemoryConcurrencyLimiter.layerMemory
+      Layer.succeed(PublicConfig, { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt"], authRequired: false })
     )),
     Layer.provide(Logger.replace(
       Logger.defaultLogger,
