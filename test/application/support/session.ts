@@ -11,7 +11,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import type { TestServices } from "effect"
-import { Effect, Exit, HashMap, Layer, Option, Ref, Scope } from "effect"
+import { Effect, Exit, HashMap, Layer, Metric, Option, Ref, Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import * as MemoryFileStore from "../../../src/adapters/memory/MemoryFileStore.js"
@@ -23,7 +23,8 @@ import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUpload
 import type { ConcurrencyLimiter } from "../../../src/application/ports/ConcurrencyLimiter.js"
 import { FileStore, FileStoreError, type PartialFile } from "../../../src/application/ports/FileStore.js"
 import type { RateLimiter } from "../../../src/application/ports/RateLimiter.js"
-import type { UploadEvents } from "../../../src/application/ports/UploadEvents.js"
+import type { UploadEndReason, UploadEvents } from "../../../src/application/ports/UploadEvents.js"
+import * as Metrics from "../../../src/application/infrastructure/Metrics.js"
 import type { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js"
 import * as UploadSession from "../../../src/application/session/UploadSession.js"
 
@@ -205,6 +206,8 @@ export const committedText = (name: string) =>
 export const partialIds = Effect.flatMap(MemoryFiles, (files) => files.partialIds)
 export const openPartials = Effect.flatMap(MemoryFiles, (files) => files.openPartials)
 export const events = Effect.flatMap(RecordedEvents, (recorded) => recorded.all)
+/** What file_receiver_uploads_failed_total{reason} counts so far (metrics are global: compare before and after). */
+export const failedUploads = (reason: UploadEndReason) => Effect.map(Metric.value(Metrics.uploadsFailed(reason)), (state) => state.count)
 
 // ---------------------------------------------------------------------------------------------
 // Faults

@@ -18,6 +18,7 @@ import {
   binary,
   committed,
   events,
+  failedUploads,
   layerPerTest,
   meta,
   openOn,
@@ -128,6 +129,15 @@ describe("disk space", () => {
       return { sessions, free: disk.free }
     })
 
+  /** Starts a 600-byte upload with 100 bytes on a disk with room, and drops it: its id. */
+  const suspendedAt100 = (sessions: UploadSession.UploadSession["Type"]) =>
+    Effect.gen(function*() {
+      const first = yield* openOn(sessions)
+      yield* first.receive(meta("big.txt", 600), binary(Buffer.alloc(100, 97)))
+      yield* first.end
+      return yield* first.uploadId
+    })
+
   onMemory((it) => {
     it.effect("a new upload that would leave less than the minimum free is refused before anything is stored", () =>
       Effect.gen(function*() {
@@ -141,6 +151,41 @@ describe("disk space", () => {
         yield* Ref.set(free, 10_000)
         yield* sendFile(s, "big.txt", Buffer.alloc(501, 97))
         expect(yield* s.last).toMatchObject({ type: "file_received" })
+      }))
+
+    it.effect("a resume is refused when the bytes still to come would leave less than the minimum free; the upload is kept for later", () =>
+      Effect.gen(function*() {
+        const { free, sessions } = yield* onDisk(10_000, 1000)
+        const uploadId = yield* suspendedAt100(sessions)
+        // 500 bytes to come would leave 900 free.
+        yield* Ref.set(free, 1400)
+        const s = yield* openOn(sessions)
+        const resume = meta("big.txt", 600, { upload_id: uploadId })
+        yield* s.receive(resume)
+        expect(yield* s.last).toEqual({ type: "error", message: Uploads.noRoom(500), code: "insufficient_storage" })
+        expect(yield* partialIds).toEqual([uploadId])
+        expect(yield* events).toEqual([])
+        // Room for the 500 bytes (though not for all 600): the upload goes on where it was.
+        yield* Ref.set(free, 1550)
+        yield* s.receive(resume)
+        expect(yield* s.last).toMatchObject({ type: "meta_received", upload_id: uploadId, offset: 100 })
+        yield* s.receive(binary(Buffer.alloc(500, 97)))
+        expect(yield* s.last).toMatchObject({ type: "file_received" })
+      }))
+
+    // A known disagreement, reported to the session's owner: the metric counts the kept upload as failed (reason disk).
+    // Remove `.fails` with the fix.
+    it.effect.fails("a resume refused for want of disk space is not counted as a failed upload: it is kept, and no event says it ended", () =>
+      Effect.gen(function*() {
+        const diskFailuresBefore = yield* failedUploads("disk")
+        const { free, sessions } = yield* onDisk(10_000, 1000)
+        const uploadId = yield* suspendedAt100(sessions)
+        yield* Ref.set(free, 1400)
+        const s = yield* openOn(sessions)
+        yield* s.receive(meta("big.txt", 600, { upload_id: uploadId }))
+        expect((yield* s.last)?.["code"]).toBe("insufficient_storage")
+        expect(yield* events).toEqual([])
+        expect(yield* failedUploads("disk")).toBe(diskFailuresBefore)
       }))
   })
 
