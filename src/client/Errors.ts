@@ -52,7 +52,7 @@ export class UploadCancelledError extends UploadError {
  * The server refused the WebSocket handshake for a reason no retry heals: 401 (a token is missing
  * or wrong), 403 (the Origin is not allowed), 404 (not the upload endpoint), or another 4xx. The
  * message says what to change. In browsers, which hide the status, it is inferred from
- * `/config.json` (HandshakeDiagnosis.ts).
+ * `/config.json` (Handshake.ts).
  */
 export class HandshakeRefusedError extends UploadError {
   readonly _tag = "HandshakeRefused" as const

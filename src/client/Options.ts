@@ -18,7 +18,7 @@ export interface UploadOptions {
   readonly chunkBytes?: number | undefined
   /**
    * Chunks sent ahead of the acknowledgements (default 8, fewer when chunks are large: at most 32 MiB
-   * in flight; 1 against servers that do not pipeline).
+   * in flight, and at least 2; 1 against servers that do not pipeline).
    */
   readonly window?: number | undefined
   /**

@@ -18,8 +18,8 @@ export interface Suspended {
 }
 
 /**
- * How long a resume refused as busy is retried. The server frees an upload within two
- * heartbeats (30 s by default) of a link that died silently, which `retries` alone would not cover.
+ * How long a resume refused as busy is retried. The server frees an upload within two of its
+ * heartbeats (HEARTBEAT_INTERVAL) once a link died silently, which `retries` alone would not cover.
  */
 export const BUSY_PATIENCE_MS = 60_000
 /** How long an upload suspended by a storage outage is resumed again, by default (`storagePatience`). */

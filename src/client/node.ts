@@ -1,7 +1,7 @@
 /**
  * The client library's Node entry: everything in the core, plus files on disk
  * as sources, `ws` as the WebSocket (Node 20 has no global one) and
- * node:crypto's SHA-256 (several times faster than the portable one).
+ * node:crypto's SHA-256 (native, so faster than the portable one).
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"

@@ -26,9 +26,9 @@ export const decodeStrict = (text: string): Buffer | undefined => {
 /**
  * Characters decoded per step by {@link decodeStrictAscii}: a multiple of 4,
  * so each step is whole quads, and small enough that each step's string is an
- * ordinary young-generation object. V8 puts a string over 128 KiB in its
- * large-object space: fresh pages that the kernel must fault in, freed only by
- * a full collection (a 256 KiB chunk is 349,528 characters of base64).
+ * ordinary young-generation object, not one for V8's large-object space
+ * (fresh pages the kernel must fault in, freed only by a full collection),
+ * where the base64 of a whole chunk would go. See docs/performance.md.
  */
 const STEP = 32 * 1024
 

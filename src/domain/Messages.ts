@@ -260,7 +260,6 @@ export const fileReceived = (storedName: string, extension: string, sha256: stri
 /** The answer to `cancel`. */
 export const uploadCancelled: Reply = JSON.stringify({ type: "upload_cancelled", message: "Upload cancelled and discarded" })
 
-/** An error reply; `code`, when given, comes after `message` for clients that act on it. */
 /** An `error` reply: `type` and `message` as the original service sent them, then `code` and, when known, `retry_after`. */
 export const error = (refusal: Refusal.Refusal): Reply =>
   JSON.stringify(

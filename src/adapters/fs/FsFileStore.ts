@@ -1,6 +1,6 @@
 /**
  * FileStore on the local filesystem. Each upload streams into a hidden
- * `.<uuid>.part` file in the save directory; an append is done once the
+ * `.<upload id>.part` file in the save directory; an append is done once the
  * operating system has its bytes (see PartialWriter), so what the store has
  * confirmed survives a crash of the process. Commit closes the file
  * (fsyncing it first when `sync` is on) and publishes it under its final
@@ -23,7 +23,7 @@ import { inside, publish, removeFile, stillWritten, unlessMissing } from "./Publ
 import { errorCode, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY, type OpenedFile, openRegular, sameFile, UnsafeFile } from "./RegularFile.js"
 import * as PartialWriter from "./PartialWriter.js"
 
-/** Prefix and suffix of partial files; they are hidden and never a valid stored name. */
+/** Suffix of partial files (`.<upload id>.part`): hidden, and never a valid stored name. */
 export const PARTIAL_SUFFIX = ".part"
 
 const MAX_NAME_ATTEMPTS = 10_000

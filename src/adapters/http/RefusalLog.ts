@@ -2,7 +2,7 @@
  * Log lines for refused handshakes, so that an operator can see why a page
  * shows `WebSocket Closed: 1006` (a browser never sees the HTTP answer).
  *
- * Rate limit: at most one line per kind of refusal per window (10 s). A
+ * Rate limit: at most one line per kind of refusal per window (DEFAULT_WINDOW). A
  * refusal within the window of its kind's last line is only counted; the
  * next line of that kind carries the count (`suppressed`, refusals left out
  * since the previous line), and when the server stops, `flush` logs the

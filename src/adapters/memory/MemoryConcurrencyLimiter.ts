@@ -5,7 +5,8 @@
  * the lapsing of leases. A key's lapsed leases are dropped when they could
  * change an answer (the key is at its limit, or is counted); a key left with
  * no lease is dropped then and on release, and keys whose leases have all
- * lapsed are dropped at most once a second once many keys are tracked.
+ * lapsed are dropped now and then once many keys are tracked (see
+ * PRUNE_THRESHOLD).
  */
 import { Duration, Effect, Layer } from "effect"
 import { ConcurrencyLimiter } from "../../application/ports/ConcurrencyLimiter.js"

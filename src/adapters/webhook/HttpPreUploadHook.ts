@@ -2,8 +2,8 @@
  * PreUploadHook over HTTP: POSTs the upload request as JSON to
  * PRE_UPLOAD_HOOK_URL (signed like webhooks when a secret is set) and
  * allows the upload on a 2xx answer. Any other answer refuses it, with the
- * hook's reason (`{"reason": "..."}` or a plain-text body, cut to 200
- * characters, control characters removed) as the client's error message. A
+ * hook's reason (`{"reason": "..."}` or a plain-text body, cut to
+ * MAX_REASON_LENGTH characters, control characters removed) as the client's error message. A
  * hook that does not answer in time, or cannot be reached, refuses the upload
  * unless the hook is configured to fail open.
  */

@@ -2,9 +2,10 @@
  * UploadEvents receiver that POSTs each event to WEBHOOK_URL, signed. The
  * upload path only offers the event to a bounded in-memory queue; a
  * background fiber moves it into the durable DeliveryStore, and a worker
- * sends what is due, retrying network errors, timeouts, 429 and 5xx with
- * exponential backoff and jitter up to `maxAttempts`, then gives up
- * (dead letter: logged and counted). Any other answer (a 4xx) is final.
+ * sends what is due, retrying network errors, timeouts, 408, 429 and 5xx
+ * with exponential backoff and jitter up to `maxAttempts`, then gives up
+ * (dead letter: logged and counted). Any other answer (another 4xx, a
+ * redirect) is final.
  */
 import { Clock, Duration, Effect, Metric, Option, Queue, Random, Redacted, Schedule } from "effect"
 import type { Scope } from "effect"

@@ -6,7 +6,7 @@ import { Metric, MetricBoundaries } from "effect"
 import type { UploadEndReason } from "../ports/UploadEvents.js"
 
 export const activeConnections = Metric.gauge("file_receiver_active_connections", {
-  description: "WebSocket connections open now"
+  description: "WebSocket connections open now, past the connection limits"
 })
 
 export const uploadsStarted = Metric.counter("file_receiver_uploads_started_total", {
@@ -59,7 +59,7 @@ export const rateLimiterErrors = Metric.counter("file_receiver_rate_limiter_erro
 export const chunkSeconds = Metric.histogram(
   "file_receiver_chunk_processing_seconds",
   MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
-  "Time to handle one chunk, from taking it off the connection's queue to its reply"
+  "Time to handle one chunk once it is decoded (after the rate-limit check): the protocol step, content check, hashing, the store's append and the reply"
 )
 
 /** Connections refused, by `reason`: origin (403), token (401), limit (1013). */
@@ -75,8 +75,9 @@ export const timeoutCloses = (kind: "idle" | "stalled") =>
     description: "Connections closed by the idle or upload-stall timeout",
     incremental: true
   }).pipe(Metric.tagged("kind", kind))
+
 export const preUploadHookRefusals = Metric.counter("file_receiver_pre_upload_hook_refusals_total", {
-  description: "New uploads refused by the pre-upload hook (or because it could not be asked)",
+  description: "Uploads, new or resumed, refused by the pre-upload hook (or because it could not be asked)",
   incremental: true
 })
 
@@ -96,10 +97,10 @@ export const webhookDeliveriesSucceeded = Metric.counter("file_receiver_webhook_
   incremental: true
 })
 
-/** Webhook deliveries given up, by `reason`: attempts (retry limit), rejected (4xx answer), overflow (queue full). */
+/** Webhook deliveries given up, by `reason`: attempts (retry limit), rejected (4xx answer), overflow (queue full: the event was dropped). */
 export const webhookDeliveriesFailed = (reason: "attempts" | "rejected" | "overflow") =>
   Metric.counter("file_receiver_webhook_deliveries_failed_total", {
-    description: "Webhook deliveries given up (dead-lettered), by reason",
+    description: "Webhook deliveries given up (dead-lettered, or dropped when the queue was full), by reason",
     incremental: true
   }).pipe(Metric.tagged("reason", reason))
 

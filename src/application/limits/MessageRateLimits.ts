@@ -1,16 +1,18 @@
 /**
  * The per-client limits every inbound frame is counted against: messages per
  * window (the original rule) and, when set, frame bytes per window. Counts go
- * to the RateLimiter port. A limiter that fails lets frames through (only a
- * limiter without a fallback can fail: Server.ts wires Redis with one), and
- * its outage is logged once when it starts and once when it ends.
+ * to the RateLimiter port. A limiter that fails lets frames through, and its
+ * outage is logged once when it starts and once when it ends (OutageLog).
+ * Only a limiter without a fallback can fail: the Redis one is wrapped in
+ * LimiterFallback, which enforces the limits in memory meanwhile (and counts
+ * the failures in rate_limiter_errors_total).
  */
-import { Duration, Effect, Metric, Option, Ref } from "effect"
+import { Duration, Effect, Option } from "effect"
 import * as Messages from "../../domain/Messages.js"
 import * as Refusal from "../../domain/Refusal.js"
 import * as Refusals from "../../domain/Refusals.js"
-import * as Metrics from "../infrastructure/Metrics.js"
-import { RateLimiter, type RateLimiterError, type RateLimitVerdict } from "../ports/RateLimiter.js"
+import * as OutageLog from "../resilience/OutageLog.js"
+import { RateLimiter, type RateLimitVerdict } from "../ports/RateLimiter.js"
 
 export interface FrameLimitSettings {
   readonly limit: number
@@ -27,29 +29,20 @@ export const make = (settings: FrameLimitSettings) =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter
     const { bytesLimit, limit, window } = settings
-    const down = yield* Ref.make(false)
-    const outage = (error: RateLimiterError) =>
-      Effect.zipRight(
-        Metric.increment(Metrics.rateLimiterErrors),
-        Effect.whenEffect(
-          Effect.logError("rate limiter unavailable; allowing messages until it is back").pipe(
-            Effect.annotateLogs({ error: error.message })
-          ),
-          Effect.map(Ref.getAndSet(down, true), (wasDown) => !wasDown)
-        )
-      )
-    const recovered = Effect.whenEffect(Effect.logInfo("rate limiter available again"), Ref.getAndSet(down, false))
+    const outage = yield* OutageLog.make({
+      down: "rate limiter unavailable; allowing messages until it is back",
+      up: "rate limiter available again"
+    })
 
     /** None within the limit, else the seconds until the window lets the client in again (at least 1). */
     const overBy = (verdict: RateLimitVerdict): Option.Option<number> =>
       verdict.allowed ? Option.none() : Option.some(Math.max(1, Math.ceil(verdict.resetAfterMillis / 1000)))
 
-    // Runs for every frame: one step on the way in, a Ref read on the way out (the recovery is logged once).
+    // Runs for every frame: one step on the way in, a Ref read on the way out (OutageLog's `up`).
     const consume = (request: { readonly key: string; readonly limit: number; readonly cost?: number }) =>
       Effect.matchEffect(limiter.consume({ ...request, window }), {
-        onFailure: (error) => Effect.as(outage(error), Option.none<number>()),
-        onSuccess: (verdict) =>
-          Effect.flatMap(Ref.get(down), (wasDown) => (wasDown ? Effect.as(recovered, overBy(verdict)) : Effect.succeed(overBy(verdict))))
+        onFailure: (error) => Effect.as(outage.down(error), Option.none<number>()),
+        onSuccess: (verdict) => Effect.as(outage.up, overBy(verdict))
       })
 
     // One after the other: two Redis round trips in a row beat forking for them (bench/limits.ts).

@@ -3,28 +3,29 @@
  * ConcurrencyLimiter (Redis) cannot be reached, every limit is enforced by a
  * local fallback (in memory) instead, so an outage neither stops the service
  * nor opens it up. The outage is logged once when it starts and once when it
- * ends. While it lasts, the primary is tried again at most once per
+ * ends (OutageLog); each failed call is counted in rate_limiter_errors_total.
+ * While it lasts, the primary is tried again at most once per
  * `PROBE_INTERVAL_MILLIS`; the first answer switches back to it. Counts do
  * not carry over between the two: each starts from what it holds.
  */
 import { Clock, Context, Effect, Either, Layer, Metric, Ref } from "effect"
 import { ConcurrencyLimiter } from "../ports/ConcurrencyLimiter.js"
 import * as Metrics from "../infrastructure/Metrics.js"
+import * as OutageLog from "./OutageLog.js"
 import { RateLimiter } from "../ports/RateLimiter.js"
 
 export const PROBE_INTERVAL_MILLIS = 1_000
 
 type Limiters = RateLimiter | ConcurrencyLimiter
 
-interface Outage {
-  readonly down: boolean
-  /** While down: when the primary may be tried again. */
-  readonly probeAt: number
-}
-
 const make = (primary: Context.Context<Limiters>, fallback: Context.Context<Limiters>) =>
   Effect.gen(function*() {
-    const outage = yield* Ref.make<Outage>({ down: false, probeAt: 0 })
+    /** While the primary is down: when it may be tried again (0 while it answers). */
+    const probeAt = yield* Ref.make(0)
+    const outage = yield* OutageLog.make({
+      down: "limiter store unavailable; enforcing limits in memory on this instance until it is back",
+      up: "limiter store available again; limits are shared again"
+    })
 
     /** Runs `onPrimary`, or `onFallback` while the primary is known to be down or when it fails. */
     const insured = <A, E extends { readonly message: string }>(
@@ -33,21 +34,16 @@ const make = (primary: Context.Context<Limiters>, fallback: Context.Context<Limi
     ): Effect.Effect<A> =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const { down, probeAt } = yield* Ref.get(outage)
-        if (down && now < probeAt) return yield* onFallback
+        if (now < (yield* Ref.get(probeAt))) return yield* onFallback
         const result = yield* Effect.either(onPrimary)
         if (Either.isRight(result)) {
-          const recovered = yield* Ref.modify(outage, (o) => [o.down, { down: false, probeAt: 0 }])
-          if (recovered) yield* Effect.logWarning("limiter store available again; limits are shared again")
+          yield* Ref.set(probeAt, 0)
+          yield* outage.up
           return result.right
         }
         yield* Metric.increment(Metrics.rateLimiterErrors)
-        const started = yield* Ref.modify(outage, (o) => [!o.down, { down: true, probeAt: now + PROBE_INTERVAL_MILLIS }])
-        if (started) {
-          yield* Effect.logError("limiter store unavailable; enforcing limits in memory on this instance until it is back").pipe(
-            Effect.annotateLogs({ error: result.left.message })
-          )
-        }
+        yield* Ref.set(probeAt, now + PROBE_INTERVAL_MILLIS)
+        yield* outage.down(result.left)
         return yield* onFallback
       })
 

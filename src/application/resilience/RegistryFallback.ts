@@ -7,39 +7,31 @@
  * is lost with it. Uploads recorded in the primary keep using the primary;
  * while it is down their resumes fail with the storage error (retry later)
  * rather than being forgotten. The outage is logged once when it starts and
- * once when it ends.
+ * once when it ends (OutageLog).
  */
 import { Context, Effect, HashSet, Layer, Ref } from "effect"
 import { UploadRegistry, type UploadRegistryError } from "../ports/UploadRegistry.js"
+import * as OutageLog from "./OutageLog.js"
 
 const make = (primary: UploadRegistry["Type"], fallback: UploadRegistry["Type"]) =>
   Effect.gen(function*() {
     const local = yield* Ref.make(HashSet.empty<string>())
-    const down = yield* Ref.make(false)
+    const outage = yield* OutageLog.make({
+      down: "upload registry unavailable; recording new uploads on this instance only until it is back",
+      up: "upload registry available again; new uploads are shared again"
+    })
 
     const isLocal = (uploadId: string) => Effect.map(Ref.get(local), HashSet.has(uploadId))
     /** Sends a call about `uploadId` to the registry that recorded it. */
     const routed = <A>(uploadId: string, call: (registry: UploadRegistry["Type"]) => Effect.Effect<A, UploadRegistryError>) =>
       Effect.flatMap(isLocal(uploadId), (onFallback) => call(onFallback ? fallback : primary))
 
-    const recovered = Effect.whenEffect(
-      Effect.logWarning("upload registry available again; new uploads are shared again"),
-      Ref.getAndSet(down, false)
-    )
-    const outage = (error: UploadRegistryError) =>
-      Effect.whenEffect(
-        Effect.logError("upload registry unavailable; recording new uploads on this instance only until it is back").pipe(
-          Effect.annotateLogs({ error: error.message })
-        ),
-        Effect.map(Ref.getAndSet(down, true), (wasDown) => !wasDown)
-      )
-
     return UploadRegistry.of({
       create: (record) =>
         primary.create(record).pipe(
-          Effect.zipLeft(recovered),
+          Effect.zipLeft(outage.up),
           Effect.catchTag("UploadRegistryError", (error) =>
-            error.reason !== "Unavailable" ? Effect.fail(error) : outage(error).pipe(
+            error.reason !== "Unavailable" ? Effect.fail(error) : outage.down(error).pipe(
               Effect.zipRight(fallback.create(record)),
               Effect.zipRight(Ref.update(local, HashSet.add(record.uploadId)))
             ))

@@ -3,84 +3,60 @@
  * TestClock: bytes per window, unfinished uploads per client, the idle and
  * stall timeouts (through SessionLoop), and connection admission.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Scope, TestClock } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Duration, Effect, Exit, Fiber, Option, Queue, Scope, TestClock } from "effect"
 import * as Refusal from "../../../src/domain/Refusal.js"
 import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
-import { layerMemory as memoryStore, MemoryFiles } from "../../../src/adapters/memory/MemoryFileStore.js"
-import { layerMemory as memoryLimiter } from "../../../src/adapters/memory/MemoryRateLimiter.js"
-import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
 import { ConcurrencyLimiter } from "../../../src/application/ports/ConcurrencyLimiter.js"
 import * as ConnectionLimits from "../../../src/application/limits/ConnectionAdmission.js"
 import * as SessionLoop from "../../../src/application/session/SessionLoop.js"
 import { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js"
 import * as UploadQuota from "../../../src/application/limits/UploadQuota.js"
 import * as UploadSession from "../../../src/application/session/UploadSession.js"
+import { cancel, chunk, layerPerTest, meta, openSession, partialIds, sessionLayer, type TestSession } from "../support/session.js"
 
 const baseSettings: UploadSession.SessionSettings = {
   upload: { maxFileBytes: 1 << 20, maxChunkBytes: 1 << 16, allowedExtensions: ["txt"] },
   rateLimit: { limit: 1000, window: Duration.seconds(60) }
 }
 
-const backends = Layer.mergeAll(memoryStore, memoryLimiter, MemoryConcurrencyLimiter.layerMemory, MemoryUploadRegistry.layerMemory)
-const withSession = (settings: Partial<UploadSession.SessionSettings>) =>
-  Layer.provideMerge(UploadSession.layer({ ...baseSettings, ...settings }), backends)
+/** Sessions with `settings` over the memory backends, fresh for each test. */
+const withSession = (settings: Partial<UploadSession.SessionSettings>) => layerPerTest(sessionLayer({ ...baseSettings, ...settings }))
 
-const meta = (file_name: string, file_size: number, upload_id?: string) =>
-  JSON.stringify({ type: "file_meta", file_name, file_size, ...(upload_id === undefined ? {} : { upload_id }) })
-const chunk = (text: string) => JSON.stringify({ type: "file_chunk", chunk: Buffer.from(text).toString("base64") })
-
-/** A session for `clientAddress` in its own scope, recording replies and the close code. */
-const open = (clientAddress = "192.0.2.1") =>
-  Effect.gen(function*() {
-    const sent = yield* Ref.make<ReadonlyArray<Record<string, unknown>>>([])
-    const closed = yield* Ref.make<Option.Option<number>>(Option.none())
-    const scope = yield* Scope.make()
-    const session = yield* Scope.extend(
-      Effect.flatMap(UploadSession.UploadSession, (sessions) =>
-        sessions.open({
-          clientAddress,
-          send: (reply) => Ref.update(sent, (all) => [...all, JSON.parse(reply) as Record<string, unknown>]),
-          close: (code) => Ref.set(closed, Option.some(code))
-        })),
-      scope
-    )
-    const receive = (...texts: ReadonlyArray<string>) =>
-      Effect.forEach(texts, (text) => session.receive(UploadSession.textFrame(text)))
-    const last = Effect.map(Ref.get(sent), (all) => all[all.length - 1])
-    const uploadId = Effect.map(Ref.get(sent), (all) => String(all.find((m) => m["type"] === "meta_received")?.["upload_id"]))
-    return { session, sent, closed, scope, receive, last, uploadId, end: Scope.close(scope, Exit.void) }
-  })
+/** A session for `clientAddress` in its own scope. */
+const open = (clientAddress?: string) => openSession(clientAddress === undefined ? {} : { clientAddress })
 
 describe("bytes per window (RATE_LIMIT_BYTES_PER_PERIOD)", () => {
-  it.effect("frames count by their size (here 56 + 71 bytes, then 71 more): the frame past the limit gets an error and a 1008 close", () =>
-    Effect.gen(function*() {
-      const s = yield* open()
-      const verdicts = yield* s.receive(meta("a.txt", 100), chunk("x".repeat(30)))
-      expect(verdicts).toEqual(["continue", "continue"])
-      const over = yield* s.receive(chunk("y".repeat(30)))
-      expect(over).toEqual(["closed"])
-      expect(yield* s.last).toMatchObject({ type: "error", message: UploadSession.bytesRateLimitExceeded(150, 60), code: "rate_limited" })
-      expect(yield* Ref.get(s.closed)).toEqual(Option.some(UploadSession.CLOSE_POLICY_VIOLATION))
-    }).pipe(Effect.provide(withSession({ rateLimit: { ...baseSettings.rateLimit, bytesLimit: 150 } }))))
+  withSession({ rateLimit: { ...baseSettings.rateLimit, bytesLimit: 150 } })((it) => {
+    it.effect("frames count by their size (here 56 + 71 bytes, then 71 more): the frame past the limit gets an error and a 1008 close", () =>
+      Effect.gen(function*() {
+        const s = yield* open()
+        const verdicts = yield* s.receive(meta("a.txt", 100), chunk("x".repeat(30)))
+        expect(verdicts).toEqual(["continue", "continue"])
+        const over = yield* s.receive(chunk("y".repeat(30)))
+        expect(over).toEqual(["closed"])
+        expect(yield* s.last).toMatchObject({ type: "error", message: UploadSession.bytesRateLimitExceeded(150, 60), code: "rate_limited" })
+        expect(yield* s.closed).toEqual(Option.some(UploadSession.CLOSE_POLICY_VIOLATION))
+      }))
+  })
 
-  it.effect("counts per client across connections, and starts again with the next window", () =>
-    Effect.gen(function*() {
-      const first = yield* open("192.0.2.7")
-      yield* first.receive("x".repeat(100))
-      const second = yield* open("192.0.2.7")
-      expect(yield* second.receive("y".repeat(30))).toEqual(["closed"])
-      const other = yield* open("192.0.2.8")
-      expect(yield* other.receive("z".repeat(100))).toEqual(["continue"])
-      yield* TestClock.adjust(Duration.seconds(60))
-      const later = yield* open("192.0.2.7")
-      expect(yield* later.receive("w".repeat(100))).toEqual(["continue"])
-    }).pipe(Effect.provide(withSession({ rateLimit: { ...baseSettings.rateLimit, bytesLimit: 120 } }))))
+  withSession({ rateLimit: { ...baseSettings.rateLimit, bytesLimit: 120 } })((it) => {
+    it.effect("counts per client across connections, and starts again with the next window", () =>
+      Effect.gen(function*() {
+        const first = yield* open("192.0.2.7")
+        yield* first.receive("x".repeat(100))
+        const second = yield* open("192.0.2.7")
+        expect(yield* second.receive("y".repeat(30))).toEqual(["closed"])
+        const other = yield* open("192.0.2.8")
+        expect(yield* other.receive("z".repeat(100))).toEqual(["continue"])
+        yield* TestClock.adjust(Duration.seconds(60))
+        const later = yield* open("192.0.2.7")
+        expect(yield* later.receive("w".repeat(100))).toEqual(["continue"])
+      }))
+  })
 })
 
-describe("unfinished uploads per client (MAX_UPLOADS_PER_IP)", () => {
-  const quota = { uploadQuota: { perClient: 2, ttl: Duration.hours(24) } }
-
+withSession({ uploadQuota: { perClient: 2, ttl: Duration.hours(24) } })("unfinished uploads per client (MAX_UPLOADS_PER_IP)", (it) => {
   it.effect("suspended uploads count: the third unfinished upload is refused, another client is not", () =>
     Effect.gen(function*() {
       for (const name of ["a.txt", "b.txt"]) {
@@ -91,11 +67,11 @@ describe("unfinished uploads per client (MAX_UPLOADS_PER_IP)", () => {
       const third = yield* open()
       yield* third.receive(meta("c.txt", 10))
       expect(yield* third.last).toEqual({ type: "error", message: UploadQuota.tooManyUploads(2), code: "too_many_uploads" })
-      expect((yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).length).toBe(2)
+      expect((yield* partialIds).length).toBe(2)
       const other = yield* open("192.0.2.99")
       yield* other.receive(meta("c.txt", 10))
       expect((yield* other.last)?.["type"]).toBe("meta_received")
-    }).pipe(Effect.provide(withSession(quota))))
+    }))
 
   it.effect("a held upload can still be resumed at the limit; finishing or cancelling one frees a slot", () =>
     Effect.gen(function*() {
@@ -106,17 +82,17 @@ describe("unfinished uploads per client (MAX_UPLOADS_PER_IP)", () => {
       const b = yield* open()
       yield* b.receive(meta("b.txt", 10))
       const resumed = yield* open()
-      yield* resumed.receive(meta("a.txt", 6, aId))
+      yield* resumed.receive(meta("a.txt", 6, { upload_id: aId }))
       expect(yield* resumed.last).toMatchObject({ type: "meta_received", offset: 3 })
       yield* resumed.receive(chunk("def"))
       expect((yield* resumed.last)?.["type"]).toBe("file_received")
-      yield* b.receive(JSON.stringify({ type: "cancel" }))
+      yield* b.receive(cancel)
       const limiter = yield* ConcurrencyLimiter
       expect(yield* limiter.count("uploads:192.0.2.1")).toBe(0)
       const c = yield* open()
       yield* c.receive(meta("c.txt", 10), meta("d.txt", 10))
-      expect((yield* Ref.get(c.sent)).map((m) => m["type"])).toEqual(["meta_received", "meta_received"])
-    }).pipe(Effect.provide(withSession(quota))))
+      expect(yield* c.types).toEqual(["meta_received", "meta_received"])
+    }))
 
   it.effect("a suspended upload's slot lapses with the upload expiry", () =>
     Effect.gen(function*() {
@@ -128,14 +104,14 @@ describe("unfinished uploads per client (MAX_UPLOADS_PER_IP)", () => {
       expect(yield* limiter.count("uploads:192.0.2.1")).toBe(1)
       yield* TestClock.adjust(Duration.minutes(2))
       expect(yield* limiter.count("uploads:192.0.2.1")).toBe(0)
-    }).pipe(Effect.provide(withSession(quota))))
+    }))
 })
 
 describe("timeouts (IDLE_TIMEOUT, UPLOAD_STALL_TIMEOUT)", () => {
-  const timeouts = { timeouts: { idle: Duration.seconds(600), stall: Duration.seconds(120) } }
+  const timeouts = withSession({ timeouts: { idle: Duration.seconds(600), stall: Duration.seconds(120) } })
 
   /** Serves a session from a queue of frames in a background fiber; `None` ends it as a disconnect would. */
-  const serve = (s: Effect.Effect.Success<ReturnType<typeof open>>) =>
+  const serve = (s: TestSession) =>
     Effect.gen(function*() {
       const frames = yield* Queue.unbounded<Option.Option<UploadSession.Frame>>()
       const fiber = yield* Effect.fork(SessionLoop.serve(s.session, SessionLoop.within(Queue.take(frames))))
@@ -143,54 +119,58 @@ describe("timeouts (IDLE_TIMEOUT, UPLOAD_STALL_TIMEOUT)", () => {
       return { fiber, push }
     })
 
-  it.effect("an upload with no chunk for the stall timeout gets an error, is suspended (resumable), and the connection closes 4001", () =>
-    Effect.gen(function*() {
-      const s = yield* open()
-      const { fiber, push } = yield* serve(s)
-      yield* push(meta("a.txt", 10))
-      yield* push(chunk("abc"))
-      yield* TestClock.adjust(Duration.seconds(119))
-      expect(yield* Ref.get(s.closed)).toEqual(Option.none())
-      yield* push(chunk("def"))
-      yield* TestClock.adjust(Duration.seconds(119))
-      expect(yield* Ref.get(s.closed)).toEqual(Option.none())
-      yield* TestClock.adjust(Duration.seconds(1))
-      yield* Fiber.join(fiber)
-      expect(yield* s.last).toEqual({ type: "error", message: UploadSession.uploadStalled(120), code: "upload_stalled" })
-      expect(yield* Ref.get(s.closed)).toEqual(Option.some(UploadSession.CLOSE_STALLED))
-      const uploadId = yield* s.uploadId
-      expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([uploadId])
-      const again = yield* open()
-      yield* again.receive(meta("a.txt", 10, uploadId))
-      expect(yield* again.last).toMatchObject({ type: "meta_received", offset: 6 })
-      expect(Option.isSome(yield* Effect.flatMap(UploadRegistry, (r) => r.get(uploadId)))).toBe(true)
-    }).pipe(Effect.provide(withSession(timeouts))))
+  timeouts((it) => {
+    it.effect("an upload with no chunk for the stall timeout gets an error, is suspended (resumable), and the connection closes 4001", () =>
+      Effect.gen(function*() {
+        const s = yield* open()
+        const { fiber, push } = yield* serve(s)
+        yield* push(meta("a.txt", 10))
+        yield* push(chunk("abc"))
+        yield* TestClock.adjust(Duration.seconds(119))
+        expect(yield* s.closed).toEqual(Option.none())
+        yield* push(chunk("def"))
+        yield* TestClock.adjust(Duration.seconds(119))
+        expect(yield* s.closed).toEqual(Option.none())
+        yield* TestClock.adjust(Duration.seconds(1))
+        yield* Fiber.join(fiber)
+        expect(yield* s.last).toEqual({ type: "error", message: UploadSession.uploadStalled(120), code: "upload_stalled" })
+        expect(yield* s.closed).toEqual(Option.some(UploadSession.CLOSE_STALLED))
+        const uploadId = yield* s.uploadId
+        expect(yield* partialIds).toEqual([uploadId])
+        const again = yield* open()
+        yield* again.receive(meta("a.txt", 10, { upload_id: uploadId }))
+        expect(yield* again.last).toMatchObject({ type: "meta_received", offset: 6 })
+        expect(Option.isSome(yield* Effect.flatMap(UploadRegistry, (r) => r.get(uploadId)))).toBe(true)
+      }))
 
-  it.effect("a connection with no upload open is closed 4000 after the idle timeout, with an error first", () =>
-    Effect.gen(function*() {
-      const s = yield* open()
-      const { fiber, push } = yield* serve(s)
-      yield* push(meta("a.txt", 0))
-      yield* TestClock.adjust(Duration.seconds(599))
-      expect(yield* Ref.get(s.closed)).toEqual(Option.none())
-      yield* TestClock.adjust(Duration.seconds(1))
-      yield* Fiber.join(fiber)
-      expect(yield* s.last).toEqual({ type: "error", message: UploadSession.idleTimeout(600), code: "idle_timeout" })
-      expect(yield* Ref.get(s.closed)).toEqual(Option.some(UploadSession.CLOSE_IDLE))
-    }).pipe(Effect.provide(withSession(timeouts))))
+    it.effect("a connection with no upload open is closed 4000 after the idle timeout, with an error first", () =>
+      Effect.gen(function*() {
+        const s = yield* open()
+        const { fiber, push } = yield* serve(s)
+        yield* push(meta("a.txt", 0))
+        yield* TestClock.adjust(Duration.seconds(599))
+        expect(yield* s.closed).toEqual(Option.none())
+        yield* TestClock.adjust(Duration.seconds(1))
+        yield* Fiber.join(fiber)
+        expect(yield* s.last).toEqual({ type: "error", message: UploadSession.idleTimeout(600), code: "idle_timeout" })
+        expect(yield* s.closed).toEqual(Option.some(UploadSession.CLOSE_IDLE))
+      }))
+  })
 
-  it.effect("without timeouts a session waits for ever", () =>
-    Effect.gen(function*() {
-      const s = yield* open()
-      const { fiber, push } = yield* serve(s)
-      yield* push(meta("a.txt", 10))
-      yield* TestClock.adjust(Duration.days(30))
-      expect(yield* Ref.get(s.closed)).toEqual(Option.none())
-      expect(fiber.unsafePoll()).toBeNull()
-    }).pipe(Effect.provide(withSession({}))))
+  withSession({})((it) => {
+    it.effect("without timeouts a session waits for ever", () =>
+      Effect.gen(function*() {
+        const s = yield* open()
+        const { fiber, push } = yield* serve(s)
+        yield* push(meta("a.txt", 10))
+        yield* TestClock.adjust(Duration.days(30))
+        expect(yield* s.closed).toEqual(Option.none())
+        expect(fiber.unsafePoll()).toBeNull()
+      }))
+  })
 })
 
-describe("connection admission (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", () => {
+layerPerTest(MemoryConcurrencyLimiter.layerMemory)("connection admission (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", (it) => {
   const limits = { perClient: 2, total: 3 }
   /** Admits a connection from `clientAddress` in a scope of its own (its connection). */
   const admitted = (admission: ConnectionLimits.Admission, clientAddress: string) =>
@@ -211,7 +191,7 @@ describe("connection admission (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", () =>
       expect((yield* admitted(admission, "192.0.2.3")).refused).toEqual(Option.some(Refusal.make("too_many_connections", ConnectionLimits.TOO_MANY_CONNECTIONS)))
       yield* a1.close
       expect((yield* admitted(admission, "192.0.2.3")).refused).toEqual(Option.none())
-    }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
+    }))
 
   it.scoped("renews the leases of every open connection, so they never lapse while it lives, and not those of closed ones", () =>
     Effect.gen(function*() {
@@ -225,7 +205,7 @@ describe("connection admission (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", () =>
       expect(yield* limiter.count("connections:192.0.2.1")).toBe(1)
       expect(yield* limiter.count("connections:192.0.2.2")).toBe(1)
       expect(yield* limiter.count("connections")).toBe(2)
-    }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
+    }))
 
   it.scoped("without renewals (the admission's scope closed, as when an instance dies) the leases lapse", () =>
     Effect.gen(function*() {
@@ -236,5 +216,5 @@ describe("connection admission (MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS)", () =>
       yield* Scope.close(admissionScope, Exit.void)
       yield* TestClock.adjust(Duration.sum(ConnectionLimits.LEASE_TTL, Duration.seconds(1)))
       expect(yield* limiter.count("connections")).toBe(0)
-    }).pipe(Effect.provide(MemoryConcurrencyLimiter.layerMemory)))
+    }))
 })

@@ -4,12 +4,13 @@
  * and the primary takes over again once it answers.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Logger, Ref, TestClock } from "effect"
+import { Duration, Effect, Layer, Ref, TestClock } from "effect"
 import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
 import * as MemoryRateLimiter from "../../../src/adapters/memory/MemoryRateLimiter.js"
 import { ConcurrencyLimiter, ConcurrencyLimiterError } from "../../../src/application/ports/ConcurrencyLimiter.js"
 import * as LimiterFallback from "../../../src/application/resilience/LimiterFallback.js"
 import { RateLimiter, RateLimiterError } from "../../../src/application/ports/RateLimiter.js"
+import { type LogLine, recordingLogger } from "../../support/logs.js"
 
 /** A memory primary that fails every call while `down` is true. */
 const switchable = (down: Ref.Ref<boolean>) => {
@@ -33,8 +34,9 @@ describe("LimiterFallback", () => {
   it.scoped("during an outage limits are enforced in memory, logged once, and the primary takes over when it is back", () =>
     Effect.gen(function*() {
       const down = yield* Ref.make(false)
-      const lines: Array<string> = []
-      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => lines.push(String(message))))
+      const logged: Array<LogLine> = []
+      const logger = recordingLogger(logged)
+      const lines = () => logged.map((line) => line.message)
       const context = yield* Layer.build(
         LimiterFallback.layer(switchable(down), Layer.merge(MemoryRateLimiter.layerMemory, MemoryConcurrencyLimiter.layerMemory))
       )
@@ -50,14 +52,14 @@ describe("LimiterFallback", () => {
       const lease = { key: "connections", holder: "h1", limit: 1, ttl: Duration.seconds(30) }
       expect(yield* run(Effect.flatMap(ConcurrencyLimiter, (l) => l.acquire(lease)))).toBe(true)
       expect(yield* run(Effect.flatMap(ConcurrencyLimiter, (l) => l.acquire({ ...lease, holder: "h2" })))).toBe(false)
-      expect(lines.filter((line) => line.includes("unavailable")).length).toBe(1)
+      expect(lines().filter((line) => line.includes("unavailable")).length).toBe(1)
 
       yield* Ref.set(down, false)
       // Still within the probe interval: the fallback answers.
       expect((yield* consume).count).toBe(5)
       yield* TestClock.adjust(Duration.millis(LimiterFallback.PROBE_INTERVAL_MILLIS))
       expect((yield* consume).count).toBe(2)
-      expect(lines).toEqual([
+      expect(lines()).toEqual([
         "limiter store unavailable; enforcing limits in memory on this instance until it is back",
         "limiter store available again; limits are shared again"
       ])

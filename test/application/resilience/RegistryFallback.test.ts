@@ -5,10 +5,11 @@
  * outage is logged once when it starts and once when it ends.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Logger, Option, Ref } from "effect"
+import { Effect, Exit, Layer, Option, Ref } from "effect"
 import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
 import * as RegistryFallback from "../../../src/application/resilience/RegistryFallback.js"
 import { UploadRegistry, UploadRegistryError, type UploadRecord } from "../../../src/application/ports/UploadRegistry.js"
+import { type LogLine, recordingLogger } from "../../support/logs.js"
 
 /** A memory primary that fails every call with "Unavailable" while `down` is true; `calls` counts what reached it. */
 const switchable = (down: Ref.Ref<boolean>, calls: Ref.Ref<number>) =>
@@ -46,8 +47,9 @@ describe("RegistryFallback", () => {
     Effect.gen(function*() {
       const down = yield* Ref.make(false)
       const calls = yield* Ref.make(0)
-      const lines: Array<string> = []
-      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => lines.push(String(message))))
+      const logged: Array<LogLine> = []
+      const logger = recordingLogger(logged)
+      const lines = () => logged.map((line) => line.message)
       const context = yield* Layer.build(RegistryFallback.layer(switchable(down, calls), MemoryUploadRegistry.layerMemory))
       const registry = yield* Effect.provide(UploadRegistry, context)
 
@@ -57,7 +59,7 @@ describe("RegistryFallback", () => {
       // New uploads go on, recorded here; the outage is logged once.
       yield* registry.create(record("local-1")).pipe(Effect.provide(logger))
       yield* registry.create(record("local-2")).pipe(Effect.provide(logger))
-      expect(lines.filter((line) => line.includes("upload registry unavailable"))).toHaveLength(1)
+      expect(lines().filter((line) => line.includes("upload registry unavailable"))).toHaveLength(1)
       expect(yield* registry.get("local-1")).toEqual(Option.some(record("local-1")))
       const release = yield* registry.claim("local-1")
       expect(Option.isSome(release)).toBe(true)
@@ -73,7 +75,7 @@ describe("RegistryFallback", () => {
       // The primary is back: new uploads are shared again, local ones stay local.
       yield* Ref.set(down, false)
       yield* registry.create(record("shared-2")).pipe(Effect.provide(logger))
-      expect(lines.filter((line) => line.includes("upload registry available again"))).toHaveLength(1)
+      expect(lines().filter((line) => line.includes("upload registry available again"))).toHaveLength(1)
       const before = yield* Ref.get(calls)
       expect(yield* registry.get("local-2")).toEqual(Option.some(record("local-2")))
       yield* registry.remove("local-2")

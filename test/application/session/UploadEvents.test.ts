@@ -1,55 +1,103 @@
 /**
  * Upload events and the pre-upload hook, seen from the session: which
  * outcome emits which event, with which fields, and how the hook's verdict
- * is carried out. In-memory adapters throughout.
+ * is carried out. In-memory adapters throughout; a takeover runs on two
+ * instances that share them.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Ref, Scope, TestClock } from "effect"
-import { createHash } from "node:crypto"
-import { FileStore, FileStoreError } from "../../../src/application/ports/FileStore.js"
+import { Duration, Effect, HashMap, Layer, Option, Ref, TestClock } from "effect"
+import * as Refusals from "../../../src/domain/Refusals.js"
+import { FileStore, FileStoreError, type PartialFile } from "../../../src/application/ports/FileStore.js"
 import { HookVerdict, PreUploadHook, type UploadRequest } from "../../../src/application/ports/PreUploadHook.js"
+import { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js"
 import * as Uploads from "../../../src/application/uploads/Uploads.js"
 import * as UploadExpiry from "../../../src/application/uploads/UploadExpiry.js"
 import * as UploadSession from "../../../src/application/session/UploadSession.js"
-import * as MemoryConcurrencyLimiter from "../../../src/adapters/memory/MemoryConcurrencyLimiter.js"
-import { layerMemory as memoryStore, MemoryFiles } from "../../../src/adapters/memory/MemoryFileStore.js"
-import { layerMemory as memoryLimiter } from "../../../src/adapters/memory/MemoryRateLimiter.js"
-import * as MemoryUploadEvents from "../../../src/adapters/memory/MemoryUploadEvents.js"
-import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
+import {
+  backends,
+  cancel,
+  chunk,
+  CLIENT_ADDRESS,
+  committed,
+  events,
+  failedUploads,
+  layerPerTest,
+  meta,
+  openOn,
+  openSession,
+  partialIds,
+  sessionLayer,
+  sessionOver,
+  sha256,
+  storeFailing
+} from "../support/session.js"
 
 const settings: UploadSession.SessionSettings = {
   upload: { maxFileBytes: 1024, maxChunkBytes: 256, allowedExtensions: ["txt", "pdf"] },
   rateLimit: { limit: 100, window: Duration.seconds(60) }
 }
 
-const backends = Layer.mergeAll(memoryStore, memoryLimiter, MemoryConcurrencyLimiter.layerMemory, MemoryUploadRegistry.layerMemory, MemoryUploadEvents.layerMemory)
-const withSession = <A, E, R>(self: Effect.Effect<A, E, R>, extra: Layer.Layer<never> | Layer.Layer<PreUploadHook> = Layer.empty) =>
-  self.pipe(Effect.provide(Layer.provideMerge(UploadSession.layer(settings), Layer.merge(backends, extra))))
+/**
+ * Two instances of the session over one store and one registry, as two
+ * processes share a directory and Redis. A claim is held by an instance:
+ * `holds` answers for that instance only. A partial file open on one
+ * instance can be reopened on the other, and then both append to the one
+ * file. `lapse(id)` ends the claim as if its instance could not renew it in
+ * time.
+ */
+const twoInstances = Effect.gen(function*() {
+  const store = yield* FileStore
+  const registry = yield* UploadRegistry
+  const claims = new Map<string, { readonly holder: string; readonly release: Effect.Effect<void> }>()
+  const writers = new Map<string, { readonly holder: string; readonly partial: PartialFile }>()
 
-const openSession = (connection: Partial<UploadSession.Connection> = {}) =>
-  Effect.gen(function*() {
-    const sent = yield* Ref.make<ReadonlyArray<Record<string, unknown>>>([])
-    const scope = yield* Scope.make()
-    const sessions = yield* UploadSession.UploadSession
-    const session = yield* Scope.extend(
-      sessions.open({
-        clientAddress: "192.0.2.7",
-        send: (reply) => Ref.update(sent, (all) => [...all, JSON.parse(reply) as Record<string, unknown>]),
-        close: () => Effect.void,
-        ...connection
-      }),
-      scope
+  const instance = (name: string) => {
+    const ours = (uploadId: string) => writers.get(uploadId)?.holder === name
+    // Appends go to the shared file from whichever instance has it open; closing or publishing is for the one that opened it last.
+    const opened = (uploadId: string, partial: PartialFile): PartialFile => {
+      writers.set(uploadId, { holder: name, partial })
+      return {
+        ...partial,
+        commit: (...args) =>
+          ours(uploadId) ? partial.commit(...args) : Effect.fail(new FileStoreError({ reason: "Commit", cause: "not open on this instance" })),
+        discard: Effect.suspend(() => (ours(uploadId) ? partial.discard : Effect.void)),
+        suspend: Effect.suspend(() => (ours(uploadId) ? partial.suspend : Effect.void))
+      }
+    }
+    const instanceStore = FileStore.of({
+      ...store,
+      begin: (uploadId) => Effect.map(store.begin(uploadId), (partial) => opened(uploadId, partial)),
+      resume: (uploadId) =>
+        Effect.suspend(() => {
+          // Open on the other instance, which this one cannot see: the memory store is told it is closed, so it reopens it.
+          const other = writers.get(uploadId)
+          return Effect.zipRight(other !== undefined && other.holder !== name ? other.partial.suspend : Effect.void, store.resume(uploadId))
+        }).pipe(Effect.map(Option.map((reopened) => ({ ...reopened, partial: opened(uploadId, reopened.partial) }))))
+    })
+    const instanceRegistry = UploadRegistry.of({
+      ...registry,
+      claim: (uploadId) =>
+        Effect.map(registry.claim(uploadId), Option.map((release) => {
+          claims.set(uploadId, { holder: name, release })
+          return Effect.zipRight(release, Effect.sync(() => claims.get(uploadId)?.holder === name && claims.delete(uploadId)))
+        })),
+      holds: (uploadId) => Effect.sync(() => claims.get(uploadId)?.holder === name)
+    })
+    return UploadSession.make(settings).pipe(
+      Effect.provideService(FileStore, instanceStore),
+      Effect.provideService(UploadRegistry, instanceRegistry)
     )
-    const receive = (...frames: ReadonlyArray<unknown>) =>
-      Effect.forEach(frames, (frame) => session.receive(UploadSession.textFrame(JSON.stringify(frame))))
-    return { sent, scope, receive, uploadId: Effect.map(Ref.get(sent), (all) => String(all[0]?.["upload_id"])) }
-  })
+  }
+  const lapse = (uploadId: string) =>
+    Effect.suspend(() => {
+      const claim = claims.get(uploadId)
+      claims.delete(uploadId)
+      return claim?.release ?? Effect.void
+    })
+  return { a: yield* instance("A"), b: yield* instance("B"), lapse }
+})
 
-const meta = (file_name: string, file_size: number, extra: Record<string, unknown> = {}) => ({ type: "file_meta", file_name, file_size, ...extra })
-const chunk = (text: string) => ({ type: "file_chunk", chunk: Buffer.from(text).toString("base64") })
-const events = Effect.flatMap(MemoryUploadEvents.RecordedEvents, (recorded) => recorded.all)
-
-describe("upload events", () => {
+layerPerTest(sessionLayer(settings))("upload events", (it) => {
   it.effect("a completed upload emits upload.completed with the upload's details", () =>
     Effect.gen(function*() {
       const s = yield* openSession({ identity: "alice" })
@@ -65,20 +113,20 @@ describe("upload events", () => {
         stored_name: "notes.txt",
         size: 11,
         extension: "txt",
-        sha256: createHash("sha256").update("hello world").digest("hex"),
-        client_address: "192.0.2.7",
+        sha256: sha256("hello world"),
+        client_address: CLIENT_ADDRESS,
         identity: "alice",
         started_at: new Date(0).toISOString(),
         occurred_at: new Date(0).toISOString()
       })
       expect(event?.id).toMatch(/^[0-9a-f-]{36}$/)
       expect(event).not.toHaveProperty("reason")
-    }).pipe(withSession))
+    }))
 
   it.effect("cancel emits upload.cancelled (reason cancelled); a new file_meta mid-upload emits it with reason replaced", () =>
     Effect.gen(function*() {
       const s = yield* openSession()
-      yield* s.receive(meta("a.txt", 10), chunk("abc"), { type: "cancel" })
+      yield* s.receive(meta("a.txt", 10), chunk("abc"), cancel)
       yield* s.receive(meta("b.txt", 10), chunk("abc"), meta("c.txt", 1))
       const all = yield* events
       expect(all.map((e) => [e.type, e.file_name, e.reason])).toEqual([
@@ -86,7 +134,7 @@ describe("upload events", () => {
         ["upload.cancelled", "b.txt", "replaced"]
       ])
       expect(all.every((e) => e.identity === undefined && !("identity" in e))).toBe(true)
-    }).pipe(withSession))
+    }))
 
   it.effect("overflow and checksum mismatch emit upload.failed with their reason; a refused file_meta emits nothing", () =>
     Effect.gen(function*() {
@@ -99,67 +147,91 @@ describe("upload events", () => {
         ["upload.failed", "a.txt", "overflow"],
         ["upload.failed", "b.txt", "checksum"]
       ])
-    }).pipe(withSession))
+    }))
 
-  const storeFailing = (where: "append" | "commit") =>
-    Layer.effect(FileStore, Effect.map(FileStore, (store) => ({
-      ...store,
-      begin: (id: string) =>
-        Effect.map(store.begin(id), (partial) => ({
-          ...partial,
-          append: (bytes: Uint8Array) =>
-            where === "append" ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO") })) : partial.append(bytes),
-          commit: (...args: Parameters<typeof partial.commit>) =>
-            where === "commit" ? Effect.fail(new FileStoreError({ reason: "Commit", cause: new Error("EIO") })) : partial.commit(...args)
-        }))
-    }))).pipe(Layer.provideMerge(memoryStore))
-  const withStoreFailing = (where: "append" | "commit") =>
-    Effect.provide(Layer.provideMerge(
-      UploadSession.layer(settings),
-      Layer.mergeAll(storeFailing(where), memoryLimiter, MemoryConcurrencyLimiter.layerMemory, MemoryUploadRegistry.layerMemory, MemoryUploadEvents.layerMemory)
-    ))
+  layerPerTest(sessionLayer(settings, { store: storeFailing("commit", new Error("EIO")) }))((it) => {
+    it.effect("a failed commit emits upload.failed with reason storage", () =>
+      Effect.gen(function*() {
+        const s = yield* openSession()
+        yield* s.receive(meta("a.txt", 2), chunk("ab"))
+        expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.failed", "storage"]])
+      }))
+  })
 
-  it.effect("a failed commit emits upload.failed with reason storage", () =>
-    Effect.gen(function*() {
-      const s = yield* openSession()
-      yield* s.receive(meta("a.txt", 2), chunk("ab"))
-      expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.failed", "storage"]])
-    }).pipe(withStoreFailing("commit")))
-
-  it.effect("a store that cannot be written suspends the upload: no event, it has not ended", () =>
-    Effect.gen(function*() {
-      const s = yield* openSession()
-      yield* s.receive(meta("a.txt", 4), chunk("ab"))
-      expect(yield* events).toEqual([])
-    }).pipe(withStoreFailing("append")))
+  layerPerTest(sessionLayer(settings, { store: storeFailing("append", new Error("EIO")) }))((it) => {
+    it.effect("a store that cannot be written suspends the upload: no event, it has not ended", () =>
+      Effect.gen(function*() {
+        const s = yield* openSession()
+        yield* s.receive(meta("a.txt", 4), chunk("ab"))
+        expect(yield* events).toEqual([])
+      }))
+  })
 
   it.effect("a dropped connection emits nothing (the upload is kept for a resume); the resumed upload completes once", () =>
     Effect.gen(function*() {
       const first = yield* openSession()
       yield* first.receive(meta("a.txt", 6), chunk("abc"))
       const uploadId = yield* first.uploadId
-      yield* Scope.close(first.scope, Exit.void)
+      yield* first.end
       expect(yield* events).toEqual([])
       const second = yield* openSession()
       yield* second.receive(meta("a.txt", 6, { upload_id: uploadId }), chunk("def"))
       expect((yield* events).map((e) => [e.type, e.upload_id])).toEqual([["upload.completed", uploadId]])
-    }).pipe(withSession))
+    }))
+
+  it.effect("a takeover: the connection that lost its claim emits nothing (the upload lives on), the one that took it over emits how it ended", () =>
+    Effect.gen(function*() {
+      const { a, b, lapse } = yield* twoInstances
+      const onA = yield* openOn(a, { clientAddress: "192.0.2.1" })
+      yield* onA.receive(meta("a.txt", 6), chunk("abc"))
+      const uploadId = yield* onA.uploadId
+      yield* lapse(uploadId)
+      const onB = yield* openOn(b, { clientAddress: "192.0.2.2" })
+      yield* onB.receive(meta("a.txt", 6, { upload_id: uploadId }))
+      expect(yield* onB.last).toMatchObject({ type: "meta_received", offset: 3 })
+
+      const refusedBefore = yield* failedUploads("refused")
+      yield* onA.receive(chunk("def"))
+      expect(yield* onA.last).toEqual({ type: "error", ...Refusals.takenOver() })
+      expect(yield* events).toEqual([])
+      expect(yield* failedUploads("refused")).toBe(refusedBefore)
+
+      // Both appended to the one file: it is never published, and the upload ends on B.
+      yield* onB.receive(chunk("def"))
+      expect(yield* onB.last).toEqual({ type: "error", message: Uploads.STORAGE_FAILED, code: "storage_failed" })
+      expect((yield* events).map((e) => [e.type, e.reason, e.upload_id, e.client_address])).toEqual([
+        ["upload.failed", "storage", uploadId, "192.0.2.2"]
+      ])
+      expect(HashMap.size(yield* committed)).toBe(0)
+    }))
 
   it.effect("the expiry sweep emits upload.expired with what the record knew", () =>
     Effect.gen(function*() {
       const s = yield* openSession()
       yield* s.receive(meta("idle.txt", 10), chunk("abc"))
       const uploadId = yield* s.uploadId
-      yield* Scope.close(s.scope, Exit.void)
+      yield* s.end
       yield* TestClock.adjust(Duration.hours(2))
       expect(yield* UploadExpiry.sweep(Duration.hours(1))).toBe(1)
       const [event] = yield* events
       expect(event).toMatchObject({ type: "upload.expired", upload_id: uploadId, file_name: "idle.txt", size: 10 })
       expect(event).not.toHaveProperty("client_address")
-    }).pipe(withSession))
+    }))
+
+  it.effect("a refused file_meta mid-upload ends the upload as replaced, in its event and in the metrics alike", () =>
+    Effect.gen(function*() {
+      const overflowsBefore = yield* failedUploads("overflow")
+      const s = yield* openSession()
+      yield* s.receive(meta("a.txt", 10), chunk("abc"), meta("x.exe", 1))
+      expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.cancelled", "replaced"]])
+      expect(yield* failedUploads("overflow")).toBe(overflowsBefore)
+    }))
 })
 
 describe("pre-upload hook", () => {
+  /** A session over the memory backends and `hook`. */
+  const withHook = (hook: Layer.Layer<PreUploadHook>) => Effect.provide(sessionOver(settings, Layer.merge(backends(), hook)))
+
   /** A hook that refuses names starting with "no" and records what it was asked. */
   const recordingHook = (asked: Ref.Ref<ReadonlyArray<UploadRequest>>) =>
     Layer.succeed(PreUploadHook, PreUploadHook.of({
@@ -176,18 +248,18 @@ describe("pre-upload hook", () => {
       yield* Effect.gen(function*() {
         const s = yield* openSession({ identity: "alice" })
         yield* s.receive(meta("no.txt", 3), chunk("abc"), meta("yes.txt", 3, { sha256: "a".repeat(64) }))
-        const sent = yield* Ref.get(s.sent)
+        const sent = yield* s.replies
         expect(sent.slice(0, 3)).toEqual([
           { type: "error", message: "Quota exceeded for alice", code: "upload_refused" },
           { type: "error", message: "No upload in progress: send file_meta first", code: "no_upload" },
           expect.objectContaining({ type: "meta_received" })
         ])
-        expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toHaveLength(1)
+        expect(yield* partialIds).toHaveLength(1)
         expect(yield* Ref.get(asked)).toEqual([
-          { fileName: "no.txt", size: 3, sha256: undefined, clientAddress: "192.0.2.7", identity: "alice" },
-          { fileName: "yes.txt", size: 3, sha256: "a".repeat(64), clientAddress: "192.0.2.7", identity: "alice" }
+          { fileName: "no.txt", size: 3, sha256: undefined, clientAddress: CLIENT_ADDRESS, identity: "alice" },
+          { fileName: "yes.txt", size: 3, sha256: "a".repeat(64), clientAddress: CLIENT_ADDRESS, identity: "alice" }
         ])
-      }).pipe((self) => withSession(self, recordingHook(asked)))
+      }).pipe(withHook(recordingHook(asked)))
     }))
 
   it.effect("a resume is asked again: refused, it keeps the upload for later; allowed, it continues; a refused file_meta mid-upload discards the upload in progress", () =>
@@ -206,24 +278,24 @@ describe("pre-upload hook", () => {
         const first = yield* openSession()
         yield* first.receive(meta("a.txt", 6), chunk("abc"))
         const uploadId = yield* first.uploadId
-        yield* Scope.close(first.scope, Exit.void)
+        yield* first.end
 
         yield* Ref.set(refuseAll, true)
         const refused = yield* openSession()
         yield* refused.receive(meta("a.txt", 6, { upload_id: uploadId }))
-        expect((yield* Ref.get(refused.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice", code: "upload_refused" })
-        expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([uploadId])
-        yield* Scope.close(refused.scope, Exit.void)
+        expect(yield* refused.last).toEqual({ type: "error", message: "Quota exceeded for alice", code: "upload_refused" })
+        expect(yield* partialIds).toEqual([uploadId])
+        yield* refused.end
 
         yield* Ref.set(refuseAll, false)
         const second = yield* openSession()
         yield* second.receive(meta("a.txt", 6, { upload_id: uploadId }))
-        expect((yield* Ref.get(second.sent)).at(-1)).toMatchObject({ type: "meta_received", offset: 3 })
+        expect(yield* second.last).toMatchObject({ type: "meta_received", offset: 3 })
         expect((yield* Ref.get(asked)).map((request) => request.fileName)).toEqual(["a.txt", "a.txt", "a.txt"])
         yield* second.receive(meta("no.txt", 3))
-        expect((yield* Ref.get(second.sent)).at(-1)).toEqual({ type: "error", message: "Quota exceeded for alice", code: "upload_refused" })
-        expect(yield* Effect.flatMap(MemoryFiles, (f) => f.partialIds)).toEqual([])
+        expect(yield* second.last).toEqual({ type: "error", message: "Quota exceeded for alice", code: "upload_refused" })
+        expect(yield* partialIds).toEqual([])
         expect((yield* events).map((e) => [e.type, e.reason])).toEqual([["upload.cancelled", "replaced"]])
-      }).pipe((self) => withSession(self, switchableHook))
+      }).pipe(withHook(switchableHook))
     }))
 })

@@ -13,24 +13,21 @@ import * as MemoryFileStore from "../../../src/adapters/memory/MemoryFileStore.j
 import * as MemoryUploadEvents from "../../../src/adapters/memory/MemoryUploadEvents.js"
 import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
 import { type LogLine, recordingLogger } from "../../support/logs.js"
+import { events, partialIds, storeWith } from "../support/session.js"
 
 const uploadId = "idle-upload-0000000000000"
 
 /** A memory store whose `remove` fails its first `failures` calls (as a file the filesystem will not delete). */
 const storeFailingRemoves = (failures: number) =>
-  Layer.effect(
-    FileStore,
-    Effect.gen(function*() {
-      const store = yield* FileStore
-      const left = yield* Ref.make(failures)
-      return FileStore.of({
+  storeWith((store) =>
+    Effect.map(Ref.make(failures), (left) =>
+      FileStore.of({
         ...store,
         remove: (id) =>
           Effect.flatMap(Ref.getAndUpdate(left, (n) => n - 1), (n) =>
             n > 0 ? Effect.fail(new FileStoreError({ reason: "Remove", cause: `EPERM: operation not permitted, unlink '.${id}.part'` })) : store.remove(id))
-      })
-    })
-  ).pipe(Layer.provideMerge(MemoryFileStore.layerMemory))
+      }))
+  )
 
 /** A memory registry whose `remove` fails its first `failures` calls; with `lists: false`, `list` finds nothing (as Redis's). */
 const registryFailingRemoves = (failures: number, options: { readonly lists?: boolean } = {}) =>
@@ -48,7 +45,6 @@ const registryFailingRemoves = (failures: number, options: { readonly lists?: bo
       })
     })
   )
-
 
 /**
  * Runs `body` with a suspended upload idle since time 0, the sweep in the
@@ -79,10 +75,7 @@ const withIdleUpload = <A, E>(
     )
   })
 
-const expiredEvents = Effect.map(
-  Effect.flatMap(MemoryUploadEvents.RecordedEvents, (recorded) => recorded.all),
-  (events) => events.filter((event) => event.type === "upload.expired")
-)
+const expiredEvents = Effect.map(events, (all) => all.filter((event) => event.type === "upload.expired"))
 
 const warnings = (lines: ReadonlyArray<LogLine>) => lines.filter((line) => line.level === "WARN")
 
@@ -95,14 +88,14 @@ describe("the expiry sweep when a removal fails", () => {
         yield* TestClock.adjust(Duration.minutes(1))
         expect(yield* expiredEvents).toEqual([])
         // Still held, and still resumable: nothing was removed yet.
-        expect(yield* Effect.flatMap(MemoryFileStore.MemoryFiles, (files) => files.partialIds)).toEqual([uploadId])
+        expect(yield* partialIds).toEqual([uploadId])
         expect((yield* Effect.flatMap(UploadRegistry, (registry) => registry.list)).map((record) => record.uploadId)).toEqual([uploadId])
 
         yield* TestClock.adjust(Duration.minutes(1))
         const [event, ...more] = yield* expiredEvents
         expect(more).toEqual([])
         expect(event).toMatchObject({ type: "upload.expired", upload_id: uploadId, file_name: "idle.txt", size: 10 })
-        expect(yield* Effect.flatMap(MemoryFileStore.MemoryFiles, (files) => files.partialIds)).toEqual([])
+        expect(yield* partialIds).toEqual([])
         expect(yield* Effect.flatMap(UploadRegistry, (registry) => registry.list)).toEqual([])
 
         yield* TestClock.adjust(Duration.minutes(10))
@@ -121,7 +114,7 @@ describe("the expiry sweep when a removal fails", () => {
       Effect.gen(function*() {
         yield* TestClock.adjust(Duration.minutes(61))
         expect(yield* expiredEvents).toEqual([])
-        expect(yield* Effect.flatMap(MemoryFileStore.MemoryFiles, (files) => files.partialIds)).toEqual([])
+        expect(yield* partialIds).toEqual([])
         yield* TestClock.adjust(Duration.minutes(1))
         yield* TestClock.adjust(Duration.minutes(10))
         const events = yield* expiredEvents
