@@ -25,10 +25,10 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Duplex } from "node:stream"
 import { WebSocket, WebSocketServer } from "ws"
-import { CLOSE_TRY_AGAIN_LATER } from "../../application/limits/ConnectionAdmission.js"
 import * as Metrics from "../../application/infrastructure/Metrics.js"
 import { Connections } from "../../application/session/Connections.js"
 import * as Messages from "../../domain/Messages.js"
+import { CLOSE_CODES, CLOSE_REASONS } from "../../domain/Refusals.js"
 import * as Authentication from "../http/Authentication.js"
 import * as OriginPolicy from "../http/OriginPolicy.js"
 import * as RefusalLog from "../http/RefusalLog.js"
@@ -42,9 +42,9 @@ import * as Inbox from "./Inbox.js"
 export const UPLOAD_PATHS: ReadonlySet<string> = new Set(["/ws/file-transfer/", "/ws/file-transfer"])
 
 /** WebSocket close code sent to clients when the server shuts down. */
-export const CLOSE_GOING_AWAY = 1001
+export const CLOSE_GOING_AWAY = CLOSE_CODES.goingAway
 /** WebSocket close code for a connection ended by a defect (a bug) that its session could not recover from. */
-export const CLOSE_INTERNAL_ERROR = 1011
+export const CLOSE_INTERNAL_ERROR = CLOSE_CODES.internalError
 
 export interface TransportSettings {
   readonly host: string
@@ -109,9 +109,9 @@ const serveSocket = (
     Effect.flatMap((inbox) => connections.serve({ connection, next: inbox.next })),
     Effect.catchTags({
       ConnectionRefused: ({ refusal }) =>
-        Effect.zipRight(connection.send(Messages.error(refusal)), connection.close(CLOSE_TRY_AGAIN_LATER, "Too many connections")),
+        Effect.zipRight(connection.send(Messages.error(refusal)), connection.close(CLOSE_CODES.tryAgainLater, CLOSE_REASONS.tryAgainLater)),
       ConnectionBroken: () =>
-        Effect.zipRight(connection.send(Messages.internalError), connection.close(CLOSE_INTERNAL_ERROR, "Internal server error"))
+        Effect.zipRight(connection.send(Messages.internalError), connection.close(CLOSE_CODES.internalError, CLOSE_REASONS.internalError))
     }),
     Effect.scoped,
     Effect.ensuring(Effect.sync(() => ws.readyState === WebSocket.OPEN && ws.close()))
@@ -144,7 +144,7 @@ const listen = (server: http.Server, host: string, port: number) =>
 const shutdown = (server: http.Server, wss: WebSocketServer, graceMillis: number) =>
   Effect.async<void>((resume) => {
     server.close(() => resume(Effect.void))
-    for (const client of wss.clients) client.close(CLOSE_GOING_AWAY, "Server shutting down")
+    for (const client of wss.clients) client.close(CLOSE_CODES.goingAway, CLOSE_REASONS.goingAway)
     server.closeIdleConnections()
     const timer = setTimeout(() => {
       for (const client of wss.clients) client.terminate()
