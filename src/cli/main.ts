@@ -15,10 +15,11 @@ import { parseArgs } from "node:util"
 import { ConnectionFailedError, HandshakeRefusedError, UploadCancelledError, UploadError, type UploadResult } from "../client/index.js"
 import { formatBytes } from "../client/Format.js"
 import { uploadFile } from "../client/node.js"
+import { UPLOAD_PATH } from "../domain/UploadPath.js"
 import * as ProgressLine from "./ProgressLine.js"
 import * as ResumeState from "./ResumeState.js"
 
-const DEFAULT_URL = "ws://127.0.0.1:8000/ws/file-transfer/"
+const DEFAULT_URL = `ws://127.0.0.1:8000${UPLOAD_PATH}`
 
 const USAGE = `Usage:
   file-receiver upload FILE... [options]   send files to a file-receiver server

@@ -11,9 +11,9 @@
  * path that is not its `upload_path` is the 404; a server that answers but
  * refused the handshake twice in a row is taken for the 403.
  */
+import { UPLOAD_PATH } from "../domain/UploadPath.js"
 import { HandshakeRefusedError } from "./Errors.js"
 
-const UPLOAD_PATH = "/ws/file-transfer/"
 const CONFIG_TIMEOUT_MS = 5000
 
 /** The error for a status no retry heals, or undefined for one worth retrying. */

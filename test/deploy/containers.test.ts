@@ -10,7 +10,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { ConfigProvider, Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { AppConfig, LogFormatConfig } from "../../src/adapters/config/AppConfig.js"
+import { AppConfig } from "../../src/adapters/config/AppConfig.js"
+import { LogFormatConfig, LogLevelConfig } from "../../src/adapters/config/LogConfig.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const hasCompose = spawnSync("docker-compose", ["version"], { stdio: "ignore" }).status === 0
@@ -161,7 +162,7 @@ describe(".env.example", () => {
   it("shows the app's defaults: uncommented, it configures the app as an empty environment does", () => {
     const load = (values: ReadonlyArray<readonly [string, string]>) =>
       Effect.runSync(
-        Effect.all([AppConfig, LogFormatConfig]).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(values))))
+        Effect.all([AppConfig, LogFormatConfig, LogLevelConfig]).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(values))))
       )
     expect(load(entries)).toEqual(load([]))
   })

@@ -123,6 +123,13 @@ describe("the server process", () => {
     expect(output).toContain("lots")
   })
 
+  it("refuses to start when AUTH_TOKENS_FILE cannot be read, in one line naming the variable and the file", async () => {
+    const file = path.join(await tempDir(), "missing-tokens")
+    const { code, output } = await run({ FILE_SAVE_DIRECTORY: await tempDir(), AUTH_TOKENS_FILE: file }).exited
+    expect(code).toBe(1)
+    expect(output.trim().split("\n")).toEqual([expect.stringContaining(`start-up failed: AUTH_TOKENS_FILE: cannot read ${file}: ENOENT`)])
+  })
+
   it("refuses to start when FILE_SAVE_DIRECTORY is a file, in one line naming the directory", async () => {
     const file = path.join(await tempDir(), "not-a-directory")
     await fs.writeFile(file, "")

@@ -6,6 +6,7 @@
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Redacted } from "effect"
 import S3rver from "s3rver"
 import type { S3Settings } from "../../src/adapters/s3/S3Bucket.js"
 
@@ -39,7 +40,10 @@ export const startS3rver = async (bucket = "file-receiver-test"): Promise<Runnin
       prefix,
       forcePathStyle: true,
       partSize,
-      credentials: S3RVER_CREDENTIALS
+      credentials: {
+        accessKeyId: Redacted.make(S3RVER_CREDENTIALS.accessKeyId),
+        secretAccessKey: Redacted.make(S3RVER_CREDENTIALS.secretAccessKey)
+      }
     }),
     env: (prefix) => ({
       STORAGE: "s3",

@@ -59,3 +59,29 @@ export const booleanFlag = (name: string, fallback: boolean): Config.Config<bool
 /** An optional secret; empty counts as unset. */
 export const optionalSecret = (name: string): Config.Config<Option.Option<Redacted.Redacted<string>>> =>
   Config.option(Config.redacted(name)).pipe(Config.map(Option.filter((secret) => Redacted.value(secret) !== "")))
+
+/** A string variable that must not be blank, trimmed; `fallback` when unset. */
+export const nonBlank = (name: string, fallback: string, expectation: string): Config.Config<string> =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((text) => (text.trim() === "" ? invalid(name, expectation, text) : Either.right(text.trim())))
+  )
+
+/** An on/off switch, in any case. */
+export const onOff = (name: string, fallback: "on" | "off"): Config.Config<boolean> =>
+  oneOf(name, ["on", "off"], fallback).pipe(Config.map((choice) => choice === "on"))
+
+/** An optional string, trimmed; empty counts as unset. */
+export const optionalString = (name: string): Config.Config<Option.Option<string>> =>
+  Config.option(Config.string(name)).pipe(
+    Config.map(Option.filter((text) => text.trim() !== "")),
+    Config.map(Option.map((text) => text.trim()))
+  )
+
+/** A number where 0 turns the thing off: None then. */
+export const offAtZero = (config: Config.Config<number>): Config.Config<Option.Option<number>> =>
+  Config.map(config, (value) => (value === 0 ? Option.none() : Option.some(value)))
+
+/** `{ [key]: value }` for Some, `{}` for None: spread into settings whose optional field means "off" when absent. */
+export const ifSome = <const K extends string, A>(key: K, value: Option.Option<A>): { readonly [P in K]?: NoInfer<A> } =>
+  Option.match(value, { onNone: () => ({}), onSome: (present) => ({ [key]: present }) as { readonly [P in K]: A } })

@@ -1,10 +1,15 @@
 /**
  * Settings of upload events and the pre-upload hook (WEBHOOK_*, EVENTS_*,
- * PRE_UPLOAD_HOOK_*), read with effect's Config. An empty URL means unset. A
- * bad value fails with a ConfigError naming the variable and the value.
+ * PRE_UPLOAD_HOOK_*), read with effect's Config and decoded into each
+ * receiver's settings. An empty URL means unset. A bad value fails with a
+ * ConfigError naming the variable and the value.
  */
-import { Config, ConfigError, Either, Option, Redacted } from "effect"
+import { Config, ConfigError, Data, Duration, Either, Option } from "effect"
+import type { StreamSettings } from "../redis/RedisEventStream.js"
+import type { HookSettings } from "../webhook/HttpPreUploadHook.js"
+import type { WebhookSettings } from "../webhook/WebhookUploadEvents.js"
 import { booleanFlag, integerBetween, invalid, optionalSecret } from "./ConfigValues.js"
+import type { RedisSettings } from "./RedisConfig.js"
 
 /** An optional http(s) URL; empty counts as unset. */
 const optionalUrl = (name: string): Config.Config<Option.Option<string>> =>
@@ -22,29 +27,22 @@ const optionalUrl = (name: string): Config.Config<Option.Option<string>> =>
     })
   )
 
-export interface WebhookConfig {
-  readonly url: string
-  readonly secret: Redacted.Redacted<string>
-  readonly maxAttempts: number
-  readonly timeoutSeconds: number
-  readonly retryBaseMillis: number
-  readonly queueSize: number
-}
+/** Where webhook deliveries wait: in Redis with REDIS_URL, else in a journal file in the save directory. */
+export type Deliveries = Data.TaggedEnum<{
+  journal: { readonly directory: string }
+  redis: { readonly redis: RedisSettings }
+}>
+export const Deliveries = Data.taggedEnum<Deliveries>()
 
 export interface EventsConfig {
-  readonly webhook: Option.Option<WebhookConfig>
-  /** The Redis stream events are XADDed to (needs REDIS_URL). */
-  readonly stream: Option.Option<{ readonly name: string; readonly maxLength: number }>
-  readonly preUploadHook: Option.Option<{
-    readonly url: string
-    /** WEBHOOK_SECRET: hook requests are signed when it is set. */
-    readonly secret: Option.Option<Redacted.Redacted<string>>
-    readonly timeoutSeconds: number
-    readonly failOpen: boolean
-  }>
+  readonly webhook: Option.Option<{ readonly settings: WebhookSettings; readonly deliveries: Deliveries }>
+  /** The Redis stream events are XADDed to. */
+  readonly stream: Option.Option<{ readonly settings: StreamSettings; readonly redis: RedisSettings }>
+  readonly preUploadHook: Option.Option<HookSettings>
 }
 
-const Settings = Config.all({
+/** The variables as given; decoded by `decode`, which knows about Redis and the save directory. */
+export const EventsVariables = Config.all({
   webhookUrl: optionalUrl("WEBHOOK_URL"),
   webhookSecret: optionalSecret("WEBHOOK_SECRET"),
   maxAttempts: integerBetween("WEBHOOK_MAX_ATTEMPTS", 1, 100, 10),
@@ -53,36 +51,46 @@ const Settings = Config.all({
   queueSize: integerBetween("WEBHOOK_QUEUE_SIZE", 1, 1_000_000, 1000),
   stream: Config.option(Config.string("EVENTS_STREAM")).pipe(Config.map(Option.filter((name) => name.trim() !== ""))),
   streamMaxLength: integerBetween("EVENTS_STREAM_MAXLEN", 1, 1_000_000_000, 10_000),
-  redisUrl: Config.option(Config.string("REDIS_URL")).pipe(Config.map(Option.filter((url) => url.trim() !== ""))),
   hookUrl: optionalUrl("PRE_UPLOAD_HOOK_URL"),
   hookTimeoutSeconds: integerBetween("PRE_UPLOAD_HOOK_TIMEOUT", 1, 300, 5, "seconds"),
   hookFailOpen: booleanFlag("PRE_UPLOAD_HOOK_FAIL_OPEN", false)
 })
 
-export const EventsConfig: Config.Config<EventsConfig> = Settings.pipe(
-  Config.mapOrFail((s): Either.Either<EventsConfig, ConfigError.ConfigError> => {
-    if (Option.isSome(s.webhookUrl) && Option.isNone(s.webhookSecret)) {
-      return Either.left(ConfigError.InvalidData(["WEBHOOK_SECRET"], "expected a secret to sign webhook requests with (WEBHOOK_URL is set), got nothing"))
-    }
-    if (Option.isSome(s.stream) && Option.isNone(s.redisUrl)) {
-      return Either.left(ConfigError.InvalidData(["EVENTS_STREAM"], `expected REDIS_URL to be set for a Redis stream, got "${s.stream.value}"`))
-    }
-    return Either.right({
-      webhook: Option.map(Option.all({ url: s.webhookUrl, secret: s.webhookSecret }), ({ secret, url }) => ({
+export const decode = (
+  s: Config.Config.Success<typeof EventsVariables>,
+  context: { readonly redis: Option.Option<RedisSettings>; readonly directory: string }
+): Either.Either<EventsConfig, ConfigError.ConfigError> => {
+  if (Option.isSome(s.webhookUrl) && Option.isNone(s.webhookSecret)) {
+    return Either.left(ConfigError.InvalidData(["WEBHOOK_SECRET"], "expected a secret to sign webhook requests with (WEBHOOK_URL is set), got nothing"))
+  }
+  if (Option.isSome(s.stream) && Option.isNone(context.redis)) {
+    return Either.left(ConfigError.InvalidData(["EVENTS_STREAM"], `expected REDIS_URL to be set for a Redis stream, got "${s.stream.value}"`))
+  }
+  const deliveries = Option.match(context.redis, {
+    onNone: () => Deliveries.journal({ directory: context.directory }),
+    onSome: (redis) => Deliveries.redis({ redis })
+  })
+  return Either.right({
+    webhook: Option.map(Option.all({ url: s.webhookUrl, secret: s.webhookSecret }), ({ secret, url }) => ({
+      settings: {
         url,
         secret,
         maxAttempts: s.maxAttempts,
-        timeoutSeconds: s.timeoutSeconds,
-        retryBaseMillis: s.retryBaseMillis,
+        timeout: Duration.seconds(s.timeoutSeconds),
+        backoffBase: Duration.millis(s.retryBaseMillis),
         queueSize: s.queueSize
-      })),
-      stream: Option.map(s.stream, (name) => ({ name: name.trim(), maxLength: s.streamMaxLength })),
-      preUploadHook: Option.map(s.hookUrl, (url) => ({
-        url,
-        secret: s.webhookSecret,
-        timeoutSeconds: s.hookTimeoutSeconds,
-        failOpen: s.hookFailOpen
-      }))
-    })
+      },
+      deliveries
+    })),
+    stream: Option.map(Option.all({ name: s.stream, redis: context.redis }), ({ name, redis }) => ({
+      settings: { stream: name.trim(), maxLength: s.streamMaxLength },
+      redis
+    })),
+    preUploadHook: Option.map(s.hookUrl, (url) => ({
+      url,
+      secret: s.webhookSecret,
+      timeout: Duration.seconds(s.hookTimeoutSeconds),
+      failOpen: s.hookFailOpen
+    }))
   })
-)
+}

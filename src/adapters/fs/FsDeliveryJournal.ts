@@ -12,7 +12,8 @@
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { claimFrom, type Delivery, DeliveryStore, DeliveryStoreError, type Held } from "../../application/ports/DeliveryStore.js"
+import { type Delivery, DeliveryStore, DeliveryStoreError } from "../../application/ports/DeliveryStore.js"
+import { claimFrom, type Held } from "../shared/InProcessDeliveries.js"
 import { unlessMissing } from "./Publish.js"
 import { appendRegular, readRegular, replaceRegular } from "./RegularFile.js"
 

@@ -11,7 +11,7 @@ import { Clock, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/ports/UploadRegistry.js"
-import { makeClaims } from "../memory/MemoryUploadRegistry.js"
+import * as InProcessClaims from "../shared/InProcessClaims.js"
 import { inside, removeFile, unlessMissing } from "./Publish.js"
 import { readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
 
@@ -36,7 +36,7 @@ export const make = (directory: string, options: FsUploadRegistryOptions = { syn
     const root = path.resolve(directory)
     yield* Effect.tryPromise({ try: () => fs.mkdir(root, { recursive: true }), catch: unavailable })
     const sidecar = (uploadId: string) => inside(root, `.${uploadId}${SIDECAR_SUFFIX}`)
-    const { claim, holds } = yield* makeClaims
+    const { claim, holds } = yield* InProcessClaims.make
 
     /** Writes the record of `record.uploadId` whole, in place of any earlier one (a rename). */
     const write = (record: UploadRecord, sync = false) =>

@@ -6,6 +6,7 @@
  * secret.
  */
 import { Context } from "effect"
+import { UPLOAD_PATH } from "../../domain/UploadPath.js"
 
 export class PublicConfig extends Context.Tag("file-receiver/PublicConfig")<PublicConfig, {
   readonly maxFileBytes: number
@@ -20,6 +21,6 @@ export const toJson = (limits: typeof PublicConfig.Service) => ({
   max_file_bytes: limits.maxFileBytes,
   max_chunk_bytes: limits.maxChunkBytes,
   allowed_extensions: limits.allowedExtensions,
-  upload_path: "/ws/file-transfer/",
+  upload_path: UPLOAD_PATH,
   auth_required: limits.authRequired
 })

@@ -20,6 +20,7 @@ import {
   S3Client,
   UploadPartCommand
 } from "@aws-sdk/client-s3"
+import { Redacted } from "effect"
 import type { Readable } from "node:stream"
 import type { UploadedPart } from "./PartWriter.js"
 
@@ -35,8 +36,21 @@ export interface S3Settings {
   /** Bytes per multipart part (at least 5 MiB, S3's minimum). */
   readonly partSize: number
   /** Explicit credentials; unset: the SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles). */
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string } | undefined
+  readonly credentials?: S3Credentials | undefined
 }
+
+/** Secrets, revealed only to the SDK's client. */
+export interface S3Credentials {
+  readonly accessKeyId: Redacted.Redacted<string>
+  readonly secretAccessKey: Redacted.Redacted<string>
+  readonly sessionToken?: Redacted.Redacted<string> | undefined
+}
+
+const revealed = (credentials: S3Credentials) => ({
+  accessKeyId: Redacted.value(credentials.accessKeyId),
+  secretAccessKey: Redacted.value(credentials.secretAccessKey),
+  ...(credentials.sessionToken === undefined ? {} : { sessionToken: Redacted.value(credentials.sessionToken) })
+})
 
 /** S3's smallest part (except the last one). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024
@@ -72,7 +86,7 @@ export const make = (settings: S3Settings) => {
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-    ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
+    ...(settings.credentials === undefined ? {} : { credentials: revealed(settings.credentials) }),
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     // A server that stops answering fails the request (and the upload) instead of holding it forever.

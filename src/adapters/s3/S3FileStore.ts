@@ -10,14 +10,15 @@
  * - `.partial/<upload id>.json`: when that upload last received bytes.
  *
  * While a connection writes, its bytes stream into a multipart upload on the
- * `.partial/` key (see PartWriter: bounded memory, backpressure). A file
+ * `.partial/` key (see S3Staging; PartWriter: bounded memory, backpressure). A file
  * smaller than one part is never a multipart upload: commit writes it with
  * one PutObject. On commit a multipart upload is completed and copied
  * server-side under the free name (S3 has no rename, and the name can only be
  * chosen safely at the end). On suspend it is completed as the `.partial/`
  * object; a resume streams that object back once, into the client's digest
  * and into a new multipart upload (S3 cannot append to an object, and
- * s3rver has no UploadPartCopy).
+ * s3rver has no UploadPartCopy). A suspend that fails once parts have gone
+ * out leaves them to S3Stranded, which completes them at the next resume.
  *
  * Never publishing twice: each published object carries the upload's log
  * reference as metadata, so a commit after a crash that came between
@@ -37,12 +38,11 @@ import * as FileName from "../../domain/FileName.js"
 import * as PartWriter from "./PartWriter.js"
 import * as S3Bucket from "./S3Bucket.js"
 import * as S3Publish from "./S3Publish.js"
+import * as S3Staging from "./S3Staging.js"
+import { dataKey } from "./S3Staging.js"
+import * as S3Stranded from "./S3Stranded.js"
 
-export const PARTIAL_FOLDER = ".partial/"
-const TOUCH_SUFFIX = ".json"
-
-const dataKey = (uploadId: string) => `${PARTIAL_FOLDER}${uploadId}`
-const touchKey = (uploadId: string) => `${PARTIAL_FOLDER}${uploadId}${TOUCH_SUFFIX}`
+export { PARTIAL_FOLDER } from "./S3Staging.js"
 
 /** The bucket the store writes to; its layer owns the client. */
 export class S3Storage extends Context.Tag("file-receiver/S3Storage")<S3Storage, S3Bucket.S3Bucket>() {}
@@ -60,29 +60,13 @@ export const make = Effect.gen(function*() {
   const partSize = bucket.settings.partSize
   /** Uploads open in this process, with when they last received bytes. */
   const open = new Map<string, number>()
-  /**
-   * Suspended uploads whose bytes S3 holds only as the parts of an unfinished
-   * multipart upload (the bucket failed before it could be completed), with
-   * when they last received bytes: a resume here completes them first.
-   */
-  const stranded = new Map<string, { readonly parts: PartWriter.Stranded | undefined; readonly multipartId: string | undefined; readonly touchedAt: number }>()
-  let abortUnsupported = false
 
-  const logFailure = (uploadId: string, what: string) => (cause: unknown) =>
+  const logFailure: S3Stranded.LogFailure = (uploadId, what) => (cause) =>
     Effect.logWarning(`could not ${what} a partial upload on S3`).pipe(Effect.annotateLogs(annotations(uploadId, cause)))
 
   const publish = S3Publish.make(bucket)
-
-  const removeStaged = (uploadId: string) => Promise.all([bucket.remove(dataKey(uploadId)), bucket.remove(touchKey(uploadId))])
-
-  const abort = (uploadId: string, multipartId: string | undefined): Effect.Effect<void> =>
-    multipartId === undefined || abortUnsupported ? Effect.void : Effect.tryPromise(() => bucket.abortMultipart(dataKey(uploadId), multipartId)).pipe(
-      Effect.catchAll((error) => {
-        if (!S3Bucket.isUnsupported(error.cause)) return logFailure(uploadId, "abort")(error.cause)
-        abortUnsupported = true
-        return Effect.logWarning("this S3 server does not support AbortMultipartUpload: parts of abandoned uploads stay until a lifecycle rule removes them")
-      })
-    )
+  const stranded = S3Stranded.make(bucket, logFailure)
+  const removeStaged = (uploadId: string) => S3Staging.remove(bucket, uploadId)
 
   /**
    * One open upload. `resumedFrom` is the size of the `.partial/` object it
@@ -125,7 +109,7 @@ export const make = Effect.gen(function*() {
     const whenOpen = <A, E>(effect: Effect.Effect<A, E>, otherwise: Effect.Effect<A, E>) =>
       Effect.flatMap(close, (wasOpen) => (wasOpen ? effect : otherwise))
     const destroy = Effect.promise(() => writer.destroy()).pipe(
-      Effect.flatMap((multipartId) => abort(uploadId, multipartId)),
+      Effect.flatMap((multipartId) => stranded.abort(uploadId, multipartId)),
       Effect.zipRight(Effect.tryPromise(() => removeStaged(uploadId)).pipe(Effect.catchAll((error) => logFailure(uploadId, "remove")(error.cause))))
     )
 
@@ -183,20 +167,10 @@ export const make = Effect.gen(function*() {
           const finished = await writer.finish()
           if (finished._tag === "Small") await bucket.put(dataKey(uploadId), finished.body)
           else await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-          await bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt }))
+          await S3Staging.writeTouchedAt(bucket, uploadId, touchedAt)
         }).pipe(
           Effect.catchAll((error) =>
-            Effect.zipRight(
-              logFailure(uploadId, "keep")(error.cause),
-              Effect.flatMap(Effect.promise(() => writer.destroy()), (multipartId) => {
-                // The parts already uploaded are S3's: kept, they make the upload resumable from their end. A new
-                // upload with none is kept too (empty), so that it is resumed from 0 rather than unknown.
-                const parts = writer.uploaded()
-                const useful = parts !== undefined && parts.bytes > (resumedFrom ?? 0)
-                if (!useful && resumedFrom !== undefined) return abort(uploadId, multipartId)
-                return Effect.sync(() => void stranded.set(uploadId, { parts: useful ? parts : undefined, multipartId, touchedAt }))
-              })
-            )
+            Effect.zipRight(logFailure(uploadId, "keep")(error.cause), stranded.keep(uploadId, writer, resumedFrom, touchedAt))
           )
         )),
       Effect.void
@@ -219,35 +193,8 @@ export const make = Effect.gen(function*() {
         catch: failWith("Open")
       }))
 
-  /**
-   * Makes what a failed suspend left of `uploadId` its `.partial/` object: its
-   * uploaded parts, or an empty object when it had none (the multipart upload
-   * is then aborted).
-   */
-  const completeStranded = (uploadId: string) =>
-    Effect.suspend(() => {
-      const left = stranded.get(uploadId)
-      if (left === undefined) return Effect.void
-      return Effect.tryPromise({
-        try: () =>
-          left.parts === undefined
-            ? bucket.put(dataKey(uploadId), Buffer.alloc(0))
-            : bucket.completeMultipart(dataKey(uploadId), left.parts.uploadId, left.parts.parts),
-        catch: failWith("Open")
-      }).pipe(
-        // Completed once: a multipart upload cannot be completed again.
-        Effect.tap(() => Effect.sync(() => stranded.delete(uploadId))),
-        Effect.tap(() => (left.parts === undefined ? abort(uploadId, left.multipartId) : Effect.void)),
-        Effect.tap(() =>
-          Effect.tryPromise(() => bucket.put(touchKey(uploadId), JSON.stringify({ touchedAt: left.touchedAt }))).pipe(
-            Effect.catchAll((error) => logFailure(uploadId, "record when it was last written, for")(error.cause))
-          )
-        )
-      )
-    })
-
   const resume = (uploadId: string) =>
-    open.has(uploadId) ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" })) : completeStranded(uploadId).pipe(
+    open.has(uploadId) ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" })) : stranded.complete(uploadId).pipe(
       Effect.zipRight(Effect.tryPromise({ try: () => bucket.size(dataKey(uploadId)), catch: failWith("Open") })),
       Effect.flatMap((held) =>
         held === undefined
@@ -267,20 +214,14 @@ export const make = Effect.gen(function*() {
     )
 
   const touchedAt = (uploadId: string, lastModified: number) =>
-    Effect.tryPromise(async () => {
-      const body = await bucket.read(touchKey(uploadId))
-      if (body === undefined) return lastModified
-      const text = Buffer.concat(await collect(body as AsyncIterable<Buffer>)).toString()
-      const stored = (JSON.parse(text) as { touchedAt?: unknown }).touchedAt
-      return typeof stored === "number" ? stored : lastModified
-    }).pipe(Effect.orElseSucceed(() => lastModified))
+    Effect.tryPromise(() => S3Staging.readTouchedAt(bucket, uploadId, lastModified)).pipe(Effect.orElseSucceed(() => lastModified))
 
-  const partials = Effect.tryPromise({ try: () => bucket.list(PARTIAL_FOLDER), catch: failWith("Open") }).pipe(
+  const partials = Effect.tryPromise({ try: () => bucket.list(S3Staging.PARTIAL_FOLDER), catch: failWith("Open") }).pipe(
     Effect.flatMap((objects) =>
       Effect.forEach(
-        objects.filter((object) => !object.key.endsWith(TOUCH_SUFFIX)),
+        objects.filter((object) => !object.key.endsWith(S3Staging.TOUCH_SUFFIX)),
         (object) => {
-          const uploadId = object.key.slice(PARTIAL_FOLDER.length)
+          const uploadId = object.key.slice(S3Staging.PARTIAL_FOLDER.length)
           return Effect.map(touchedAt(uploadId, object.lastModified), (at): StoredPartial => ({ uploadId, touchedAt: at }))
         },
         { concurrency: 8 }
@@ -289,26 +230,16 @@ export const make = Effect.gen(function*() {
     Effect.map((stored) => {
       const byId = new Map(stored.map((partial) => [partial.uploadId, partial.touchedAt]))
       for (const [uploadId, at] of open) byId.set(uploadId, Math.max(at, byId.get(uploadId) ?? 0))
-      for (const [uploadId, left] of stranded) byId.set(uploadId, Math.max(left.touchedAt, byId.get(uploadId) ?? 0))
+      for (const [uploadId, at] of stranded.touched()) byId.set(uploadId, Math.max(at, byId.get(uploadId) ?? 0))
       return Array.from(byId, ([uploadId, at]): StoredPartial => ({ uploadId, touchedAt: at }))
     })
   )
 
   const remove = (uploadId: string) =>
-    Effect.suspend(() => {
-      const left = stranded.get(uploadId)
-      stranded.delete(uploadId)
-      return left === undefined ? Effect.void : abort(uploadId, left.multipartId)
-    }).pipe(Effect.zipRight(Effect.tryPromise({ try: () => removeStaged(uploadId), catch: failWith("Remove") })))
+    stranded.drop(uploadId).pipe(Effect.zipRight(Effect.tryPromise({ try: () => removeStaged(uploadId), catch: failWith("Remove") })))
 
   return FileStore.of({ begin, resume, partials, remove })
 })
-
-const collect = async (body: AsyncIterable<Buffer>): Promise<Array<Buffer>> => {
-  const chunks: Array<Buffer> = []
-  for await (const chunk of body) chunks.push(chunk)
-  return chunks
-}
 
 /** The bucket's client, destroyed with the layer. Fails at start-up when the bucket does not answer. */
 export const layerBucket = (settings: S3Bucket.S3Settings): Layer.Layer<S3Storage, FileStoreError> =>

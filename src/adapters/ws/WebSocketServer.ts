@@ -29,6 +29,7 @@ import * as Metrics from "../../application/infrastructure/Metrics.js"
 import { Connections } from "../../application/session/Connections.js"
 import * as Messages from "../../domain/Messages.js"
 import { CLOSE_CODES, CLOSE_REASONS } from "../../domain/Refusals.js"
+import { UPLOAD_PATH } from "../../domain/UploadPath.js"
 import * as Authentication from "../http/Authentication.js"
 import * as OriginPolicy from "../http/OriginPolicy.js"
 import * as RefusalLog from "../http/RefusalLog.js"
@@ -39,7 +40,7 @@ import * as HttpApp from "../http/HttpApp.js"
 import type { PublicConfig } from "../http/PublicConfig.js"
 import * as Inbox from "./Inbox.js"
 
-export const UPLOAD_PATHS: ReadonlySet<string> = new Set(["/ws/file-transfer/", "/ws/file-transfer"])
+export const UPLOAD_PATHS: ReadonlySet<string> = new Set([UPLOAD_PATH, UPLOAD_PATH.slice(0, -1)])
 
 /** WebSocket close code sent to clients when the server shuts down. */
 export const CLOSE_GOING_AWAY = CLOSE_CODES.goingAway
@@ -253,7 +254,7 @@ export const layer = (
           )
       )
       yield* Effect.logInfo(`listening on http://${settings.host}:${address.port}`).pipe(
-        Effect.annotateLogs({ uploadPath: "/ws/file-transfer/" })
+        Effect.annotateLogs({ uploadPath: UPLOAD_PATH })
       )
       return { host: settings.host, port: address.port }
     })

@@ -1,4 +1,5 @@
 /** The server's limits (`GET /config.json`) and the checks the page makes before sending a file. */
+import { UPLOAD_PATH } from "../../domain/UploadPath.js"
 import { extensionOf } from "../Format.js"
 
 const MiB = 1024 * 1024
@@ -21,7 +22,7 @@ export const fetchLimits = async (): Promise<Limits | undefined> => {
     return {
       maxFileBytes: Number(body["max_file_bytes"]),
       allowedExtensions: Array.isArray(body["allowed_extensions"]) ? body["allowed_extensions"].map(String) : [],
-      uploadPath: typeof body["upload_path"] === "string" ? body["upload_path"] : "/ws/file-transfer/"
+      uploadPath: typeof body["upload_path"] === "string" ? body["upload_path"] : UPLOAD_PATH
     }
   } catch {
     return undefined

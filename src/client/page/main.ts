@@ -9,6 +9,7 @@
  * `?token=` in the page's URL is passed on to the WebSocket handshake.
  */
 /// <reference lib="dom" />
+import { UPLOAD_PATH } from "../../domain/UploadPath.js"
 import { discardOnServer } from "../Discard.js"
 import { formatBytes } from "../Format.js"
 import type { WebSocketConstructor } from "../Socket.js"
@@ -58,7 +59,7 @@ const showLimits = (found: Limits | undefined) => {
 
 /** The WebSocket endpoint, which also keys the uploads remembered for a reload. */
 const socketUrl = () =>
-  `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${limits?.uploadPath ?? "/ws/file-transfer/"}`
+  `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${limits?.uploadPath ?? UPLOAD_PATH}`
 
 const refresh = () => {
   for (const item of items) if (!item.element.isConnected) items.delete(item)

@@ -3,8 +3,9 @@
  * accepted spellings, and a start-up error that names the variable and value.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, LogLevel, Option, Redacted } from "effect"
-import { AppConfig, formatConfigError, LogFormatConfig } from "../../../src/adapters/config/AppConfig.js"
+import { ConfigError, ConfigProvider, Duration, Effect, LogLevel, Option, Redacted } from "effect"
+import { AppConfig, formatConfigError } from "../../../src/adapters/config/AppConfig.js"
+import { LogFormatConfig, LogLevelConfig } from "../../../src/adapters/config/LogConfig.js"
 
 const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
   Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
@@ -21,8 +22,14 @@ const failure = (...entries: ReadonlyArray<readonly [string, string]>) =>
   read(...entries).pipe(
     Effect.flatMap(() => Effect.die(new Error(`the configuration loaded with ${JSON.stringify(entries)}`))),
     Effect.flip,
-    Effect.map(formatConfigError)
+    Effect.map((error) => (ConfigError.isConfigError(error) ? formatConfigError(error) : error.message))
   )
+
+/** The S3 settings of a configuration with STORAGE=s3. */
+const s3Settings = (config: AppConfig) => {
+  if (config.storage._tag !== "s3") throw new Error(`expected STORAGE=s3, got ${config.storage._tag}`)
+  return config.storage.settings
+}
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
@@ -34,20 +41,19 @@ describe("AppConfig", () => {
   it.effect("reads the documented defaults from an empty environment", () =>
     Effect.gen(function*() {
       const config = yield* read()
-      expect(config.host).toBe("127.0.0.1")
-      expect(config.port).toBe(8000)
-      expect(config.maxFileBytes).toBe(20971520)
-      expect(config.allowedExtensions).toEqual(["txt", "pdf", "png", "jpg", "jpeg", "gif"])
+      expect(config.transport.host).toBe("127.0.0.1")
+      expect(config.transport.port).toBe(8000)
+      expect(config.upload.maxFileBytes).toBe(20971520)
+      expect(config.upload.allowedExtensions).toEqual(["txt", "pdf", "png", "jpg", "jpeg", "gif"])
       expect(config.saveDirectory).toBe("uploaded_files")
-      expect(config.rateLimit).toEqual({ keyPrefix: "rate_limit", periodSeconds: 60, perPeriod: 1000 })
-      expect(Option.isNone(config.redisUrl)).toBe(true)
+      expect(config.session.rateLimit).toMatchObject({ limit: 1000, window: Duration.seconds(60) })
+      expect(Option.isNone(config.redis)).toBe(true)
     }))
 
   it.effect("defaults the log level to Info and the chunk limit to 1 MiB", () =>
     Effect.gen(function*() {
-      const config = yield* read()
-      expect(config.logLevel).toEqual(LogLevel.Info)
-      expect(config.maxChunkBytes).toBe(1048576)
+      expect(yield* LogLevelConfig.pipe(withEnv([]))).toEqual(LogLevel.Info)
+      expect((yield* read()).upload.maxChunkBytes).toBe(1048576)
     }))
 
   it.effect("reads each variable when it is set", () =>
@@ -55,63 +61,72 @@ describe("AppConfig", () => {
       const config = yield* read(
         ["HOST", "0.0.0.0"],
         ["PORT", "0"],
-        ["LOG_LEVEL", "Debug"],
         ["FILE_SAVE_DIRECTORY", "/tmp/up"],
         ["FILE_MAX_SIZE", "3"],
         ["MAX_CHUNK_BYTES", "4096"],
+        ["REDIS_URL", "redis://127.0.0.1:6379"],
+        ["REDIS_KEY_PREFIX", "fr"],
         ["RATE_LIMIT_KEY_PREFIX", "rl"],
         ["RATE_LIMIT_PERIOD", "10"],
-        ["RATE_LIMIT_PER_PERIOD", "5"]
+        ["RATE_LIMIT_PER_PERIOD", "5"],
+        ["SHUTDOWN_GRACE", "3"],
+        ["HEARTBEAT_INTERVAL", "7"],
+        ["UPLOAD_EXPIRY", "120"]
       )
-      expect(config.host).toBe("0.0.0.0")
-      expect(config.port).toBe(0)
-      expect(config.logLevel).toEqual(LogLevel.Debug)
+      expect(config.transport).toMatchObject({ host: "0.0.0.0", port: 0, closeGraceMillis: 3000, heartbeatMillis: 7000 })
+      expect(yield* LogLevelConfig.pipe(withEnv([["LOG_LEVEL", "Debug"]]))).toEqual(LogLevel.Debug)
       expect(config.saveDirectory).toBe("/tmp/up")
-      expect(config.maxFileBytes).toBe(3 * 1024 * 1024)
-      expect(config.maxChunkBytes).toBe(4096)
-      expect(config.rateLimit).toEqual({ keyPrefix: "rl", periodSeconds: 10, perPeriod: 5 })
+      expect(config.upload).toMatchObject({ maxFileBytes: 3 * 1024 * 1024, maxChunkBytes: 4096 })
+      expect(config.session.rateLimit).toMatchObject({ limit: 5, window: Duration.seconds(10) })
+      expect(Option.map(config.redis, ({ keyPrefix, rateLimitKeyPrefix }) => ({ keyPrefix, rateLimitKeyPrefix })))
+        .toEqual(Option.some({ keyPrefix: "fr", rateLimitKeyPrefix: "rl" }))
+      expect(config.uploadExpiry).toEqual(Duration.seconds(120))
+    }))
+
+  it.effect("sizes the largest frame accepted for a chunk of MAX_CHUNK_BYTES in base64 inside JSON", () =>
+    Effect.gen(function*() {
+      const { transport } = yield* read(["MAX_CHUNK_BYTES", "3000"])
+      expect(transport.maxPayload).toBe(4000 * 2 + 4096)
     }))
 
   it.effect("reads FILE_ALLOWED_EXTENSIONS as a comma list, lower-cased, dots and spaces dropped", () =>
     Effect.gen(function*() {
       const config = yield* read(["FILE_ALLOWED_EXTENSIONS", "TXT, .pdf"])
-      expect(config.allowedExtensions).toEqual(["txt", "pdf"])
+      expect(config.upload.allowedExtensions).toEqual(["txt", "pdf"])
     }))
 
   it.effect("reads FILE_ALLOWED_EXTENSIONS as a JSON list", () =>
     Effect.gen(function*() {
       const config = yield* read(["FILE_ALLOWED_EXTENSIONS", "[\"txt\", \"pdf\"]"])
-      expect(config.allowedExtensions).toEqual(["txt", "pdf"])
+      expect(config.upload.allowedExtensions).toEqual(["txt", "pdf"])
     }))
 
   it.effect("checks content and keeps 64 MiB free by default; CONTENT_CHECK=off and MIN_FREE_DISK_MB change that", () =>
     Effect.gen(function*() {
       const defaults = yield* read()
-      expect(defaults.contentCheck).toBe(true)
-      expect(defaults.minFreeDiskBytes).toBe(64 * 1024 * 1024)
+      expect(defaults.session.checks).toEqual({ contentCheck: true, minFreeBytes: 64 * 1024 * 1024 })
       const set = yield* read(["CONTENT_CHECK", "off"], ["MIN_FREE_DISK_MB", "0"])
-      expect(set.contentCheck).toBe(false)
-      expect(set.minFreeDiskBytes).toBe(0)
+      expect(set.session.checks).toEqual({ contentCheck: false, minFreeBytes: 0 })
     }))
 
   it.effect("treats an empty REDIS_URL as no Redis", () =>
     Effect.gen(function*() {
       const config = yield* read(["REDIS_URL", ""])
-      expect(Option.isNone(config.redisUrl)).toBe(true)
+      expect(Option.isNone(config.redis)).toBe(true)
     }))
 
   it.effect("reads a set REDIS_URL as a redacted secret", () =>
     Effect.gen(function*() {
       const config = yield* read(["REDIS_URL", "redis://:secret@localhost:6379"])
-      expect(Option.map(config.redisUrl, Redacted.value)).toEqual(Option.some("redis://:secret@localhost:6379"))
-      expect(String(config.redisUrl)).not.toContain("secret")
+      expect(Option.map(config.redis, ({ url }) => Redacted.value(url))).toEqual(Option.some("redis://:secret@localhost:6379"))
+      expect(String(Option.map(config.redis, ({ url }) => url))).not.toContain("secret")
     }))
 
   it.effect("reads LOG_LEVEL in any case, with warn and warning both meaning Warning", () =>
     Effect.gen(function*() {
       for (const [text, label] of [["warning", "WARN"], ["WARN", "WARN"], ["Debug", "DEBUG"], ["none", "OFF"]] as const) {
-        const config = yield* AppConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LOG_LEVEL", text]]))))
-        expect(config.logLevel.label).toBe(label)
+        const level = yield* LogLevelConfig.pipe(withEnv([["LOG_LEVEL", text]]))
+        expect(level.label).toBe(label)
       }
     }))
 
@@ -132,13 +147,18 @@ describe("AppConfig", () => {
     ["FILE_ALLOWED_EXTENSIONS", "txt,,pdf"],
     ["FILE_ALLOWED_EXTENSIONS", "[\"txt\", 5]"],
     ["FILE_ALLOWED_EXTENSIONS", "["],
-    ["LOG_LEVEL", "loud"],
     ["CONTENT_CHECK", "maybe"],
     ["SYNC_UPLOADS", "sometimes"],
     ["UPLOAD_REGISTRY", "disk"],
     ["MIN_FREE_DISK_MB", "-5"],
     ["STARTUP_TIMEOUT", "0"]
   ]
+
+  it.effect("refuses LOG_LEVEL=loud, listing the levels", () =>
+    Effect.gen(function*() {
+      expect(yield* LogLevelConfig.pipe(withEnv([["LOG_LEVEL", "loud"]]), Effect.flip, Effect.map(formatConfigError)))
+        .toBe(`LOG_LEVEL: expected all, trace, debug, info, warn, warning, error, fatal, none, got "loud"`)
+    }))
 
   for (const [name, value] of badValues) {
     it.effect(`refuses ${name}=${value} with a message naming the variable and the value`, () =>
@@ -164,17 +184,17 @@ describe("AppConfig", () => {
 
   it.effect("gives start-up 30 seconds by default (STARTUP_TIMEOUT)", () =>
     Effect.gen(function*() {
-      expect((yield* read()).startupTimeoutSeconds).toBe(30)
-      expect((yield* read(["STARTUP_TIMEOUT", "5"])).startupTimeoutSeconds).toBe(5)
+      expect((yield* read()).startupTimeout).toEqual(Duration.seconds(30))
+      expect((yield* read(["STARTUP_TIMEOUT", "5"])).startupTimeout).toEqual(Duration.seconds(5))
     }))
 
   it.effect("reads choices in any case and without surrounding blanks: STORAGE, UPLOAD_REGISTRY, CONTENT_CHECK, SYNC_UPLOADS, LOG_FORMAT, PRE_UPLOAD_HOOK_FAIL_OPEN", () =>
     Effect.gen(function*() {
-      expect((yield* read(["STORAGE", " S3 "], ["S3_BUCKET", "bkt"])).storage).toBe("s3")
-      expect((yield* read(["STORAGE", "Memory"])).storage).toBe("memory")
-      expect((yield* read(["UPLOAD_REGISTRY", "MEMORY"])).uploadRegistry).toBe("memory")
+      expect((yield* read(["STORAGE", " S3 "], ["S3_BUCKET", "bkt"])).storage._tag).toBe("s3")
+      expect((yield* read(["STORAGE", "Memory"])).storage._tag).toBe("memory")
+      expect((yield* read(["UPLOAD_REGISTRY", "MEMORY"])).registry._tag).toBe("memory")
       const switches = yield* read(["CONTENT_CHECK", "OFF"], ["SYNC_UPLOADS", " Off"])
-      expect([switches.contentCheck, switches.syncUploads]).toEqual([false, false])
+      expect([switches.session.checks.contentCheck, switches.storage]).toEqual([false, { _tag: "filesystem", directory: "uploaded_files", sync: false }])
       expect(yield* LogFormatConfig.pipe(withEnv([["LOG_FORMAT", "JSON"]]))).toBe("json")
       const hooked = yield* read(["PRE_UPLOAD_HOOK_URL", "http://hook.test/"], ["PRE_UPLOAD_HOOK_FAIL_OPEN", "TRUE"])
       expect(Option.map(hooked.events.preUploadHook, (hook) => hook.failOpen)).toEqual(Option.some(true))
@@ -191,15 +211,15 @@ describe("AppConfig", () => {
 
   it.effect("treats an empty UPLOAD_REGISTRY and empty AWS keys as unset (a compose file may pass them empty)", () =>
     Effect.gen(function*() {
-      expect((yield* read(["UPLOAD_REGISTRY", ""])).uploadRegistry).toBe("filesystem")
-      const s3 = Option.getOrThrow((yield* read(
+      expect((yield* read(["UPLOAD_REGISTRY", ""])).registry._tag).toBe("filesystem")
+      const s3 = s3Settings(yield* read(
         ["STORAGE", "s3"],
         ["S3_BUCKET", "bkt"],
         ["AWS_ACCESS_KEY_ID", ""],
         ["AWS_SECRET_ACCESS_KEY", ""],
         ["AWS_SESSION_TOKEN", ""]
-      )).s3)
-      expect(Option.isNone(s3.credentials)).toBe(true)
+      ))
+      expect(s3.credentials).toBeUndefined()
     }))
 
   it.effect("refuses an empty PORT instead of falling back to the default", () =>
@@ -214,28 +234,47 @@ describe("AppConfig", () => {
       expect(message.startsWith("FILE_ALLOWED_EXTENSIONS:"), message).toBe(true)
     }))
 
+  describe("UPLOAD_REGISTRY", () => {
+    it.effect("defaults to sidecar files in the save directory without Redis, and to Redis with REDIS_URL, records kept for UPLOAD_EXPIRY", () =>
+      Effect.gen(function*() {
+        expect((yield* read(["FILE_SAVE_DIRECTORY", "/srv/files"], ["SYNC_UPLOADS", "off"])).registry)
+          .toEqual({ _tag: "filesystem", directory: "/srv/files", sync: false })
+        const shared = yield* read(["REDIS_URL", "redis://127.0.0.1:6379"], ["UPLOAD_EXPIRY", "60"])
+        expect(shared.registry._tag).toBe("redis")
+        if (shared.registry._tag !== "redis") return
+        expect(shared.registry.expiry).toEqual(Duration.seconds(60))
+        // The registry uses the one Redis connection the configuration describes.
+        expect(Option.some(shared.registry.redis)).toEqual(shared.redis)
+        expect((yield* read(["REDIS_URL", "redis://127.0.0.1:6379"], ["UPLOAD_REGISTRY", "filesystem"])).registry._tag).toBe("filesystem")
+      }))
+
+    it.effect("refuses UPLOAD_REGISTRY=redis without REDIS_URL", () =>
+      Effect.gen(function*() {
+        expect(yield* failure(["UPLOAD_REGISTRY", "redis"])).toBe(`UPLOAD_REGISTRY: expected REDIS_URL to be set for "redis", got "redis"`)
+      }))
+  })
+
   describe("STORAGE", () => {
     const s3 = (...entries: ReadonlyArray<readonly [string, string]>) => read(["STORAGE", "s3"], ["S3_BUCKET", "uploads"], ...entries)
 
-    it.effect("defaults to the filesystem and ignores S3 settings unless STORAGE=s3", () =>
+    it.effect("defaults to the filesystem in FILE_SAVE_DIRECTORY, synced, and ignores S3 settings unless STORAGE=s3", () =>
       Effect.gen(function*() {
-        const config = yield* read(["S3_PART_SIZE", "not a number"])
-        expect(config.storage).toBe("filesystem")
-        expect(Option.isNone(config.s3)).toBe(true)
-        expect((yield* read(["STORAGE", "memory"])).storage).toBe("memory")
+        const config = yield* read(["S3_PART_SIZE", "not a number"], ["FILE_SAVE_DIRECTORY", "/srv/files"])
+        expect(config.storage).toEqual({ _tag: "filesystem", directory: "/srv/files", sync: true })
+        expect((yield* read(["STORAGE", "memory"])).storage).toEqual({ _tag: "memory" })
       }))
 
     it.effect("reads the S3 defaults: AWS's us-east-1, no endpoint, no prefix, virtual-hosted style, 8 MiB parts, the SDK's credential chain", () =>
       Effect.gen(function*() {
-        const config = Option.getOrThrow((yield* s3()).s3)
+        const config = s3Settings(yield* s3())
         expect(config).toMatchObject({ bucket: "uploads", region: "us-east-1", prefix: "", forcePathStyle: false, partSize: 8 * 1024 * 1024 })
-        expect(Option.isNone(config.endpoint)).toBe(true)
-        expect(Option.isNone(config.credentials)).toBe(true)
+        expect(config.endpoint).toBeUndefined()
+        expect(config.credentials).toBeUndefined()
       }))
 
     it.effect("reads every S3 setting, ending the prefix with a slash and keeping the keys redacted", () =>
       Effect.gen(function*() {
-        const config = Option.getOrThrow((yield* s3(
+        const config = s3Settings(yield* s3(
           ["S3_ENDPOINT", "http://minio:9000"],
           ["S3_REGION", "eu-west-3"],
           ["S3_PREFIX", "team/files"],
@@ -243,10 +282,10 @@ describe("AppConfig", () => {
           ["S3_PART_SIZE", "16777216"],
           ["AWS_ACCESS_KEY_ID", "minioadmin"],
           ["AWS_SECRET_ACCESS_KEY", "minio-secret"]
-        )).s3)
+        ))
         expect(config).toMatchObject({ region: "eu-west-3", prefix: "team/files/", forcePathStyle: true, partSize: 16777216 })
-        expect(Option.getOrThrow(config.endpoint)).toBe("http://minio:9000")
-        const keys = Option.getOrThrow(config.credentials)
+        expect(config.endpoint).toBe("http://minio:9000")
+        const keys = config.credentials!
         expect(Redacted.value(keys.secretAccessKey)).toBe("minio-secret")
         expect(String(keys.secretAccessKey)).not.toContain("minio-secret")
       }))

@@ -4,14 +4,14 @@
  * is documented in the README's configuration table.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Option, Redacted } from "effect"
+import { ConfigError, ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import { AppConfig, formatConfigError } from "../../../src/adapters/config/AppConfig.js"
 
 const read = (...entries: ReadonlyArray<readonly [string, string]>) =>
   Effect.map(AppConfig, (config) => config.events).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries))))
 const failure = (...entries: ReadonlyArray<readonly [string, string]>) =>
-  read(...entries).pipe(Effect.flip, Effect.map(formatConfigError))
+  read(...entries).pipe(Effect.flip, Effect.map((error) => (ConfigError.isConfigError(error) ? formatConfigError(error) : error.message)))
 
 const VARIABLES = [
   "WEBHOOK_URL",
@@ -46,20 +46,30 @@ describe("EventsConfig", () => {
         ["PRE_UPLOAD_HOOK_URL", "http://policy.internal/check"]
       )
       const webhook = Option.getOrThrow(events.webhook)
-      expect({ ...webhook, secret: Redacted.value(webhook.secret) }).toEqual({
+      expect({ ...webhook.settings, secret: Redacted.value(webhook.settings.secret) }).toEqual({
         url: "https://app.example/hooks/uploads",
         secret: "s3cret",
         maxAttempts: 10,
-        timeoutSeconds: 10,
-        retryBaseMillis: 1000,
+        timeout: Duration.seconds(10),
+        backoffBase: Duration.millis(1000),
         queueSize: 1000
       })
-      expect(events.stream).toEqual(Option.some({ name: "uploads", maxLength: 10_000 }))
+      // With REDIS_URL, deliveries wait in Redis, on the connection the configuration describes.
+      expect(webhook.deliveries._tag).toBe("redis")
+      const stream = Option.getOrThrow(events.stream)
+      expect(stream.settings).toEqual({ stream: "uploads", maxLength: 10_000 })
+      expect(Redacted.value(stream.redis.url)).toBe("redis://127.0.0.1:6379")
       const hook = Option.getOrThrow(events.preUploadHook)
       expect(hook.url).toBe("http://policy.internal/check")
-      expect(hook.timeoutSeconds).toBe(5)
+      expect(hook.timeout).toEqual(Duration.seconds(5))
       expect(hook.failOpen).toBe(false)
       expect(Option.map(hook.secret, Redacted.value)).toEqual(Option.some("s3cret"))
+    }))
+
+  it.effect("keeps webhook deliveries in a journal in the save directory without Redis", () =>
+    Effect.gen(function*() {
+      const events = yield* read(["WEBHOOK_URL", "https://app.example/"], ["WEBHOOK_SECRET", "s"], ["FILE_SAVE_DIRECTORY", "/srv/files"])
+      expect(Option.map(events.webhook, ({ deliveries }) => deliveries)).toEqual(Option.some({ _tag: "journal", directory: "/srv/files" }))
     }))
 
   it.effect("treats empty URLs as unset", () =>

@@ -19,7 +19,6 @@ const sidecarOf = (dir: string, id: string) => path.join(dir, `.${id}${FsUploadR
 /** A registry in a fresh temporary directory, for each test. */
 const harness = Layer.unwrapScoped(Effect.map(tempDirectory, (dir) => Layer.orDie(FsUploadRegistry.layer(path.join(dir, "uploads")))))
 
-// A bug in src/adapters/memory/MemoryUploadRegistry.ts (makeClaims, shared by this adapter): remove the entry once it is fixed.
 uploadRegistryContract("filesystem", harness)
 
 describe("FsUploadRegistry", () => {

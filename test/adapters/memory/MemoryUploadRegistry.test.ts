@@ -4,7 +4,6 @@ import { UploadRegistry } from "../../../src/application/ports/UploadRegistry.js
 import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
 import { freshUploadId, recordFor, uploadRegistryContract } from "../../contracts/UploadRegistry.contract.js"
 
-// A bug in src/adapters/memory/MemoryUploadRegistry.ts (makeClaims): remove the entry once it is fixed.
 uploadRegistryContract("memory", MemoryUploadRegistry.layerMemory)
 
 describe("MemoryUploadRegistry", () => {

@@ -1,14 +1,12 @@
-/** The DeliveryStore contract against the in-memory store and the journal file. */
+/** The DeliveryStore contract against the journal file, and the journal after a crash or a planted link. */
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as FsDeliveryJournal from "../../../src/adapters/fs/FsDeliveryJournal.js"
-import { type Delivery, DeliveryStore, layerMemory } from "../../../src/application/ports/DeliveryStore.js"
+import { type Delivery, DeliveryStore } from "../../../src/application/ports/DeliveryStore.js"
 import { deliveryStoreContract } from "../../contracts/DeliveryStore.contract.js"
-
-deliveryStoreContract("memory", layerMemory)
 
 // One journal directory per test run; each test builds the layer afresh, so each reopens the file.
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), "fr-journal-contract-"))
