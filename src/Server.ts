@@ -4,9 +4,10 @@
  * picked here from its setting, one line per concern (the pickers are in
  * src/wiring/). `main.ts` runs it; end-to-end tests run it on port 0.
  */
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
 import { PublicConfig } from "./adapters/http/PublicConfig.js"
+import * as TusEndpoint from "./adapters/tus/TusEndpoint.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
 import * as Pacing from "./application/limits/Pacing.js"
 import * as Connections from "./application/session/Connections.js"
@@ -19,10 +20,23 @@ import * as Storage from "./wiring/Storage.js"
 
 export { StartupTimeout } from "./wiring/Startup.js"
 
+/** How long an HTTP upload request's body may send nothing, and a channel wait for its next request, when UPLOAD_STALL_TIMEOUT is off. */
+const HTTP_STALL_MILLIS = 120_000
+
 /** The service for a given configuration. */
 export const layerFrom = (config: AppConfig) => {
   const { connectionLimits, ...transportSettings } = config.transport
-  const transport = WebSocketServer.layer({ ...transportSettings, tokens: Option.getOrUndefined(Option.map(config.tokens, Redacted.value)) })
+  const tokens = Option.getOrUndefined(Option.map(config.tokens, Redacted.value))
+  const transport = WebSocketServer.layer({ ...transportSettings, tokens })
+  // tus 1.0 and the IETF draft at /files/, over the same Connections service.
+  const httpUploads = TusEndpoint.layer({
+    expiryMillis: Duration.toMillis(config.uploadExpiry),
+    stallMillis: Option.getOrElse(Option.map(Option.fromNullable(config.session.timeouts.stall), Duration.toMillis), () => HTTP_STALL_MILLIS),
+    idleMillis: HTTP_STALL_MILLIS,
+    trust: transportSettings.trust,
+    allowedOrigins: transportSettings.allowedOrigins,
+    tokens
+  })
   const served = Layer.mergeAll(
     // Any transport drives connections through this service: admission, the session loop, metrics, refusals.
     Connections.layer({ limits: connectionLimits }).pipe(Layer.provide(UploadSession.layer({ upload: config.upload, ...config.session }))),
@@ -41,6 +55,7 @@ export const layerFrom = (config: AppConfig) => {
     Option.match(config.pacing, { onNone: () => Layer.empty, onSome: Pacing.layer })
   )
   return transport.pipe(
+    Layer.provide(httpUploads),
     Layer.provide(served),
     Layer.merge(UploadExpiry.layer({ expiry: config.uploadExpiry })),
     Layer.provide(backends),

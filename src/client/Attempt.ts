@@ -253,7 +253,10 @@ const ended = (
 }
 
 const resultOf = (reply: Reply, size: number): UploadResult => ({
-  storedName: /^File (.+) received successfully/s.exec(reply.message)?.[1] ?? "",
+  // Servers before stored_name said it only in the text.
+  storedName: typeof reply["stored_name"] === "string"
+    ? reply["stored_name"]
+    : /^File (.+) received successfully/s.exec(reply.message)?.[1] ?? "",
   extension: typeof reply["extension"] === "string" ? reply["extension"] : "",
   sha256: typeof reply["sha256"] === "string" ? reply["sha256"] : undefined,
   message: reply.message,

@@ -249,12 +249,14 @@ export const metaReceived = (fields: {
 export const chunkReceived = (received: number): Reply =>
   `{"type":"chunk_received","message":"Ready for next chunk","received":${received}}`
 
+/** file_received: the text as the original had it; `stored_name` (newer) says the stored name as data. */
 export const fileReceived = (storedName: string, extension: string, sha256: string): Reply =>
   JSON.stringify({
     type: "file_received",
     message: `File ${storedName} received successfully and file extension is \`${extension}\``,
     extension,
-    sha256
+    sha256,
+    stored_name: storedName
   })
 
 /** The answer to `cancel`. */

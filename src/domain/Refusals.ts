@@ -175,6 +175,37 @@ export const uploadStalled = (seconds: number): Refusal =>
 export const internalError = (): Refusal => make("internal_error", "Internal server error: the message could not be handled")
 
 // ---------------------------------------------------------------------------
+// The HTTP transport (tus 1.0 and the IETF draft): what a request's headers get wrong
+
+export const unsupportedTusVersion = (): Refusal =>
+  make("invalid_message", "Unsupported or missing Tus-Resumable: this server speaks tus 1.0.0")
+
+export const unsupportedInteropVersion = (): Refusal =>
+  make("invalid_message", "Unsupported Upload-Draft-Interop-Version: this server speaks versions 5 and 6")
+
+export const wrongContentType = (expected: string): Refusal =>
+  make("invalid_message", `Wrong Content-Type: a request that appends bytes sends ${expected}`)
+
+/** A header that is missing or not what it must be: `name` is the header, `expectation` what it must be. */
+export const invalidHeader = (name: string, expectation: string): Refusal => make("invalid_message", `${name}: ${expectation}`)
+
+export const lengthRequired = (): Refusal =>
+  make("invalid_message", "Upload-Length is required: this server needs an upload's length when it is created")
+
+export const unsupportedChecksum = (): Refusal =>
+  make("invalid_message", "Unsupported Upload-Checksum algorithm: this server checks sha1 and sha256")
+
+export const requestChecksumMismatch = (): Refusal =>
+  make("checksum_mismatch", "Upload-Checksum does not match the request's body: its bytes were not stored")
+
+export const checksumBodyTooLarge = (limit: number): Refusal =>
+  make("chunk_too_large", `A request with Upload-Checksum carries at most ${limit} bytes (MAX_CHUNK_BYTES)`)
+
+export const uploadComplete = (): Refusal => make("no_upload", "The upload is complete: it can no longer be changed or cancelled")
+
+export const methodNotAllowed = (): Refusal => make("invalid_message", "Method not allowed here")
+
+// ---------------------------------------------------------------------------
 // Closing a connection
 
 /** The WebSocket close codes the server uses, by why it closes. */

@@ -394,11 +394,12 @@ describe("Messages replies", () => {
     expect(reply["received"]).toBe(65536)
   })
 
-  it("fileReceived has the keys type, message, extension, sha256 in that order", () => {
+  it("fileReceived has the keys type, message, extension, sha256 in that order, then the newer stored_name", () => {
     const reply = JSON.parse(Messages.fileReceived("a.pdf", "pdf", sha256)) as Record<string, unknown>
-    expect(Object.keys(reply)).toEqual(["type", "message", "extension", "sha256"])
+    expect(Object.keys(reply)).toEqual(["type", "message", "extension", "sha256", "stored_name"])
     expect(reply["type"]).toBe("file_received")
     expect(reply["sha256"]).toBe(sha256)
+    expect(reply["stored_name"]).toBe("a.pdf")
   })
 
   it("fileReceived names the stored file and the extension in back-quotes", () => {

@@ -10,6 +10,7 @@
  * (`::ffff:192.0.2.1`) are read as the IPv4 address they carry.
  */
 import { Either } from "effect"
+import type * as http from "node:http"
 import * as net from "node:net"
 
 export type Trust =
@@ -84,3 +85,18 @@ export const resolve = (remoteAddress: string, chain: ReadonlyArray<string>, tru
   }
   return hops[0]!
 }
+
+const header = (request: http.IncomingMessage, name: string): string | undefined => {
+  const value = request.headers[name]
+  return Array.isArray(value) ? value.join(",") : value
+}
+
+/** The client address of `request` under `trust` (its forwarding headers are read only when a proxy is trusted). */
+export const ofRequest = (request: http.IncomingMessage, trust: Trust): string =>
+  resolve(
+    request.socket.remoteAddress ?? "unknown",
+    trust._tag === "Hops" && trust.hops === 0
+      ? []
+      : chainOf({ forwarded: header(request, "forwarded"), xForwardedFor: header(request, "x-forwarded-for") }),
+    trust
+  )

@@ -39,6 +39,7 @@ import * as ClientAddress from "../http/ClientAddress.js"
 import * as HttpApp from "../http/HttpApp.js"
 import type { PublicConfig } from "../http/PublicConfig.js"
 import * as Inbox from "./Inbox.js"
+import { HttpUploadEndpoint } from "../tus/TusEndpoint.js"
 
 export const UPLOAD_PATHS: ReadonlySet<string> = new Set([UPLOAD_PATH, UPLOAD_PATH.slice(0, -1)])
 
@@ -162,7 +163,14 @@ export const layer = (
     ServerAddress,
     Effect.gen(function*() {
       const app = yield* HttpApp.make
-      const handler = yield* NodeHttpServer.makeHandler(app)
+      const appHandler = yield* NodeHttpServer.makeHandler(app)
+      // The HTTP upload endpoint (tus and the IETF draft) when it is on; everything else goes to the app.
+      const uploadEndpoint = yield* Effect.serviceOption(HttpUploadEndpoint)
+      const handler = Option.match(uploadEndpoint, {
+        onNone: () => appHandler,
+        onSome: (endpoint) => (request: http.IncomingMessage, response: http.ServerResponse) =>
+          endpoint.handles(request.url) ? endpoint.serve(request, response) : appHandler(request, response)
+      })
       const connections = yield* Connections
       const fibers = yield* FiberSet.make()
       const runConnection = yield* FiberSet.runtime(fibers)<never>()
@@ -173,19 +181,13 @@ export const layer = (
 
       const server = http.createServer({
         headersTimeout: handshakeTimeout,
-        requestTimeout: handshakeTimeout,
+        // A request body to the upload endpoint may take hours: it is cut off when it stalls, not for its length.
+        requestTimeout: Option.isSome(uploadEndpoint) ? 0 : handshakeTimeout,
         // How often Node checks those timeouts (its default, 30 s, would make a short timeout meaningless).
         connectionsCheckingInterval: Math.max(100, Math.min(1_000, handshakeTimeout / 4))
       }, handler)
       const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxPayload, perMessageDeflate: false })
-      const peerOf = (request: http.IncomingMessage) =>
-        ClientAddress.resolve(
-          request.socket.remoteAddress ?? "unknown",
-          trust._tag === "Hops" && trust.hops === 0
-            ? []
-            : ClientAddress.chainOf({ forwarded: header(request, "forwarded"), xForwardedFor: header(request, "x-forwarded-for") }),
-          trust
-        )
+      const peerOf = (request: http.IncomingMessage) => ClientAddress.ofRequest(request, trust)
       const refusals = yield* RefusalLog.make()
       yield* Effect.addFinalizer(() => refusals.flush)
       const logRefusal = (kind: RefusalLog.RefusalKind, details: RefusalLog.RefusalDetails) =>

@@ -24,7 +24,10 @@ export interface FrameLimitSettings {
 /** The byte rate limit's text (it lives in Refusals). */
 export const bytesRateLimitExceeded = (bytes: number, seconds: number) => Refusals.bytesRateLimited(bytes, seconds).message
 
-/** `overLimit(client, bytes)`: None when a frame of `bytes` from `client` is within the limits, else the refusal to close with (with retry_after). */
+/**
+ * `overLimit(client, bytes, continues)`: None when a frame of `bytes` from `client` is within the limits, else the
+ * refusal to close with (with retry_after). A frame that `continues` a message already counted counts only its bytes.
+ */
 export const make = (settings: FrameLimitSettings) =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter
@@ -47,12 +50,14 @@ export const make = (settings: FrameLimitSettings) =>
 
     // One after the other: two Redis round trips in a row beat forking for them (bench/limits.ts).
     // Combinators rather than a generator: this runs for every frame.
-    return (client: string, bytes: number): Effect.Effect<Option.Option<Refusal.Refusal>> =>
-      Effect.flatMap(consume({ key: client, limit }), (overMessages) =>
+    const overBytes = (client: string, bytes: number): Effect.Effect<Option.Option<Refusal.Refusal>> =>
+      bytesLimit === undefined
+        ? Effect.succeedNone
+        : Effect.map(consume({ key: `bytes:${client}`, limit: bytesLimit, cost: bytes }), (over) =>
+          Option.map(over, (seconds) => Refusal.make("rate_limited", bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)), seconds)))
+    return (client: string, bytes: number, continues = false): Effect.Effect<Option.Option<Refusal.Refusal>> =>
+      continues ? overBytes(client, bytes) : Effect.flatMap(consume({ key: client, limit }), (overMessages) =>
         Option.isSome(overMessages)
           ? Effect.succeed(Option.some(Refusal.make("rate_limited", Messages.RATE_LIMIT_EXCEEDED, overMessages.value)))
-          : bytesLimit === undefined
-          ? Effect.succeedNone
-          : Effect.map(consume({ key: `bytes:${client}`, limit: bytesLimit, cost: bytes }), (overBytes) =>
-            Option.map(overBytes, (seconds) => Refusal.make("rate_limited", bytesRateLimitExceeded(bytesLimit, Duration.toSeconds(window)), seconds))))
+          : overBytes(client, bytes))
   })

@@ -23,7 +23,15 @@ export interface Connection {
 /** What a transport received from the peer. */
 export type Received = Data.TaggedEnum<{
   /** An inbound frame: a JSON text message, or (during an upload) a chunk of raw bytes. */
-  Frame: { readonly bytes: Buffer; readonly isBinary: boolean }
+  Frame: {
+    readonly bytes: Buffer
+    readonly isBinary: boolean
+    /**
+     * Part of a message already counted against the rate limit: only its bytes count. A transport whose
+     * message arrives in pieces (an HTTP request's body) marks every piece after the first.
+     */
+    readonly continues?: boolean
+  }
   /** The peer is gone: the transport's close code (WebSocket) and the protocol error that ended it, if any (for debug logs). */
   Gone: { readonly code: number | undefined; readonly error: string | undefined }
   /** Nothing came within the session's patience. */
@@ -37,6 +45,9 @@ export type Frame = Data.TaggedEnum.Value<Received, "Frame">
 // constructors cost a proxy lookup, a closure and a copy each.
 /** A frame as a transport received it. */
 export const frame = (bytes: Buffer, isBinary: boolean): Frame => ({ _tag: "Frame", bytes, isBinary })
+
+/** A piece of a message whose first frame was counted already (see `continues`). */
+export const continuation = (bytes: Buffer): Frame => ({ _tag: "Frame", bytes, isBinary: true, continues: true })
 
 /** The peer is gone. */
 export const gone = (code: number | undefined, error: string | undefined): Received => ({ _tag: "Gone", code, error })

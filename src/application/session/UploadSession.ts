@@ -126,7 +126,7 @@ export const make = (settings: SessionSettings) =>
             Effect.zipRight(
               // The frame this connection was invited to send (if any) has come.
               invitations.settle,
-              Effect.flatMap(overLimit(connection.clientAddress, frame.bytes.length), (exceeded) => {
+              Effect.flatMap(overLimit(connection.clientAddress, frame.bytes.length, frame.continues === true), (exceeded) => {
                 if (Option.isSome(exceeded)) return closing.overLimit(exceeded.value)
                 const decoded: Either.Either<Messages.ClientMessage | Upload.ChunkBytes, Refusal.Refusal> = frame.isBinary
                   ? Either.right({ type: "chunk_bytes", bytes: frame.bytes })

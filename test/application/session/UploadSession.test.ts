@@ -44,7 +44,8 @@ describe("UploadSession", () => {
           type: "file_received",
           message: "File notes.txt received successfully and file extension is `txt`",
           extension: "txt",
-          sha256: sha256("hello world")
+          sha256: sha256("hello world"),
+          stored_name: "notes.txt"
         })
         expect(yield* committedText("notes.txt")).toEqual(Option.some("hello world"))
       }))

@@ -1,0 +1,180 @@
+/**
+ * The HTTP transport's connections. Over HTTP an upload arrives as a series
+ * of requests, not on one connection, so each upload written through this
+ * process gets a channel: a `Connection` served by the Connections service
+ * (admission, the session, the same limits, events and metrics as a
+ * WebSocket), which the requests for that upload feed one at a time. A
+ * request turns into the protocol's frames (a `file_meta` text frame to create
+ * or resume, binary frames for its body) and the session's replies into
+ * `Answer`s.
+ *
+ * - **One frame, all its answers.** `exchange` hands the session a frame and
+ *   waits until the session asks for the next one (or ends): everything it
+ *   sent in between is that frame's answer (a 0-byte file gets meta_received
+ *   and file_received for one file_meta).
+ * - **Patience.** While a request holds the channel, the channel never tells
+ *   the session that nothing came: the request enforces the stall timeout on
+ *   its body. Between requests the session's own timeouts apply (idle, stall),
+ *   at most `idleMillis` when those are off, so a channel nobody uses ends and
+ *   its upload is suspended for a resume, by any instance.
+ * - **Kept in the process, found by id.** While a channel lives, the next
+ *   request for its upload goes straight to it: the digest and content check
+ *   go on from where they were, with no replay of the bytes held.
+ */
+import { Deferred, Duration, Effect, Option, Queue } from "effect"
+import type { Connection, Frame, Next, Received } from "../../application/session/Connection.js"
+import { quiet } from "../../application/session/Connection.js"
+import type { Connections } from "../../application/session/Connections.js"
+import type * as Refusal from "../../domain/Refusal.js"
+import * as Refusals from "../../domain/Refusals.js"
+
+/** Runs an effect in the background, on the transport's fibers (so shutdown interrupts it). */
+export type Run = (effect: Effect.Effect<void>) => unknown
+
+/** What the session answered, as data (decoded from its reply's `type`, never its text). */
+export type Answer =
+  | { readonly _tag: "MetaReceived"; readonly uploadId: string; readonly offset: number }
+  | { readonly _tag: "ChunkReceived"; readonly received: number }
+  | { readonly _tag: "FileReceived"; readonly storedName: string; readonly extension: string; readonly sha256: string }
+  | { readonly _tag: "Cancelled" }
+  | { readonly _tag: "Refused"; readonly refusal: Refusal.Refusal }
+
+/** The answer of a reply the session sent. */
+export const answerOf = (reply: string): Answer => {
+  const message = JSON.parse(reply) as Record<string, unknown>
+  switch (message.type) {
+    case "meta_received":
+      return { _tag: "MetaReceived", uploadId: String(message.upload_id), offset: Number(message.offset ?? 0) }
+    case "chunk_received":
+      return { _tag: "ChunkReceived", received: Number(message.received) }
+    case "file_received":
+      return {
+        _tag: "FileReceived",
+        storedName: String(message.stored_name),
+        extension: String(message.extension),
+        sha256: String(message.sha256)
+      }
+    case "upload_cancelled":
+      return { _tag: "Cancelled" }
+    default:
+      return {
+        _tag: "Refused",
+        refusal: {
+          code: (message.code ?? "internal_error") as Refusal.RefusalCode,
+          message: String(message.message),
+          ...(typeof message.retry_after === "number" ? { retryAfter: message.retry_after } : {})
+        }
+      }
+  }
+}
+
+/** What a frame got: every answer the session sent for it, and whether the channel has ended since. */
+export interface Exchanged {
+  readonly answers: ReadonlyArray<Answer>
+  readonly ended: boolean
+}
+
+/** The peer of a channel: who opened it. */
+export interface Peer {
+  readonly clientAddress: string
+  readonly identity: string | undefined
+}
+
+export interface Channel {
+  readonly peer: Peer
+  /** Hands the session `frame` and collects its answers. */
+  readonly exchange: (frame: Frame) => Effect.Effect<Exchanged>
+  /** Runs `request` holding the channel (one request at a time); None when another still holds it after `waitMillis`. */
+  readonly holding: <A, E, R>(request: Effect.Effect<A, E, R>, waitMillis: number) => Effect.Effect<Option.Option<A>, E, R>
+  /** Ends the channel: its session ends as if the peer had gone (an open upload is suspended). */
+  readonly end: Effect.Effect<void>
+  readonly ended: Effect.Effect<boolean>
+  /** Completes when the channel has ended. */
+  readonly awaitEnd: Effect.Effect<void>
+}
+
+/**
+ * Opens a channel for `peer`, served by `connections` on `run` (the
+ * transport's fiber runtime, so shutdown ends it). `onEnd` runs once it ended.
+ */
+export const open = (
+  connections: Connections["Type"],
+  run: Run,
+  peer: Peer,
+  idleMillis: number,
+  onEnd: () => void
+): Effect.Effect<Channel> =>
+  Effect.gen(function*() {
+    const inbox = yield* Queue.unbounded<Received>()
+    const outbox = yield* Queue.unbounded<Answer>()
+    const endedSignal = yield* Deferred.make<void>()
+    const lock = yield* Effect.makeSemaphore(1)
+    let held = false
+    let turnDone: Deferred.Deferred<void> | undefined
+
+    const connection: Connection = {
+      clientAddress: peer.clientAddress,
+      identity: peer.identity,
+      send: (reply) => outbox.offer(answerOf(reply)),
+      // Ends the session's loop: it returns once `receive` says "closed"; nothing more to do here.
+      close: () => Effect.void
+    }
+
+    const waitForFrame = (limit: Duration.Duration): Effect.Effect<Received> =>
+      Effect.flatMap(
+        Effect.timeoutOption(inbox.take, limit),
+        Option.match({
+          onSome: Effect.succeed,
+          // A request that holds the channel times its own body out.
+          onNone: () => (held ? waitForFrame(limit) : Effect.succeed(quiet))
+        })
+      )
+
+    const next: Next = (within) =>
+      Effect.suspend(() => {
+        // The session asks for the next frame: the last one is done.
+        const done = turnDone
+        turnDone = undefined
+        const limit = Option.getOrElse(within, () => Duration.millis(idleMillis))
+        return done === undefined ? waitForFrame(limit) : Effect.zipRight(Deferred.succeed(done, undefined), waitForFrame(limit))
+      })
+
+    run(
+      connections.serve({ connection, next }).pipe(
+        Effect.catchTags({
+          ConnectionRefused: ({ refusal }) => outbox.offer({ _tag: "Refused", refusal }),
+          ConnectionBroken: () => outbox.offer({ _tag: "Refused", refusal: Refusals.internalError() })
+        }),
+        Effect.ensuring(Effect.zipRight(Deferred.succeed(endedSignal, undefined), Effect.sync(onEnd)))
+      )
+    )
+
+    const exchange = (frame: Frame): Effect.Effect<Exchanged> =>
+      Effect.gen(function*() {
+        // Answers nobody asked for (a timeout's error before the channel ended) belong to no request.
+        yield* outbox.takeAll
+        if (yield* Deferred.isDone(endedSignal)) return { answers: [], ended: true }
+        const done = yield* Deferred.make<void>()
+        turnDone = done
+        yield* inbox.offer(frame)
+        yield* Effect.raceFirst(Deferred.await(done), Deferred.await(endedSignal))
+        const answers = Array.from(yield* outbox.takeAll)
+        return { answers, ended: yield* Deferred.isDone(endedSignal) }
+      })
+
+    const holding = <A, E, R>(request: Effect.Effect<A, E, R>, waitMillis: number) =>
+      Effect.flatMap(Effect.timeout(lock.take(1), Duration.millis(waitMillis)).pipe(Effect.option), (took) =>
+        Option.isNone(took) ? Effect.succeedNone : Effect.suspend(() => {
+          held = true
+          return Effect.map(request, Option.some)
+        }).pipe(Effect.ensuring(Effect.zipRight(Effect.sync(() => void (held = false)), lock.release(1)))))
+
+    return {
+      peer,
+      exchange,
+      holding,
+      end: Effect.asVoid(inbox.offer({ _tag: "Gone", code: undefined, error: undefined })),
+      ended: Deferred.isDone(endedSignal),
+      awaitEnd: Deferred.await(endedSignal)
+    } satisfies Channel
+  })
