@@ -22,6 +22,11 @@ export { StartupTimeout } from "./wiring/Startup.js"
 
 /** How long an HTTP upload request's body may send nothing, and a channel wait for its next request, when UPLOAD_STALL_TIMEOUT is off. */
 const HTTP_STALL_MILLIS = 120_000
+/**
+ * How long an HTTP upload stays open in the process after a request: long enough for the next request of a
+ * chunked upload, short enough that tus-js-client's retries (0, 1, 3, 5 s) find it free on another instance.
+ */
+const HTTP_LINGER_MILLIS = 2_000
 
 /** The service for a given configuration. */
 export const layerFrom = (config: AppConfig) => {
@@ -32,7 +37,7 @@ export const layerFrom = (config: AppConfig) => {
   const httpUploads = TusEndpoint.layer({
     expiryMillis: Duration.toMillis(config.uploadExpiry),
     stallMillis: Option.getOrElse(Option.map(Option.fromNullable(config.session.timeouts.stall), Duration.toMillis), () => HTTP_STALL_MILLIS),
-    idleMillis: HTTP_STALL_MILLIS,
+    lingerMillis: HTTP_LINGER_MILLIS,
     trust: transportSettings.trust,
     allowedOrigins: transportSettings.allowedOrigins,
     tokens

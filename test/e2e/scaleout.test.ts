@@ -24,6 +24,8 @@ describe.skipIf(!redisAvailable)("two server processes sharing Redis and a save 
       REDIS_KEY_PREFIX: prefix,
       RATE_LIMIT_KEY_PREFIX: prefix,
       RATE_LIMIT_PER_PERIOD: "60",
+      // Only the tus test says where it comes from (a client of its own, outside the rate limit the others spend).
+      TRUST_PROXY: "1",
       FILE_SAVE_DIRECTORY: directory,
       LOG_LEVEL: "info"
     }
@@ -63,4 +65,38 @@ describe.skipIf(!redisAvailable)("two server processes sharing Redis and a save 
     a.send({ type: "cancel" })
     expect(await a.next()).toMatchObject({ type: "error", message: "Rate limit exceeded", code: "rate_limited" })
   })
+
+  it("lets a tus upload hop between the processes, request by request, with one writer at a time", async () => {
+    const bytes = samplePdf(300_000)
+    const base = (index: number) => `http://127.0.0.1:${processes[index % 2]!.port}/files/`
+    const tus = { "Tus-Resumable": "1.0.0", "X-Forwarded-For": "203.0.113.7" }
+    const created = await fetch(base(0), {
+      method: "POST",
+      headers: { ...tus, "Upload-Length": String(bytes.length), "Upload-Metadata": `filename ${Buffer.from("hop.pdf").toString("base64")}` }
+    })
+    expect(created.status, await created.text()).toBe(201)
+    const id = created.headers.get("location")!.split("/files/")[1]!
+    let busy = 0
+    // Three PATCHes of 100,000 bytes, alternating processes; a 423 (the other still holds it) is retried after Retry-After.
+    for (let part = 0; part < 3; part++) {
+      for (let attempt = 0; ; attempt++) {
+        const response = await fetch(`${base(part + 1)}${id}`, {
+          method: "PATCH",
+          headers: { ...tus, "Upload-Offset": String(part * 100_000), "Content-Type": "application/offset+octet-stream" },
+          body: new Uint8Array(bytes.subarray(part * 100_000, (part + 1) * 100_000))
+        })
+        await response.arrayBuffer()
+        if (response.status === 204) break
+        expect(response.status).toBe(423)
+        expect(attempt).toBeLessThan(5)
+        busy++
+        await new Promise((resolve) => setTimeout(resolve, Number(response.headers.get("retry-after")) * 1000))
+      }
+    }
+    const status = await fetch(`${base(0)}${id}`, { method: "HEAD", headers: tus })
+    expect(status.headers.get("upload-offset")).toBe(String(bytes.length))
+    const storedName = status.headers.get("file-receiver-stored-name")!
+    expect(sha256(await fs.readFile(path.join(directory, storedName)))).toBe(sha256(bytes))
+    expect(busy).toBeLessThanOrEqual(6)
+  }, 30_000)
 })

@@ -12,18 +12,20 @@
  *   waits until the session asks for the next one (or ends): everything it
  *   sent in between is that frame's answer (a 0-byte file gets meta_received
  *   and file_received for one file_meta).
- * - **Patience.** While a request holds the channel, the channel never tells
- *   the session that nothing came: the request enforces the stall timeout on
- *   its body. Between requests the session's own timeouts apply (idle, stall),
- *   at most `idleMillis` when those are off, so a channel nobody uses ends and
- *   its upload is suspended for a resume, by any instance.
+ * - **Lingering.** A channel outlives its request by `lingerMillis`, so the
+ *   next request of a chunked upload (or the PATCH after a HEAD) finds it;
+ *   after that, with no request, it ends as if the peer had gone, and its
+ *   upload is suspended and its writer claim released for a resume by any
+ *   instance (behind a load balancer the next request may go elsewhere). The
+ *   session's idle and stall timeouts never fire on a channel: a request
+ *   enforces the stall timeout on its own body.
  * - **Kept in the process, found by id.** While a channel lives, the next
  *   request for its upload goes straight to it: the digest and content check
  *   go on from where they were, with no replay of the bytes held.
  */
 import { Deferred, Duration, Effect, Option, Queue } from "effect"
 import type { Connection, Frame, Next, Received } from "../../application/session/Connection.js"
-import { quiet } from "../../application/session/Connection.js"
+import { gone } from "../../application/session/Connection.js"
 import type { Connections } from "../../application/session/Connections.js"
 import type * as Refusal from "../../domain/Refusal.js"
 import * as Refusals from "../../domain/Refusals.js"
@@ -95,22 +97,24 @@ export interface Channel {
 
 /**
  * Opens a channel for `peer`, served by `connections` on `run` (the
- * transport's fiber runtime, so shutdown ends it). `onEnd` runs once it ended.
+ * transport's fiber runtime, so shutdown ends it), lingering `lingerMillis`
+ * after each request. `onEnd` runs once it ended.
  */
 export const open = (
   connections: Connections["Type"],
   run: Run,
   peer: Peer,
-  idleMillis: number,
+  lingerMillis: number,
   onEnd: () => void
 ): Effect.Effect<Channel> =>
   Effect.gen(function*() {
-    const inbox = yield* Queue.unbounded<Received>()
+    // Each frame with the signal that the session is done with it (completed when it asks for the next).
+    const inbox = yield* Queue.unbounded<{ readonly received: Received; readonly done?: Deferred.Deferred<void> }>()
     const outbox = yield* Queue.unbounded<Answer>()
     const endedSignal = yield* Deferred.make<void>()
     const lock = yield* Effect.makeSemaphore(1)
     let held = false
-    let turnDone: Deferred.Deferred<void> | undefined
+    let current: Deferred.Deferred<void> | undefined
 
     const connection: Connection = {
       clientAddress: peer.clientAddress,
@@ -120,23 +124,25 @@ export const open = (
       close: () => Effect.void
     }
 
-    const waitForFrame = (limit: Duration.Duration): Effect.Effect<Received> =>
-      Effect.flatMap(
-        Effect.timeoutOption(inbox.take, limit),
-        Option.match({
-          onSome: Effect.succeed,
-          // A request that holds the channel times its own body out.
-          onNone: () => (held ? waitForFrame(limit) : Effect.succeed(quiet))
-        })
-      )
+    const ended = gone(undefined, undefined)
+    const waitForFrame: Effect.Effect<Received> = Effect.flatMap(
+      Effect.timeoutOption(inbox.take, Duration.millis(lingerMillis)),
+      Option.match({
+        onSome: (item) => {
+          current = item.done
+          return Effect.succeed(item.received)
+        },
+        // A request that holds the channel times its own body out; without one, the channel ends.
+        onNone: () => (held ? waitForFrame : Effect.succeed(ended))
+      })
+    )
 
-    const next: Next = (within) =>
+    const next: Next = () =>
       Effect.suspend(() => {
-        // The session asks for the next frame: the last one is done.
-        const done = turnDone
-        turnDone = undefined
-        const limit = Option.getOrElse(within, () => Duration.millis(idleMillis))
-        return done === undefined ? waitForFrame(limit) : Effect.zipRight(Deferred.succeed(done, undefined), waitForFrame(limit))
+        // The session asks for the next frame: the one it had is done.
+        const done = current
+        current = undefined
+        return done === undefined ? waitForFrame : Effect.zipRight(Deferred.succeed(done, undefined), waitForFrame)
       })
 
     run(
@@ -155,8 +161,7 @@ export const open = (
         yield* outbox.takeAll
         if (yield* Deferred.isDone(endedSignal)) return { answers: [], ended: true }
         const done = yield* Deferred.make<void>()
-        turnDone = done
-        yield* inbox.offer(frame)
+        yield* inbox.offer({ received: frame, done })
         yield* Effect.raceFirst(Deferred.await(done), Deferred.await(endedSignal))
         const answers = Array.from(yield* outbox.takeAll)
         return { answers, ended: yield* Deferred.isDone(endedSignal) }
@@ -173,7 +178,7 @@ export const open = (
       peer,
       exchange,
       holding,
-      end: Effect.asVoid(inbox.offer({ _tag: "Gone", code: undefined, error: undefined })),
+      end: Effect.asVoid(inbox.offer({ received: ended })),
       ended: Deferred.isDone(endedSignal),
       awaitEnd: Deferred.await(endedSignal)
     } satisfies Channel

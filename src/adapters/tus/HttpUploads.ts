@@ -50,8 +50,8 @@ const done = (upload: Tracked): Outcome => ({ _tag: "Done", upload })
 export type Appended = Outcome & { readonly bodyEnded?: "Complete" | "Stalled" | "Aborted" }
 
 export interface HttpUploadsSettings {
-  /** How long a channel nobody uses stays open when the session's own timeouts are off. */
-  readonly idleMillis: number
+  /** How long a channel outlives its request, for the next one (see Channels). */
+  readonly lingerMillis: number
   /** How long a request waits for the request before it on the same upload to finish. */
   readonly turnMillis: number
 }
@@ -65,7 +65,7 @@ export const make = (
   const open = new Map<string, Tracked>()
   const finding = new Map<string, Deferred.Deferred<Outcome>>()
 
-  const openChannel = (peer: Channels.Peer, onEnd: () => void) => Channels.open(connections, run, peer, settings.idleMillis, onEnd)
+  const openChannel = (peer: Channels.Peer, onEnd: () => void) => Channels.open(connections, run, peer, settings.lingerMillis, onEnd)
 
   /** The last answer of an exchange that means something to the request (a channel that ended without one is busy elsewhere or gone). */
   const lastAnswer = (exchanged: Channels.Exchanged): Channels.Answer =>

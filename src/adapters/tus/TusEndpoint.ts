@@ -47,6 +47,8 @@ export interface TusEndpointSettings {
   readonly trust: ClientAddress.Trust
   readonly allowedOrigins: OriginPolicy.OriginPolicy
   readonly tokens: ReadonlyArray<Authentication.Token> | undefined
+  /** How long an upload stays open in this process after a request, for the next one (see Channels). */
+  readonly lingerMillis: number
 }
 
 /** The protocol a request speaks. */
@@ -79,6 +81,8 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
       ...protocolHeaders(dialect),
       "Content-Type": "application/json",
       ...(refusal.retryAfter === undefined ? {} : { "Retry-After": String(refusal.retryAfter) }),
+      // Held by another request, here or on another instance: free again once that one's channel ended.
+      ...(status === 423 ? { "Retry-After": String(Math.ceil(settings.lingerMillis / 1000)) } : {}),
       ...(status === 412 ? { "Tus-Version": TusHeaders.TUS_VERSION } : {})
     },
     body: TusHeaders.errorBody(refusal)
@@ -299,10 +303,7 @@ export class HttpUploadEndpoint extends Context.Tag("file-receiver/HttpUploadEnd
   readonly serve: (request: http.IncomingMessage, response: http.ServerResponse) => void
 }>() {}
 
-export interface TusLayerSettings extends Omit<TusEndpointSettings, "maxFileBytes" | "maxChunkBytes"> {
-  /** How long a channel nobody uses stays open when the session's timeouts are off. */
-  readonly idleMillis: number
-}
+export interface TusLayerSettings extends Omit<TusEndpointSettings, "maxFileBytes" | "maxChunkBytes"> {}
 
 /** The endpoint over the Connections service (the same sessions as the WebSocket transport). */
 export const layer = (
@@ -316,7 +317,7 @@ export const layer = (
       const limits = yield* PublicConfig
       const fibers = yield* FiberSet.make()
       const run = yield* FiberSet.runtime(fibers)<never>()
-      const uploads = HttpUploads.make(connections, registry, (effect) => run(effect), { idleMillis: settings.idleMillis, turnMillis: 3_000 })
+      const uploads = HttpUploads.make(connections, registry, (effect) => run(effect), { lingerMillis: settings.lingerMillis, turnMillis: 3_000 })
       const endpoint = make(uploads, { ...settings, maxFileBytes: limits.maxFileBytes, maxChunkBytes: limits.maxChunkBytes })
       return HttpUploadEndpoint.of({ handles, serve: (request, response) => void run(endpoint.serve(request, response)) })
     })
