@@ -95,8 +95,8 @@ describe("pre-upload hook and webhook", () => {
 
   it("/metrics counts the events and the hook's refusals", async () => {
     const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
-    expect(text).toMatch(/file_receiver_upload_events_total\{type="upload.completed"\} [1-9]/)
-    expect(text).toMatch(/file_receiver_pre_upload_hook_refusals_total [1-9]/)
+    expect(text).toMatch(/file_receiver_upload_events_total\{type="upload.completed",transport="websocket"\} [1-9]/)
+    expect(text).toMatch(/file_receiver_pre_upload_hook_refusals_total\{transport="websocket"\} [1-9]/)
     expect(text).toContain("file_receiver_webhook_deliveries_pending")
   })
 })

@@ -60,7 +60,8 @@ describe("uploading over the seed protocol", () => {
       type: "file_received",
       message: "File big.pdf received successfully and file extension is `pdf`",
       extension: "pdf",
-      sha256: sha256(content)
+      sha256: sha256(content),
+      stored_name: "big.pdf"
     })
     expect(sha256(await readStored("big.pdf"))).toBe(sha256(content))
     client.close()
@@ -425,11 +426,11 @@ describe("HTTP", () => {
     const during = await scrape()
     client.close()
     const delta = (name: string) => (during.get(name) ?? 0) - (before.get(name) ?? 0)
-    expect(delta("file_receiver_uploads_completed_total")).toBe(1)
-    expect(delta("file_receiver_uploads_started_total")).toBe(1)
-    expect(delta("file_receiver_bytes_received_total")).toBe(5000)
-    expect(during.get("file_receiver_active_connections")).toBeGreaterThanOrEqual(1)
-    expect(delta("file_receiver_chunk_processing_seconds_count")).toBeGreaterThanOrEqual(1)
+    expect(delta('file_receiver_uploads_completed_total{transport="websocket"}')).toBe(1)
+    expect(delta('file_receiver_uploads_started_total{transport="websocket"}')).toBe(1)
+    expect(delta('file_receiver_bytes_received_total{transport="websocket"}')).toBe(5000)
+    expect(during.get('file_receiver_active_connections{transport="websocket"}')).toBeGreaterThanOrEqual(1)
+    expect(delta('file_receiver_chunk_processing_seconds_count{transport="websocket"}')).toBeGreaterThanOrEqual(1)
     expect(during.get("process_resident_memory_bytes")).toBeGreaterThan(0)
   })
 

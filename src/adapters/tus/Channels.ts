@@ -119,6 +119,7 @@ export const open = (
     const connection: Connection = {
       clientAddress: peer.clientAddress,
       identity: peer.identity,
+      transport: "http",
       send: (reply) => outbox.offer(answerOf(reply)),
       // Ends the session's loop: it returns once `receive` says "closed"; nothing more to do here.
       close: () => Effect.void

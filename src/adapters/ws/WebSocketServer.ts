@@ -86,6 +86,7 @@ const SEND_HIGH_WATER = 1024 * 1024
 const makeConnection = (ws: WebSocket, clientAddress: string, identity: string | undefined): Connection => ({
   clientAddress,
   identity,
+  transport: "websocket",
   send: (reply) =>
     ws.readyState !== WebSocket.OPEN
       ? Effect.void

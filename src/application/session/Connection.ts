@@ -16,6 +16,8 @@ export interface Connection {
   readonly clientAddress: string
   /** Who the client authenticated as (the token's label, never the token), when authentication is on. */
   readonly identity?: string | undefined
+  /** Which transport it came over (`websocket`, `http`): the `transport` label of every metric the connection updates. */
+  readonly transport?: string
   readonly send: (reply: Messages.Reply) => Effect.Effect<void>
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }

@@ -95,6 +95,7 @@ export const make = (
               Effect.fail(new ConnectionBroken())
             )
           ),
+          Effect.tagMetrics("transport", incoming.connection.transport ?? "websocket"),
           Effect.annotateLogs({
             client: incoming.connection.clientAddress,
             ...(incoming.connection.identity === undefined ? {} : { identity: incoming.connection.identity })

@@ -177,6 +177,15 @@ describe("the tus endpoint at /files/", () => {
     expect((await fs.readdir(server.directory)).filter((name) => name.startsWith("done"))).toEqual(["done.txt"])
   })
 
+  it("counts its uploads in the same metrics as WebSocket ones, with transport=\"http\"", async () => {
+    const server = await start()
+    const url = await created(server, "metered.txt", 5)
+    await patch(url, 0, Buffer.from("hello"))
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
+    expect(metrics).toMatch(/^file_receiver_uploads_completed_total\{transport="http"\} [1-9]/m)
+    expect(metrics).toMatch(/^file_receiver_bytes_received_total\{transport="http"\} ([5-9]|\d\d)/m)
+  })
+
   it("cancels an upload on DELETE: 204, then 404, and its partial data is gone", async () => {
     const server = await start()
     const url = await created(server, "gone.txt", 10)
