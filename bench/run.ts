@@ -6,8 +6,8 @@
  * file by sha256, prints a table and writes bench/results.json.
  *
  * Environment: BENCH_SIZE_MIB (base size, default 128), BENCH_ROUNDS
- * (default 5), BENCH_SCENARIOS (e.g. "1,2" or "5b"; "5" means 5a,5b,5c;
- * default all), BENCH_OUT (default bench/results.json).
+ * (default 5), BENCH_SCENARIOS (e.g. "1,2" or "5b"; "5" means 5a,5b,5c,
+ * "7" means 7a,7b; default all), BENCH_OUT (default bench/results.json).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
@@ -135,6 +135,7 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
       progress(`  round ${round}: ${order.map((kind) => `${kind} ${mbPerSecond[kind]?.toFixed(1)} MB/s`).join(", ")}`)
     }
     for (const [kind, server] of servers) peak[kind] = (await memoryOf(server.pid)).vmHWM
+    progress(`  peak RSS: ${[...servers.keys()].map((kind) => `${kind} ${((peak[kind] ?? 0) / 1e6).toFixed(1)} MB`).join(", ")}`)
     return result()
   } catch (error) {
     if (error instanceof IntegrityError) throw error

@@ -108,8 +108,37 @@ const windowedOrTus = (bytes: number): Workload => {
     upload: async (server) => {
       if (server.kind !== "tus") return ws.upload(server)
       if (body === undefined) throw new Error("prepare() was not called")
-      const id = await uploadOverTus(server.url, body, "bench-1.pdf")
+      const { id } = await uploadOverTus(server.url, body, "bench-1.pdf")
       return [{ path: path.join(server.directory, id), payload }]
+    }
+  }
+}
+
+/**
+ * Scenario 7: tus-js-client uploading the same Buffer to the project's tus
+ * endpoint (`/files/`) and to tus-node-server, `chunkSize` bytes per PATCH.
+ * The project names the stored file in `File-Receiver-Stored-Name`; tus
+ * stores it under the upload id.
+ */
+const overTus = (bytes: number, chunkSize: number): Workload => {
+  const payload: Payload = { seed: 1, size: bytes }
+  let body: Buffer | undefined
+  return {
+    bytes,
+    prepare: () => {
+      sha256Of(payload)
+      body ??= materialize(payload)
+    },
+    upload: async (server) => {
+      if (body === undefined) throw new Error("prepare() was not called")
+      if (server.kind === "tus") {
+        const { id } = await uploadOverTus(server.url, body, "bench-1.pdf", chunkSize)
+        return [{ path: path.join(server.directory, id), payload }]
+      }
+      const uploaded = await uploadOverTus(`http://127.0.0.1:${server.port}/files/`, body, "bench-1.pdf", chunkSize)
+      const storedName = uploaded.lastHeader("File-Receiver-Stored-Name")
+      if (storedName === undefined) throw new Error(`${server.kind}: the completing response has no File-Receiver-Stored-Name`)
+      return [{ path: path.join(server.directory, storedName), payload }]
     }
   }
 }
@@ -179,6 +208,21 @@ export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | M
       title: `binary, 256 KiB, 8 in flight, 1 conn, ${sizeMiB} MiB (tus: one streaming PATCH)`,
       kinds: ["project", "reference", "tus"],
       workload: windowedOrTus(size)
+    },
+    // The project always hashes what it stores (sha256) and has no setting to skip it; tus-node-server hashes nothing.
+    {
+      _tag: "Throughput",
+      id: "7a",
+      title: `tus-js-client, one streaming PATCH, ${sizeMiB} MiB (project: /files/)`,
+      kinds: ["project", "tus"],
+      workload: overTus(size, Infinity)
+    },
+    {
+      _tag: "Throughput",
+      id: "7b",
+      title: `tus-js-client, 8 MiB PATCHes, ${sizeMiB} MiB (project: /files/)`,
+      kinds: ["project", "tus"],
+      workload: overTus(size, 8 * MiB)
     },
     {
       // Not one of issue 10's targets: the cost of an upload's life (connection, file_meta, publish), which
