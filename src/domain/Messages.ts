@@ -40,7 +40,9 @@ export const FileMeta = Schema.Struct({
   /** Resume this upload instead of starting a new one. */
   upload_id: Schema.optional(UploadId),
   /** The digest the stored file must have. */
-  sha256: Schema.optional(Sha256Hex)
+  sha256: Schema.optional(Sha256Hex),
+  /** The file's media type as the client says it (e.g. a browser's File.type): kept for events, never checked. */
+  file_type: Schema.optional(Schema.String.pipe(Schema.maxLength(255)))
 })
 export type FileMeta = typeof FileMeta.Type
 

@@ -59,6 +59,8 @@ export type Step = Data.TaggedEnum<{
     readonly fileName: string
     readonly size: number
     readonly expectedSha256: string | undefined
+    /** The media type the client gave, if any (for events). */
+    readonly fileType: string | undefined
     readonly replaces: boolean
     readonly completed: boolean
   }
@@ -109,6 +111,7 @@ const onMeta = (state: UploadState, meta: FileMeta, policy: UploadPolicy): Step 
           fileName: meta.file_name,
           size,
           expectedSha256,
+          fileType: meta.file_type,
           replaces,
           completed: size === 0
         })

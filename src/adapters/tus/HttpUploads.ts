@@ -112,11 +112,17 @@ export const make = (
     })
 
   /** Creates an upload of `size` bytes named `fileName` (whose whole file must hash to `sha256`, if given). */
-  const create = (peer: Channels.Peer, fileName: string, size: number, sha256: string | undefined) =>
+  const create = (peer: Channels.Peer, fileName: string, size: number, sha256: string | undefined, fileType: string | undefined) =>
     Effect.gen(function*() {
       let uploadId = ""
       const channel = yield* openChannel(peer, () => untrack(uploadId, channel)())
-      const meta = { type: "file_meta", file_name: fileName, file_size: size, ...(sha256 === undefined ? {} : { sha256 }) }
+      const meta = {
+        type: "file_meta",
+        file_name: fileName,
+        file_size: size,
+        ...(sha256 === undefined ? {} : { sha256 }),
+        ...(fileType === undefined ? {} : { file_type: fileType.slice(0, 255) })
+      }
       const exchanged = yield* channel.exchange(textFrame(JSON.stringify(meta)))
       const outcome = yield* opened(channel, exchanged, fileName, size)
       if (outcome._tag === "Done") uploadId = outcome.upload.uploadId

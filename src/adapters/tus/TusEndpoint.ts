@@ -173,7 +173,7 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
       if (Either.isLeft(metadata)) return failure(dialect, Refusals.invalidHeader("Upload-Metadata", metadata.left))
       const fileName = metadata.right.fileName
       if (fileName === undefined) return failure(dialect, Refusals.invalidHeader("Upload-Metadata", "a filename (or name) is required"))
-      const outcome = yield* uploads.create(peer, fileName, size, metadata.right.sha256)
+      const outcome = yield* uploads.create(peer, fileName, size, metadata.right.sha256, metadata.right.fileType)
       if (outcome._tag === "Refused") return failure(dialect, outcome.refusal)
       const upload = outcome.upload
       const withLocation = (response: Response): Response =>

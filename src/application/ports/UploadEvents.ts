@@ -34,6 +34,8 @@ export interface UploadEvent {
   readonly upload_ref: string
   /** file_name as the client sent it. */
   readonly file_name?: string
+  /** The media type the client gave (file_meta's file_type, tus' filetype metadata). */
+  readonly file_type?: string
   /** The name the file was stored under (completed only). */
   readonly stored_name?: string
   readonly size?: number
@@ -54,6 +56,7 @@ export interface UploadOutcome {
   readonly type: UploadEventType
   readonly uploadId: string
   readonly fileName?: string | undefined
+  readonly fileType?: string | undefined
   readonly storedName?: string | undefined
   readonly size?: number | undefined
   readonly extension?: string | undefined
@@ -82,6 +85,7 @@ export const eventFor = (outcome: UploadOutcome): Effect.Effect<UploadEvent> =>
   Effect.map(Clock.currentTimeMillis, (now) => {
     const optional: Record<string, unknown> = {
       file_name: outcome.fileName,
+      file_type: outcome.fileType,
       stored_name: outcome.storedName,
       size: outcome.size,
       extension: outcome.extension,

@@ -34,6 +34,8 @@ export interface UploadRecord {
   readonly createdAt: number
   /** Who started the upload (the token's label) when authentication is on: no one else may resume it. */
   readonly identity?: string | undefined
+  /** The media type the client gave (file_meta's file_type, tus' filetype), for events. */
+  readonly fileType?: string | undefined
   /** Set once the upload is published. */
   readonly completed?: CompletedUpload | undefined
 }
@@ -81,6 +83,7 @@ const StoredRecord = Schema.parseJson(Schema.Struct({
   expectedSha256: Schema.optionalWith(Schema.String, { as: "Option" }),
   createdAt: Schema.Number,
   identity: Schema.optional(Schema.String),
+  fileType: Schema.optional(Schema.String),
   completed: Schema.optional(Schema.Struct({
     storedName: Schema.String,
     extension: Schema.String,
@@ -92,10 +95,11 @@ const StoredRecord = Schema.parseJson(Schema.Struct({
 /** The record stored as `text` (by `JSON.stringify` of an UploadRecord); fails with Corrupt when it is not one. */
 export const decodeRecord = (text: string): Effect.Effect<UploadRecord, UploadRegistryError> =>
   Schema.decode(StoredRecord)(text).pipe(
-    Effect.map(({ completed, expectedSha256, identity, ...stored }): UploadRecord => ({
+    Effect.map(({ completed, expectedSha256, fileType, identity, ...stored }): UploadRecord => ({
       ...stored,
       expectedSha256: Option.getOrUndefined(expectedSha256),
       ...(identity === undefined ? {} : { identity }),
+      ...(fileType === undefined ? {} : { fileType }),
       ...(completed === undefined ? {} : { completed })
     })),
     Effect.mapError((cause) => new UploadRegistryError({ reason: "Corrupt", cause }))

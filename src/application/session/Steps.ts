@@ -58,11 +58,11 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
       Effect.zipRight(state.moveTo(next), connection.send(Messages.error(refusal)))
     )
 
-  const start = ({ completed, expectedSha256, file, fileName, next, replaces, size }: StepOf<"Start">) =>
+  const start = ({ completed, expectedSha256, file, fileName, fileType, next, replaces, size }: StepOf<"Start">) =>
     Effect.gen(function*() {
       if (replaces) yield* ends.discardOpen(UploadEnds.replaced)
       yield* admit({ fileName, size, sha256: expectedSha256 }, { file: file.name, size })
-      const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity)
+      const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity, fileType)
       yield* opened(upload, next, 0)
       yield* Metric.increment(Metrics.uploadsStarted)
       yield* Effect.logInfo("upload started").pipe(log({ upload: logReference(upload.uploadId), file: file.name, size }))

@@ -46,6 +46,8 @@ export interface EndedUpload {
   readonly fileName: string
   readonly size: number
   readonly startedAt?: number
+  /** What the registry holds of it, when the session had it open (its file_type, for one). */
+  readonly record?: { readonly fileType?: string | undefined }
 }
 
 export interface UploadEnds {
@@ -64,6 +66,7 @@ export const make = (context: SessionContext, emit: (outcome: UploadEvents.Uploa
       emit({
         uploadId: upload.uploadId,
         fileName: upload.fileName,
+        fileType: upload.record?.fileType,
         size: upload.size,
         startedAt: upload.startedAt,
         clientAddress: connection.clientAddress,

@@ -92,12 +92,27 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
     })))
 
   /** Opens a new upload, recorded as `identity`'s when authentication is on. */
-  const start = (fileName: string, size: number, expectedSha256: string | undefined, extension: string, identity?: string) =>
+  const start = (
+    fileName: string,
+    size: number,
+    expectedSha256: string | undefined,
+    extension: string,
+    identity?: string,
+    fileType?: string
+  ) =>
     Effect.gen(function*() {
       yield* ensureRoom(size)
       const uploadId = newUploadId()
       const createdAt = yield* Clock.currentTimeMillis
-      const record: UploadRecord = { uploadId, fileName, size, expectedSha256, createdAt, ...(identity === undefined ? {} : { identity }) }
+      const record: UploadRecord = {
+        uploadId,
+        fileName,
+        size,
+        expectedSha256,
+        createdAt,
+        ...(identity === undefined ? {} : { identity }),
+        ...(fileType === undefined ? {} : { fileType })
+      }
       yield* registry.create(record)
       const release = Option.getOrElse(yield* registry.claim(uploadId), () => Effect.void)
       const partial = yield* Effect.tapError(store.begin(uploadId), () => Effect.zipRight(release, Effect.ignore(registry.remove(uploadId))))

@@ -123,6 +123,17 @@ layerPerTest(sessionLayer(settings))("upload events", (it) => {
       expect(event).not.toHaveProperty("reason")
     }))
 
+  it.effect("the file_type a file_meta gives goes into the upload's events, through a resume too", () =>
+    Effect.gen(function*() {
+      const first = yield* openSession()
+      yield* first.receive(meta("typed.txt", 11, { file_type: "text/plain" }), chunk("hello "))
+      const uploadId = yield* first.uploadId
+      yield* first.end
+      const second = yield* openSession()
+      yield* second.receive(meta("typed.txt", 11, { upload_id: uploadId }), chunk("world"))
+      expect((yield* events).map((e) => [e.type, e.file_type])).toEqual([["upload.completed", "text/plain"]])
+    }))
+
   it.effect("cancel emits upload.cancelled (reason cancelled); a new file_meta mid-upload emits it with reason replaced", () =>
     Effect.gen(function*() {
       const s = yield* openSession()
