@@ -66,6 +66,9 @@ const failureAnnotations = (uploadId: string, cause: unknown) => {
   return { upload: reference, error: String(cause).split(uploadId).join(reference) }
 }
 
+/** With `sync`, a partial file is flushed in the background every this many bytes (see PartialWriter). */
+const SYNC_EVERY_BYTES = 8 * 1024 * 1024
+
 export const make = (directory: string, options: FsFileStoreOptions = { sync: true }) =>
   Effect.gen(function*() {
     const root = path.resolve(directory)
@@ -100,7 +103,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
               : openRegular(file, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, { mode: 0o644 }),
           catch: (cause) => new FileStoreError({ reason: "Open", cause })
         })
-        const writer = PartialWriter.fromHandle(opened.handle)
+        const writer = PartialWriter.fromHandle(opened.handle, options.sync ? { syncEveryBytes: SYNC_EVERY_BYTES } : {})
         openIds.add(uploadId)
         return { opened, partial: handle(uploadId, file, opened.stats, writer, yield* Ref.make(true), () => openIds.delete(uploadId)) }
       }))

@@ -7,6 +7,12 @@
  * A write error is kept and fails every later call, so a file with a lost
  * write is never published.
  *
+ * With `syncEveryBytes`, the file is flushed to stable storage in the
+ * background (fdatasync(2), alongside the writes, never holding them up)
+ * each time that many bytes were written since the last flush, so the
+ * fsync that completes a synced upload has only the tail left to flush
+ * instead of the whole file.
+ *
  * Each chunk's memory is released as soon as it is on disk (see Release):
  * a chunk that waited long enough to reach V8's old generation would
  * otherwise stay allocated until the next full collection.
@@ -38,9 +44,22 @@ const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> =>
 }
 
 /** The writer of `handle`, a file opened for appending (O_APPEND); it takes the handle over and closes it. */
-export const fromHandle = (handle: FileHandle): PartialWriter => {
+export const fromHandle = (handle: FileHandle, options: { readonly syncEveryBytes?: number } = {}): PartialWriter => {
   let failure: unknown
   let closed = false
+  let unsynced = 0
+  /** The background flush in progress, if any (its errors surface in the final fsync). */
+  let flushing: Promise<void> | undefined
+  const written = (bytes: number) => {
+    const every = options.syncEveryBytes
+    if (every === undefined) return
+    unsynced += bytes
+    if (unsynced < every || flushing !== undefined) return
+    unsynced = 0
+    flushing = handle.datasync().catch(() => undefined).finally(() => {
+      flushing = undefined
+    })
+  }
   /** The last write asked for: the next one starts when it is over. */
   let tail: Promise<void> = Promise.resolve()
   let closing: Promise<void> | undefined
@@ -54,7 +73,10 @@ export const fromHandle = (handle: FileHandle): PartialWriter => {
         if (failure !== undefined) throw failure
         return writeAll(handle, bytes)
       }).then(
-        () => release(bytes),
+        () => {
+          written(bytes.length)
+          release(bytes)
+        },
         (cause: unknown) => {
           failure ??= cause
           throw failure
@@ -67,6 +89,7 @@ export const fromHandle = (handle: FileHandle): PartialWriter => {
     finish: async (options) => {
       closed = true
       await tail
+      await flushing
       try {
         if (failure !== undefined) throw failure
         if (options?.sync === true) await handle.sync()
@@ -77,6 +100,7 @@ export const fromHandle = (handle: FileHandle): PartialWriter => {
     destroy: async () => {
       closed = true
       await tail
+      await flushing
       await close()
     }
   }

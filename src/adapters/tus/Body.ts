@@ -1,8 +1,8 @@
 /**
- * A request body, read in frames of at most `frameBytes`: the next frame is
- * read only when the last one has been handled, so a fast client is held
- * back by TCP (Node stops reading the socket) and memory stays within a
- * frame, however large the body. A body that sends nothing for `stallMillis`
+ * A request body, read in frames of at most `frameBytes`: one frame ahead
+ * of the one being handled and no more, so a fast client is held back by
+ * TCP (Node stops reading the socket) and memory stays within two frames,
+ * however large the body. A body that sends nothing for `stallMillis`
  * ends as Stalled, one whose client went away as Aborted; the bytes read by
  * then come out first as the last frame, so nothing the client sent is lost.
  */
@@ -28,6 +28,7 @@ export const reader = (request: http.IncomingMessage, frameBytes: number, stallM
   const pull = (): Promise<Buffer | "Complete" | "Stalled" | "Aborted"> =>
     new Promise((resolve) => {
       const timer = setTimeout(() => resolve("Stalled"), stallMillis)
+      timer.unref()
       iterator.next().then(
         (result) => {
           clearTimeout(timer)
@@ -64,7 +65,15 @@ export const reader = (request: http.IncomingMessage, frameBytes: number, stallM
     return filled === 0 ? (ended ?? { _tag: "End", reason: "Complete" }) : { _tag: "Bytes", bytes: frame.subarray(0, filled) }
   }
 
-  return { next: Effect.promise(fill) }
+  // The next frame is read while the last one is being stored: reading the socket and writing the disk
+  // overlap, and memory holds at most two frames.
+  let ahead: Promise<Piece> | undefined
+  const next = (): Promise<Piece> => {
+    const piece = ahead ?? fill()
+    ahead = piece.then((got) => (got._tag === "Bytes" ? fill() : got))
+    return piece
+  }
+  return { next: Effect.promise(next) }
 }
 
 /** The whole body, up to `limit` bytes: None when it is longer (or ended early). For bodies that must be checked before any byte is stored. */

@@ -23,7 +23,7 @@
  *   request for its upload goes straight to it: the digest and content check
  *   go on from where they were, with no replay of the bytes held.
  */
-import { Deferred, Duration, Effect, Option, Queue } from "effect"
+import { Duration, Effect, Option } from "effect"
 import type { Connection, Frame, Next, Received } from "../../application/session/Connection.js"
 import { gone } from "../../application/session/Connection.js"
 import type { Connections } from "../../application/session/Connections.js"
@@ -91,14 +91,18 @@ export interface Channel {
   /** Ends the channel: its session ends as if the peer had gone (an open upload is suspended). */
   readonly end: Effect.Effect<void>
   readonly ended: Effect.Effect<boolean>
-  /** Completes when the channel has ended. */
-  readonly awaitEnd: Effect.Effect<void>
 }
 
 /**
  * Opens a channel for `peer`, served by `connections` on `run` (the
  * transport's fiber runtime, so shutdown ends it), lingering `lingerMillis`
  * after each request. `onEnd` runs once it ended.
+ *
+ * Every frame of a request body passes here twice (to the session, and its
+ * answers back), so the hand-over is plain state and one callback each way
+ * rather than queues, deferreds and a race per frame (those cost about a
+ * millisecond per frame: a fifth of the time of a large PATCH). Only this
+ * file's callbacks touch that state, each in one synchronous step.
  */
 export const open = (
   connections: Connections["Type"],
@@ -108,79 +112,131 @@ export const open = (
   onEnd: () => void
 ): Effect.Effect<Channel> =>
   Effect.gen(function*() {
-    // Each frame with the signal that the session is done with it (completed when it asks for the next).
-    const inbox = yield* Queue.unbounded<{ readonly received: Received; readonly done?: Deferred.Deferred<void> }>()
-    const outbox = yield* Queue.unbounded<Answer>()
-    const endedSignal = yield* Deferred.make<void>()
     const lock = yield* Effect.makeSemaphore(1)
+    const goneValue = gone(undefined, undefined)
+    let ended = false
     let held = false
-    let current: Deferred.Deferred<void> | undefined
+    /** What the session sent since the last exchange began. */
+    let answers: Array<Answer> = []
+    /** What the session has not taken yet (a frame, or Gone). */
+    let queued: Received | undefined
+    /** The session waiting for what comes next. */
+    let sessionWaiting: ((received: Received) => void) | undefined
+    /** Whether the session is handling a frame (it is done with it when it asks for the next). */
+    let handling = false
+    /** The request waiting for its frame's answers. */
+    let requestWaiting: ((exchanged: Exchanged) => void) | undefined
+    let lingerTimer: ReturnType<typeof setTimeout> | undefined
+
+    const clearLinger = () => {
+      if (lingerTimer !== undefined) clearTimeout(lingerTimer)
+      lingerTimer = undefined
+    }
+    const deliver = (received: Received) => {
+      const waiting = sessionWaiting
+      if (waiting === undefined) {
+        queued = received
+        return
+      }
+      sessionWaiting = undefined
+      clearLinger()
+      waiting(received)
+    }
+    // A request that holds the channel times its own body out; without one, the channel ends after lingering.
+    const armLinger = () => {
+      if (held || lingerTimer !== undefined || sessionWaiting === undefined) return
+      lingerTimer = setTimeout(() => {
+        lingerTimer = undefined
+        if (!held) deliver(goneValue)
+      }, lingerMillis)
+      lingerTimer.unref()
+    }
+    const answerRequest = () => {
+      const waiting = requestWaiting
+      if (waiting === undefined) return
+      requestWaiting = undefined
+      const sent = answers
+      answers = []
+      waiting({ answers: sent, ended })
+    }
 
     const connection: Connection = {
       clientAddress: peer.clientAddress,
       identity: peer.identity,
       transport: "http",
-      send: (reply) => outbox.offer(answerOf(reply)),
+      send: (reply) => Effect.sync(() => void answers.push(answerOf(reply))),
       // Ends the session's loop: it returns once `receive` says "closed"; nothing more to do here.
       close: () => Effect.void
     }
 
-    const ended = gone(undefined, undefined)
-    const waitForFrame: Effect.Effect<Received> = Effect.flatMap(
-      Effect.timeoutOption(inbox.take, Duration.millis(lingerMillis)),
-      Option.match({
-        onSome: (item) => {
-          current = item.done
-          return Effect.succeed(item.received)
-        },
-        // A request that holds the channel times its own body out; without one, the channel ends.
-        onNone: () => (held ? waitForFrame : Effect.succeed(ended))
-      })
-    )
-
     const next: Next = () =>
-      Effect.suspend(() => {
-        // The session asks for the next frame: the one it had is done.
-        const done = current
-        current = undefined
-        return done === undefined ? waitForFrame : Effect.zipRight(Deferred.succeed(done, undefined), waitForFrame)
+      Effect.async<Received>((resume) => {
+        // The session asks for what comes next: the frame it had is done, and its answers go to the request.
+        if (handling) {
+          handling = false
+          answerRequest()
+        }
+        const take = (received: Received) => {
+          handling = received._tag === "Frame"
+          resume(Effect.succeed(received))
+        }
+        if (queued !== undefined) {
+          const received = queued
+          queued = undefined
+          return take(received)
+        }
+        sessionWaiting = take
+        armLinger()
+        return Effect.sync(() => {
+          sessionWaiting = undefined
+          clearLinger()
+        })
       })
 
     run(
       connections.serve({ connection, next }).pipe(
         Effect.catchTags({
-          ConnectionRefused: ({ refusal }) => outbox.offer({ _tag: "Refused", refusal }),
-          ConnectionBroken: () => outbox.offer({ _tag: "Refused", refusal: Refusals.internalError() })
+          ConnectionRefused: ({ refusal }) => Effect.sync(() => void answers.push({ _tag: "Refused", refusal })),
+          ConnectionBroken: () => Effect.sync(() => void answers.push({ _tag: "Refused", refusal: Refusals.internalError() }))
         }),
-        Effect.ensuring(Effect.zipRight(Deferred.succeed(endedSignal, undefined), Effect.sync(onEnd)))
+        Effect.ensuring(Effect.sync(() => {
+          ended = true
+          clearLinger()
+          answerRequest()
+          onEnd()
+        }))
       )
     )
 
     const exchange = (frame: Frame): Effect.Effect<Exchanged> =>
-      Effect.gen(function*() {
-        // Answers nobody asked for (a timeout's error before the channel ended) belong to no request.
-        yield* outbox.takeAll
-        if (yield* Deferred.isDone(endedSignal)) return { answers: [], ended: true }
-        const done = yield* Deferred.make<void>()
-        yield* inbox.offer({ received: frame, done })
-        yield* Effect.raceFirst(Deferred.await(done), Deferred.await(endedSignal))
-        const answers = Array.from(yield* outbox.takeAll)
-        return { answers, ended: yield* Deferred.isDone(endedSignal) }
+      Effect.async<Exchanged>((resume) => {
+        // Answers nobody asked for (sent before the channel ended) belong to no request.
+        answers = []
+        if (ended) return resume(Effect.succeed({ answers: [], ended: true }))
+        requestWaiting = (exchanged) => resume(Effect.succeed(exchanged))
+        deliver(frame)
+      })
+
+    const setHeld = (value: boolean) =>
+      Effect.sync(() => {
+        held = value
+        if (value) clearLinger()
+        else armLinger()
       })
 
     const holding = <A, E, R>(request: Effect.Effect<A, E, R>, waitMillis: number) =>
       Effect.flatMap(Effect.timeout(lock.take(1), Duration.millis(waitMillis)).pipe(Effect.option), (took) =>
-        Option.isNone(took) ? Effect.succeedNone : Effect.suspend(() => {
-          held = true
-          return Effect.map(request, Option.some)
-        }).pipe(Effect.ensuring(Effect.zipRight(Effect.sync(() => void (held = false)), lock.release(1)))))
+        Option.isNone(took)
+          ? Effect.succeedNone
+          : Effect.zipRight(setHeld(true), Effect.map(request, Option.some)).pipe(
+            Effect.ensuring(Effect.zipRight(setHeld(false), lock.release(1)))
+          ))
 
     return {
       peer,
       exchange,
       holding,
-      end: Effect.asVoid(inbox.offer({ received: ended })),
-      ended: Deferred.isDone(endedSignal),
-      awaitEnd: Deferred.await(endedSignal)
+      end: Effect.sync(() => deliver(goneValue)),
+      ended: Effect.sync(() => ended)
     } satisfies Channel
   })
