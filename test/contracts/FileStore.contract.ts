@@ -57,6 +57,23 @@ export const fileStoreContract = (
         return yield* body(store, inspect)
       }).pipe(Effect.provide(harness))
 
+    it.effect("append calls `alongside` once per chunk, with the bytes still intact", () =>
+      withStore((store, inspect) =>
+        Effect.gen(function*() {
+          const partial = yield* store.begin(freshUploadId())
+          const seen: Array<string> = []
+          for (const piece of ["hello ", "world"]) {
+            // A chunk that spans its own ArrayBuffer: the one kind a store may free (see adapters/Release).
+            const chunk = new Uint8Array(new ArrayBuffer(piece.length))
+            chunk.set(bytes(piece))
+            yield* partial.append(chunk, () => seen.push(Buffer.from(chunk).toString()))
+          }
+          expect(seen).toEqual(["hello ", "world"])
+          yield* partial.commit(file("alongside.txt"))
+          expect(text(yield* inspect.read("alongside.txt"))).toBe("hello world")
+        })
+      ))
+
     it.effect("commit stores every appended byte, in order, under the requested name", () =>
       withStore((store, inspect) =>
         Effect.gen(function*() {

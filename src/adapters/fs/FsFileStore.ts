@@ -124,7 +124,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
           Effect.annotateLogs(failureAnnotations(uploadId, error.cause))
         )
       return {
-        append: (bytes) => Effect.tryPromise({ try: () => writer.write(bytes), catch: (cause) => new FileStoreError({ reason: "Write", cause }) }),
+        append: (bytes, alongside) => Effect.tryPromise({ try: () => writer.write(bytes, alongside), catch: (cause) => new FileStoreError({ reason: "Write", cause }) }),
         commit: (name, expectedBytes, onPublished) =>
           whenOpen(
             Effect.tryPromise({

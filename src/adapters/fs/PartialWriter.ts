@@ -21,8 +21,11 @@ import type { FileHandle } from "node:fs/promises"
 import { release } from "../Release.js"
 
 export interface PartialWriter {
-  /** Writes `bytes` after everything written so far; resolves once all of them are written. Rejects after a failure or once closed. */
-  readonly write: (bytes: Uint8Array) => Promise<void>
+  /**
+   * Writes `bytes` after everything written so far; resolves once all of them are written. Rejects after a failure
+   * or once closed. `alongside` runs once the first write(2) of them is under way, before they are freed.
+   */
+  readonly write: (bytes: Uint8Array, alongside?: () => void) => Promise<void>
   /**
    * Waits for the writes asked for, flushes the file to stable storage when
    * `sync` (fsync(2): it then survives a power cut), and closes it; rejects
@@ -66,12 +69,15 @@ export const fromHandle = (handle: FileHandle, options: { readonly syncEveryByte
   const close = () => (closing ??= handle.close().catch(() => undefined))
 
   return {
-    write: (bytes) => {
+    write: (bytes, alongside) => {
       if (failure !== undefined) return Promise.reject(failure)
       if (closed) return Promise.reject(new Error("the partial file is closed"))
       const done = tail.then(() => {
         if (failure !== undefined) throw failure
-        return writeAll(handle, bytes)
+        // write(2) is issued (in the thread pool) before writeAll first waits: `alongside` runs meanwhile.
+        const writing = writeAll(handle, bytes)
+        alongside?.()
+        return writing
       }).then(
         () => {
           written(bytes.length)

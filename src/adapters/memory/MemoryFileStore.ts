@@ -44,11 +44,13 @@ export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectCon
     const isOpen = (id: string) => Effect.map(Ref.get(partials), (map) => Option.exists(HashMap.get(map, id), (p) => p.open))
 
     const handle = (id: string): PartialFile => ({
-      append: (bytes) =>
+      append: (bytes, alongside) =>
         Effect.flatMap(isOpen(id), (open) =>
           open
-            ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              update(id, (p) => ({ ...p, parts: Chunk.append(p.parts, Uint8Array.from(bytes)), touchedAt: now })))
+            ? Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              alongside?.()
+              return update(id, (p) => ({ ...p, parts: Chunk.append(p.parts, Uint8Array.from(bytes)), touchedAt: now }))
+            })
             : Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial file is closed" }))),
       commit: (file, expectedBytes, onPublished) =>
         Effect.flatMap(Ref.get(partials), (map) =>

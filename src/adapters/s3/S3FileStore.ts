@@ -113,9 +113,11 @@ export const make = Effect.gen(function*() {
       Effect.zipRight(Effect.tryPromise(() => removeStaged(uploadId)).pipe(Effect.catchAll((error) => logFailure(uploadId, "remove")(error.cause))))
     )
 
-    const append = (bytes: Uint8Array) =>
+    const append = (bytes: Uint8Array, alongside?: () => void) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         if (!isOpen) return Effect.fail(new FileStoreError({ reason: "Write", cause: "the partial upload is closed" }))
+        // Before the part writer copies (and may free) them.
+        alongside?.()
         touchedAt = now
         open.set(uploadId, now)
         if (!restoredDone) return Effect.tryPromise({ try: () => restore().then(() => writer.write(bytes)), catch: failWith("Write") })

@@ -34,8 +34,14 @@ export interface PartialFile {
    * holds them. `append` takes the bytes: the store may free their memory
    * once written, so the caller must neither read them nor keep a view of
    * them afterwards (adapters free them with adapters/Release).
+   *
+   * `alongside`, when given, is called once with the bytes still intact,
+   * while the store writes them where it can (the filesystem store calls it
+   * once write(2) is under way, so the caller's digest of the bytes overlaps
+   * the write), else before it stores them; never after it freed them. It is
+   * not called when `append` fails before storing anything.
    */
-  readonly append: (bytes: Uint8Array) => Effect.Effect<void, FileStoreError>
+  readonly append: (bytes: Uint8Array, alongside?: () => void) => Effect.Effect<void, FileStoreError>
   /**
    * Makes the file visible under `file.name`, or under the first free
    * alternative (`report_1.pdf`, `report_2.pdf`, ...) when that is taken.

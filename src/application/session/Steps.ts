@@ -114,12 +114,9 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
         : next._tag === "Receiving"
         ? Effect.zipRight(invitations.invite, connection.send(Messages.chunkReceived(next.received)))
         : Effect.void
+      // Hashed while the store writes them (`alongside`), before it frees them: `append` takes the bytes (see FileStore).
       return uploads.inspect(upload, bytes).pipe(
-        Effect.zipRight(Effect.suspend(() => {
-          // Hashed and inspected before the store has them: `append` takes the bytes (see FileStore).
-          upload.hash.update(bytes)
-          return upload.partial.append(bytes)
-        })),
+        Effect.zipRight(upload.partial.append(bytes, () => upload.hash.update(bytes))),
         Effect.zipRight(Metric.incrementBy(Metrics.bytesReceived, bytes.length)),
         Effect.zipRight(state.moveTo(next)),
         Effect.zipRight(reply),

@@ -40,9 +40,9 @@ describe("defects", () => {
         begin: (uploadId: string) =>
           Effect.map(store.begin(uploadId), (partial) => ({
             ...partial,
-            append: (bytes: Uint8Array) =>
+            append: (bytes: Uint8Array, alongside?: () => void) =>
               Effect.flatMap(Ref.getAndUpdate(defects, (n) => n - 1), (left) =>
-                left > 0 ? Effect.die(new TypeError(`bug writing /srv/.${uploadId}.partial`)) : partial.append(bytes))
+                left > 0 ? Effect.die(new TypeError(`bug writing /srv/.${uploadId}.partial`)) : partial.append(bytes, alongside))
           }))
       }))
     )

@@ -187,9 +187,9 @@ describe("UploadSession", () => {
       begin: (uploadId: string) =>
         Effect.map(store.begin(uploadId), (partial) => ({
           ...partial,
-          append: (bytes: Uint8Array) =>
+          append: (bytes: Uint8Array, alongside?: () => void) =>
             Effect.flatMap(Ref.getAndUpdate(failures, (n) => n - 1), (left) =>
-              left > 0 ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO: i/o error, write /srv/x") })) : partial.append(bytes))
+              left > 0 ? Effect.fail(new FileStoreError({ reason: "Write", cause: new Error("EIO: i/o error, write /srv/x") })) : partial.append(bytes, alongside))
         }))
     }))
   )
