@@ -50,7 +50,8 @@ describe("a lost file_received", () => {
       type: "file_received",
       message: "File lost.pdf received successfully and file extension is `pdf`",
       extension: "pdf",
-      sha256: sha256(content)
+      sha256: sha256(content),
+      stored_name: "lost.pdf"
     })
     expect(await resume(server.url, "lost.pdf", content.length, uploadId)).toEqual(first)
     expect(await visibleFiles(server.directory)).toEqual(["lost.pdf"])
