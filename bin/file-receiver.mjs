@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `file-receiver` command (package.json "bin"): runs the TypeScript CLI
-// with plain node, through tsx's loader (a dependency), as `npm start` does.
-// `serve` runs the server with npm start's V8 flags, which node reads only at
+// with plain node, through tsx's loader (a dependency), as `npm run dev` does.
+// `serve` runs the server with npm run dev's V8 flags, which node reads only at
 // start-up: the command starts itself again with them and passes signals on.
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"

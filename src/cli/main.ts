@@ -2,7 +2,7 @@
  * The `file-receiver` command:
  *   file-receiver upload FILE... [--url URL] [--sha256] [--token TOKEN] [--chunk-size BYTES] [--window N] [--retries N]
  *                                [--cancel-on-interrupt]
- *   file-receiver serve          (the server, as `npm start`; configured by the environment)
+ *   file-receiver serve          (the server from source, as `npm run dev`; configured by the environment)
  * `upload` sends the files one after another with the client library,
  * resuming after dropped connections and, through a state file in the
  * user's cache (ResumeState.ts), across runs: a run that was killed or
@@ -23,7 +23,7 @@ const DEFAULT_URL = `ws://127.0.0.1:8000${UPLOAD_PATH}`
 
 const USAGE = `Usage:
   file-receiver upload FILE... [options]   send files to a file-receiver server
-  file-receiver serve                      start the server (as npm start; settings from the environment)
+  file-receiver serve                      start the server (as npm run dev; settings from the environment)
 
 Options for upload:
   --url URL            the upload endpoint, ws(s):// or http(s):// (default ${DEFAULT_URL})

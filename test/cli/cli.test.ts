@@ -324,7 +324,7 @@ describe("file-receiver upload: what it tells the user", { timeout: 90_000 }, ()
 })
 
 describe("file-receiver serve", { timeout: 90_000 }, () => {
-  it("starts the server from the environment, as npm start does, and exits 0 on SIGTERM", async () => {
+  it("starts the server from the environment, as npm run dev does, and exits 0 on SIGTERM", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fr-cli-serve-"))
     const child = spawn(process.execPath, [BIN, "serve"], {
       cwd: os.tmpdir(),

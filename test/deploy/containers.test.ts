@@ -195,7 +195,11 @@ describe("Dockerfile", () => {
     expect(dockerfile).toContain("RUN npm run build")
     expect(dockerfile).toContain(`CMD ["node", "--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50", "--enable-source-maps", "dist/main.mjs"]`)
     expect(pkg.scripts["build"]).toBe("node scripts/build.mjs")
-    expect(pkg.scripts["start"]).toBe("node --initial-old-space-size=96 --max-semi-space-size=1 --heap-growing-percent=50 --import tsx src/main.ts")
+    // npm start runs the production artifact too (rebuilt when the sources changed); npm run dev runs the sources.
+    expect(pkg.scripts["start"]).toBe(
+      "node scripts/build.mjs --if-stale && node --initial-old-space-size=96 --max-semi-space-size=1 --heap-growing-percent=50 dist/main.mjs"
+    )
+    expect(pkg.scripts["dev"]).toBe("node --initial-old-space-size=96 --max-semi-space-size=1 --heap-growing-percent=50 --import tsx src/main.ts")
   })
 
   it("starts the server with the same V8 heap flags everywhere it runs: npm start, start:prod, file-receiver serve, the image and the benchmark", () => {
