@@ -16,6 +16,8 @@ export interface Round {
   readonly order: ReadonlyArray<ServerKind>
   readonly seconds: PerServer
   readonly mbPerSecond: PerServer
+  /** CPU seconds the server process used for the run (user + system). */
+  readonly cpuSeconds: PerServer
 }
 
 export interface ThroughputResult {
@@ -24,6 +26,8 @@ export interface ThroughputResult {
   readonly bytesPerRun: number
   readonly rounds: ReadonlyArray<Round>
   readonly medianMBPerSecond: PerServer
+  /** The server's CPU seconds per GiB uploaded (median over the rounds). */
+  readonly medianCpuSecondsPerGiB: PerServer
   /** Paired ratios, one per round: project MB/s over the other server's, in the same round. */
   readonly ratios: { readonly projectToReference: ReadonlyArray<number>; readonly projectToTus: ReadonlyArray<number> }
   readonly medianRatios: { readonly projectToReference?: number; readonly projectToTus?: number }
@@ -99,6 +103,7 @@ export const machine = () => {
 
 const mb = (bytes: number | undefined): string => (bytes === undefined ? "-" : (bytes / 1e6).toFixed(1))
 const rate = (value: number | undefined): string => (value === undefined ? "-" : value.toFixed(1))
+const cpu = (value: number | undefined): string => (value === undefined ? "-" : value.toFixed(2))
 const times = (value: number | undefined): string => (value === undefined ? "-" : `${value.toFixed(2)}x`)
 
 const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -126,15 +131,16 @@ export const summary = (
     parts.push(
       "",
       table(
-        ["scenario", "project MB/s", "reference MB/s", "tus MB/s", "project/reference", "project/tus"],
+        ["scenario", "project MB/s", "reference MB/s", "tus MB/s", "project/reference", "project/tus", "CPU s/GiB project/ref/tus"],
         throughput.map((result) =>
-          result.error !== undefined ? [`${result.id}. ${result.title}`, "FAILED", "", "", "", ""] : [
+          result.error !== undefined ? [`${result.id}. ${result.title}`, "FAILED", "", "", "", "", ""] : [
             `${result.id}. ${result.title}`,
             rate(result.medianMBPerSecond.project),
             rate(result.medianMBPerSecond.reference),
             rate(result.medianMBPerSecond.tus),
             times(result.medianRatios.projectToReference),
-            times(result.medianRatios.projectToTus)
+            times(result.medianRatios.projectToTus),
+            (["project", "reference", "tus"] as const).map((kind) => cpu(result.medianCpuSecondsPerGiB?.[kind])).join(" / ")
           ]
         )
       )

@@ -24,7 +24,7 @@ import {
   type ThroughputResult
 } from "./report.js"
 import { CHUNK_BYTES, IntegrityError, type MemoryCase, scenarios, type ThroughputScenario, verifyAndClean } from "./scenarios.js"
-import { buildServers, memoryOf, REPO_ROOT, type RunningServer, type ServerKind, startServer } from "./servers.js"
+import { buildServers, cpuSecondsOf, memoryOf, REPO_ROOT, type RunningServer, type ServerKind, startServer } from "./servers.js"
 
 const positiveInteger = (name: string, fallback: number): number => {
   const text = process.env[name]?.trim()
@@ -58,7 +58,8 @@ const timedRun = async (
   workload: ThroughputScenario["workload"],
   server: RunningServer,
   warnings: Array<string>
-): Promise<number> => {
+): Promise<{ readonly seconds: number; readonly cpuSeconds: number }> => {
+  const cpuBefore = await cpuSecondsOf(server.pid)
   const started = performance.now()
   let stored
   try {
@@ -68,9 +69,10 @@ const timedRun = async (
     throw new Error(`${server.kind}: ${messageOf(error)}${died}`)
   }
   const seconds = (performance.now() - started) / 1000
+  const cpuSeconds = (await cpuSecondsOf(server.pid)) - cpuBefore
   warnings.push(...(await verifyAndClean(server, stored)))
   if (!server.alive()) throw new Error(`${server.kind} server exited after the run: ${server.stderrTail()}`)
-  return seconds
+  return { seconds, cpuSeconds }
 }
 
 const ratios = (rounds: ReadonlyArray<Round>, other: ServerKind): ReadonlyArray<number> =>
@@ -91,7 +93,10 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
     const toTus = ratios(rounds, "tus")
     const medianOf = (kind: ServerKind) => median(rounds.flatMap((round) => round.mbPerSecond[kind] ?? []))
     const medians: PerServer = {}
+    const cpuPerGiB: PerServer = {}
     for (const kind of scenario.kinds) {
+      const cpu = median(rounds.flatMap((round) => round.cpuSeconds[kind] ?? []))
+      if (cpu !== undefined) cpuPerGiB[kind] = cpu / (workload.bytes / 2 ** 30)
       const value = medianOf(kind)
       if (value !== undefined) medians[kind] = value
     }
@@ -103,6 +108,7 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
       bytesPerRun: workload.bytes,
       rounds,
       medianMBPerSecond: medians,
+      medianCpuSecondsPerGiB: cpuPerGiB,
       ratios: { projectToReference: toReference, projectToTus: toTus },
       medianRatios: {
         ...(medianToReference === undefined ? {} : { projectToReference: medianToReference }),
@@ -124,14 +130,16 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
       const order = round % 2 === 1 ? scenario.kinds : [...scenario.kinds].reverse()
       const seconds: PerServer = {}
       const mbPerSecond: PerServer = {}
+      const cpuSeconds: PerServer = {}
       for (const kind of order) {
         const server = servers.get(kind)
         if (server === undefined) throw new Error(`no ${kind} server`)
-        const elapsed = await timedRun(workload, server, warnings)
-        seconds[kind] = elapsed
-        mbPerSecond[kind] = workload.bytes / 1e6 / elapsed
+        const run = await timedRun(workload, server, warnings)
+        seconds[kind] = run.seconds
+        mbPerSecond[kind] = workload.bytes / 1e6 / run.seconds
+        cpuSeconds[kind] = run.cpuSeconds
       }
-      rounds.push({ round, order, seconds, mbPerSecond })
+      rounds.push({ round, order, seconds, mbPerSecond, cpuSeconds })
       progress(`  round ${round}: ${order.map((kind) => `${kind} ${mbPerSecond[kind]?.toFixed(1)} MB/s`).join(", ")}`)
     }
     for (const [kind, server] of servers) peak[kind] = (await memoryOf(server.pid)).vmHWM

@@ -68,6 +68,18 @@ export interface RunningServer {
   readonly stop: () => Promise<void>
 }
 
+/**
+ * CPU seconds a live process has used so far, user and system (from /proc/<pid>/stat, in clock ticks of
+ * 1/100 s, Linux's USER_HZ): the server's own cost, which does not drift with the machine's load the way
+ * wall time does.
+ */
+export const cpuSecondsOf = async (pid: number): Promise<number> => {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8")
+  // The fields after the command name (in parentheses, which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 /** Peak and current resident set size of a live process, in bytes (from /proc/<pid>/status). */
 export const memoryOf = async (pid: number): Promise<{ readonly vmHWM: number; readonly vmRSS: number }> => {
   const status = await readFile(`/proc/${pid}/status`, "utf8")
