@@ -59,7 +59,11 @@ export const fromHandle = (handle: FileHandle, options: { readonly syncEveryByte
     unsynced += bytes
     if (unsynced < every || flushing !== undefined) return
     unsynced = 0
-    flushing = handle.datasync().catch(() => undefined).finally(() => {
+    // A writeback error is reported to one flush only (the kernel then marks the pages clean): it is kept, so the
+    // next write and the final fsync fail with it instead of publishing a file that lost data.
+    flushing = handle.datasync().catch((cause: unknown) => {
+      failure ??= cause
+    }).finally(() => {
       flushing = undefined
     })
   }

@@ -115,6 +115,8 @@ export const open = (
     const lock = yield* Effect.makeSemaphore(1)
     const goneValue = gone(undefined, undefined)
     let ended = false
+    /** Gone has been handed to the session: no request may use the channel any more. */
+    let closing = false
     let held = false
     /** What the session sent since the last exchange began. */
     let answers: Array<Answer> = []
@@ -133,6 +135,7 @@ export const open = (
       lingerTimer = undefined
     }
     const deliver = (received: Received) => {
+      if (received._tag === "Gone") closing = true
       const waiting = sessionWaiting
       if (waiting === undefined) {
         queued = received
@@ -210,9 +213,10 @@ export const open = (
 
     const exchange = (frame: Frame): Effect.Effect<Exchanged> =>
       Effect.async<Exchanged>((resume) => {
-        // Answers nobody asked for (sent before the channel ended) belong to no request.
+        // A channel that ended before its first frame says why (admission refused it); answers sent while no
+        // request waited (before a timeout) belong to no request.
+        if (ended) return resume(Effect.succeed({ answers, ended: true }))
         answers = []
-        if (ended) return resume(Effect.succeed({ answers: [], ended: true }))
         requestWaiting = (exchanged) => resume(Effect.succeed(exchanged))
         deliver(frame)
       })
@@ -228,15 +232,17 @@ export const open = (
       Effect.flatMap(Effect.timeout(lock.take(1), Duration.millis(waitMillis)).pipe(Effect.option), (took) =>
         Option.isNone(took)
           ? Effect.succeedNone
-          : Effect.zipRight(setHeld(true), Effect.map(request, Option.some)).pipe(
-            Effect.ensuring(Effect.zipRight(setHeld(false), lock.release(1)))
-          ))
+          // A channel that is ending is taken by nobody (the caller answers busy; the retry finds the upload anew).
+          : Effect.suspend(() => closing || ended ? Effect.as(lock.release(1), Option.none<A>()) :
+            Effect.zipRight(setHeld(true), Effect.map(request, Option.some)).pipe(
+              Effect.ensuring(Effect.zipRight(setHeld(false), lock.release(1)))
+            )))
 
     return {
       peer,
       exchange,
       holding,
       end: Effect.sync(() => deliver(goneValue)),
-      ended: Effect.sync(() => ended)
+      ended: Effect.sync(() => ended || closing)
     } satisfies Channel
   })

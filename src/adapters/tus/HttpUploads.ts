@@ -7,7 +7,7 @@
  * behind it does the checks, the storing, the limits and the events, exactly
  * as for a WebSocket. Requests for one upload take turns on its channel.
  */
-import { Clock, Deferred, Effect, Option } from "effect"
+import { Clock, Deferred, Effect, Either, Exit, Option } from "effect"
 import { binaryFrame, continuation, textFrame } from "../../application/session/Connection.js"
 import type { Connections } from "../../application/session/Connections.js"
 import type { UploadRegistry } from "../../application/ports/UploadRegistry.js"
@@ -158,26 +158,48 @@ export const make = (
       }
       const deferred = yield* Deferred.make<Outcome>()
       finding.set(uploadId, deferred)
+      // Whatever happens to this resume (a defect, an interruption), the requests waiting for it go on.
       return yield* resume(uploadId, peer).pipe(
-        Effect.tap((outcome) => Deferred.succeed(deferred, outcome)),
-        Effect.ensuring(Effect.sync(() => finding.delete(uploadId)))
+        Effect.onExit((exit) =>
+          Effect.zipRight(
+            Effect.sync(() => finding.delete(uploadId)),
+            Deferred.succeed(deferred, Exit.isSuccess(exit) ? exit.value : refused(Refusals.internalError()))
+          )
+        )
       )
     })
 
+  /** Ends `tracked`'s channel after a refusal: the session may have discarded or suspended it; the next request finds out from the registry. */
+  const drop = (tracked: Tracked, channel: Channels.Channel) =>
+    Effect.zipRight(channel.end, Effect.sync(() => untrack(tracked.uploadId, channel)()))
+
   /**
-   * Appends `body` to `tracked` from `offset`: frames of it go to the session
-   * (the first one counted as the request's message, unless `counted`), until
-   * the body ends, the upload completes or the session refuses.
+   * Appends the request's body to `tracked` at `offset`, in its turn: the
+   * offset is checked and the body opened (`body`: it may read and check the
+   * whole of it first) once no other request holds the upload. Frames of it
+   * go to the session (the first one counted as the request's message,
+   * unless `counted`) until the body ends, the upload completes or the
+   * session refuses.
    */
-  const append = (tracked: Tracked, body: Body, counted: boolean): Effect.Effect<Appended> =>
+  const append = (
+    tracked: Tracked,
+    offset: number,
+    body: Effect.Effect<Either.Either<Body, Refusal.Refusal>>,
+    counted: boolean
+  ): Effect.Effect<Appended> =>
     Effect.gen(function*() {
       const channel = tracked.channel
       if (channel === undefined) return refused(Refusals.uploadComplete())
       const turn = yield* channel.holding(
         Effect.gen(function*() {
+          if (tracked.completed !== undefined) return refused(Refusals.uploadComplete())
+          if (offset !== tracked.offset) return refused(Refusals.wrongOffset(offset, tracked.offset))
+          const opened = yield* body
+          if (Either.isLeft(opened)) return refused(opened.left)
+          const reader = opened.right
           let first = !counted
           while (true) {
-            const piece = yield* body.next
+            const piece = yield* reader.next
             if (piece._tag === "End") return { ...done(tracked), bodyEnded: piece.reason } as Appended
             if (tracked.completed !== undefined) return refused(Refusals.exceedsSize(tracked.size))
             const frame = first ? binaryFrame(piece.bytes) : continuation(piece.bytes)
@@ -187,7 +209,7 @@ export const make = (
             if (answer._tag === "ChunkReceived") tracked.offset = answer.received
             else if (answer._tag === "FileReceived") yield* completed(tracked, answer)
             else if (answer._tag === "Refused") {
-              if (exchangedEnded(answer.refusal)) yield* channel.end
+              yield* drop(tracked, channel)
               return refused(answer.refusal)
             }
           }
@@ -204,7 +226,10 @@ export const make = (
       if (channel === undefined || tracked.completed !== undefined) return refused(Refusals.uploadComplete())
       const turn = yield* channel.holding(Effect.map(channel.exchange(textFrame(`{"type":"cancel"}`)), lastAnswer), settings.turnMillis)
       if (Option.isNone(turn)) return refused(Refusals.busy())
-      if (turn.value._tag === "Refused") return refused(turn.value.refusal)
+      if (turn.value._tag === "Refused") {
+        yield* drop(tracked, channel)
+        return refused(turn.value.refusal)
+      }
       yield* channel.end
       open.delete(tracked.uploadId)
       return done(tracked)
@@ -212,8 +237,5 @@ export const make = (
 
   return { create, find, append, cancel }
 }
-
-/** Refusals after which the session has ended the channel (the rate limit closes the connection). */
-const exchangedEnded = (refusal: Refusal.Refusal): boolean => refusal.code === "rate_limited"
 
 export type HttpUploads = ReturnType<typeof make>

@@ -119,21 +119,25 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
     return undefined
   }
 
-  /** The request's body, checked against `Upload-Checksum` first when it has one. */
-  const bodyOf = (request: http.IncomingMessage): Effect.Effect<Either.Either<Body.Body, { refusal: Refusal.Refusal; status?: number }>> => {
+  /** What is wrong with a request's `Upload-Checksum`, if anything; its algorithm and digest otherwise. */
+  const checksumOf = (request: http.IncomingMessage) => {
     const checksum = header(request, "upload-checksum")
+    if (checksum === undefined) return Either.right(undefined)
+    return Either.mapLeft(TusHeaders.parseChecksum(checksum), (wrong) =>
+      wrong === "unsupported" ? Refusals.unsupportedChecksum() : Refusals.invalidHeader("Upload-Checksum", "expected an algorithm and a base64 digest"))
+  }
+
+  /** The request's body, checked against `Upload-Checksum` first when it has one (so it is read whole before any byte is stored). */
+  const bodyOf = (request: http.IncomingMessage): Effect.Effect<Either.Either<Body.Body, Refusal.Refusal>> => {
+    const parsed = checksumOf(request)
+    if (Either.isLeft(parsed)) return Effect.succeed(Either.left(parsed.left))
+    const checksum = parsed.right
     if (checksum === undefined) return Effect.succeed(Either.right(Body.reader(request, settings.maxChunkBytes, settings.stallMillis)))
-    const parsed = TusHeaders.parseChecksum(checksum)
-    if (Either.isLeft(parsed)) {
-      return Effect.succeed(Either.left({
-        refusal: parsed.left === "unsupported" ? Refusals.unsupportedChecksum() : Refusals.invalidHeader("Upload-Checksum", "expected an algorithm and a base64 digest")
-      }))
-    }
     return Effect.map(Body.readAll(request, settings.maxChunkBytes, settings.stallMillis), (bytes) => {
-      if (bytes === "TooLarge") return Either.left({ refusal: Refusals.checksumBodyTooLarge(settings.maxChunkBytes) })
-      if (bytes === "Incomplete") return Either.left({ refusal: Refusals.invalidHeader("Content-Length", "the body ended early") })
-      const actual = createHash(parsed.right.algorithm).update(bytes).digest()
-      if (!actual.equals(parsed.right.digest)) return Either.left({ refusal: Refusals.requestChecksumMismatch() })
+      if (bytes === "TooLarge") return Either.left(Refusals.checksumBodyTooLarge(settings.maxChunkBytes))
+      if (bytes === "Incomplete") return Either.left(Refusals.invalidHeader("Content-Length", "the body ended early"))
+      const actual = createHash(checksum.algorithm).update(bytes).digest()
+      if (!actual.equals(checksum.digest)) return Either.left(Refusals.requestChecksumMismatch())
       let given = false
       return Either.right({ next: Effect.sync((): Body.Piece => {
         if (given || bytes.length === 0) return { _tag: "End", reason: "Complete" }
@@ -143,18 +147,29 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
     })
   }
 
-  /** Appends the request's body to `upload` (from the offset it says) and answers with where the upload is. */
-  const appendBody = (dialect: Dialect, request: http.IncomingMessage, upload: Tracked, counted: boolean, created: boolean) =>
+  /** What is wrong with a request that appends bytes at `offset` to an upload of `size`, before anything is opened or stored. */
+  const appendRefusal = (dialect: Dialect, request: http.IncomingMessage, offset: number, size: number): Response | undefined => {
+    const wrongType = appendable(dialect, request)
+    if (wrongType !== undefined) return failure(dialect, wrongType, 415)
+    const length = TusHeaders.parseCount(header(request, "content-length"))
+    if (length !== undefined && offset + length > size) return failure(dialect, Refusals.exceedsSize(size))
+    const checksum = checksumOf(request)
+    if (Either.isLeft(checksum)) return failure(dialect, checksum.left)
+    if (checksum.right !== undefined && length !== undefined && length > settings.maxChunkBytes) {
+      return failure(dialect, Refusals.checksumBodyTooLarge(settings.maxChunkBytes))
+    }
+    return undefined
+  }
+
+  /** Appends the request's body to `upload` at `offset` and answers with where the upload is. */
+  const appendBody = (dialect: Dialect, request: http.IncomingMessage, upload: Tracked, offset: number, counted: boolean, created: boolean) =>
     Effect.gen(function*() {
       const success = (upload: Tracked): Response => ({ status: created ? 201 : 204, headers: state(dialect, upload) })
-      const wrongType = appendable(dialect, request)
-      if (wrongType !== undefined) return failure(dialect, wrongType, 415)
       const length = TusHeaders.parseCount(header(request, "content-length"))
-      if (length !== undefined && upload.offset + length > upload.size) return failure(dialect, Refusals.exceedsSize(upload.size))
-      if (upload.completed !== undefined) return length === 0 || length === undefined ? success(upload) : failure(dialect, Refusals.uploadComplete())
-      const body = yield* bodyOf(request)
-      if (Either.isLeft(body)) return failure(dialect, body.left.refusal, body.left.status)
-      const appended = yield* uploads.append(upload, body.right, counted)
+      if (upload.completed !== undefined && offset === upload.size && (length === 0 || length === undefined)) return success(upload)
+      const refusal = appendRefusal(dialect, request, offset, upload.size)
+      if (refusal !== undefined) return refusal
+      const appended = yield* uploads.append(upload, offset, bodyOf(request), counted)
       return appended._tag === "Refused" ? failure(dialect, appended.refusal) : success(appended.upload)
     })
 
@@ -173,14 +188,20 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
       if (Either.isLeft(metadata)) return failure(dialect, Refusals.invalidHeader("Upload-Metadata", metadata.left))
       const fileName = metadata.right.fileName
       if (fileName === undefined) return failure(dialect, Refusals.invalidHeader("Upload-Metadata", "a filename (or name) is required"))
+      const hasBody = (TusHeaders.parseCount(header(request, "content-length")) ?? 0) > 0 || header(request, "transfer-encoding") !== undefined
+      // A body that would be refused is refused before the upload exists.
+      const refusedBody = hasBody ? appendRefusal(dialect, request, 0, size) : undefined
+      if (refusedBody !== undefined) return refusedBody
       const outcome = yield* uploads.create(peer, fileName, size, metadata.right.sha256, metadata.right.fileType)
       if (outcome._tag === "Refused") return failure(dialect, outcome.refusal)
       const upload = outcome.upload
-      const withLocation = (response: Response): Response =>
-        response.status >= 300 ? response : { ...response, status: 201, headers: { ...response.headers, Location: location(request, upload.uploadId) } }
-      const hasBody = (TusHeaders.parseCount(header(request, "content-length")) ?? 0) > 0 || header(request, "transfer-encoding") !== undefined
+      // The upload exists from here on: even when its first bytes are refused, the client learns where it is.
+      const withLocation = (response: Response): Response => ({
+        ...response,
+        headers: { ...response.headers, Location: location(request, upload.uploadId) }
+      })
       if (!hasBody) return withLocation({ status: 201, headers: state(dialect, upload) })
-      return withLocation(yield* appendBody(dialect, request, upload, true, true))
+      return withLocation(yield* appendBody(dialect, request, upload, 0, true, true))
     })
 
   const status = (dialect: Dialect, upload: Tracked): Response => ({
@@ -197,8 +218,9 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
     Effect.suspend(() => {
       const offset = TusHeaders.parseCount(header(request, "upload-offset"))
       if (offset === undefined) return Effect.succeed(failure(dialect, Refusals.invalidHeader("Upload-Offset", "expected a non-negative integer")))
+      // Checked here for a quick answer, and again in the request's turn (another request may be appending).
       if (offset !== upload.offset) return Effect.succeed(failure(dialect, Refusals.wrongOffset(offset, upload.offset)))
-      return appendBody(dialect, request, upload, counted, false)
+      return appendBody(dialect, request, upload, offset, counted, false)
     })
 
   /** The request for one upload: find it (resuming it here if need be), then the method. */

@@ -167,10 +167,20 @@ export const layer = (
       const appHandler = yield* NodeHttpServer.makeHandler(app)
       // The HTTP upload endpoint (tus and the IETF draft) when it is on; everything else goes to the app.
       const uploadEndpoint = yield* Effect.serviceOption(HttpUploadEndpoint)
+      const handshakeTimeout = settings.handshakeTimeoutMillis ?? 20_000
+      // Node's requestTimeout is off when the endpoint is on (its bodies may take hours): every other request still
+      // has to arrive whole within the handshake timeout.
+      const bounded = (request: http.IncomingMessage, response: http.ServerResponse) => {
+        const timer = setTimeout(() => {
+          if (!request.complete) request.socket.destroy()
+        }, handshakeTimeout)
+        timer.unref()
+        appHandler(request, response)
+      }
       const handler = Option.match(uploadEndpoint, {
         onNone: () => appHandler,
         onSome: (endpoint) => (request: http.IncomingMessage, response: http.ServerResponse) =>
-          endpoint.handles(request.url) ? endpoint.serve(request, response) : appHandler(request, response)
+          endpoint.handles(request.url) ? endpoint.serve(request, response) : bounded(request, response)
       })
       const connections = yield* Connections
       const fibers = yield* FiberSet.make()
@@ -178,7 +188,6 @@ export const layer = (
       const highWaterBytes = settings.queueHighWaterBytes ?? settings.maxPayload
       const trust = settings.trust ?? ClientAddress.trustNobody
       const origins = settings.allowedOrigins ?? OriginPolicy.sameHost
-      const handshakeTimeout = settings.handshakeTimeoutMillis ?? 20_000
 
       const server = http.createServer({
         headersTimeout: handshakeTimeout,

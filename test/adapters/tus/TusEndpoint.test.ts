@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
+import * as net from "node:net"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { type RunningServer, sampleText, startServer } from "../../support/server.js"
@@ -42,6 +43,25 @@ const patch = (url: string, offset: number, body: Buffer, headers: Record<string
   })
 
 const head = (url: string, headers: Record<string, string> = TUS) => fetch(url, { method: "HEAD", headers })
+
+/** A request whose body is sent in `pieces`, `gapMillis` apart; resolves with the status (0 when the socket was cut). */
+const trickle = (url: string, method: string, headers: Record<string, string>, pieces: ReadonlyArray<Buffer>, gapMillis: number) =>
+  new Promise<number>((resolve) => {
+    const target = new URL(url)
+    const length = pieces.reduce((sum, piece) => sum + piece.length, 0)
+    const request = http.request({ host: target.hostname, port: target.port, path: target.pathname, method, headers: { ...headers, "Content-Length": String(length) } })
+    request.on("response", (response) => {
+      response.resume()
+      resolve(response.statusCode ?? 0)
+    })
+    request.on("error", () => resolve(0))
+    const send = (index: number) => {
+      if (index === pieces.length) return void request.end()
+      request.write(pieces[index])
+      setTimeout(() => send(index + 1), gapMillis).unref()
+    }
+    send(0)
+  })
 
 const errorCode = async (response: Response) => ((await response.json()) as { code: string }).code
 
@@ -257,6 +277,70 @@ describe("the tus endpoint at /files/", () => {
     expect((await head(url, { ...TUS, Authorization: `Bearer ${bob}` })).status).toBe(404)
     expect((await patch(url, 0, Buffer.from("hello"), { Authorization: `Bearer ${bob}` })).status).toBe(404)
     expect((await patch(url, 0, Buffer.from("hello"), { Authorization: `Bearer ${alice}` })).status).toBe(204)
+  })
+
+  it("checks a PATCH's Upload-Offset in its turn: one that was right before another request appended gets 409", async () => {
+    const server = await start()
+    const url = await created(server, "turns.txt", 200)
+    const headers = { ...TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream" }
+    const first = trickle(url, "PATCH", headers, [Buffer.alloc(50, "A"), Buffer.alloc(50, "A")], 500)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const second = await patch(url, 0, Buffer.alloc(100, "B"))
+    expect(await first).toBe(204)
+    expect(second.status).toBe(409)
+    expect((await head(url)).headers.get("upload-offset")).toBe("100")
+  })
+
+  it("takes a checksummed body that arrives slowly (it is read in the request's turn, so the upload stays open)", async () => {
+    const server = await start()
+    const url = await created(server, "slow.txt", 100)
+    const bytes = sampleText(100)
+    const sha1 = createHash("sha1").update(bytes).digest("base64")
+    const pieces = [0, 20, 40, 60, 80].map((at) => bytes.subarray(at, at + 20))
+    const status = await trickle(url, "PATCH", {
+      ...TUS,
+      "Upload-Offset": "0",
+      "Content-Type": "application/offset+octet-stream",
+      "Upload-Checksum": `sha1 ${sha1}`
+    }, pieces, 700)
+    expect(status).toBe(204)
+    expect(await fs.readFile(path.join(server.directory, "slow.txt"))).toEqual(bytes)
+  })
+
+  it("refuses a creation-with-upload whose body would be refused before the upload exists", async () => {
+    const server = await start()
+    const response = await fetch(collection(server), {
+      method: "POST",
+      headers: { ...TUS, "Upload-Length": "5", "Upload-Metadata": metadata("typed.txt"), "Content-Type": "text/plain" },
+      body: Buffer.from("hello")
+    })
+    expect(response.status).toBe(415)
+    expect(response.headers.get("location")).toBeNull()
+    expect(await fs.readdir(server.directory)).toEqual([])
+  })
+
+  it("forgets an upload the session discarded: the next HEAD is 404 at once", async () => {
+    const server = await start()
+    const wrong = createHash("sha256").update("other").digest("hex")
+    const url = await created(server, "gone.txt", 5, { "Upload-Metadata": `${metadata("gone.txt")},sha256 ${Buffer.from(wrong).toString("base64")}` })
+    expect((await patch(url, 0, Buffer.from("hello"))).status).toBe(460)
+    expect((await head(url)).status).toBe(404)
+  })
+
+  it("still cuts off a slow request body outside /files/ after HANDSHAKE_TIMEOUT", async () => {
+    const server = await start({ HANDSHAKE_TIMEOUT: "1" })
+    const began = Date.now()
+    const socket = net.connect(server.port, "127.0.0.1")
+    socket.on("data", () => undefined)
+    socket.write("POST /ws/file-transfer/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+    const trickling = setInterval(() => socket.write("x"), 300)
+    const closedAfter = await new Promise<number>((resolve) => {
+      socket.on("close", () => resolve(Date.now() - began))
+      setTimeout(() => resolve(Infinity), 8_000).unref()
+    })
+    clearInterval(trickling)
+    socket.destroy()
+    expect(closedAfter).toBeLessThan(5_000)
   })
 
   it("cuts off a body that stalls, and keeps the bytes received until then", async () => {
