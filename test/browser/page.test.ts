@@ -75,6 +75,7 @@ describeInBrowser("upload page (Chromium)", { timeout: 90_000 }, () => {
     const screenshot = process.env["PAGE_SCREENSHOT"]
     if (screenshot !== undefined && screenshot !== "") {
       await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur()) // no focus ring in the picture
+      await page.waitForTimeout(400) // the progress bars' width transition (0.2 s) ends
       await page.screenshot({ path: screenshot, fullPage: true })
     }
     await page.close()
