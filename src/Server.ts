@@ -7,7 +7,7 @@
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
 import { PublicConfig } from "./adapters/http/PublicConfig.js"
-import * as TusEndpoint from "./adapters/tus/TusEndpoint.js"
+import * as HttpUploadEndpoint from "./adapters/tus/HttpUploadEndpoint.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
 import * as Pacing from "./application/limits/Pacing.js"
 import * as Connections from "./application/session/Connections.js"
@@ -34,7 +34,7 @@ export const layerFrom = (config: AppConfig) => {
   const tokens = Option.getOrUndefined(Option.map(config.tokens, Redacted.value))
   const transport = WebSocketServer.layer({ ...transportSettings, tokens })
   // tus 1.0 and the IETF draft at /files/, over the same Connections service.
-  const httpUploads = TusEndpoint.layer({
+  const httpUploads = HttpUploadEndpoint.layer({
     expiryMillis: Duration.toMillis(config.uploadExpiry),
     stallMillis: Option.getOrElse(Option.map(Option.fromNullable(config.session.timeouts.stall), Duration.toMillis), () => HTTP_STALL_MILLIS),
     lingerMillis: HTTP_LINGER_MILLIS,

@@ -17,7 +17,7 @@
  * `File-Receiver-Sha256` and `Repr-Digest` (RFC 9530), on the request that
  * completed it and on every HEAD after.
  */
-import { Context, Effect, Either, FiberSet, Layer, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { createHash } from "node:crypto"
 import type * as http from "node:http"
 import type * as Refusal from "../../domain/Refusal.js"
@@ -27,10 +27,7 @@ import * as ClientAddress from "../http/ClientAddress.js"
 import * as OriginPolicy from "../http/OriginPolicy.js"
 import * as Body from "./Body.js"
 import type { Peer } from "./Channels.js"
-import { Connections } from "../../application/session/Connections.js"
-import { UploadRegistry } from "../../application/ports/UploadRegistry.js"
-import { PublicConfig } from "../http/PublicConfig.js"
-import * as HttpUploads from "./HttpUploads.js"
+import type * as HttpUploads from "./HttpUploads.js"
 import type { Tracked } from "./HttpUploads.js"
 import * as TusHeaders from "./TusHeaders.js"
 
@@ -248,27 +245,8 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
       return Effect.succeed({ status: 403, headers: {}, body: "Origin not allowed\n" })
     }
     if (request.method === "OPTIONS") {
-      return Effect.succeed(
-        header(request, "access-control-request-method") !== undefined
-          ? {
-            status: 204,
-            headers: {
-              "Access-Control-Allow-Methods": TusHeaders.METHODS,
-              "Access-Control-Allow-Headers": TusHeaders.ALLOWED_HEADERS,
-              "Access-Control-Max-Age": "86400"
-            }
-          }
-          : {
-            status: 204,
-            headers: {
-              ...protocolHeaders(tus),
-              "Tus-Version": TusHeaders.TUS_VERSION,
-              "Tus-Extension": TusHeaders.TUS_EXTENSIONS.join(","),
-              "Tus-Max-Size": String(settings.maxFileBytes),
-              "Tus-Checksum-Algorithm": TusHeaders.CHECKSUM_ALGORITHMS.join(",")
-            }
-          }
-      )
+      const preflight = header(request, "access-control-request-method") !== undefined
+      return Effect.succeed({ status: 204, headers: preflight ? TusHeaders.PREFLIGHT : TusHeaders.discovery(settings.maxFileBytes) })
     }
     const interop = header(request, "upload-draft-interop-version")
     const dialect: Dialect = interop === undefined ? tus : { _tag: "Ietf", interop: interop.trim() }
@@ -316,31 +294,3 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
 
   return { serve }
 }
-
-/** The HTTP upload endpoint the transport's server hands its requests to. */
-export class HttpUploadEndpoint extends Context.Tag("file-receiver/HttpUploadEndpoint")<HttpUploadEndpoint, {
-  /** Whether a request for `url` is the endpoint's. */
-  readonly handles: (url: string | undefined) => boolean
-  /** Answers the request (on the endpoint's own fibers, which end with its layer). */
-  readonly serve: (request: http.IncomingMessage, response: http.ServerResponse) => void
-}>() {}
-
-export interface TusLayerSettings extends Omit<TusEndpointSettings, "maxFileBytes" | "maxChunkBytes"> {}
-
-/** The endpoint over the Connections service (the same sessions as the WebSocket transport). */
-export const layer = (
-  settings: TusLayerSettings
-): Layer.Layer<HttpUploadEndpoint, never, Connections | UploadRegistry | PublicConfig> =>
-  Layer.scoped(
-    HttpUploadEndpoint,
-    Effect.gen(function*() {
-      const connections = yield* Connections
-      const registry = yield* UploadRegistry
-      const limits = yield* PublicConfig
-      const fibers = yield* FiberSet.make()
-      const run = yield* FiberSet.runtime(fibers)<never>()
-      const uploads = HttpUploads.make(connections, registry, (effect) => run(effect), { lingerMillis: settings.lingerMillis, turnMillis: 3_000 })
-      const endpoint = make(uploads, { ...settings, maxFileBytes: limits.maxFileBytes, maxChunkBytes: limits.maxChunkBytes })
-      return HttpUploadEndpoint.of({ handles, serve: (request, response) => void run(endpoint.serve(request, response)) })
-    })
-  )

@@ -69,6 +69,22 @@ export const EXPOSED_HEADERS = [
 ].join(", ")
 export const METHODS = "POST, HEAD, PATCH, DELETE, OPTIONS"
 
+/** The answer to a CORS preflight (an OPTIONS with Access-Control-Request-Method). */
+export const PREFLIGHT: Record<string, string> = {
+  "Access-Control-Allow-Methods": METHODS,
+  "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+  "Access-Control-Max-Age": "86400"
+}
+
+/** The answer to a tus discovery OPTIONS: what this server speaks, and the largest upload. */
+export const discovery = (maxFileBytes: number): Record<string, string> => ({
+  "Tus-Resumable": TUS_VERSION,
+  "Tus-Version": TUS_VERSION,
+  "Tus-Extension": TUS_EXTENSIONS.join(","),
+  "Tus-Max-Size": String(maxFileBytes),
+  "Tus-Checksum-Algorithm": CHECKSUM_ALGORITHMS.join(",")
+})
+
 /** What `Upload-Metadata` says. */
 export interface Metadata {
   readonly fileName: string | undefined

@@ -39,7 +39,7 @@ import * as ClientAddress from "../http/ClientAddress.js"
 import * as HttpApp from "../http/HttpApp.js"
 import type { PublicConfig } from "../http/PublicConfig.js"
 import * as Inbox from "./Inbox.js"
-import { HttpUploadEndpoint } from "../tus/TusEndpoint.js"
+import { HttpUploadEndpoint } from "../tus/HttpUploadEndpoint.js"
 
 export const UPLOAD_PATHS: ReadonlySet<string> = new Set([UPLOAD_PATH, UPLOAD_PATH.slice(0, -1)])
 
