@@ -30,7 +30,12 @@ export interface ThroughputResult {
   readonly medianCpuSecondsPerGiB: PerServer
   /** Paired ratios, one per round: project MB/s over the other server's, in the same round. */
   readonly ratios: { readonly projectToReference: ReadonlyArray<number>; readonly projectToTus: ReadonlyArray<number> }
-  readonly medianRatios: { readonly projectToReference?: number; readonly projectToTus?: number }
+  readonly medianRatios: {
+    readonly projectToReference?: number
+    readonly projectToTus?: number
+    /** The project with DIGEST_THREADS=0, against tus where the scenario has it, else the reference. */
+    readonly inlineToPeer?: number
+  }
   /** Each server's VmHWM at the end of the scenario (warm-up and all rounds). */
   readonly serverPeakRssBytes: PerServer
   readonly warnings: ReadonlyArray<string>
@@ -131,16 +136,28 @@ export const summary = (
     parts.push(
       "",
       table(
-        ["scenario", "project MB/s", "reference MB/s", "tus MB/s", "project/reference", "project/tus", "CPU s/GiB project/ref/tus"],
+        [
+          "scenario",
+          "project MB/s",
+          "inline MB/s",
+          "reference MB/s",
+          "tus MB/s",
+          "project/reference",
+          "project/tus",
+          "inline/tus|ref",
+          "CPU s/GiB project/inline/ref/tus"
+        ],
         throughput.map((result) =>
-          result.error !== undefined ? [`${result.id}. ${result.title}`, "FAILED", "", "", "", "", ""] : [
+          result.error !== undefined ? [`${result.id}. ${result.title}`, "FAILED", "", "", "", "", "", "", ""] : [
             `${result.id}. ${result.title}`,
             rate(result.medianMBPerSecond.project),
+            rate(result.medianMBPerSecond["project-inline"]),
             rate(result.medianMBPerSecond.reference),
             rate(result.medianMBPerSecond.tus),
             times(result.medianRatios.projectToReference),
             times(result.medianRatios.projectToTus),
-            (["project", "reference", "tus"] as const).map((kind) => cpu(result.medianCpuSecondsPerGiB?.[kind])).join(" / ")
+            times(result.medianRatios.inlineToPeer),
+            (["project", "project-inline", "reference", "tus"] as const).map((kind) => cpu(result.medianCpuSecondsPerGiB?.[kind])).join(" / ")
           ]
         )
       )

@@ -75,9 +75,9 @@ const timedRun = async (
   return { seconds, cpuSeconds }
 }
 
-const ratios = (rounds: ReadonlyArray<Round>, other: ServerKind): ReadonlyArray<number> =>
+const ratios = (rounds: ReadonlyArray<Round>, other: ServerKind, of: ServerKind = "project"): ReadonlyArray<number> =>
   rounds.flatMap((round) => {
-    const project = round.mbPerSecond.project
+    const project = round.mbPerSecond[of]
     const peer = round.mbPerSecond[other]
     return project === undefined || peer === undefined ? [] : [project / peer]
   })
@@ -102,6 +102,8 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
     }
     const medianToReference = median(toReference)
     const medianToTus = median(toTus)
+    // The project with every digest on the event loop's thread, against the same peers in the same rounds.
+    const inlineToPeer = median(ratios(rounds, scenario.kinds.includes("tus") ? "tus" : "reference", "project-inline"))
     return {
       id: scenario.id,
       title: scenario.title,
@@ -112,7 +114,8 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
       ratios: { projectToReference: toReference, projectToTus: toTus },
       medianRatios: {
         ...(medianToReference === undefined ? {} : { projectToReference: medianToReference }),
-        ...(medianToTus === undefined ? {} : { projectToTus: medianToTus })
+        ...(medianToTus === undefined ? {} : { projectToTus: medianToTus }),
+        ...(inlineToPeer === undefined ? {} : { inlineToPeer })
       },
       serverPeakRssBytes: peak,
       warnings,

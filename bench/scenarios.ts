@@ -7,7 +7,7 @@
 import { readdir, rm } from "node:fs/promises"
 import * as path from "node:path"
 import { MiB, materialize, type Payload, sha256File, sha256Of } from "./content.js"
-import type { RunningServer, ServerKind } from "./servers.js"
+import { isProject, type RunningServer, type ServerKind } from "./servers.js"
 import { uploadOverTus } from "./tus-client.js"
 import { uploadOverWs, type WsUpload } from "./ws-client.js"
 
@@ -169,7 +169,7 @@ export const verifyAndClean = async (
   // tus keeps a <id>.json metadata file beside each upload; the project keeps the record of a completed upload
   // (.<upload id>.upload.json), so that a resume that lost its file_received is answered again.
   const kept = (name: string) =>
-    (server.kind === "tus" && name.endsWith(".json")) || (server.kind === "project" && name.startsWith(".") && name.endsWith(".upload.json"))
+    (server.kind === "tus" && name.endsWith(".json")) || (isProject(server.kind) && name.startsWith(".") && name.endsWith(".upload.json"))
   const leftovers = entries.filter((name) => !expected.has(name) && !kept(name))
   await Promise.all(entries.map((name) => rm(path.join(server.directory, name), { recursive: true, force: true })))
   return leftovers.length === 0 ? [] : [`${server.kind} left ${leftovers.length} unexpected file(s): ${leftovers.slice(0, 5).join(", ")}`]
@@ -199,29 +199,30 @@ export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | M
       _tag: "Throughput",
       id: "3",
       title: `binary, 256 KiB, stop-and-wait, 1 conn, ${sizeMiB} MiB`,
-      kinds: ["project", "reference"],
+      kinds: ["project", "project-inline", "reference"],
       workload: wsWorkload({ connections: 1, bytesEach: size, binary: true, window: 1 })
     },
     {
       _tag: "Throughput",
       id: "4",
       title: `binary, 256 KiB, 8 in flight, 1 conn, ${sizeMiB} MiB (tus: one streaming PATCH)`,
-      kinds: ["project", "reference", "tus"],
+      kinds: ["project", "project-inline", "reference", "tus"],
       workload: windowedOrTus(size)
     },
-    // The project always hashes what it stores (sha256) and has no setting to skip it; tus-node-server hashes nothing.
+    // The project always hashes what it stores (sha256), on worker threads by default ("project-inline": on the event
+    // loop's thread, DIGEST_THREADS=0); tus-node-server hashes nothing.
     {
       _tag: "Throughput",
       id: "7a",
       title: `tus-js-client, one streaming PATCH, ${sizeMiB} MiB (project: /files/)`,
-      kinds: ["project", "tus"],
+      kinds: ["project", "project-inline", "tus"],
       workload: overTus(size, Infinity)
     },
     {
       _tag: "Throughput",
       id: "7b",
       title: `tus-js-client, 8 MiB PATCHes, ${sizeMiB} MiB (project: /files/)`,
-      kinds: ["project", "tus"],
+      kinds: ["project", "project-inline", "tus"],
       workload: overTus(size, 8 * MiB)
     },
     {

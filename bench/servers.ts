@@ -11,12 +11,17 @@ import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 
-export type ServerKind = "project" | "reference" | "tus"
+/** `project-inline`: the project with DIGEST_THREADS=0 (every digest on the event loop's thread), for comparison. */
+export type ServerKind = "project" | "project-inline" | "reference" | "tus"
+
+/** Whether `kind` is this project (with any of its settings). */
+export const isProject = (kind: ServerKind): boolean => kind === "project" || kind === "project-inline"
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
 const SOURCES: Record<ServerKind, string> = {
   project: "src/main.ts",
+  "project-inline": "src/main.ts",
   reference: "bench/reference-ws.ts",
   tus: "bench/tus-server.ts"
 }
@@ -24,6 +29,7 @@ const SOURCES: Record<ServerKind, string> = {
 /** Where each server's bundle goes; the project's is the shipped `npm run build` artifact. */
 const BUNDLES: Record<ServerKind, string> = {
   project: "dist/main.mjs",
+  "project-inline": "dist/main.mjs",
   reference: "bench/.build/reference-ws.mjs",
   tus: "bench/.build/tus-server.mjs"
 }
@@ -37,7 +43,7 @@ export const buildServers = async (): Promise<void> => {
   const { bundle } = (await import(path.join(REPO_ROOT, "scripts/build.mjs"))) as {
     readonly bundle: (entryPoint: string, outfile: string) => Promise<unknown>
   }
-  for (const kind of Object.keys(SOURCES) as Array<ServerKind>) {
+  for (const kind of ["project", "reference", "tus"] as const) {
     await bundle(path.join(REPO_ROOT, SOURCES[kind]), path.join(REPO_ROOT, BUNDLES[kind]))
   }
 }
@@ -45,6 +51,7 @@ export const buildServers = async (): Promise<void> => {
 /** Node flags each server runs with: the project's are those of its Dockerfile CMD and npm start. */
 export const NODE_FLAGS: Record<ServerKind, ReadonlyArray<string>> = {
   project: ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"],
+  "project-inline": ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"],
   reference: [],
   tus: []
 }
@@ -95,10 +102,10 @@ const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => 
   const inherited: NodeJS.ProcessEnv = { ...process.env }
   // The project must use its in-memory limiter and its defaults, whatever the shell has set.
   for (const name of Object.keys(inherited)) {
-    if (/^(REDIS_URL|RATE_LIMIT_|FILE_|MAX_|AUTH_|ALLOWED_ORIGINS|IDLE_TIMEOUT|UPLOAD_STALL_TIMEOUT|LOG_LEVEL|NODE_OPTIONS)/.test(name)) delete inherited[name]
+    if (/^(REDIS_URL|RATE_LIMIT_|FILE_|MAX_|AUTH_|ALLOWED_ORIGINS|IDLE_TIMEOUT|UPLOAD_STALL_TIMEOUT|LOG_LEVEL|NODE_OPTIONS|DIGEST_THREADS)/.test(name)) delete inherited[name]
   }
   const common = { ...inherited, PORT: "0", HOST: "127.0.0.1", FILE_SAVE_DIRECTORY: directory }
-  return kind !== "project" ? common : {
+  return !isProject(kind) ? common : {
     ...common,
     RATE_LIMIT_PER_PERIOD: "1000000000",
     // Scenario 5b opens 1,000 connections, each with an upload, from one address; 0 lifts a limit.
@@ -111,7 +118,8 @@ const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => 
     // 4100 bytes of a PDF, once per upload, so it costs no throughput (see test/application/ContentCheck).
     CONTENT_CHECK: "off",
     // Info, only so that the "listening on" line (and the port) is printed.
-    LOG_LEVEL: "info"
+    LOG_LEVEL: "info",
+    ...(kind === "project-inline" ? { DIGEST_THREADS: "0" } : {})
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "./adapters/config/AppConfig.js"
+import * as WorkerDigests from "./adapters/digest/WorkerDigests.js"
 import { PublicConfig } from "./adapters/http/PublicConfig.js"
 import * as HttpUploadEndpoint from "./adapters/tus/HttpUploadEndpoint.js"
 import * as WebSocketServer from "./adapters/ws/WebSocketServer.js"
@@ -27,6 +28,11 @@ const HTTP_STALL_MILLIS = 120_000
  * chunked upload, short enough that tus-js-client's retries (0, 1, 3, 5 s) find it free on another instance.
  */
 const HTTP_LINGER_MILLIS = 2_000
+
+/** Uploads smaller than this are hashed on the event loop's thread: a round trip to a worker costs more than their hash. */
+const DIGEST_ON_THREAD_BELOW = 128 * 1024
+/** Most bytes copied to the digest threads and not hashed yet: a few chunks, whatever the number of uploads. */
+const DIGEST_BACKLOG_BYTES = 4 * 1024 * 1024
 
 /** The service for a given configuration. */
 export const layerFrom = (config: AppConfig) => {
@@ -57,7 +63,8 @@ export const layerFrom = (config: AppConfig) => {
   const optional = Layer.mergeAll(
     Events.uploadEvents(config.events, config.storage),
     Events.preUploadHook(config.events),
-    Option.match(config.pacing, { onNone: () => Layer.empty, onSome: Pacing.layer })
+    Option.match(config.pacing, { onNone: () => Layer.empty, onSome: Pacing.layer }),
+    WorkerDigests.layer({ threads: config.digestThreads, onThreadBelow: DIGEST_ON_THREAD_BELOW, backlogBytes: DIGEST_BACKLOG_BYTES })
   )
   return transport.pipe(
     Layer.provide(httpUploads),

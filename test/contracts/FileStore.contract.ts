@@ -183,10 +183,10 @@ export const fileStoreContract = (
     // Suspend and resume
 
     /** Collects what `replay` feeds, as text. */
-    const replayed = (resumed: { readonly replay: (onBytes: (bytes: Uint8Array) => void) => Effect.Effect<void, unknown> }) =>
+    const replayed = (resumed: { readonly replay: (onBytes: (bytes: Uint8Array) => Effect.Effect<void>) => Effect.Effect<void, unknown> }) =>
       Effect.gen(function*() {
         const parts: Array<Uint8Array> = []
-        yield* resumed.replay((part) => parts.push(Uint8Array.from(part)))
+        yield* resumed.replay((part) => Effect.sync(() => void parts.push(Uint8Array.from(part))))
         return text(Buffer.concat(parts))
       })
 
@@ -208,6 +208,36 @@ export const fileStoreContract = (
           yield* resumed.partial.suspend
         })
       ))
+
+    it.effect("replay reads on only once the effect onBytes returned is done, in order", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const id = freshUploadId()
+          const partial = yield* store.begin(id)
+          yield* partial.append(bytes("first part, "))
+          yield* partial.append(bytes("second part"))
+          yield* partial.suspend
+          const resumed = Option.getOrThrow(yield* store.resume(id))
+          const parts: Array<Uint8Array> = []
+          let started = 0
+          let finished = 0
+          let overlapped = false
+          yield* resumed.replay((part) =>
+            Effect.gen(function*() {
+              if (started !== finished) overlapped = true
+              started++
+              parts.push(Uint8Array.from(part))
+              // A real wait (a macrotask), not a fiber yield: a store that did not wait would go on meanwhile.
+              yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 2)))
+              finished++
+            })
+          )
+          expect(overlapped).toBe(false)
+          expect(finished).toBe(started)
+          expect(text(Buffer.concat(parts))).toBe("first part, second part")
+          yield* resumed.partial.suspend
+        }))
+    )
 
     it.effect("appending after a resume continues the file", () =>
       withStore((store, inspect) =>

@@ -11,10 +11,11 @@
  */
 import { Config, ConfigError, Duration, Effect, Either, Option } from "effect"
 import type { UploadPolicy } from "../../domain/Upload.js"
+import { defaultThreads } from "../digest/WorkerDigests.js"
 import * as ClientAddress from "../http/ClientAddress.js"
 import type * as OriginPolicy from "../http/OriginPolicy.js"
 import * as AuthTokens from "./AuthTokens.js"
-import { ifSome, integerBetween, nonBlank, onOff } from "./ConfigValues.js"
+import { ifSome, integerBetween, nonBlank, onOff, parseIntegerBetween } from "./ConfigValues.js"
 import * as EventsConfig from "./EventsConfig.js"
 import { RedisConfig, type RedisSettings } from "./RedisConfig.js"
 import { SecurityConfig } from "./SecurityConfig.js"
@@ -72,6 +73,8 @@ export interface AppConfig {
   /** The connection the Redis adapters share (rate and connection limits, ...); None without REDIS_URL. */
   readonly redis: Option.Option<RedisSettings>
   readonly events: EventsConfig.EventsConfig
+  /** Worker threads that hash uploads (DIGEST_THREADS); 0 hashes on the event loop's thread. */
+  readonly digestThreads: number
 }
 
 /**
@@ -106,6 +109,10 @@ const Variables = Config.all({
   contentCheck: onOff("CONTENT_CHECK", "on"),
   minFreeDiskBytes: integerBetween("MIN_FREE_DISK_MB", 0, 1024 * 1024 * 1024, 64, "MiB").pipe(Config.map((mebibytes) => mebibytes * MiB)),
   syncUploads: onOff("SYNC_UPLOADS", "on"),
+  digestThreads: Config.string("DIGEST_THREADS").pipe(
+    Config.withDefault("auto"),
+    Config.mapOrFail((text) => text.trim().toLowerCase() === "auto" ? Either.right(defaultThreads()) : parseIntegerBetween("DIGEST_THREADS", 0, 64, text, "threads"))
+  ),
   ratePeriodSeconds: integerBetween("RATE_LIMIT_PERIOD", 1, 365 * 24 * 3600, 60, "seconds"),
   ratePerPeriod: integerBetween("RATE_LIMIT_PER_PERIOD", 1, Number.MAX_SAFE_INTEGER, 1000),
   redis: RedisConfig,
@@ -159,7 +166,8 @@ const decode = ({ events, security, storage, tokens, ...v }: Config.Config.Succe
       saveDirectory: v.saveDirectory,
       ...choices,
       redis: v.redis,
-      events: yield* EventsConfig.decode(events, { redis: v.redis, directory: v.saveDirectory })
+      events: yield* EventsConfig.decode(events, { redis: v.redis, directory: v.saveDirectory }),
+      digestThreads: v.digestThreads
     }
   })
 

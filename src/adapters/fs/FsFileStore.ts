@@ -11,7 +11,7 @@
  * directory: partial files are opened without following links and must be
  * regular files (see RegularFile); one that is not is treated as gone.
  */
-import { type Cause, Effect, Layer, Option, Ref } from "effect"
+import { type Cause, Effect, Layer, Option, Ref, Stream } from "effect"
 import { constants as fsConstants, createReadStream, type Stats } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
@@ -68,6 +68,8 @@ const failureAnnotations = (uploadId: string, cause: unknown) => {
 
 /** With `sync`, a partial file is flushed in the background every this many bytes (see PartialWriter). */
 const SYNC_EVERY_BYTES = 8 * 1024 * 1024
+/** How much a resume reads back at a time, into the digest. */
+const REPLAY_READ_BYTES = 1024 * 1024
 
 export const make = (directory: string, options: FsFileStoreOptions = { sync: true }) =>
   Effect.gen(function*() {
@@ -177,20 +179,30 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
     }
 
     /** Reads the bytes held at reopening back through a descriptor of its own, once it is shown to be the file reopened. */
-    const replay = (file: string, reopened: OpenedFile) => (onBytes: (bytes: Uint8Array) => void) =>
-      Effect.tryPromise({
-        try: async () => {
-          const held = reopened.stats.size
-          if (held === 0) return
-          const { handle, stats } = await openRegular(file, O_RDONLY, { linksWithin: root })
-          if (!sameFile(stats, reopened.stats)) {
-            await handle.close()
-            throw new UnsafeFile({ found: "another file put in place of the file reopened" })
-          }
+    const replay = (file: string, reopened: OpenedFile) => (onBytes: (bytes: Uint8Array) => Effect.Effect<void>) =>
+      Effect.suspend(() => {
+        const held = reopened.stats.size
+        if (held === 0) return Effect.void
+        const failed = (cause: unknown) => new FileStoreError({ reason: "Open", cause })
+        return Effect.tryPromise({
+          try: async () => {
+            const { handle, stats } = await openRegular(file, O_RDONLY, { linksWithin: root })
+            if (!sameFile(stats, reopened.stats)) {
+              await handle.close()
+              throw new UnsafeFile({ found: "another file put in place of the file reopened" })
+            }
+            return handle
+          },
+          catch: failed
+        }).pipe(
           // The stream takes the handle over and closes it.
-          for await (const bytes of createReadStream(file, { fd: handle, start: 0, end: held - 1 })) onBytes(bytes as Buffer)
-        },
-        catch: (cause) => new FileStoreError({ reason: "Open", cause })
+          Effect.flatMap((handle) =>
+            Stream.runForEach(
+              Stream.fromAsyncIterable(createReadStream(file, { fd: handle, start: 0, end: held - 1, highWaterMark: REPLAY_READ_BYTES }), failed),
+              (bytes) => onBytes(bytes as Buffer)
+            )
+          )
+        )
       })
 
     /**

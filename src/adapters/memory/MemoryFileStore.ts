@@ -89,7 +89,7 @@ export const layerMemory: Layer.Layer<FileStore | MemoryFiles> = Layer.effectCon
               update(id, (p) => ({ ...p, open: true })).pipe(Effect.as(Option.some({
                 partial: handle(id),
                 held: held(partial),
-                replay: (onBytes: (bytes: Uint8Array) => void) => Effect.sync(() => Chunk.forEach(partial.parts, onBytes))
+                replay: (onBytes: (bytes: Uint8Array) => Effect.Effect<void>) => Effect.forEach(partial.parts, onBytes, { discard: true })
               })))
           })),
       partials: Effect.map(Ref.get(partials), (map) =>

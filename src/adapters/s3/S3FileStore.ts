@@ -30,7 +30,7 @@
  * it (s3rver) leaves one race: two instances publishing the same name within
  * the same few milliseconds.
  */
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option, Runtime } from "effect"
 import { logReference } from "../../application/uploads/Uploads.js"
 import { FileStore, FileStoreError, type PartialFile, type StoredPartial } from "../../application/ports/FileStore.js"
 import { StorageProbe } from "../../application/ports/Readiness.js"
@@ -55,8 +55,12 @@ const annotations = (uploadId: string, cause: unknown) => {
   return { upload: reference, error: String(cause).split(uploadId).join(reference) }
 }
 
+/** Takes bytes read back from a `.partial/` object; the next are read once a returned promise settles. */
+type FeedBytes = (bytes: Uint8Array) => void | Promise<void>
+
 export const make = Effect.gen(function*() {
   const bucket = yield* S3Storage
+  const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   const partSize = bucket.settings.partSize
   /** Uploads open in this process, with when they last received bytes. */
   const open = new Map<string, number>()
@@ -74,7 +78,7 @@ export const make = Effect.gen(function*() {
    * before the first append, commit or suspend), so the new multipart
    * upload holds the whole file.
    */
-  const handle = (uploadId: string, resumedFrom: number | undefined): { partial: PartialFile; replay: (onBytes: (bytes: Uint8Array) => void) => Promise<void> } => {
+  const handle = (uploadId: string, resumedFrom: number | undefined): { partial: PartialFile; replay: (onBytes: FeedBytes) => Promise<void> } => {
     const writer = PartWriter.make({
       create: () => bucket.createMultipart(dataKey(uploadId)),
       uploadPart: (multipartId, partNumber, body) => bucket.uploadPart(dataKey(uploadId), multipartId, partNumber, body)
@@ -86,19 +90,19 @@ export const make = Effect.gen(function*() {
     /** Whether the resumed bytes are in the writer (always, for a new upload): appends then skip a promise. */
     let restoredDone = restored !== undefined
 
-    const feed = async (length: number, onBytes: (bytes: Uint8Array) => void, intoWriter: boolean) => {
+    const feed = async (length: number, onBytes: FeedBytes, intoWriter: boolean) => {
       if (length === 0) return
       const body = await bucket.read(dataKey(uploadId), length)
       if (body === undefined) throw new Error("the partial upload is gone")
       let fed = 0
       for await (const bytes of body as AsyncIterable<Buffer>) {
-        onBytes(bytes)
+        await onBytes(bytes)
         fed += bytes.length
         if (intoWriter) await writer.write(bytes)
       }
       if (fed !== length) throw new Error(`read back ${fed} of ${length} held bytes`)
     }
-    const restore = (onBytes: (bytes: Uint8Array) => void = () => {}) =>
+    const restore = (onBytes: FeedBytes = () => {}) =>
       (restored ??= feed(resumedFrom ?? 0, onBytes, true).then(() => void (restoredDone = true)))
     const close = Effect.sync(() => {
       const wasOpen = isOpen
@@ -209,7 +213,8 @@ export const make = Effect.gen(function*() {
           return Effect.succeed(Option.some({
             partial,
             held,
-            replay: (onBytes: (bytes: Uint8Array) => void) => Effect.tryPromise({ try: () => replay(onBytes), catch: failWith("Open") })
+            replay: (onBytes: (bytes: Uint8Array) => Effect.Effect<void>) =>
+              Effect.tryPromise({ try: () => replay((bytes) => runPromise(onBytes(bytes))), catch: failWith("Open") })
           }))
         })
       )

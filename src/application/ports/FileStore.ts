@@ -76,8 +76,11 @@ export interface ResumedFile {
   readonly partial: PartialFile
   /** Bytes the store holds for this upload: where the client continues. */
   readonly held: number
-  /** Feeds the held bytes, in order, to `onBytes` (to rebuild a digest). */
-  readonly replay: (onBytes: (bytes: Uint8Array) => void) => Effect.Effect<void, FileStoreError>
+  /**
+   * Feeds the held bytes, in order, to `onBytes` (to rebuild a digest),
+   * reading on only once the effect it returns is done (backpressure).
+   */
+  readonly replay: (onBytes: (bytes: Uint8Array) => Effect.Effect<void>) => Effect.Effect<void, FileStoreError>
 }
 
 /** A partial file at rest, for the expiry sweep. */

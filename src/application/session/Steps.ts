@@ -117,6 +117,8 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
       // Hashed while the store writes them (`alongside`), before it frees them: `append` takes the bytes (see FileStore).
       return uploads.inspect(upload, bytes).pipe(
         Effect.zipRight(upload.partial.append(bytes, () => upload.hash.update(bytes))),
+        // A digest on another thread holds a copy of the bytes until it has hashed them: memory stays bounded.
+        Effect.zipRight(upload.hash.caughtUp),
         Effect.zipRight(Metric.incrementBy(Metrics.bytesReceived, bytes.length)),
         Effect.zipRight(state.moveTo(next)),
         Effect.zipRight(reply),

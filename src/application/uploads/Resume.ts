@@ -5,10 +5,10 @@
  * upload that completed before is answered with what it was stored as.
  */
 import { Effect, Either, Option } from "effect"
-import { createHash } from "node:crypto"
 import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import type * as ContentCheck from "./ContentCheck.js"
+import type { Digests } from "../ports/Digests.js"
 import type { FileStore } from "../ports/FileStore.js"
 import type { UploadRecord, UploadRegistry } from "../ports/UploadRegistry.js"
 import { refuse, type UploadFailure, type UploadRefused } from "./UploadFailure.js"
@@ -19,6 +19,7 @@ import type { ActiveUpload, Resumed } from "./Uploads.js"
 export interface ResumeDependencies {
   readonly store: FileStore["Type"]
   readonly registry: UploadRegistry["Type"]
+  readonly digests: Digests["Type"]
   readonly contentCheck: (extension: string) => ContentCheck.ContentCheck
   readonly inspect: (upload: ActiveUpload, bytes: Uint8Array) => Effect.Effect<void, UploadRefused>
   readonly ensureRoom: (bytes: number) => Effect.Effect<void, UploadRefused>
@@ -32,7 +33,7 @@ export interface ResumeDependencies {
  * is unknown to `identity`. `admit` decides on an upload that would go on
  * writing (the pre-upload hook), before anything is claimed or opened.
  */
-export const make = ({ contentCheck, discard, ensureRoom, inspect, registry, store }: ResumeDependencies) =>
+export const make = ({ contentCheck, digests, discard, ensureRoom, inspect, registry, store }: ResumeDependencies) =>
 (
   step: Upload.Step & { readonly _tag: "Resume" },
   identity?: string,
@@ -81,12 +82,16 @@ export const make = ({ contentCheck, discard, ensureRoom, inspect, registry, sto
     if (Either.isLeft(state)) {
       return yield* Effect.zipRight(giveBack, refuse(state.left))
     }
-    const hash = createHash("sha256")
+    const hash = yield* digests.sha256(record.value.size)
     const content = contentCheck(step.file.extension)
-    yield* Effect.tapError(replay((bytes) => {
-      hash.update(bytes)
-      content.feed(bytes)
-    }), () => giveBack)
+    yield* Effect.tapError(
+      replay((bytes) => {
+        hash.update(bytes)
+        content.feed(bytes)
+        return hash.caughtUp
+      }),
+      () => Effect.zipRight(hash.abandon, giveBack)
+    )
     const { createdAt, fileName, size } = record.value
     const upload: ActiveUpload = {
       uploadId: step.uploadId,
@@ -101,6 +106,6 @@ export const make = ({ contentCheck, discard, ensureRoom, inspect, registry, sto
     }
     // Bytes held from before can still contradict the extension (say, the check was off then): they are of no use.
     yield* Effect.tapError(inspect(upload, new Uint8Array(0)), () => discard(upload))
-    yield* Effect.tapError(ensureRoom(record.value.size - held), () => giveBack)
+    yield* Effect.tapError(ensureRoom(record.value.size - held), () => Effect.zipRight(hash.abandon, giveBack))
     return { _tag: "Opened", upload, state: state.right } as const
   })

@@ -10,11 +10,11 @@
  * leave less than the minimum free.
  */
 import { Clock, Effect, Either, Option } from "effect"
-import { createHash, type Hash } from "node:crypto"
 import type { SafeFileName } from "../../domain/FileName.js"
 import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
+import { Digests, type RunningDigest } from "../ports/Digests.js"
 import { DiskSpace } from "../ports/DiskSpace.js"
 import { FileStore, type PartialFile } from "../ports/FileStore.js"
 import { type CompletedUpload, type UploadRecord, UploadRegistry } from "../ports/UploadRegistry.js"
@@ -36,7 +36,7 @@ export interface ActiveUpload {
   readonly uploadId: string
   readonly partial: PartialFile
   /** Running digest of every byte stored, including those before a resume. */
-  readonly hash: Hash
+  readonly hash: RunningDigest
   /** Checks the bytes against the extension as they arrive, including those before a resume. */
   readonly content: ContentCheck.ContentCheck
   readonly release: Effect.Effect<void>
@@ -64,6 +64,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
   const store = yield* FileStore
   const registry = yield* UploadRegistry
   const disk = yield* Effect.serviceOption(DiskSpace)
+  const digests = yield* Digests
 
   const contentCheck = (extension: string) => options.contentCheck ? ContentCheck.make(extension) : ContentCheck.unchecked
 
@@ -119,7 +120,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       return {
         uploadId,
         partial,
-        hash: createHash("sha256"),
+        hash: yield* digests.sha256(size),
         content: contentCheck(extension),
         release,
         record,
@@ -130,11 +131,16 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
     })
 
   const discard = (upload: ActiveUpload) =>
-    Effect.all([upload.partial.discard, Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.release], { discard: true })
+    Effect.all([upload.hash.abandon, upload.partial.discard, Effect.ignoreLogged(registry.remove(upload.uploadId)), upload.release], {
+      discard: true
+    })
 
-  const suspend = (upload: ActiveUpload) => Effect.zipRight(upload.partial.suspend, upload.release)
+  /** Keeps the bytes for a later resume, which rebuilds the digest from them. */
+  const putAside = (upload: ActiveUpload) => Effect.zipRight(upload.hash.abandon, upload.partial.suspend)
 
-  const resume = Resume.make({ store, registry, contentCheck, inspect, ensureRoom, discard })
+  const suspend = (upload: ActiveUpload) => Effect.zipRight(putAside(upload), upload.release)
+
+  const resume = Resume.make({ store, registry, digests, contentCheck, inspect, ensureRoom, discard })
 
   /**
    * Verifies the claim, the size and the digest, publishes the file, and
@@ -145,12 +151,12 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
    */
   const finish = (upload: ActiveUpload, file: SafeFileName, size: number, expectedSha256: string | undefined) =>
     Effect.gen(function*() {
-      if (!(yield* Effect.tapError(registry.holds(upload.uploadId), () => upload.partial.suspend))) {
-        yield* upload.partial.suspend
+      if (!(yield* Effect.tapError(registry.holds(upload.uploadId), () => putAside(upload)))) {
+        yield* putAside(upload)
         return yield* refuse(Refusals.takenOver())
       }
       yield* Effect.tapError(inspect(upload, new Uint8Array(0), true), () => discard(upload))
-      const sha256 = upload.hash.digest("hex")
+      const sha256 = yield* upload.hash.hex
       const verdict = Upload.verifyDigest(expectedSha256, sha256)
       const recordCompletion = (storedName: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (completedAt) =>
@@ -172,7 +178,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       return { storedName, sha256 }
     }).pipe(
       // A bug on the way leaves the upload resumable, never an open file nobody closes (a no-op once committed).
-      Effect.tapDefect(() => upload.partial.suspend),
+      Effect.tapDefect(() => putAside(upload)),
       Effect.ensuring(upload.release)
     )
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigError, ConfigProvider, Duration, Effect, LogLevel, Option, Redacted } from "effect"
+import { availableParallelism } from "node:os"
 import { AppConfig, formatConfigError } from "../../../src/adapters/config/AppConfig.js"
 import { LogFormatConfig, LogLevelConfig } from "../../../src/adapters/config/LogConfig.js"
 
@@ -151,7 +152,9 @@ describe("AppConfig", () => {
     ["SYNC_UPLOADS", "sometimes"],
     ["UPLOAD_REGISTRY", "disk"],
     ["MIN_FREE_DISK_MB", "-5"],
-    ["STARTUP_TIMEOUT", "0"]
+    ["STARTUP_TIMEOUT", "0"],
+    ["DIGEST_THREADS", "many"],
+    ["DIGEST_THREADS", "65"]
   ]
 
   it.effect("refuses LOG_LEVEL=loud, listing the levels", () =>
@@ -180,6 +183,15 @@ describe("AppConfig", () => {
       expect(yield* failure(["WEBHOOK_RETRY_BASE_MS", "1s"])).toMatch(/^WEBHOOK_RETRY_BASE_MS: expected a whole number of milliseconds from 1 to /)
       expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"]))
         .toBe(`FILE_MAX_SIZE: expected at most 5120 MiB (5 GiB) with STORAGE=s3, got "6000"`)
+    }))
+
+  it.effect("hashes on cores - 1 threads, at most 4, by default (DIGEST_THREADS=auto); a number, 0 included, is taken as it is", () =>
+    Effect.gen(function*() {
+      const auto = Math.max(0, Math.min(4, availableParallelism() - 1))
+      expect((yield* read()).digestThreads).toBe(auto)
+      expect((yield* read(["DIGEST_THREADS", " Auto "])).digestThreads).toBe(auto)
+      expect((yield* read(["DIGEST_THREADS", "0"])).digestThreads).toBe(0)
+      expect((yield* read(["DIGEST_THREADS", "8"])).digestThreads).toBe(8)
     }))
 
   it.effect("gives start-up 30 seconds by default (STARTUP_TIMEOUT)", () =>

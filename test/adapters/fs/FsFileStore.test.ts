@@ -121,12 +121,40 @@ describe("FsFileStore", () => {
       const resumed = Option.getOrThrow(yield* after.resume(id))
       expect(resumed.held).toBe(20)
       const replayed: Array<Uint8Array> = []
-      yield* resumed.replay((part) => replayed.push(Uint8Array.from(part)))
+      yield* resumed.replay((part) => Effect.sync(() => void replayed.push(Uint8Array.from(part))))
       expect(Buffer.concat(replayed).toString()).toBe("before the restart, ")
       yield* resumed.partial.append(bytes("after it"))
       expect(yield* resumed.partial.commit(file("restarted.txt"))).toBe("restarted.txt")
       expect(yield* Effect.promise(() => fs.readFile(path.join(dir, "restarted.txt"), "utf8"))).toBe("before the restart, after it")
       expect(yield* list(dir)).toEqual(["restarted.txt"])
+    }))
+
+  it.scoped("replay of a partial read back in several chunks waits for each chunk's effect before reading the next", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const id = freshUploadId()
+      const store = yield* FsFileStore.make(dir, { sync: false })
+      const partial = yield* store.begin(id)
+      const content = Buffer.alloc(3 * 1024 * 1024 + 5).map((_, i) => i % 251)
+      for (let at = 0; at < content.length; at += 1024 * 1024) yield* partial.append(Uint8Array.from(content.subarray(at, at + 1024 * 1024)))
+      yield* partial.suspend
+      const resumed = Option.getOrThrow(yield* store.resume(id))
+      const parts: Array<Uint8Array> = []
+      let waiting = false
+      let overlapped = false
+      yield* resumed.replay((part) =>
+        Effect.gen(function*() {
+          overlapped ||= waiting
+          waiting = true
+          parts.push(Uint8Array.from(part))
+          yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+          waiting = false
+        })
+      )
+      expect(parts.length).toBeGreaterThan(2)
+      expect(overlapped).toBe(false)
+      expect(Buffer.concat(parts).equals(content)).toBe(true)
+      yield* resumed.partial.suspend
     }))
 
   it.scoped("an open partial holds one file descriptor; suspend, commit and discard close it", () =>
@@ -334,7 +362,7 @@ describe("FsFileStore and entries planted in the save directory", () => {
       const resumed = Option.getOrThrow(yield* store.resume(id))
       yield* replace(symlink)
       const seen: Array<Uint8Array> = []
-      const error = yield* Effect.flip(resumed.replay((part) => seen.push(part)))
+      const error = yield* Effect.flip(resumed.replay((part) => Effect.sync(() => void seen.push(part))))
       expect(error.reason).toBe("Open")
       expect(seen).toEqual([])
       yield* resumed.partial.suspend

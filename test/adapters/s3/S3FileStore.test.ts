@@ -90,7 +90,7 @@ describe("S3FileStore", () => {
       const resumed = Option.getOrThrow(yield* second.resume(id))
       expect(resumed.held).toBe(6 * 1024 * 1024)
       const hash = createHash("sha256")
-      yield* resumed.replay((bytes) => hash.update(bytes))
+      yield* resumed.replay((bytes) => Effect.sync(() => void hash.update(bytes)))
       yield* resumed.partial.append(content.subarray(6 * 1024 * 1024))
       hash.update(content.subarray(6 * 1024 * 1024))
       expect(hash.digest("hex")).toBe(createHash("sha256").update(content).digest("hex"))
@@ -122,7 +122,7 @@ describe("S3FileStore", () => {
         // A multipart upload was completed as the staged object before its copy: whole. A small file was put
         // straight under its name: the staged object is the suspended one, and the client sends the rest again.
         expect(again.held).toBe(size > 64 ? size : 10)
-        yield* again.replay(() => undefined)
+        yield* again.replay(() => Effect.void)
         yield* again.partial.append(content.subarray(again.held))
         expect(yield* again.partial.commit(file("once.bin"), size, () => Effect.succeed(true))).toBe("once.bin")
         expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["once.bin"])

@@ -20,6 +20,7 @@ import * as MemoryRateLimiter from "../../../src/adapters/memory/MemoryRateLimit
 import * as MemoryUploadEvents from "../../../src/adapters/memory/MemoryUploadEvents.js"
 import { RecordedEvents } from "../../../src/adapters/memory/MemoryUploadEvents.js"
 import * as MemoryUploadRegistry from "../../../src/adapters/memory/MemoryUploadRegistry.js"
+import * as WorkerDigests from "../../../src/adapters/digest/WorkerDigests.js"
 import type { ConcurrencyLimiter } from "../../../src/application/ports/ConcurrencyLimiter.js"
 import { FileStore, FileStoreError, type PartialFile } from "../../../src/application/ports/FileStore.js"
 import type { RateLimiter } from "../../../src/application/ports/RateLimiter.js"
@@ -40,6 +41,8 @@ export interface BackendOverrides {
   readonly rateLimiter?: Layer.Layer<RateLimiter>
   readonly concurrency?: Layer.Layer<ConcurrencyLimiter>
   readonly registry?: Layer.Layer<UploadRegistry>
+  /** Where digests run (Digests); on the calling thread when absent. */
+  readonly digests?: Layer.Layer<never>
 }
 
 /** The memory backends, each fresh whenever the layer is built; events are recorded. */
@@ -49,8 +52,18 @@ export const backends = (overrides: BackendOverrides = {}): Layer.Layer<Backends
     overrides.rateLimiter ?? MemoryRateLimiter.layerMemory,
     overrides.concurrency ?? MemoryConcurrencyLimiter.layerMemory,
     overrides.registry ?? MemoryUploadRegistry.layerMemory,
-    MemoryUploadEvents.layerMemory
+    MemoryUploadEvents.layerMemory,
+    overrides.digests ?? Layer.empty
   )
+
+/**
+ * Both places digests run: suites about the digest run once for each. The
+ * workers' backlog is a few bytes, so that every chunk waits for its hash.
+ */
+export const digestPlacements: ReadonlyArray<readonly [string, Layer.Layer<never>]> = [
+  ["on the calling thread", Layer.empty],
+  ["on worker threads", WorkerDigests.layer({ threads: 2, onThreadBelow: 0, backlogBytes: 4 })]
+]
 
 /** UploadSession.layer(settings) over `given`, which it is built with and which the test sees too. */
 export const sessionOver = <A, E>(settings: UploadSession.SessionSettings, given: Layer.Layer<A, E>) =>

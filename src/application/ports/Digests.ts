@@ -1,0 +1,57 @@
+/**
+ * The Digests port: the running SHA-256 of an upload's bytes, which the
+ * client may check (`sha256` in `file_meta`) and is always told
+ * (`file_received`). Hashing is the heaviest work an upload does on the CPU,
+ * so where it runs is an adapter's choice: on the calling thread (the
+ * default here, node:crypto), or on worker threads (adapters/digest), which
+ * leaves the event loop to the transport.
+ */
+import { Context, Effect } from "effect"
+import { createHash } from "node:crypto"
+
+/** One upload's digest in progress. */
+export interface RunningDigest {
+  /**
+   * Adds `bytes` after every byte added so far. It reads (or copies) them
+   * before it returns, so the caller may free them afterwards. Synchronous:
+   * it runs for every chunk, inside the store's `append` (see FileStore).
+   */
+  readonly update: (bytes: Uint8Array) => void
+  /**
+   * Done once the bytes added but not hashed yet are few enough: a digest
+   * computed elsewhere holds copies of them, so an upload waits on this after
+   * each chunk, and memory stays bounded whatever the client sends. Always
+   * done at once for a digest computed on the calling thread.
+   */
+  readonly caughtUp: Effect.Effect<void>
+  /**
+   * The lowercase hex SHA-256 of every byte added. Ends the digest: it
+   * takes no more bytes. Dies only if the thread computing it died, a bug,
+   * which leaves the upload resumable (its bytes are in the store).
+   */
+  readonly hex: Effect.Effect<string>
+  /** Ends the digest without a result (an upload suspended or discarded). Idempotent. */
+  readonly abandon: Effect.Effect<void>
+}
+
+/** A digest on the calling thread. */
+export const onThisThread = (): RunningDigest => {
+  const hash = createHash("sha256")
+  return {
+    update: (bytes) => void hash.update(bytes),
+    caughtUp: Effect.void,
+    hex: Effect.sync(() => hash.digest("hex")),
+    abandon: Effect.void
+  }
+}
+
+/**
+ * Where SHA-256 digests run. A `Reference`: without a layer for it, every
+ * digest runs on the calling thread.
+ */
+export class Digests extends Context.Reference<Digests>()("file-receiver/Digests", {
+  defaultValue: (): {
+    /** A new digest for an upload of `size` bytes (an adapter may place small ones differently). */
+    readonly sha256: (size: number) => Effect.Effect<RunningDigest>
+  } => ({ sha256: () => Effect.sync(onThisThread) })
+}) {}
