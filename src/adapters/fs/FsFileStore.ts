@@ -141,7 +141,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
                 if (earlier !== undefined) return earlier
                 for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
                   const candidate = attempt === 0 ? name.name : FileName.alternativeName(name, attempt)
-                  if (await publish(file, inside(root, candidate), written)) return candidate
+                  if (await publish(file, inside(root, candidate), written, attempt === 0)) return candidate
                 }
                 throw new Error(`no free name for ${name.name} after ${MAX_NAME_ATTEMPTS} attempts`)
               },

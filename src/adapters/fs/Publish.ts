@@ -58,8 +58,14 @@ const confirmPublished = async (finalPath: string, written: Stats): Promise<void
  * in between, the published name after it. With hard links the partial
  * name stays too, for the caller to remove.
  */
-export const publish = async (partialPath: string, finalPath: string, written: Stats): Promise<boolean> => {
-  await stillWritten(partialPath, written)
+export const publish = async (
+  partialPath: string,
+  finalPath: string,
+  written: Stats,
+  /** The caller has just checked it with `stillWritten` (the published name is checked after link(2) all the same). */
+  partialChecked = false
+): Promise<boolean> => {
+  if (!partialChecked) await stillWritten(partialPath, written)
   try {
     await fs.link(partialPath, finalPath)
   } catch (cause) {

@@ -127,9 +127,11 @@ export const appendRegular = (file: string, text: string, mode?: number): Promis
 
 /**
  * Writes `text` to a new file `temporary` and renames it to `target`.
- * A leftover at `temporary` (a crash's, or anything planted there) is
- * unlinked first, so the exclusive create never writes into an existing file.
- * With `sync`, the new file is fsynced before the rename.
+ * The exclusive create never writes into an existing file, nor through a
+ * link: a leftover at `temporary` (a crash's, or anything planted there) is
+ * unlinked, and the create tried once more. A file this create made is a
+ * new regular file, so it needs no fstat to show it. With `sync`, the new
+ * file is fsynced before the rename.
  */
 export const replaceRegular = async (
   temporary: string,
@@ -137,11 +139,18 @@ export const replaceRegular = async (
   text: string,
   options: { readonly mode?: number; readonly sync?: boolean } = {}
 ): Promise<void> => {
-  await fs.unlink(temporary).catch((cause: unknown) => (errorCode(cause) === "ENOENT" ? undefined : Promise.reject(cause)))
-  await withRegular(temporary, O_WRONLY | O_CREAT | O_EXCL, options.mode, async (handle) => {
+  const create = () => fs.open(temporary, O_WRONLY | O_CREAT | O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK, options.mode ?? 0o666)
+  const handle = await create().catch(async (cause: unknown) => {
+    if (errorCode(cause) !== "EEXIST") throw cause
+    await fs.unlink(temporary).catch((gone: unknown) => (errorCode(gone) === "ENOENT" ? undefined : Promise.reject(gone)))
+    return create()
+  })
+  try {
     await handle.writeFile(text)
     // On stable storage before the rename makes it the record (the directory is the caller's to flush).
     if (options.sync === true) await handle.sync()
-  })
+  } finally {
+    await handle.close()
+  }
   await fs.rename(temporary, target)
 }
