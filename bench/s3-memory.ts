@@ -4,8 +4,10 @@
  * folder in this process, builds the bundle, runs it as a child process with
  * STORAGE=s3 (default part size), uploads BENCH_S3_SIZE_MIB (1024) MiB over
  * one WebSocket (binary frames of 256 KiB, 8 in flight), reads the object
- * back from the bucket to check its sha256, and reports the server's VmHWM
- * (peak resident set) at idle and after the upload.
+ * back from the bucket to check its sha256, and reports the throughput and
+ * the server's VmHWM (peak resident set) at idle and after the upload; once
+ * for each S3_PART_CONCURRENCY in BENCH_S3_CONCURRENCY ("1,4": one part in
+ * flight, and the default), each on a fresh server.
  */
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -28,73 +30,87 @@ const { bundle } = (await import(path.join(REPO_ROOT, "scripts/build.mjs"))) as 
 }
 await bundle(path.join(REPO_ROOT, "src/main.ts"), path.join(REPO_ROOT, "dist/main.mjs"))
 
+const concurrencies = (process.env["BENCH_S3_CONCURRENCY"] ?? "1,4").split(",").map((text) => Number(text.trim()))
 const s3 = await startS3rver("bench")
-const saveDirectory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-bench-s3-"))
-const child = spawn(process.execPath, [...NODE_FLAGS.project, "dist/main.mjs"], {
-  cwd: REPO_ROOT,
-  env: {
-    ...process.env,
-    ...s3.env(prefix),
-    REDIS_URL: "",
-    PORT: "0",
-    FILE_SAVE_DIRECTORY: saveDirectory,
-    FILE_MAX_SIZE: String(sizeMiB + 1),
-    FILE_ALLOWED_EXTENSIONS: "bin",
-    RATE_LIMIT_PER_PERIOD: "1000000000",
-    // The default byte limit (1 GiB a minute) would stop a 1 GiB upload; 0 lifts it.
-    RATE_LIMIT_BYTES_PER_PERIOD: "0",
-    LOG_LEVEL: "info",
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true"
-  },
-  stdio: ["ignore", "pipe", "inherit"]
-})
-try {
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening`)))
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(line)
-      if (match) resolve(Number(match[1]))
-    })
-  })
-  await new Promise((resolve) => setTimeout(resolve, 1_000))
-  const idle = await memoryOf(child.pid!)
-  const payload = { seed: 7, size: sizeMiB * MiB }
-  const expected = sha256Of(payload)
-  const started = Date.now()
-  const stored = await uploadOverWs(`ws://127.0.0.1:${port}/ws/file-transfer/`, {
-    fileName: "large.bin",
-    payload,
-    chunkBytes: 256 * 1024,
-    binary: true,
-    window: 8
-  })
-  const seconds = (Date.now() - started) / 1000
-  const after = await memoryOf(child.pid!)
 
-  const bucket = S3Bucket.make(s3.settings(prefix))
-  const hash = createHash("sha256")
-  let size = 0
-  for await (const bytes of (await bucket.read(stored)) as AsyncIterable<Buffer>) {
-    hash.update(bytes)
-    size += bytes.length
+/** One upload of `sizeMiB` MiB to a fresh server with S3_PART_CONCURRENCY=`partConcurrency`. */
+const measure = async (partConcurrency: number) => {
+  const saveDirectory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-bench-s3-"))
+  const child = spawn(process.execPath, [...NODE_FLAGS.project, "dist/main.mjs"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      ...s3.env(prefix),
+      S3_PART_CONCURRENCY: String(partConcurrency),
+      REDIS_URL: "",
+      PORT: "0",
+      FILE_SAVE_DIRECTORY: saveDirectory,
+      FILE_MAX_SIZE: String(sizeMiB + 1),
+      FILE_ALLOWED_EXTENSIONS: "bin",
+      RATE_LIMIT_PER_PERIOD: "1000000000",
+      // The default byte limit (1 GiB a minute) would stop a 1 GiB upload; 0 lifts it.
+      RATE_LIMIT_BYTES_PER_PERIOD: "0",
+      LOG_LEVEL: "info",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true"
+    },
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening`)))
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const match = /listening on http:\/\/[^:]+:(\d+)/.exec(line)
+        if (match) resolve(Number(match[1]))
+      })
+    })
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    const idle = await memoryOf(child.pid!)
+    const payload = { seed: 7, size: sizeMiB * MiB }
+    const expected = sha256Of(payload)
+    const started = Date.now()
+    const stored = await uploadOverWs(`ws://127.0.0.1:${port}/ws/file-transfer/`, {
+      fileName: `large-${partConcurrency}.bin`,
+      payload,
+      chunkBytes: 256 * 1024,
+      binary: true,
+      window: 8
+    })
+    const seconds = (Date.now() - started) / 1000
+    const after = await memoryOf(child.pid!)
+
+    const bucket = S3Bucket.make(s3.settings(prefix))
+    const hash = createHash("sha256")
+    let size = 0
+    for await (const bytes of (await bucket.read(stored)) as AsyncIterable<Buffer>) {
+      hash.update(bytes)
+      size += bytes.length
+    }
+    bucket.client.destroy()
+    return {
+      partConcurrency,
+      sizeMiB,
+      storedName: stored,
+      storedBytes: size,
+      sha256Matches: hash.digest("hex") === expected && size === sizeMiB * MiB,
+      seconds,
+      throughput: `${((sizeMiB * MiB) / 1e6 / seconds).toFixed(1)} MB/s`,
+      idleVmHWM: mb(idle.vmHWM),
+      uploadVmHWM: mb(after.vmHWM),
+      node: process.version
+    }
+  } finally {
+    child.kill("SIGTERM")
+    await new Promise((resolve) => child.once("exit", resolve))
+    await fs.rm(saveDirectory, { recursive: true, force: true })
   }
-  bucket.client.destroy()
-  const result = {
-    sizeMiB,
-    storedName: stored,
-    storedBytes: size,
-    sha256Matches: hash.digest("hex") === expected,
-    seconds,
-    throughput: `${((sizeMiB * MiB) / 1e6 / seconds).toFixed(1)} MB/s`,
-    idleVmHWM: mb(idle.vmHWM),
-    uploadVmHWM: mb(after.vmHWM),
-    node: process.version
+}
+
+try {
+  for (const partConcurrency of concurrencies) {
+    const result = await measure(partConcurrency)
+    console.log(JSON.stringify(result, null, 2))
+    if (!result.sha256Matches) process.exitCode = 1
   }
-  console.log(JSON.stringify(result, null, 2))
-  if (!result.sha256Matches || size !== sizeMiB * MiB) process.exitCode = 1
 } finally {
-  child.kill("SIGTERM")
-  await new Promise((resolve) => child.once("exit", resolve))
   await s3.stop()
-  await fs.rm(saveDirectory, { recursive: true, force: true })
 }

@@ -179,6 +179,8 @@ describe("STORAGE=s3 while the bucket is down", () => {
       ...s3.env(prefix),
       S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
       S3_PART_SIZE: String(5 * MiB),
+      // One part in flight: once the second part is taken, the first is in S3 (the premise below).
+      S3_PART_CONCURRENCY: "1",
       FILE_MAX_SIZE: "64",
       FILE_ALLOWED_EXTENSIONS: "bin"
     })
@@ -218,6 +220,47 @@ describe("STORAGE=s3 while the bucket is down", () => {
       }
       expect(last).toMatchObject({ type: "file_received", sha256: sha256(content) })
       expect(sha256((await readBack(prefix, "outage.bin"))!)).toBe(sha256(content))
+      client.close()
+    } finally {
+      await server.stop()
+      await proxy.close()
+    }
+  }, 60_000)
+
+  it("an outage while the last parts go out (4 in flight) suspends the upload at its last chunk, never discards it; it completes once S3 is back", async () => {
+    const prefix = `e2e-outage-last-${randomUUID()}/`
+    const proxy = await startProxy(Number(new URL(s3.endpoint).port))
+    const server = await startServer({
+      ...s3.env(prefix),
+      S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+      S3_PART_SIZE: String(5 * MiB),
+      FILE_MAX_SIZE: "64",
+      FILE_ALLOWED_EXTENSIONS: "bin"
+    })
+    try {
+      const content = randomBytes(20 * MiB)
+      const chunk = 256 * 1024
+      const client = await connect(server.url)
+      client.send({ type: "file_meta", file_name: "late.bin", file_size: content.length })
+      const uploadId = String((await client.next())["upload_id"])
+      let last: Record<string, unknown> = {}
+      for (let offset = 0; offset < content.length && last["type"] !== "error"; offset += chunk) {
+        // Parts are still going out when S3 goes away: the last chunk's commit is the first to hear of it.
+        if (offset === 19 * MiB) proxy.refuse(true)
+        client.sendRaw(content.subarray(offset, offset + chunk), true)
+        last = await client.next(30_000)
+      }
+      expect(last).toMatchObject({ type: "error", code: "storage_unavailable" })
+      proxy.refuse(false)
+      client.send({ type: "file_meta", file_name: "late.bin", file_size: content.length, upload_id: uploadId })
+      const resumed = await client.next(30_000)
+      expect(resumed).toMatchObject({ type: "meta_received", upload_id: uploadId })
+      for (let at = Number(resumed["offset"]); at < content.length; at += chunk) {
+        client.sendRaw(content.subarray(at, at + chunk), true)
+        last = await client.next(30_000)
+      }
+      expect(last).toMatchObject({ type: "file_received", sha256: sha256(content) })
+      expect(sha256((await readBack(prefix, "late.bin"))!)).toBe(sha256(content))
       client.close()
     } finally {
       await server.stop()

@@ -54,6 +54,7 @@ export const StorageVariables = Config.all({
     prefix: Config.string("S3_PREFIX").pipe(Config.withDefault("")),
     forcePathStyle: optionalString("S3_FORCE_PATH_STYLE"),
     partSize: optionalString("S3_PART_SIZE"),
+    partConcurrency: optionalString("S3_PART_CONCURRENCY"),
     // Empty keys count as unset (the SDK's chain), so a compose file can clear its MinIO defaults.
     accessKeyId: optionalSecret("AWS_ACCESS_KEY_ID"),
     secretAccessKey: optionalSecret("AWS_SECRET_ACCESS_KEY"),
@@ -81,6 +82,10 @@ const s3Settings = (raw: S3Variables): Either.Either<S3Settings, ConfigError.Con
       onNone: () => Either.right(8 * MiB),
       onSome: (text) => parseIntegerBetween("S3_PART_SIZE", MIN_PART_SIZE, 5 * 1024 * MiB, text, "bytes")
     })
+    const partConcurrency = yield* Option.match(raw.partConcurrency, {
+      onNone: () => Either.right(4),
+      onSome: (text) => parseIntegerBetween("S3_PART_CONCURRENCY", 1, 64, text, "parts")
+    })
     if (Option.isSome(raw.accessKeyId) !== Option.isSome(raw.secretAccessKey)) {
       return yield* invalid("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set together", "only one of them")
     }
@@ -95,6 +100,7 @@ const s3Settings = (raw: S3Variables): Either.Either<S3Settings, ConfigError.Con
       prefix: prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`,
       forcePathStyle,
       partSize,
+      partConcurrency,
       credentials: Option.getOrUndefined(credentials)
     }
   })

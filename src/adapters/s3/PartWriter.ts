@@ -2,9 +2,10 @@
  * The bytes of one upload on their way into an S3 multipart upload, with
  * bounded memory: appended bytes collect in a buffer until it holds
  * `partSize` bytes, which then goes out as the next part while the buffer
- * fills again. At most one part is in flight: an append that fills the buffer
- * while a part is still uploading waits for that part. Memory per upload is
- * therefore about two parts (plus one chunk), whatever the file size. The
+ * fills again. Up to `concurrency` parts are in flight at once (S3 takes
+ * parts in any order); an append that fills the buffer while that many are
+ * still uploading waits for one of them. Memory per upload is therefore
+ * about `concurrency + 1` parts (plus one chunk), whatever the file size. The
  * multipart upload itself is only created when the first part is ready, so a
  * file smaller than one part never becomes one (see `finish`).
  * A failed part is kept and fails every later call.
@@ -40,9 +41,10 @@ export interface PartWriter {
   readonly destroy: () => Promise<string | undefined>
   /**
    * What S3 already holds of a writer that failed or was destroyed: the
-   * multipart upload and its parts uploaded so far, which are the first
-   * `bytes` bytes. Undefined when no part was uploaded. Call it after
-   * `destroy`, so no part is in flight.
+   * multipart upload and its parts uploaded so far without a gap (parts
+   * 1 to n: a part uploaded after one that failed is left out), which are
+   * the first `bytes` bytes. Undefined when no part was uploaded. Call it
+   * after `destroy`, so no part is in flight.
    */
   readonly uploaded: () => Stranded | undefined
 }
@@ -54,7 +56,7 @@ export interface Stranded {
   readonly bytes: number
 }
 
-export const make = (target: PartTarget, partSize: number): PartWriter => {
+export const make = (target: PartTarget, partSize: number, concurrency = 1): PartWriter => {
   let chunks: Array<Uint8Array> = []
   let buffered = 0
   let written = 0
@@ -63,18 +65,17 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
   let uploadId: Promise<string> | undefined
   /** The multipart upload id once S3 gave it. */
   let createdId: string | undefined
-  let inFlight: Promise<void> | undefined
+  const inFlight = new Set<Promise<void>>()
   let partsSent = 0
-  /** The body of the last part sent, free again once it is uploaded: the next part is copied into it. */
-  let spare: Buffer | undefined
-  const parts: Array<UploadedPart> = []
-  /** Bytes in `parts`. */
-  let uploadedBytes = 0
+  /** Bodies of parts uploaded, free again: the next parts are copied into them. */
+  let spares: Array<Buffer> = []
+  /** Parts uploaded, by part number (they may finish in any order). */
+  const parts = new Map<number, UploadedPart & { readonly bytes: number }>()
 
-  /** Moves the first `size` buffered bytes into one part body (the spare one when it fits). */
+  /** Moves the first `size` buffered bytes into one part body (a spare one when it fits). */
   const takeBody = (size: number): Buffer => {
+    const spare = spares.pop()
     const body = spare !== undefined && spare.length === size ? spare : Buffer.allocUnsafe(size)
-    spare = undefined
     let filled = 0
     while (filled < size) {
       const chunk = chunks[0]!
@@ -98,20 +99,28 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
     const body = takeBody(Math.min(buffered, partSize))
     const partNumber = ++partsSent
     uploadId ??= target.create().then((id) => (createdId = id))
-    inFlight = uploadId
+    const sending: Promise<void> = uploadId
       .then((id) => target.uploadPart(id, partNumber, body))
       .then(
         (ETag) => {
-          parts.push({ PartNumber: partNumber, ETag })
-          uploadedBytes += body.length
-          spare = body
+          parts.set(partNumber, { PartNumber: partNumber, ETag, bytes: body.length })
+          if (spares.length < concurrency) spares.push(body)
         },
         (error: unknown) => void (failure ??= error)
       )
       .finally(() => {
-        inFlight = undefined
+        inFlight.delete(sending)
       })
+    inFlight.add(sending)
   }
+
+  /** Parts 1 to n without a gap: the first bytes of the file. */
+  const contiguous = (): Array<UploadedPart & { readonly bytes: number }> => {
+    const prefix: Array<UploadedPart & { readonly bytes: number }> = []
+    for (let number = 1; parts.has(number); number++) prefix.push(parts.get(number)!)
+    return prefix
+  }
+  const allSent = () => Promise.all(inFlight)
 
   const check = () => {
     if (failure !== undefined) throw failure
@@ -126,41 +135,49 @@ export const make = (target: PartTarget, partSize: number): PartWriter => {
         buffered += bytes.length
         written += bytes.length
       }
-      if (buffered < partSize) return undefined
-      if (inFlight === undefined) sendPart()
+      while (buffered >= partSize && inFlight.size < concurrency) sendPart()
       return buffered < partSize ? undefined : sendFullParts()
     },
     written: () => written,
     finish: async () => {
       check()
       closed = true
-      await inFlight
+      await allSent()
       if (failure !== undefined) throw failure
       if (uploadId === undefined && buffered < partSize) return { _tag: "Small", body: Buffer.concat(chunks, buffered) }
       while (buffered > 0) {
-        sendPart()
-        await inFlight
+        if (inFlight.size >= concurrency) await Promise.race(inFlight)
         if (failure !== undefined) throw failure
+        sendPart()
       }
-      return { _tag: "Multipart", uploadId: await uploadId!, parts: [...parts] }
+      await allSent()
+      if (failure !== undefined) throw failure
+      const sent = contiguous()
+      if (sent.length !== partsSent) throw new Error(`${partsSent - sent.length} parts of the multipart upload are missing`)
+      return { _tag: "Multipart", uploadId: await uploadId!, parts: sent.map(({ ETag, PartNumber }) => ({ PartNumber, ETag })) }
     },
     destroy: async () => {
       closed = true
       chunks = []
       buffered = 0
-      spare = undefined
-      await inFlight
+      spares = []
+      await allSent()
       return uploadId?.catch(() => undefined)
     },
-    uploaded: () => (createdId === undefined || parts.length === 0 ? undefined : { uploadId: createdId, parts: [...parts], bytes: uploadedBytes })
+    uploaded: () => {
+      const sent = contiguous()
+      return createdId === undefined || sent.length === 0
+        ? undefined
+        : { uploadId: createdId, parts: sent.map(({ ETag, PartNumber }) => ({ PartNumber, ETag })), bytes: sent.reduce((n, part) => n + part.bytes, 0) }
+    }
   }
 
-  /** Sends full parts, each once the one before is uploaded, until less than a part is buffered. */
+  /** Sends full parts as parts in flight finish, until less than a part is buffered. */
   async function sendFullParts(): Promise<void> {
     while (buffered >= partSize) {
-      await inFlight
+      await Promise.race(inFlight)
       check()
-      sendPart()
+      while (buffered >= partSize && inFlight.size < concurrency) sendPart()
     }
   }
 }

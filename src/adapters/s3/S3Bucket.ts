@@ -35,6 +35,8 @@ export interface S3Settings {
   readonly forcePathStyle: boolean
   /** Bytes per multipart part (at least 5 MiB, S3's minimum). */
   readonly partSize: number
+  /** Parts of one upload sent at once (S3_PART_CONCURRENCY); absent: 4. */
+  readonly partConcurrency?: number | undefined
   /** Explicit credentials; unset: the SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles). */
   readonly credentials?: S3Credentials | undefined
 }

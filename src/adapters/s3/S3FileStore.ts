@@ -55,6 +55,9 @@ const annotations = (uploadId: string, cause: unknown) => {
   return { upload: reference, error: String(cause).split(uploadId).join(reference) }
 }
 
+/** Parts of one upload sent at once when S3_PART_CONCURRENCY is not set. */
+export const DEFAULT_PART_CONCURRENCY = 4
+
 /** Takes bytes read back from a `.partial/` object; the next are read once a returned promise settles. */
 type FeedBytes = (bytes: Uint8Array) => void | Promise<void>
 
@@ -62,6 +65,7 @@ export const make = Effect.gen(function*() {
   const bucket = yield* S3Storage
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   const partSize = bucket.settings.partSize
+  const partConcurrency = bucket.settings.partConcurrency ?? DEFAULT_PART_CONCURRENCY
   /** Uploads open in this process, with when they last received bytes. */
   const open = new Map<string, number>()
 
@@ -82,7 +86,7 @@ export const make = Effect.gen(function*() {
     const writer = PartWriter.make({
       create: () => bucket.createMultipart(dataKey(uploadId)),
       uploadPart: (multipartId, partNumber, body) => bucket.uploadPart(dataKey(uploadId), multipartId, partNumber, body)
-    }, partSize)
+    }, partSize, partConcurrency)
     let isOpen = true
     /** When this upload last received bytes (or was opened). */
     let touchedAt = open.get(uploadId) ?? 0
@@ -132,27 +136,40 @@ export const make = Effect.gen(function*() {
 
     /** What a published object says of its upload (the upload's log reference: the id itself is a capability). */
     const publisher = logReference(uploadId)
+    /**
+     * Every byte into S3: the multipart upload's last part, or the whole small file in memory. A part that did
+     * not get there (S3 out of reach, say) is a failed write: the parts S3 holds are kept for a resume, as a
+     * suspend keeps them, and the upload is suspended rather than lost.
+     */
+    const finishWrites = Effect.tryPromise({
+      try: async () => {
+        await restore()
+        return writer.finish()
+      },
+      catch: failWith("Write")
+    }).pipe(Effect.tapError(() => stranded.keep(uploadId, writer, resumedFrom, touchedAt)))
+
+    const publishFinished = (finished: PartWriter.Finished, file: FileName.SafeFileName, expectedBytes?: number) =>
+      Effect.tryPromise({
+        try: async () => {
+          if (expectedBytes !== undefined && writer.written() !== expectedBytes) {
+            throw new Error(`the partial upload holds ${writer.written()} bytes, not the ${expectedBytes} expected`)
+          }
+          if (finished._tag === "Small") {
+            const name = await publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher)
+            return { name, staged: resumedFrom !== undefined }
+          }
+          await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
+          if (writer.written() > S3Bucket.MAX_COPY_SIZE) throw new Error("files over 5 GiB cannot be published with one copy")
+          const name = await publish(file, (key, ifAbsent) => bucket.copy(dataKey(uploadId), key, ifAbsent, publisher), publisher)
+          return { name, staged: true }
+        },
+        catch: failWith("Commit")
+      }).pipe(Effect.tapError(() => destroy))
+
     const commit = (file: FileName.SafeFileName, expectedBytes?: number, onPublished?: (storedName: string) => Effect.Effect<boolean>) =>
       whenOpen(
-        Effect.tryPromise({
-          try: async () => {
-            await restore()
-            const finished = await writer.finish()
-            if (expectedBytes !== undefined && writer.written() !== expectedBytes) {
-              throw new Error(`the partial upload holds ${writer.written()} bytes, not the ${expectedBytes} expected`)
-            }
-            if (finished._tag === "Small") {
-              const name = await publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher)
-              return { name, staged: resumedFrom !== undefined }
-            }
-            await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-            if (writer.written() > S3Bucket.MAX_COPY_SIZE) throw new Error("files over 5 GiB cannot be published with one copy")
-            const name = await publish(file, (key, ifAbsent) => bucket.copy(dataKey(uploadId), key, ifAbsent, publisher), publisher)
-            return { name, staged: true }
-          },
-          catch: failWith("Commit")
-        }).pipe(
-          Effect.tapError(() => destroy),
+        Effect.flatMap(finishWrites, (finished) => publishFinished(finished, file, expectedBytes)).pipe(
           Effect.tap(({ name }) => (onPublished === undefined ? Effect.void : onPublished(name))),
           // Once the file is published the commit has succeeded: a staged copy left behind is only logged
           // (the expiry sweep removes it), never reported to the client as a failed upload.

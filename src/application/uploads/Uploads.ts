@@ -19,7 +19,7 @@ import { DiskSpace } from "../ports/DiskSpace.js"
 import { FileStore, type PartialFile } from "../ports/FileStore.js"
 import { type CompletedUpload, type UploadRecord, UploadRegistry } from "../ports/UploadRegistry.js"
 import * as Resume from "./Resume.js"
-import { refuse, type UploadFailure } from "./UploadFailure.js"
+import { outcomeOf, refuse, type UploadFailure } from "./UploadFailure.js"
 import { logReference, newUploadId, redact } from "./UploadIds.js"
 
 export { outcomeOf, refuse, refused, storageRefusal, type UploadFailure, UploadRefused } from "./UploadFailure.js"
@@ -174,7 +174,8 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       const published: Effect.Effect<string, UploadFailure> = Either.isLeft(verdict)
         ? Effect.fail(refuse(verdict.left))
         : upload.partial.commit(file, size, recordCompletion)
-      const storedName = yield* Effect.tapError(published, () => discard(upload))
+      // A store that could not take the last bytes (out of reach) keeps what it holds: the upload stays resumable.
+      const storedName = yield* Effect.tapError(published, (error) => outcomeOf(error) === "discarded" ? discard(upload) : putAside(upload))
       return { storedName, sha256 }
     }).pipe(
       // A bug on the way leaves the upload resumable, never an open file nobody closes (a no-op once committed).

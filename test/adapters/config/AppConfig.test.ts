@@ -279,7 +279,7 @@ describe("AppConfig", () => {
     it.effect("reads the S3 defaults: AWS's us-east-1, no endpoint, no prefix, virtual-hosted style, 8 MiB parts, the SDK's credential chain", () =>
       Effect.gen(function*() {
         const config = s3Settings(yield* s3())
-        expect(config).toMatchObject({ bucket: "uploads", region: "us-east-1", prefix: "", forcePathStyle: false, partSize: 8 * 1024 * 1024 })
+        expect(config).toMatchObject({ bucket: "uploads", region: "us-east-1", prefix: "", forcePathStyle: false, partSize: 8 * 1024 * 1024, partConcurrency: 4 })
         expect(config.endpoint).toBeUndefined()
         expect(config.credentials).toBeUndefined()
       }))
@@ -292,10 +292,11 @@ describe("AppConfig", () => {
           ["S3_PREFIX", "team/files"],
           ["S3_FORCE_PATH_STYLE", "true"],
           ["S3_PART_SIZE", "16777216"],
+          ["S3_PART_CONCURRENCY", "8"],
           ["AWS_ACCESS_KEY_ID", "minioadmin"],
           ["AWS_SECRET_ACCESS_KEY", "minio-secret"]
         ))
-        expect(config).toMatchObject({ region: "eu-west-3", prefix: "team/files/", forcePathStyle: true, partSize: 16777216 })
+        expect(config).toMatchObject({ region: "eu-west-3", prefix: "team/files/", forcePathStyle: true, partSize: 16777216, partConcurrency: 8 })
         expect(config.endpoint).toBe("http://minio:9000")
         const keys = config.credentials!
         expect(Redacted.value(keys.secretAccessKey)).toBe("minio-secret")

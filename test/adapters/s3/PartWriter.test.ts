@@ -1,7 +1,7 @@
 /**
  * PartWriter against a recording target: parts of exactly the part size, at
- * most one in flight, appends held back while the buffer is full, and one
- * part body reused for the whole upload.
+ * most `concurrency` in flight, appends held back while the buffer is full,
+ * part bodies reused, and parts that finish out of order.
  */
 import { describe, expect, it } from "vitest"
 import * as PartWriter from "../../../src/adapters/s3/PartWriter.js"
@@ -106,5 +106,50 @@ describe("PartWriter", () => {
     await destroying
     expect(destroyed).toBe("upload-1")
     expect(() => writer.write(Buffer.from("c"))).toThrow("closed")
+  })
+
+  it("sends up to `concurrency` parts at once, holds appends back while all are in flight, and completes them in part order", async () => {
+    const { target, uploads } = recordingTarget()
+    const writer = PartWriter.make(target, 2, 3)
+    expect(writer.write(Buffer.from("aabbcc"))).toBeUndefined() // three parts go out at once
+    await tick()
+    expect(uploads.map((u) => u.content)).toEqual(["aa", "bb", "cc"])
+    const held = writer.write(Buffer.from("dd")) // a fourth full part, but three are in flight
+    expect(held).toBeInstanceOf(Promise)
+    await tick()
+    expect(uploads).toHaveLength(3)
+    // Part 2 finishes first: its slot goes to part 4.
+    uploads[1]!.finish()
+    await held
+    await tick()
+    expect(uploads.map((u) => u.partNumber)).toEqual([1, 2, 3, 4])
+    writer.write(Buffer.from("e"))
+    const finishing = writer.finish()
+    for (const index of [3, 0, 2]) {
+      uploads[index]!.finish()
+      await tick()
+    }
+    uploads[4]!.finish()
+    const finished = await finishing
+    expect(finished).toEqual({ _tag: "Multipart", uploadId: "upload-1", parts: [1, 2, 3, 4, 5].map((n) => ({ PartNumber: n, ETag: `etag-${n}` })) })
+    expect(uploads[4]!.content).toBe("e")
+  })
+
+  it("a writer that failed with parts in flight reports only the parts before the first gap as uploaded", async () => {
+    const finishes: Array<(ok: boolean) => void> = []
+    const target: PartWriter.PartTarget = {
+      create: () => Promise.resolve("u"),
+      uploadPart: (_id, partNumber) =>
+        new Promise((resolve, reject) => finishes.push((ok) => (ok ? resolve(`etag-${partNumber}`) : reject(new Error(`part ${partNumber} failed`)))))
+    }
+    const writer = PartWriter.make(target, 2, 3)
+    writer.write(Buffer.from("aabbcc"))
+    await tick()
+    finishes[0]!(true)
+    finishes[1]!(false)
+    finishes[2]!(true)
+    await tick()
+    await writer.destroy()
+    expect(writer.uploaded()).toEqual({ uploadId: "u", parts: [{ PartNumber: 1, ETag: "etag-1" }], bytes: 2 })
   })
 })
