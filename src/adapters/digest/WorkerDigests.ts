@@ -15,8 +15,9 @@
  * An upload smaller than `onThreadBelow` is hashed on the calling thread: a
  * round trip to a worker costs more than its hash. A worker that dies (a
  * bug) fails its digests as defects (their uploads stay resumable) and is
- * replaced. A digest dropped without `hex` or `abandon` is ended when
- * collected.
+ * replaced by the next digest placed on it. Workers start when first
+ * needed, so a server that receives only small files runs none. A digest
+ * dropped without `hex` or `abandon` is ended when collected.
  */
 import { Effect, Layer, Runtime } from "effect"
 import { availableParallelism } from "node:os"
@@ -82,8 +83,8 @@ export const make = (settings: WorkerDigestSettings) =>
     let backlog = 0
     let nextId = 0
     let turn = 0
-    let stopping = false
-    const workers: Array<Worker> = []
+    /** Started when first needed, so that a server that receives only small files runs none. */
+    const workers: Array<Worker | undefined> = []
 
     const forget = (id: number, entry: Pending) => {
       pending.delete(id)
@@ -139,19 +140,22 @@ export const make = (settings: WorkerDigestSettings) =>
           entry.wake?.()
           entry.settle?.(undefined)
         }
-        if (!stopping) workers[slot] = spawn(slot)
+        // The next digest placed on this slot starts a new one.
+        if (workers[slot] === worker) workers[slot] = undefined
       })
       return worker
     }
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        for (let slot = 0; slot < settings.threads; slot++) workers.push(spawn(slot))
-      }),
-      () =>
-        Effect.promise(() => {
-          stopping = true
-          return Promise.all(workers.map((worker) => worker.terminate()))
-        })
+    const workerFor = (slot: number): Worker => {
+      const running = workers[slot]
+      if (running !== undefined) return running
+      const started = spawn(slot)
+      workers[slot] = started
+      return started
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => {
+        return Promise.all(workers.map((worker) => worker?.terminate()))
+      })
     )
     // A digest nobody ended (a bug elsewhere) would keep its hash on the worker: it goes when the digest is collected.
     const collected = new FinalizationRegistry<number>((id) => {
@@ -167,7 +171,7 @@ export const make = (settings: WorkerDigestSettings) =>
       const slot = turn++ % settings.threads
       const entry: Pending = { slot, behind: 0, ended: false, broken: false, wake: undefined, settle: undefined }
       pending.set(id, entry)
-      const post = (message: ReadonlyArray<unknown>, transfer?: Array<ArrayBuffer>) => workers[slot]!.postMessage(message, transfer)
+      const post = (message: ReadonlyArray<unknown>, transfer?: Array<ArrayBuffer>) => workerFor(slot).postMessage(message, transfer)
       const end = () => {
         entry.ended = true
         collected.unregister(digest)
