@@ -32,8 +32,13 @@ export type Registry = Data.TaggedEnum<{
 }>
 export const Registry = Data.taggedEnum<Registry>()
 
-/** S3 caps a single-request copy at 5 GiB, and the S3 store publishes with one copy. */
-export const S3_MAX_FILE_MIB = 5 * 1024
+/** S3's largest object: 5 TiB. */
+export const S3_MAX_OBJECT_MIB = 5 * 1024 * 1024
+/** S3's most parts in one multipart upload: a file is at most that many parts of S3_PART_SIZE. */
+export const S3_MAX_PARTS = 10_000
+
+/** The largest file the S3 store can hold with parts of `partSize` bytes, in MiB. */
+export const s3MaxFileMib = (partSize: number) => Math.min(S3_MAX_OBJECT_MIB, Math.floor((partSize * S3_MAX_PARTS) / MiB))
 const MIN_PART_SIZE = 5 * MiB
 
 /** The variables as given; decoded by `decode`, which knows the rest of the configuration. */
@@ -137,8 +142,12 @@ export const decode = (
         return { storage: Storage.memory(), registry }
       case "s3": {
         const settings = yield* s3Settings(raw.s3)
-        if (context.maxFileBytes > S3_MAX_FILE_MIB * MiB) {
-          return yield* invalid("FILE_MAX_SIZE", `at most ${S3_MAX_FILE_MIB} MiB (5 GiB) with STORAGE=s3`, context.maxFileBytes / MiB)
+        const maxMib = s3MaxFileMib(settings.partSize)
+        if (context.maxFileBytes > maxMib * MiB) {
+          const why = maxMib === S3_MAX_OBJECT_MIB
+            ? "S3's largest object, 5 TiB"
+            : `${S3_MAX_PARTS} parts of S3_PART_SIZE=${settings.partSize} bytes; a larger S3_PART_SIZE allows more`
+          return yield* invalid("FILE_MAX_SIZE", `at most ${maxMib} MiB with STORAGE=s3 (${why})`, context.maxFileBytes / MiB)
         }
         return { storage: Storage.s3({ settings }), registry }
       }

@@ -18,7 +18,8 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand
+  UploadPartCommand,
+  UploadPartCopyCommand
 } from "@aws-sdk/client-s3"
 import { Redacted } from "effect"
 import type { Readable } from "node:stream"
@@ -37,6 +38,11 @@ export interface S3Settings {
   readonly partSize: number
   /** Parts of one upload sent at once (S3_PART_CONCURRENCY); absent: 4. */
   readonly partConcurrency?: number | undefined
+  /**
+   * The largest object published with one CopyObject; larger ones are copied in
+   * parts (S3LargeCopy). Absent: S3's limit, 5 GiB. Only tests lower it (to at least 5 MiB).
+   */
+  readonly singleCopyLimit?: number | undefined
   /** Explicit credentials; unset: the SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, instance roles). */
   readonly credentials?: S3Credentials | undefined
 }
@@ -97,6 +103,8 @@ export const make = (settings: S3Settings) => {
   const Bucket = settings.bucket
   const prefix = settings.prefix
   const full = (key: string) => prefix + key
+  /** `x-amz-copy-source` for `key`: the bucket and the key's encoded segments. */
+  const copySource = (key: string) => `${Bucket}/${full(key).split("/").map(encodeURIComponent).join("/")}`
 
   /** Who published `key` (its `upload` metadata, see `put` and `copy`: "" when it has none), or undefined when it does not exist. */
   const publisher = async (key: string): Promise<string | undefined> => {
@@ -123,7 +131,6 @@ export const make = (settings: S3Settings) => {
         throw cause
       }
     },
-    /** Writes `key`; with `ifAbsent`, only if it does not exist yet (If-None-Match: *). */
     /** Writes `key`; with `ifAbsent`, only if it does not exist yet; `upload` names who publishes it (see `publisher`). */
     put: (key: string, body: Buffer | string, ifAbsent = false, upload?: string) =>
       client.send(
@@ -141,7 +148,7 @@ export const make = (settings: S3Settings) => {
         new CopyObjectCommand({
           Bucket,
           Key: full(to),
-          CopySource: `${Bucket}/${full(from).split("/").map(encodeURIComponent).join("/")}`,
+          CopySource: copySource(from),
           ...(ifAbsent ? { IfNoneMatch: "*" } : {}),
           ...(upload === undefined ? {} : { Metadata: { upload }, MetadataDirective: "REPLACE" })
         })
@@ -172,8 +179,11 @@ export const make = (settings: S3Settings) => {
       } while (ContinuationToken !== undefined)
       return found
     },
-    createMultipart: async (key: string): Promise<string> => {
-      const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key: full(key) }))
+    /** Starts a multipart upload on `key`; `upload` names who publishes the object it completes (see `publisher`). */
+    createMultipart: async (key: string, upload?: string): Promise<string> => {
+      const created = await client.send(
+        new CreateMultipartUploadCommand({ Bucket, Key: full(key), ...(upload === undefined ? {} : { Metadata: { upload } }) })
+      )
       if (created.UploadId === undefined) throw new Error("CreateMultipartUpload answered without an upload id")
       return created.UploadId
     },
@@ -184,9 +194,32 @@ export const make = (settings: S3Settings) => {
       if (uploaded.ETag === undefined) throw new Error(`UploadPart ${partNumber} answered without an ETag`)
       return uploaded.ETag
     },
-    completeMultipart: (key: string, uploadId: string, parts: ReadonlyArray<UploadedPart>) =>
+    /** Part `partNumber` of `key`'s multipart upload is bytes `first` to `last` (inclusive) of `from`, copied server-side; its ETag. */
+    copyPart: async (from: string, key: string, uploadId: string, partNumber: number, first: number, last: number): Promise<string> => {
+      const copied = await client.send(
+        new UploadPartCopyCommand({
+          Bucket,
+          Key: full(key),
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          CopySource: copySource(from),
+          CopySourceRange: `bytes=${first}-${last}`
+        })
+      )
+      const etag = copied.CopyPartResult?.ETag
+      if (etag === undefined) throw new Error(`UploadPartCopy ${partNumber} answered without an ETag`)
+      return etag
+    },
+    /** Completes `key`'s multipart upload; with `ifAbsent`, only if `key` does not exist yet (If-None-Match: *). */
+    completeMultipart: (key: string, uploadId: string, parts: ReadonlyArray<UploadedPart>, ifAbsent = false) =>
       client.send(
-        new CompleteMultipartUploadCommand({ Bucket, Key: full(key), UploadId: uploadId, MultipartUpload: { Parts: [...parts] } })
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: full(key),
+          UploadId: uploadId,
+          MultipartUpload: { Parts: [...parts] },
+          ...(ifAbsent ? { IfNoneMatch: "*" } : {})
+        })
       ),
     abortMultipart: (key: string, uploadId: string) =>
       client.send(new AbortMultipartUploadCommand({ Bucket, Key: full(key), UploadId: uploadId })).then(() => undefined),

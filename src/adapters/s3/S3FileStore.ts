@@ -14,7 +14,8 @@
  * smaller than one part is never a multipart upload: commit writes it with
  * one PutObject. On commit a multipart upload is completed and copied
  * server-side under the free name (S3 has no rename, and the name can only be
- * chosen safely at the end). On suspend it is completed as the `.partial/`
+ * chosen safely at the end); a file larger than one CopyObject may copy (5
+ * GiB) is copied in parts instead (S3LargeCopy). On suspend it is completed as the `.partial/`
  * object; a resume streams that object back once, into the client's digest
  * and into a new multipart upload (S3 cannot append to an object, and
  * s3rver has no UploadPartCopy). A suspend that fails once parts have gone
@@ -37,6 +38,7 @@ import { StorageProbe } from "../../application/ports/Readiness.js"
 import * as FileName from "../../domain/FileName.js"
 import * as PartWriter from "./PartWriter.js"
 import * as S3Bucket from "./S3Bucket.js"
+import * as S3LargeCopy from "./S3LargeCopy.js"
 import * as S3Publish from "./S3Publish.js"
 import * as S3Staging from "./S3Staging.js"
 import { dataKey } from "./S3Staging.js"
@@ -66,6 +68,7 @@ export const make = Effect.gen(function*() {
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   const partSize = bucket.settings.partSize
   const partConcurrency = bucket.settings.partConcurrency ?? DEFAULT_PART_CONCURRENCY
+  const singleCopyLimit = bucket.settings.singleCopyLimit ?? S3Bucket.MAX_COPY_SIZE
   /** Uploads open in this process, with when they last received bytes. */
   const open = new Map<string, number>()
 
@@ -160,8 +163,15 @@ export const make = Effect.gen(function*() {
             return { name, staged: resumedFrom !== undefined }
           }
           await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-          if (writer.written() > S3Bucket.MAX_COPY_SIZE) throw new Error("files over 5 GiB cannot be published with one copy")
-          const name = await publish(file, (key, ifAbsent) => bucket.copy(dataKey(uploadId), key, ifAbsent, publisher), publisher)
+          const size = writer.written()
+          const name = await publish(
+            file,
+            (key, ifAbsent) =>
+              size > singleCopyLimit
+                ? S3LargeCopy.copyLarge(bucket, { from: dataKey(uploadId), to: key, size, ifAbsent, upload: publisher, concurrency: partConcurrency })
+                : bucket.copy(dataKey(uploadId), key, ifAbsent, publisher),
+            publisher
+          )
           return { name, staged: true }
         },
         catch: failWith("Commit")

@@ -181,8 +181,10 @@ describe("AppConfig", () => {
       expect(yield* failure(["STARTUP_TIMEOUT", "30s"])).toMatch(/^STARTUP_TIMEOUT: expected a whole number of seconds from 1 to 3600, got "30s"$/)
       expect(yield* failure(["IDLE_TIMEOUT", "10m"])).toMatch(/^IDLE_TIMEOUT: expected a whole number of seconds from 0 to /)
       expect(yield* failure(["WEBHOOK_RETRY_BASE_MS", "1s"])).toMatch(/^WEBHOOK_RETRY_BASE_MS: expected a whole number of milliseconds from 1 to /)
-      expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"]))
-        .toBe(`FILE_MAX_SIZE: expected at most 5120 MiB (5 GiB) with STORAGE=s3, got "6000"`)
+      // Files past 5 GiB are fine on S3 (copied in parts); a file is at most 10,000 parts.
+      expect((yield* read(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"])).upload.maxFileBytes).toBe(6000 * 1048576)
+      expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "80001"]))
+        .toBe(`FILE_MAX_SIZE: expected at most 80000 MiB with STORAGE=s3 (10000 parts of S3_PART_SIZE=8388608 bytes; a larger S3_PART_SIZE allows more), got "80001"`)
     }))
 
   it.effect("hashes on cores - 1 threads, at most 4, by default (DIGEST_THREADS=auto); a number, 0 included, is taken as it is", () =>
@@ -319,11 +321,14 @@ describe("AppConfig", () => {
         }))
     }
 
-    it.effect("needs S3_BUCKET, both access keys or neither, and files of at most 5 GiB with STORAGE=s3", () =>
+    it.effect("needs S3_BUCKET, both access keys or neither, and files of at most 10,000 parts (S3_PART_SIZE each) with STORAGE=s3", () =>
       Effect.gen(function*() {
         expect(yield* failure(["STORAGE", "s3"])).toMatch(/^S3_BUCKET:/)
         expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["AWS_ACCESS_KEY_ID", "id"])).toMatch(/^AWS_SECRET_ACCESS_KEY:/)
-        expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "6000"])).toMatch(/^FILE_MAX_SIZE:.*6000/)
+        expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["FILE_MAX_SIZE", "100000"])).toMatch(/^FILE_MAX_SIZE:.*100000/)
+        // Parts of 1 GiB: 5 TiB, S3's largest object.
+        expect(yield* failure(["STORAGE", "s3"], ["S3_BUCKET", "bkt"], ["S3_PART_SIZE", String(1024 ** 3)], ["FILE_MAX_SIZE", "6000000"]))
+          .toMatch(/^FILE_MAX_SIZE: expected at most 5242880 MiB with STORAGE=s3 \(S3's largest object, 5 TiB\)/)
       }))
   })
 })

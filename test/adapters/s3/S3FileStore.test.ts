@@ -9,6 +9,9 @@ import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
 import * as UploadExpiry from "../../../src/application/uploads/UploadExpiry.js"
 import * as FileName from "../../../src/domain/FileName.js"
 import { fileStoreContract, freshUploadId, StoreInspector } from "../../contracts/FileStore.contract.js"
+import { logReference } from "../../../src/application/uploads/Uploads.js"
+import * as S3LargeCopy from "../../../src/adapters/s3/S3LargeCopy.js"
+import { startCopyPartProxy } from "../../support/copyPartProxy.js"
 import { startS3rver } from "../../support/s3rver.js"
 
 const s3 = await startS3rver()
@@ -195,3 +198,131 @@ describe("S3FileStore", () => {
       expect(found.some((entry) => entry.endsWith("disk.txt._S3rver_object"))).toBe(true)
     }))
 })
+
+describe("S3FileStore: files larger than one CopyObject may copy", () => {
+  const MiB = 1024 * 1024
+  const file = (name: string) => Either.getOrThrow(FileName.validate(name, ["bin"]))
+  // S3 copies at most 5 GiB at once; these stores say 6 MiB, so a 14 MiB file takes the path a 6 GiB one takes.
+  const storeOn = (prefix: string, endpoint = s3.endpoint) =>
+    Effect.provide(
+      Effect.all([FileStore, S3FileStore.S3Storage]),
+      Layer.orDie(S3FileStore.layer({ ...s3.settings(prefix, 5 * MiB), endpoint, singleCopyLimit: 6 * MiB, partConcurrency: 2 }))
+    )
+  const upload = (store: FileStore["Type"], content: Buffer, name: string, id = freshUploadId()) =>
+    Effect.gen(function*() {
+      const partial = yield* store.begin(id)
+      for (let offset = 0; offset < content.length; offset += MiB) yield* partial.append(content.subarray(offset, offset + MiB))
+      return yield* partial.commit(file(name), content.length)
+    })
+  const contentOf = (bucket: S3FileStore.S3Storage["Type"], key: string) =>
+    Effect.promise(async () => readAll(await bucket.read(key) as AsyncIterable<Buffer> | undefined))
+  const metadataOf = (bucket: S3FileStore.S3Storage["Type"], key: string) => Effect.promise(() => bucket.publisher(key))
+
+  it("plans copies of at most the limit, 1 GiB at most where the limit allows, in S3's 10,000 parts", () => {
+    const GiB = 1024 * MiB
+    const MAX = 5 * GiB
+    expect(S3LargeCopy.copyRanges(6 * GiB + 1, MAX).map((range) => range.last - range.first + 1)).toEqual([...Array(6).fill(GiB), 1])
+    const ranges = S3LargeCopy.copyRanges(5 * 1024 * GiB, MAX)
+    expect(ranges.length).toBeLessThanOrEqual(10_000)
+    expect(ranges.at(-1)!.last).toBe(5 * 1024 * GiB - 1)
+    expect(ranges.every((range, i) => range.partNumber === i + 1 && (i === 0 || range.first === ranges[i - 1]!.last + 1))).toBe(true)
+    expect(S3LargeCopy.copyRanges(14 * MiB, 6 * MiB).map((range) => [range.first, range.last])).toEqual(
+      [[0, 6 * MiB - 1], [6 * MiB, 12 * MiB - 1], [12 * MiB, 14 * MiB - 1]]
+    )
+    expect(() => S3LargeCopy.copyRanges(10_001 * 5 * GiB, MAX)).toThrow(/does not fit/)
+  })
+
+  it.live("with UploadPartCopy: copied server-side in ranges, exactly its bytes, its publisher recorded, nothing else left", () =>
+    Effect.gen(function*() {
+      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint))
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [store, bucket] = yield* storeOn(freshPrefix(), proxy.endpoint)
+      const content = randomBytes(14 * MiB + 3)
+      const id = freshUploadId()
+      expect(yield* upload(store, content, "large.bin", id)).toBe("large.bin")
+      expect(proxy.copies().map((copy) => copy.range).sort()).toEqual(
+        [`bytes=0-${6 * MiB - 1}`, `bytes=${6 * MiB}-${12 * MiB - 1}`, `bytes=${12 * MiB}-${14 * MiB + 2}`].sort()
+      )
+      expect(proxy.requests().filter((call) => call.endsWith("+copy") && !call.includes("uploadId"))).toEqual([])
+      expect((yield* contentOf(bucket, "large.bin"))!.equals(content)).toBe(true)
+      expect(yield* metadataOf(bucket, "large.bin")).toBe(logReference(id))
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["large.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("without UploadPartCopy (s3rver): the staged bytes are streamed into the parts instead, exactly its bytes", () =>
+    Effect.gen(function*() {
+      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint, { copyParts: false }))
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const prefix = freshPrefix()
+      const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(14 * MiB + 3)
+      const id = freshUploadId()
+      expect(yield* upload(store, content, "large.bin", id)).toBe("large.bin")
+      const calls = proxy.requests().filter((call) => call.includes(`${prefix}large.bin`) || call.includes(`${prefix}.partial/${id}`))
+      // No CopyObject; the refused UploadPartCopy, then the staged object read back into three parts under the new name.
+      expect(calls.filter((call) => call.endsWith("+copy"))).toEqual(expect.arrayContaining([`PUT ${prefix}large.bin?partNumber&uploadId +copy`]))
+      expect(calls.filter((call) => call.endsWith("+copy") && !call.includes("uploadId"))).toEqual([])
+      expect(calls).toContain(`GET ${prefix}.partial/${id}`)
+      expect(calls.filter((call) => call === `PUT ${prefix}large.bin?partNumber&uploadId`)).toHaveLength(3)
+      expect((yield* contentOf(bucket, "large.bin"))!.equals(content)).toBe(true)
+      expect(yield* metadataOf(bucket, "large.bin")).toBe(logReference(id))
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["large.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("never replaces an object: a taken name moves on to the next, both files intact", () =>
+    Effect.gen(function*() {
+      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint))
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [store, bucket] = yield* storeOn(freshPrefix(), proxy.endpoint)
+      const first = randomBytes(7 * MiB)
+      const second = randomBytes(13 * MiB)
+      expect(yield* upload(store, first, "same.bin")).toBe("same.bin")
+      expect(yield* upload(store, second, "same.bin")).toBe("same_1.bin")
+      expect((yield* contentOf(bucket, "same.bin"))!.equals(first)).toBe(true)
+      expect((yield* contentOf(bucket, "same_1.bin"))!.equals(second)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(["same.bin", "same_1.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a name taken between the check and the completion (If-None-Match: * answered 412): the copy is dropped, the next name is used, the rival's object intact", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const rival = Buffer.from("the rival's bytes")
+      let planted = false
+      const proxy = yield* Effect.promise(() =>
+        startCopyPartProxy(s3.endpoint, {
+          beforeComplete: async (key) => {
+            if (planted || key !== `${prefix}race.bin`) return
+            planted = true
+            await bucket.put("race.bin", rival)
+          }
+        })
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(13 * MiB)
+      expect(yield* upload(store, content, "race.bin")).toBe("race_1.bin")
+      expect((yield* contentOf(bucket, "race.bin"))!.equals(rival)).toBe(true)
+      expect((yield* contentOf(bucket, "race_1.bin"))!.equals(content)).toBe(true)
+      // The multipart upload that lost was aborted (s3rver may refuse the abort; the call was made).
+      expect(proxy.requests()).toContain(`DELETE ${prefix}race.bin?uploadId`)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(["race.bin", "race_1.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a commit after a crash between the large copy and recording finds its own object and publishes nothing twice", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const [crashed, bucket] = yield* storeOn(prefix)
+      const content = randomBytes(8 * MiB)
+      const id = freshUploadId()
+      const partial = yield* crashed.begin(id)
+      yield* partial.append(content)
+      expect((yield* Effect.exit(partial.commit(file("once.bin"), content.length, () => Effect.die("killed"))))._tag).toBe("Failure")
+      const [restarted] = yield* storeOn(prefix)
+      const again = Option.getOrThrow(yield* restarted.resume(id))
+      expect(again.held).toBe(content.length)
+      yield* again.replay(() => Effect.void)
+      expect(yield* again.partial.commit(file("once.bin"), content.length, () => Effect.succeed(true))).toBe("once.bin")
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["once.bin"])
+    }), 60_000)
+})
+
