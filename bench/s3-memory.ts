@@ -73,7 +73,9 @@ const measure = async (partConcurrency: number) => {
       payload,
       chunkBytes: 256 * 1024,
       binary: true,
-      window: 8
+      window: 8,
+      // Past 5 GiB the publish is a multipart copy; s3rver, without UploadPartCopy, streams it through the server.
+      replyTimeoutMillis: 30 * 60_000
     })
     const seconds = (Date.now() - started) / 1000
     const after = await memoryOf(child.pid!)

@@ -17,6 +17,8 @@ export interface WsUpload {
   readonly binary: boolean
   /** Chunks sent ahead of their replies: 1 = stop-and-wait, Infinity = never wait. */
   readonly window: number
+  /** How long a reply may take (default 120 s; a large file's publish on S3 takes longer). */
+  readonly replyTimeoutMillis?: number
 }
 
 type Reply = { readonly type?: unknown; readonly message?: unknown; readonly [field: string]: unknown }
@@ -35,7 +37,7 @@ interface Connection {
 
 const describe = (reply: Reply): string => JSON.stringify(reply).slice(0, 300)
 
-const connect = (url: string): Promise<Connection> =>
+const connect = (url: string, replyTimeoutMillis = REPLY_TIMEOUT_MILLIS): Promise<Connection> =>
   new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { perMessageDeflate: false })
     const inbox: Array<Reply> = []
@@ -77,8 +79,8 @@ const connect = (url: string): Promise<Connection> =>
           return new Promise<Reply>((resolveReply, rejectReply) => {
             const timer = setTimeout(() => {
               waiter = undefined
-              rejectReply(new Error(`no reply within ${REPLY_TIMEOUT_MILLIS} ms`))
-            }, REPLY_TIMEOUT_MILLIS)
+              rejectReply(new Error(`no reply within ${replyTimeoutMillis} ms`))
+            }, replyTimeoutMillis)
             waiter = {
               resolve: (reply) => {
                 clearTimeout(timer)
@@ -150,7 +152,7 @@ const upload = async (connection: Connection, spec: WsUpload): Promise<string> =
 
 /** Uploads `spec` over a new connection to `url`; returns the stored file name the server reported. */
 export const uploadOverWs = async (url: string, spec: WsUpload): Promise<string> => {
-  const connection = await connect(url)
+  const connection = await connect(url, spec.replyTimeoutMillis)
   try {
     return await upload(connection, spec)
   } finally {
