@@ -4,7 +4,8 @@
  * TCP (Node stops reading the socket) and memory stays within two frames,
  * however large the body. A body that sends nothing for `stallMillis`
  * ends as Stalled, one whose client went away as Aborted; the bytes read by
- * then come out first as the last frame, so nothing the client sent is lost.
+ * then come out first as the last frame, so nothing the client sent is lost,
+ * and a stalled request is cut off only once that frame has been handled.
  */
 import { Effect } from "effect"
 import type * as http from "node:http"
@@ -56,8 +57,6 @@ export const reader = (request: http.IncomingMessage, frameBytes: number, stallM
       const chunk = await pull()
       if (typeof chunk === "string") {
         ended = { _tag: "End", reason: chunk }
-        // A stalled client is cut off; one that went away is gone already.
-        if (chunk === "Stalled") request.destroy()
         break
       }
       take(chunk)
@@ -71,7 +70,13 @@ export const reader = (request: http.IncomingMessage, frameBytes: number, stallM
   const next = (): Promise<Piece> => {
     const piece = ahead ?? fill()
     ahead = piece.then((got) => (got._tag === "Bytes" ? fill() : got))
-    return piece
+    // A stalled client is cut off (one that went away is gone already) when its end is taken, which is after
+    // the frames before it were handled: by the time the client sees the connection close, the bytes it
+    // sent are stored, and a HEAD right after tells them.
+    return piece.then((got) => {
+      if (got._tag === "End" && got.reason === "Stalled") request.destroy()
+      return got
+    })
   }
   return { next: Effect.promise(next) }
 }
