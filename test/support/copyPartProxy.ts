@@ -37,6 +37,13 @@ export interface ProxyOptions {
    * ignores the header).
    */
   readonly beforeComplete?: (key: string) => Promise<void>
+  /**
+   * Whether to lose the answer to this CompleteMultipartUpload of `key`: it is forwarded and done, and
+   * the connection is cut before the answer reaches the client (which retries it).
+   */
+  readonly loseCompletionAnswer?: (key: string) => boolean
+  /** While this says true, UploadPartCopy is answered 503 SlowDown (S3 refusing for a while). */
+  readonly refuseCopies?: () => boolean
 }
 
 export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyOptions = {}): Promise<CopyPartProxy> => {
@@ -86,13 +93,15 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
     requests.push(`${request.method} ${decodeURIComponent(url.pathname.split("/").slice(2).join("/"))}${query === "" ? "" : `?${query}`}${copying ? " +copy" : ""}`)
     const [, bucket, ...keyParts] = url.pathname.split("/")
     const key = keyParts.map(decodeURIComponent).join("/")
-    if (options.beforeComplete !== undefined && request.method === "POST" && url.searchParams.has("uploadId")) {
-      const beforeComplete = options.beforeComplete
+    const completing = request.method === "POST" && url.searchParams.has("uploadId")
+    if (completing && (options.beforeComplete !== undefined || options.loseCompletionAnswer !== undefined)) {
+      const beforeComplete = options.beforeComplete ?? (() => Promise.resolve())
+      const lose = options.loseCompletionAnswer?.(key) === true
       request.pause()
       beforeComplete(key)
         .then(() => request.headers["if-none-match"] === "*" ? client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(() => true, () => false) : false)
         .then((taken) => {
-          if (!taken) return forward()
+          if (!taken) return forward(lose)
           request.resume()
           response.writeHead(412, { "content-type": "application/xml" })
           response.end(`<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`)
@@ -101,6 +110,11 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
     }
     if (options.copyParts !== false && request.method === "PUT" && url.searchParams.has("uploadId") && copying) {
       request.resume()
+      if (options.refuseCopies?.() === true) {
+        response.writeHead(503, { "content-type": "application/xml" })
+        response.end(`<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+        return
+      }
       copyPart(request, response, url).catch((cause: unknown) => {
         response.writeHead(500, { "content-type": "application/xml" })
         response.end(`<Error><Code>InternalError</Code><Message>${String(cause)}</Message></Error>`)
@@ -109,10 +123,16 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
     }
     forward()
 
-    function forward() {
+    function forward(loseAnswer = false) {
       const upstream = http.request(
         { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
         (answer) => {
+          if (loseAnswer) {
+            // Done upstream; the client never hears of it.
+            answer.resume()
+            answer.on("end", () => response.destroy())
+            return
+          }
           response.writeHead(answer.statusCode ?? 502, answer.headers)
           answer.pipe(response)
         }

@@ -151,6 +151,8 @@ export const make = (target: PartTarget, partSize: number, concurrency = 1): Par
         sendPart()
       }
       await allSent()
+      // No part is written after this one: the spare bodies are garbage (a large copy streamed after a finish must not hold them).
+      spares = []
       if (failure !== undefined) throw failure
       const sent = contiguous()
       if (sent.length !== partsSent) throw new Error(`${partsSent - sent.length} parts of the multipart upload are missing`)

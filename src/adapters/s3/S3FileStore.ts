@@ -152,6 +152,13 @@ export const make = Effect.gen(function*() {
       catch: failWith("Write")
     }).pipe(Effect.tapError(() => stranded.keep(uploadId, writer, resumedFrom, touchedAt)))
 
+    /**
+     * The whole file under the first free name. A file below one part is put from memory; a failure there
+     * loses the upload (its bytes are nowhere else). A multipart upload is first completed as the `.partial/`
+     * object, then copied: a copy that fails (S3 out of reach, a part of a large copy refused) keeps that
+     * object, so the upload is suspended and a resume, here or on another instance, publishes it again;
+     * only a name the store refuses, or a wrong size, discards it.
+     */
     const publishFinished = (finished: PartWriter.Finished, file: FileName.SafeFileName, expectedBytes?: number) =>
       Effect.tryPromise({
         try: async () => {
@@ -163,7 +170,19 @@ export const make = Effect.gen(function*() {
             return { name, staged: resumedFrom !== undefined }
           }
           await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-          const size = writer.written()
+          return undefined
+        },
+        catch: failWith("Commit")
+      }).pipe(
+        Effect.tapError(() => destroy),
+        Effect.flatMap((published) => (published === undefined ? publishStaged(file) : Effect.succeed(published)))
+      )
+
+    /** Copies the completed `.partial/` object under the first free name (see publishFinished). */
+    const publishStaged = (file: FileName.SafeFileName) => {
+      const size = writer.written()
+      return Effect.tryPromise({
+        try: async () => {
           const name = await publish(
             file,
             (key, ifAbsent) =>
@@ -174,8 +193,18 @@ export const make = Effect.gen(function*() {
           )
           return { name, staged: true }
         },
-        catch: failWith("Commit")
-      }).pipe(Effect.tapError(() => destroy))
+        catch: (cause) => new FileStoreError({ reason: cause instanceof S3Publish.NameRefused ? "Commit" : "Write", cause })
+      }).pipe(
+        Effect.tapError((error) =>
+          error.reason === "Commit"
+            ? destroy
+            : Effect.zipRight(
+              logFailure(uploadId, "publish (kept for a resume)")(error.cause),
+              Effect.tryPromise(() => S3Staging.writeTouchedAt(bucket, uploadId, touchedAt)).pipe(Effect.ignore)
+            )
+        )
+      )
+    }
 
     const commit = (file: FileName.SafeFileName, expectedBytes?: number, onPublished?: (storedName: string) => Effect.Effect<boolean>) =>
       whenOpen(

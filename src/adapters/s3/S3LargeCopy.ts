@@ -44,25 +44,23 @@ export const copyRanges = (size: number, limit: number): ReadonlyArray<CopyRange
   return ranges
 }
 
-/** Runs `task` over `items`, at most `concurrency` at once; the results in the items' order. The first failure rejects (after the tasks started have settled). */
+/** Runs `task` over `items`, at most `concurrency` at once; the results in the items' order. Rejects with the first failure, once the tasks started have settled. */
 const inPool = async <A, B>(items: ReadonlyArray<A>, concurrency: number, task: (item: A) => Promise<B>): Promise<Array<B>> => {
   const results = new Array<B>(items.length)
   let next = 0
-  let failed = false
+  let failure: { readonly cause: unknown } | undefined
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (failure === undefined && next < items.length) {
       const index = next++
       try {
         results[index] = await task(items[index]!)
       } catch (cause) {
-        failed = true
-        throw cause
+        failure ??= { cause }
       }
     }
   }
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, items.length) }, worker))
-  const rejected = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected")
-  if (rejected !== undefined) throw rejected.reason
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
+  if (failure !== undefined) throw failure.cause
   return results
 }
 

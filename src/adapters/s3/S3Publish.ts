@@ -9,6 +9,9 @@ import * as S3Bucket from "./S3Bucket.js"
 
 const MAX_NAME_ATTEMPTS = 10_000
 
+/** A name the store will not publish under (outside the prefix), or no free name: retrying cannot help. */
+export class NameRefused extends Error {}
+
 /**
  * A publisher for `bucket`: `publish(file, write, upload)` calls `write(name,
  * ifAbsent)` with the first free name and returns that name. A write refused
@@ -27,7 +30,7 @@ export const make = (bucket: S3Bucket.S3Bucket) => {
     for (let attempt = 0; attempt <= MAX_NAME_ATTEMPTS; attempt++) {
       const candidate = attempt === 0 ? file.name : FileName.alternativeName(file, attempt)
       if (candidate.includes("/") || candidate.includes("\\") || candidate.startsWith(".")) {
-        throw new Error(`refusing a name outside the store: ${JSON.stringify(candidate)}`)
+        throw new NameRefused(`refusing a name outside the store: ${JSON.stringify(candidate)}`)
       }
       if (publishing.has(candidate)) continue
       publishing.add(candidate)
@@ -39,7 +42,11 @@ export const make = (bucket: S3Bucket.S3Bucket) => {
           await write(candidate, conditionalWrites)
           return candidate
         } catch (cause) {
-          if (S3Bucket.isConditionFailed(cause)) continue
+          // Taken meanwhile, or by this very write (a completion whose answer was lost, retried by the SDK).
+          if (S3Bucket.isConditionFailed(cause)) {
+            if ((await bucket.publisher(candidate)) === upload) return candidate
+            continue
+          }
           if (!conditionalWrites || !S3Bucket.isUnsupported(cause)) throw cause
           conditionalWrites = false
           await write(candidate, false)
@@ -49,6 +56,6 @@ export const make = (bucket: S3Bucket.S3Bucket) => {
         publishing.delete(candidate)
       }
     }
-    throw new Error(`no free name for ${file.name} after ${MAX_NAME_ATTEMPTS} attempts`)
+    throw new NameRefused(`no free name for ${file.name} after ${MAX_NAME_ATTEMPTS} attempts`)
   }
 }

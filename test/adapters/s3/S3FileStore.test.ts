@@ -308,6 +308,54 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(["race.bin", "race_1.bin"])
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a copy S3 refuses keeps the staged object: the upload is suspended, and a resume (another instance) publishes it once S3 copies again", () =>
+    Effect.gen(function*() {
+      let refusing = true
+      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint, { refuseCopies: () => refusing }))
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const prefix = freshPrefix()
+      const [first, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(14 * MiB + 3)
+      const id = freshUploadId()
+      const error = yield* Effect.flip(upload(first, content, "kept.bin", id))
+      // A write failure (storage_unavailable for the client), not a refused commit: nothing was lost.
+      expect(error.reason).toBe("Write")
+      expect(yield* Effect.promise(() => bucket.size(`${S3FileStore.PARTIAL_FOLDER}${id}`))).toBe(content.length)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).filter((key) => !key.startsWith(S3FileStore.PARTIAL_FOLDER))).toEqual([])
+      refusing = false
+      const [second] = yield* storeOn(prefix, proxy.endpoint)
+      const again = Option.getOrThrow(yield* second.resume(id))
+      expect(again.held).toBe(content.length)
+      const replayed = createHash("sha256")
+      yield* again.replay((bytes) => Effect.sync(() => replayed.update(bytes)))
+      expect(replayed.digest("hex")).toBe(createHash("sha256").update(content).digest("hex"))
+      expect(yield* again.partial.commit(file("kept.bin"), content.length)).toBe("kept.bin")
+      expect((yield* contentOf(bucket, "kept.bin"))!.equals(content)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["kept.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a completion whose answer is lost, retried and answered 412, is recognised as its own: one object, under the first name", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      let lost = false
+      const proxy = yield* Effect.promise(() =>
+        startCopyPartProxy(s3.endpoint, {
+          loseCompletionAnswer: (key) => {
+            if (lost || key !== `${prefix}lost.bin`) return false
+            return (lost = true)
+          }
+        })
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(13 * MiB)
+      expect(yield* upload(store, content, "lost.bin")).toBe("lost.bin")
+      expect(lost).toBe(true)
+      expect(proxy.requests().filter((call) => call === `POST ${prefix}lost.bin?uploadId`)).toHaveLength(2)
+      expect((yield* contentOf(bucket, "lost.bin"))!.equals(content)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["lost.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("a commit after a crash between the large copy and recording finds its own object and publishes nothing twice", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
