@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as S3Bucket from "../../src/adapters/s3/S3Bucket.js"
 import { PARTIAL_FOLDER } from "../../src/adapters/s3/S3FileStore.js"
 import { run } from "../support/process.js"
+import { startCopyPartProxy } from "../support/copyPartProxy.js"
 import { startProxy } from "../support/proxy.js"
 import { deleteKeys, redisAvailable, redisUrl } from "../support/redis.js"
 import { type RunningS3, startS3rver } from "../support/s3rver.js"
@@ -261,6 +262,45 @@ describe("STORAGE=s3 while the bucket is down", () => {
       }
       expect(last).toMatchObject({ type: "file_received", sha256: sha256(content) })
       expect(sha256((await readBack(prefix, "late.bin"))!)).toBe(sha256(content))
+      client.close()
+    } finally {
+      await server.stop()
+      await proxy.close()
+    }
+  }, 60_000)
+
+  it("a publish copy S3 refuses suspends the complete upload (storage_unavailable); a resume publishes it once, with no byte sent again", async () => {
+    const prefix = `e2e-copy-refused-${randomUUID()}/`
+    let refusing = false
+    const proxy = await startCopyPartProxy(s3.endpoint, { refuseCopies: () => refusing })
+    const server = await startServer({
+      ...s3.env(prefix),
+      S3_ENDPOINT: proxy.endpoint,
+      S3_PART_SIZE: String(5 * MiB),
+      FILE_MAX_SIZE: "64",
+      FILE_ALLOWED_EXTENSIONS: "bin"
+    })
+    try {
+      const content = randomBytes(20 * MiB)
+      const chunk = 256 * 1024
+      const client = await connect(server.url)
+      client.send({ type: "file_meta", file_name: "copied.bin", file_size: content.length })
+      const uploadId = String((await client.next())["upload_id"])
+      let last: Record<string, unknown> = {}
+      refusing = true
+      for (let offset = 0; offset < content.length && last["type"] !== "error"; offset += chunk) {
+        client.sendRaw(content.subarray(offset, offset + chunk), true)
+        last = await client.next(30_000)
+      }
+      // Every byte arrived and is in the bucket's .partial/ object; only the copy under its name failed.
+      expect(last).toMatchObject({ type: "error", code: "storage_unavailable" })
+      expect(await keysUnder(prefix)).toEqual([`${PARTIAL_FOLDER}${uploadId}`, `${PARTIAL_FOLDER}${uploadId}.json`])
+      refusing = false
+      client.send({ type: "file_meta", file_name: "copied.bin", file_size: content.length, upload_id: uploadId })
+      expect(await client.next(30_000)).toMatchObject({ type: "meta_received", upload_id: uploadId, offset: content.length })
+      expect(await client.next(30_000)).toMatchObject({ type: "file_received", sha256: sha256(content) })
+      expect(sha256((await readBack(prefix, "copied.bin"))!)).toBe(sha256(content))
+      expect(await keysUnder(prefix)).toEqual(["copied.bin"])
       client.close()
     } finally {
       await server.stop()

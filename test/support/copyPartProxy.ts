@@ -42,7 +42,7 @@ export interface ProxyOptions {
    * the connection is cut before the answer reaches the client (which retries it).
    */
   readonly loseCompletionAnswer?: (key: string) => boolean
-  /** While this says true, UploadPartCopy is answered 503 SlowDown (S3 refusing for a while). */
+  /** While this says true, every copy (CopyObject and UploadPartCopy) is answered 503 SlowDown (S3 refusing for a while). */
   readonly refuseCopies?: () => boolean
 }
 
@@ -108,13 +108,14 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
         }, () => response.destroy())
       return
     }
+    if (copying && options.refuseCopies?.() === true) {
+      request.resume()
+      response.writeHead(503, { "content-type": "application/xml" })
+      response.end(`<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+      return
+    }
     if (options.copyParts !== false && request.method === "PUT" && url.searchParams.has("uploadId") && copying) {
       request.resume()
-      if (options.refuseCopies?.() === true) {
-        response.writeHead(503, { "content-type": "application/xml" })
-        response.end(`<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
-        return
-      }
       copyPart(request, response, url).catch((cause: unknown) => {
         response.writeHead(500, { "content-type": "application/xml" })
         response.end(`<Error><Code>InternalError</Code><Message>${String(cause)}</Message></Error>`)
