@@ -21,6 +21,7 @@ import { logReference } from "../../application/uploads/Uploads.js"
 import type * as Readiness from "../../application/ports/Readiness.js"
 import { inside, publish, removeFile, stillWritten, unlessMissing } from "./Publish.js"
 import { errorCode, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY, type OpenedFile, openRegular, sameFile, UnsafeFile } from "./RegularFile.js"
+import * as DirectorySync from "./DirectorySync.js"
 import * as PartialWriter from "./PartialWriter.js"
 
 /** Suffix of partial files (`.<upload id>.part`): hidden, and never a valid stored name. */
@@ -78,6 +79,8 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
       try: () => fs.mkdir(root, { recursive: true }),
       catch: (cause) => new FileStoreError({ reason: "Open", cause })
     })
+    /** The directory's fsync, one for all the commits that need it at the same time. */
+    const flushDirectory = DirectorySync.make(() => syncDirectory(root))
 
     /** Uploads with a partial file open in this process: never handed out twice. */
     const openIds = new Set<string>()
@@ -156,7 +159,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
               // Published, whatever comes next: a failed flush of the new name (and of a record renamed beside it) is
               // the operator's to know, not a failed upload.
               Effect.tap(() =>
-                options.sync ? Effect.tryPromise(() => syncDirectory(root)).pipe(Effect.catchAll(logFailure("flush the directory of"))) : Effect.void
+                options.sync ? Effect.tryPromise(flushDirectory).pipe(Effect.catchAll(logFailure("flush the directory of"))) : Effect.void
               ),
               Effect.tap(({ recorded }) =>
                 recorded ? Effect.tryPromise(() => removeFile(file)).pipe(Effect.catchAll(logFailure("remove"))) : Effect.void
