@@ -75,9 +75,13 @@ const nameOf = (cause: unknown): string | undefined =>
 /** The key (or bucket) does not exist. */
 export const isMissing = (cause: unknown): boolean =>
   statusOf(cause) === 404 || nameOf(cause) === "NoSuchKey" || nameOf(cause) === "NotFound"
-/** A conditional write lost: the key exists (412), or another conditional write on it is in progress (409). */
+/**
+ * A conditional write lost: the key exists (412). Not a 409 (ConditionalRequestConflict: another
+ * conditional write on the key is in progress, which may be this upload's own earlier attempt): that one
+ * is a failure to retry later, never a reason to move on to another name.
+ */
 export const isConditionFailed = (cause: unknown): boolean =>
-  statusOf(cause) === 412 || nameOf(cause) === "PreconditionFailed" || nameOf(cause) === "ConditionalRequestConflict"
+  statusOf(cause) === 412 || nameOf(cause) === "PreconditionFailed"
 /** The server does not implement the request (s3rver: AbortMultipartUpload, conditional copies on some servers). */
 export const isUnsupported = (cause: unknown): boolean =>
   statusOf(cause) === 405 || statusOf(cause) === 501 || nameOf(cause) === "NotImplemented" || nameOf(cause) === "MethodNotAllowed"

@@ -96,6 +96,8 @@ export const make = Effect.gen(function*() {
     let restored: Promise<void> | undefined = resumedFrom === undefined || resumedFrom === 0 ? Promise.resolve() : undefined
     /** Whether the resumed bytes are in the writer (always, for a new upload): appends then skip a promise. */
     let restoredDone = restored !== undefined
+    /** Whether bytes came since the upload was opened (or resumed). */
+    let appended = false
 
     const feed = async (length: number, onBytes: FeedBytes, intoWriter: boolean) => {
       if (length === 0) return
@@ -130,6 +132,7 @@ export const make = Effect.gen(function*() {
         // Before the part writer copies (and may free) them.
         alongside?.()
         touchedAt = now
+        appended = true
         open.set(uploadId, now)
         if (!restoredDone) return Effect.tryPromise({ try: () => restore().then(() => writer.write(bytes)), catch: failWith("Write") })
         return Effect.try({ try: () => writer.write(bytes), catch: failWith("Write") }).pipe(
@@ -153,35 +156,60 @@ export const make = Effect.gen(function*() {
     }).pipe(Effect.tapError(() => stranded.keep(uploadId, writer, resumedFrom, touchedAt)))
 
     /**
-     * The whole file under the first free name. A file below one part is put from memory; a failure there
-     * loses the upload (its bytes are nowhere else). A multipart upload is first completed as the `.partial/`
-     * object, then copied: a copy that fails (S3 out of reach, a part of a large copy refused) keeps that
-     * object, so the upload is suspended and a resume, here or on another instance, publishes it again;
-     * only a name the store refuses, or a wrong size, discards it.
+     * The whole file under the first free name. Only a wrong size or a name the store refuses discards the
+     * upload; any other failure keeps what S3 holds, so the upload is suspended and a resume, here or on
+     * another instance, publishes it again:
+     * - a new file below one part is put from memory (a failure there loses nothing S3 held: there was
+     *   nothing); a resumed one keeps its `.partial/` object, and the bytes since the resume are put
+     *   there when S3 takes them;
+     * - a multipart upload is first completed as the `.partial/` object (a completion that fails keeps
+     *   its parts, as a failed write does, unless the object shows it was done), then copied: a copy
+     *   that fails keeps that object.
      */
-    const publishFinished = (finished: PartWriter.Finished, file: FileName.SafeFileName, expectedBytes?: number) =>
-      Effect.tryPromise({
-        try: async () => {
-          if (expectedBytes !== undefined && writer.written() !== expectedBytes) {
-            throw new Error(`the partial upload holds ${writer.written()} bytes, not the ${expectedBytes} expected`)
-          }
-          if (finished._tag === "Small") {
-            const name = await publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher)
-            return { name, staged: resumedFrom !== undefined }
-          }
-          await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-          return undefined
-        },
-        catch: failWith("Commit")
-      }).pipe(
-        Effect.tapError(() => destroy),
-        Effect.flatMap((published) => (published === undefined ? publishStaged(file) : Effect.succeed(published)))
-      )
-
-    /** Copies the completed `.partial/` object under the first free name (see publishFinished). */
-    const publishStaged = (file: FileName.SafeFileName) => {
+    const publishFinished = (finished: PartWriter.Finished, file: FileName.SafeFileName, expectedBytes?: number) => {
       const size = writer.written()
+      if (expectedBytes !== undefined && size !== expectedBytes) {
+        return Effect.zipRight(
+          destroy,
+          Effect.fail(new FileStoreError({ reason: "Commit", cause: `the partial upload holds ${size} bytes, not the ${expectedBytes} expected` }))
+        )
+      }
+      if (finished._tag === "Small") {
+        return Effect.tryPromise({
+          try: () => publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher),
+          catch: (cause) => new FileStoreError({ reason: cause instanceof S3Publish.NameRefused || resumedFrom === undefined ? "Commit" : "Write", cause })
+        }).pipe(
+          Effect.map((name) => ({ name, staged: resumedFrom !== undefined })),
+          Effect.tapError((error) =>
+            error.reason === "Commit" ? destroy : Effect.zipRight(
+              logFailure(uploadId, "publish (kept for a resume)")(error.cause),
+              Effect.tryPromise(async () => {
+                await bucket.put(dataKey(uploadId), finished.body)
+                await S3Staging.writeTouchedAt(bucket, uploadId, touchedAt)
+              }).pipe(Effect.ignore)
+            )
+          )
+        )
+      }
       return Effect.tryPromise({
+        try: async () => {
+          try {
+            await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
+          } catch (cause) {
+            // Done all the same when its answer was lost (a retry of it finds no multipart upload).
+            if ((await bucket.size(dataKey(uploadId)).catch(() => undefined)) !== size) throw cause
+          }
+        },
+        catch: failWith("Write")
+      }).pipe(
+        Effect.tapError(() => stranded.keep(uploadId, writer, resumedFrom, touchedAt)),
+        Effect.zipRight(publishStaged(file, size))
+      )
+    }
+
+    /** Copies the completed `.partial/` object of `size` bytes under the first free name (see publishFinished). */
+    const publishStaged = (file: FileName.SafeFileName, size: number) =>
+      Effect.tryPromise({
         try: async () => {
           const name = await publish(
             file,
@@ -204,11 +232,26 @@ export const make = Effect.gen(function*() {
             )
         )
       )
-    }
+
+    /**
+     * A resumed upload that received nothing since: its `.partial/` object is the whole file already, so it is
+     * copied as it is (the bytes replayed into the writer are dropped), with no completion to fail on the way.
+     */
+    const publishAsStaged = (file: FileName.SafeFileName, size: number, expectedBytes?: number) =>
+      Effect.promise(() => writer.destroy()).pipe(
+        Effect.flatMap((multipartId) => stranded.abort(uploadId, multipartId)),
+        Effect.zipRight(
+          expectedBytes !== undefined && size !== expectedBytes
+            ? Effect.zipRight(destroy, Effect.fail(new FileStoreError({ reason: "Commit", cause: `the partial upload holds ${size} bytes, not the ${expectedBytes} expected` })))
+            : publishStaged(file, size)
+        )
+      )
 
     const commit = (file: FileName.SafeFileName, expectedBytes?: number, onPublished?: (storedName: string) => Effect.Effect<boolean>) =>
       whenOpen(
-        Effect.flatMap(finishWrites, (finished) => publishFinished(finished, file, expectedBytes)).pipe(
+        (resumedFrom !== undefined && resumedFrom > 0 && !appended
+          ? publishAsStaged(file, resumedFrom, expectedBytes)
+          : Effect.flatMap(finishWrites, (finished) => publishFinished(finished, file, expectedBytes))).pipe(
           Effect.tap(({ name }) => (onPublished === undefined ? Effect.void : onPublished(name))),
           // Once the file is published the commit has succeeded: a staged copy left behind is only logged
           // (the expiry sweep removes it), never reported to the client as a failed upload.

@@ -49,8 +49,11 @@ export interface PartialFile {
    * a file of any other size (a sign that another writer appended too).
    * Once the file is complete under its name, runs `onPublished` with that
    * name (which says whether it recorded the completion), then removes the
-   * partial data, and succeeds with the name; after a failure the partial
-   * data is discarded. Nothing is published twice: when a crash came
+   * partial data, and succeeds with the name. A failure with reason
+   * "Commit" (a wrong size, a name the store refuses) discards the partial
+   * data; one with reason "Write" (the storage out of reach while
+   * publishing) keeps what the store holds, for a resume to commit again.
+   * Nothing is published twice: when a crash came
    * between publishing and the end of `onPublished`, or `onPublished` could
    * not record the completion, the next commit of the upload finds the name
    * it was published under and succeeds with it (the filesystem store keeps

@@ -323,6 +323,7 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect(yield* Effect.promise(() => bucket.size(`${S3FileStore.PARTIAL_FOLDER}${id}`))).toBe(content.length)
       expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).filter((key) => !key.startsWith(S3FileStore.PARTIAL_FOLDER))).toEqual([])
       refusing = false
+      const before = proxy.requests().length
       const [second] = yield* storeOn(prefix, proxy.endpoint)
       const again = Option.getOrThrow(yield* second.resume(id))
       expect(again.held).toBe(content.length)
@@ -330,8 +331,74 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       yield* again.replay((bytes) => Effect.sync(() => replayed.update(bytes)))
       expect(replayed.digest("hex")).toBe(createHash("sha256").update(content).digest("hex"))
       expect(yield* again.partial.commit(file("kept.bin"), content.length)).toBe("kept.bin")
+      // The staged object was the whole file: copied as it is, not completed again (nothing to fail on the way).
+      expect(proxy.requests().slice(before).filter((call) => call === `POST ${prefix}${S3FileStore.PARTIAL_FOLDER}${id}?uploadId`)).toEqual([])
       expect((yield* contentOf(bucket, "kept.bin"))!.equals(content)).toBe(true)
       expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["kept.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a resumed upload whose completion into .partial/ fails is suspended, never discarded: its bytes are all there at the next resume", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      let failing = false
+      const proxy = yield* Effect.promise(() =>
+        startCopyPartProxy(s3.endpoint, {
+          beforeComplete: async (key) => {
+            if (failing && key === `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`) throw new Error("S3 went away")
+          }
+        })
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const id = freshUploadId()
+      const content = randomBytes(10 * MiB + 5)
+      const held = 7 * MiB
+      const [first] = yield* storeOn(prefix, proxy.endpoint)
+      const partial = yield* first.begin(id)
+      yield* partial.append(content.subarray(0, held))
+      yield* partial.suspend
+      const [second, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const resumed = Option.getOrThrow(yield* second.resume(id))
+      expect(resumed.held).toBe(held)
+      yield* resumed.replay(() => Effect.void)
+      yield* resumed.partial.append(content.subarray(held))
+      failing = true
+      const error = yield* Effect.flip(resumed.partial.commit(file("late.bin"), content.length))
+      expect(error.reason).toBe("Write")
+      // What the bucket held before is still there; nothing was published.
+      expect(yield* Effect.promise(() => bucket.size(`${S3FileStore.PARTIAL_FOLDER}${id}`))).toBe(held)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).filter((key) => !key.startsWith(S3FileStore.PARTIAL_FOLDER))).toEqual([])
+      failing = false
+      // This instance kept the parts it had sent: its next resume continues from their end.
+      const again = Option.getOrThrow(yield* second.resume(id))
+      expect(again.held).toBe(content.length)
+      const replayed = createHash("sha256")
+      yield* again.replay((bytes) => Effect.sync(() => replayed.update(bytes)))
+      expect(replayed.digest("hex")).toBe(createHash("sha256").update(content).digest("hex"))
+      expect(yield* again.partial.commit(file("late.bin"), content.length)).toBe("late.bin")
+      expect((yield* contentOf(bucket, "late.bin"))!.equals(content)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["late.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a completion of .partial/ whose answer is lost (the retry finds no multipart upload) is seen to be done by the object's size: published", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const id = freshUploadId()
+      let lost = false
+      const proxy = yield* Effect.promise(() =>
+        startCopyPartProxy(s3.endpoint, {
+          loseCompletionAnswer: (key) => {
+            if (lost || key !== `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`) return false
+            return (lost = true)
+          }
+        })
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(11 * MiB)
+      expect(yield* upload(store, content, "answered.bin", id)).toBe("answered.bin")
+      expect(lost).toBe(true)
+      expect((yield* contentOf(bucket, "answered.bin"))!.equals(content)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["answered.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a completion whose answer is lost, retried and answered 412, is recognised as its own: one object, under the first name", () =>
