@@ -63,6 +63,20 @@ export interface MemoryResult {
   readonly error?: string
 }
 
+export interface LongUploadResult {
+  readonly id: string
+  readonly title: string
+  readonly target: number
+  /** Per round, the project's MB/s for the short and the long upload, each on a fresh server. */
+  readonly rounds: ReadonlyArray<{ readonly shortMBPerSecond: number; readonly longMBPerSecond: number }>
+  readonly medianShortMBPerSecond?: number
+  readonly medianLongMBPerSecond?: number
+  /** Median of the per-round long / short ratios. */
+  readonly medianRatio?: number
+  readonly warnings: ReadonlyArray<string>
+  readonly error?: string
+}
+
 export const median = (values: ReadonlyArray<number>): number | undefined => {
   if (values.length === 0) return undefined
   const sorted = [...values].sort((a, b) => a - b)
@@ -124,7 +138,8 @@ export const summary = (
   info: ReturnType<typeof machine>,
   rounds: number,
   throughput: ReadonlyArray<ThroughputResult>,
-  memory: ReadonlyArray<MemoryResult>
+  memory: ReadonlyArray<MemoryResult>,
+  long: ReadonlyArray<LongUploadResult> = []
 ): string => {
   const parts: Array<string> = [
     `Machine: ${info.cpu}, ${info.cores} cores, ${mb(info.memoryBytes)} MB RAM, ${info.kernel}, Node ${info.node}`,
@@ -183,7 +198,24 @@ export const summary = (
       )
     )
   }
-  const problems = [...throughput, ...memory].flatMap((result) => [
+  if (long.length > 0) {
+    parts.push(
+      "",
+      table(
+        ["long upload", "short MB/s", "long MB/s", "long/short", "target"],
+        long.map((result) =>
+          result.error !== undefined ? [`${result.id}. ${result.title}`, "FAILED", "", "", ""] : [
+            `${result.id}. ${result.title}`,
+            rate(result.medianShortMBPerSecond),
+            rate(result.medianLongMBPerSecond),
+            times(result.medianRatio),
+            `>= ${times(result.target)}`
+          ]
+        )
+      )
+    )
+  }
+  const problems = [...throughput, ...memory, ...long].flatMap((result) => [
     ...(result.error === undefined ? [] : [`${result.id}: FAILED: ${result.error}`]),
     ...result.warnings.map((warning) => `${result.id}: warning: ${warning}`)
   ])

@@ -6,7 +6,7 @@
  * file by sha256, prints a table and writes bench/results.json.
  *
  * Environment: BENCH_SIZE_MIB (base size, default 128), BENCH_ROUNDS
- * (default 5), BENCH_SCENARIOS (e.g. "1,2" or "5b"; "5" means 5a,5b,5c,
+ * (default 5), BENCH_SCENARIOS (e.g. "1,2" or "5b"; "5" means 5a-5d,
  * "7" means 7a,7b; default all), BENCH_OUT (default bench/results.json).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
@@ -14,6 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import {
+  type LongUploadResult,
   machine,
   median,
   type MemoryResult,
@@ -23,7 +24,7 @@ import {
   summary,
   type ThroughputResult
 } from "./report.js"
-import { CHUNK_BYTES, IntegrityError, type MemoryCase, scenarios, type ThroughputScenario, verifyAndClean } from "./scenarios.js"
+import { CHUNK_BYTES, IntegrityError, type LongUploadCase, type MemoryCase, scenarios, type ThroughputScenario, verifyAndClean } from "./scenarios.js"
 import { buildServers, cpuSecondsOf, memoryOf, REPO_ROOT, type RunningServer, type ServerKind, startServer } from "./servers.js"
 
 const positiveInteger = (name: string, fallback: number): number => {
@@ -206,6 +207,53 @@ const runMemory = async (memoryCase: MemoryCase, root: string): Promise<MemoryRe
   }
 }
 
+/** Case 5d: in each round, the short upload and then the long one, each as the first upload of a fresh project server. */
+const runLongUpload = async (longCase: LongUploadCase, root: string): Promise<LongUploadResult> => {
+  const warnings: Array<string> = []
+  const rounds: Array<{ shortMBPerSecond: number; longMBPerSecond: number }> = []
+  const result = (error?: string): LongUploadResult => {
+    const shortMedian = median(rounds.map((round) => round.shortMBPerSecond))
+    const longMedian = median(rounds.map((round) => round.longMBPerSecond))
+    const ratio = median(rounds.map((round) => round.longMBPerSecond / round.shortMBPerSecond))
+    return {
+      id: longCase.id,
+      title: longCase.title,
+      target: longCase.target,
+      rounds,
+      ...(shortMedian === undefined ? {} : { medianShortMBPerSecond: shortMedian }),
+      ...(longMedian === undefined ? {} : { medianLongMBPerSecond: longMedian }),
+      ...(ratio === undefined ? {} : { medianRatio: ratio }),
+      warnings,
+      ...(error === undefined ? {} : { error })
+    }
+  }
+  progress(`case ${longCase.id}: ${longCase.title}`)
+  const once = async (workload: LongUploadCase["short"], name: string) => {
+    const server = await startServer("project", await freshDirectory(root, name))
+    try {
+      const { seconds } = await timedRun(workload, server, warnings)
+      return workload.bytes / 1e6 / seconds
+    } finally {
+      await server.stop()
+    }
+  }
+  try {
+    longCase.short.prepare()
+    longCase.long.prepare()
+    for (let round = 1; round <= settings.rounds; round++) {
+      const shortMBPerSecond = await once(longCase.short, `${longCase.id}-${round}-short`)
+      const longMBPerSecond = await once(longCase.long, `${longCase.id}-${round}-long`)
+      rounds.push({ shortMBPerSecond, longMBPerSecond })
+      progress(`  round ${round}: short ${shortMBPerSecond.toFixed(1)} MB/s, long ${longMBPerSecond.toFixed(1)} MB/s (${(longMBPerSecond / shortMBPerSecond).toFixed(2)}x)`)
+    }
+    return result()
+  } catch (error) {
+    if (error instanceof IntegrityError) throw error
+    progress(`case ${longCase.id} FAILED: ${messageOf(error)}`)
+    return result(messageOf(error))
+  }
+}
+
 const main = async () => {
   await buildServers()
   const info = machine()
@@ -213,11 +261,13 @@ const main = async () => {
   if (chosen.length === 0) throw new Error(`BENCH_SCENARIOS="${settings.selection.join(",")}" selects nothing`)
   const throughput: Array<ThroughputResult> = []
   const memory: Array<MemoryResult> = []
+  const long: Array<LongUploadResult> = []
   let fatal: string | undefined
   const root = await mkdtemp(path.join(os.tmpdir(), "file-receiver-bench-"))
   try {
     for (const scenario of chosen) {
       if (scenario._tag === "Throughput") throughput.push(await runThroughput(scenario, root))
+      else if (scenario._tag === "LongUpload") long.push(await runLongUpload(scenario, root))
       else memory.push(await runMemory(scenario, root))
     }
   } catch (error) {
@@ -231,15 +281,16 @@ const main = async () => {
     settings: { ...settings, out: path.relative(REPO_ROOT, settings.out), chunkBytes: CHUNK_BYTES, megabyte: "10^6 bytes" },
     throughput,
     memory,
+    long,
     ...(fatal === undefined ? {} : { fatal })
   }
   await writeFile(settings.out, `${JSON.stringify(results, null, 2)}\n`)
-  console.log(summary(info, settings.rounds, throughput, memory))
+  console.log(summary(info, settings.rounds, throughput, memory, long))
   console.log(`\nRaw numbers: ${path.relative(process.cwd(), settings.out)}`)
   if (fatal !== undefined) {
     console.error(`\n!!! ${fatal}\n!!! the benchmark is void: a server stored different bytes than were sent`)
     process.exitCode = 1
-  } else if ([...throughput, ...memory].some((result) => result.error !== undefined)) {
+  } else if ([...throughput, ...memory, ...long].some((result) => result.error !== undefined)) {
     process.exitCode = 1
   }
 }

@@ -46,6 +46,21 @@ export interface MemoryCase {
   readonly note: string
 }
 
+/**
+ * A long upload against a short one, each the first upload of a server started for it (so neither has
+ * a warm JIT, a grown heap or a started digest thread over the other), in rounds: whether a long upload
+ * keeps the short one's speed.
+ */
+export interface LongUploadCase {
+  readonly _tag: "LongUpload"
+  readonly id: string
+  readonly title: string
+  readonly short: Workload
+  readonly long: Workload
+  /** The least long / short throughput ratio the project should reach. */
+  readonly target: number
+}
+
 interface WsWorkloadSpec {
   readonly connections: number
   readonly bytesEach: number
@@ -176,7 +191,7 @@ export const verifyAndClean = async (
 }
 
 /** All scenarios, for a base size of `sizeMiB` MiB. */
-export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | MemoryCase> => {
+export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | MemoryCase | LongUploadCase> => {
   const size = sizeMiB * MiB
   const scale = sizeMiB / 128
   const smallFiles = Math.max(64, Math.round(2000 * scale))
@@ -242,6 +257,14 @@ export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | M
       targetBytes: 120e6,
       note: "reference measured for context",
       workload: wsWorkload({ connections: 1, bytesEach: 16 * size, binary: true, window: 8 })
+    },
+    {
+      _tag: "LongUpload",
+      id: "5d",
+      title: `one ${16 * sizeMiB} MiB upload against one ${sizeMiB} MiB, binary, 8 in flight, each on a fresh server`,
+      short: wsWorkload({ connections: 1, bytesEach: size, binary: true, window: 8 }),
+      long: wsWorkload({ connections: 1, bytesEach: 16 * size, binary: true, window: 8 }),
+      target: 0.9
     },
     {
       _tag: "Memory",
