@@ -42,6 +42,13 @@ export interface ProxyOptions {
    * the connection is cut before the answer reaches the client (which retries it).
    */
   readonly loseCompletionAnswer?: (key: string) => boolean
+  /** Requests (as `requests()` logs them) answered 503 SlowDown without reaching s3rver. */
+  readonly refuse?: (call: string) => boolean
+  /**
+   * Requests (as `requests()` logs them) that s3rver carries out, after which the client gets this
+   * answer instead of s3rver's: "lose" cuts the connection, a status answers an error with that code.
+   */
+  readonly answerInstead?: (call: string) => "lose" | { readonly status: number; readonly code: string } | undefined
   /** While this says true, every copy (CopyObject and UploadPartCopy) is answered 503 SlowDown (S3 refusing for a while). */
   readonly refuseCopies?: () => boolean
 }
@@ -90,7 +97,16 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
     const url = new URL(request.url ?? "/", "http://proxy")
     const copying = "x-amz-copy-source" in request.headers
     const query = [...url.searchParams.keys()].filter((name) => !name.startsWith("x-id")).sort().join("&")
-    requests.push(`${request.method} ${decodeURIComponent(url.pathname.split("/").slice(2).join("/"))}${query === "" ? "" : `?${query}`}${copying ? " +copy" : ""}`)
+    const call = `${request.method} ${decodeURIComponent(url.pathname.split("/").slice(2).join("/"))}${query === "" ? "" : `?${query}`}${copying ? " +copy" : ""}`
+    requests.push(call)
+    if (options.refuse?.(call) === true) {
+      request.resume()
+      response.writeHead(503, { "content-type": "application/xml" })
+      response.end(`<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+      return
+    }
+    const instead = options.answerInstead?.(call)
+    if (instead !== undefined) return forward(false, instead)
     const [, bucket, ...keyParts] = url.pathname.split("/")
     const key = keyParts.map(decodeURIComponent).join("/")
     const completing = request.method === "POST" && url.searchParams.has("uploadId")
@@ -124,14 +140,22 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
     }
     forward()
 
-    function forward(loseAnswer = false) {
+    function forward(loseAnswer = false, replaced?: "lose" | { readonly status: number; readonly code: string }) {
       const upstream = http.request(
         { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
         (answer) => {
-          if (loseAnswer) {
+          if (loseAnswer || replaced === "lose") {
             // Done upstream; the client never hears of it.
             answer.resume()
             answer.on("end", () => response.destroy())
+            return
+          }
+          if (replaced !== undefined) {
+            answer.resume()
+            answer.on("end", () => {
+              response.writeHead(replaced.status, { "content-type": "application/xml" })
+              response.end(`<Error><Code>${replaced.code}</Code><Message>answered by the test proxy</Message></Error>`)
+            })
             return
           }
           response.writeHead(answer.statusCode ?? 502, answer.headers)

@@ -82,6 +82,8 @@ export const isMissing = (cause: unknown): boolean =>
  */
 export const isConditionFailed = (cause: unknown): boolean =>
   statusOf(cause) === 412 || nameOf(cause) === "PreconditionFailed"
+/** A multipart upload that does not exist (any more): completed, or aborted. */
+export const isNoSuchUpload = (cause: unknown): boolean => nameOf(cause) === "NoSuchUpload"
 /** The server does not implement the request (s3rver: AbortMultipartUpload, conditional copies on some servers). */
 export const isUnsupported = (cause: unknown): boolean =>
   statusOf(cause) === 405 || statusOf(cause) === 501 || nameOf(cause) === "NotImplemented" || nameOf(cause) === "MethodNotAllowed"

@@ -132,7 +132,7 @@ export const make = Effect.gen(function*() {
         // Before the part writer copies (and may free) them.
         alongside?.()
         touchedAt = now
-        appended = true
+        if (bytes.byteLength > 0) appended = true
         open.set(uploadId, now)
         if (!restoredDone) return Effect.tryPromise({ try: () => restore().then(() => writer.write(bytes)), catch: failWith("Write") })
         return Effect.try({ try: () => writer.write(bytes), catch: failWith("Write") }).pipe(
@@ -159,9 +159,8 @@ export const make = Effect.gen(function*() {
      * The whole file under the first free name. Only a wrong size or a name the store refuses discards the
      * upload; any other failure keeps what S3 holds, so the upload is suspended and a resume, here or on
      * another instance, publishes it again:
-     * - a new file below one part is put from memory (a failure there loses nothing S3 held: there was
-     *   nothing); a resumed one keeps its `.partial/` object, and the bytes since the resume are put
-     *   there when S3 takes them;
+     * - a file below one part is put from memory; when that fails, its bytes are put as the `.partial/`
+     *   object if S3 takes them (a resumed one keeps its earlier `.partial/` object otherwise);
      * - a multipart upload is first completed as the `.partial/` object (a completion that fails keeps
      *   its parts, as a failed write does, unless the object shows it was done), then copied: a copy
      *   that fails keeps that object.
@@ -177,7 +176,7 @@ export const make = Effect.gen(function*() {
       if (finished._tag === "Small") {
         return Effect.tryPromise({
           try: () => publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher),
-          catch: (cause) => new FileStoreError({ reason: cause instanceof S3Publish.NameRefused || resumedFrom === undefined ? "Commit" : "Write", cause })
+          catch: (cause) => new FileStoreError({ reason: cause instanceof S3Publish.NameRefused ? "Commit" : "Write", cause })
         }).pipe(
           Effect.map((name) => ({ name, staged: resumedFrom !== undefined })),
           Effect.tapError((error) =>

@@ -42,11 +42,10 @@ export const make = (bucket: S3Bucket.S3Bucket) => {
           await write(candidate, conditionalWrites)
           return candidate
         } catch (cause) {
-          // Taken meanwhile, or by this very write (a completion whose answer was lost, retried by the SDK).
-          if (S3Bucket.isConditionFailed(cause)) {
-            if ((await bucket.publisher(candidate)) === upload) return candidate
-            continue
-          }
+          // A write that failed may have landed all the same (its answer lost, then a retry refused with 412
+          // or 409, or no answer at all): the name is this upload's when its object says so.
+          if ((await bucket.publisher(candidate).catch(() => undefined)) === upload) return candidate
+          if (S3Bucket.isConditionFailed(cause)) continue
           if (!conditionalWrites || !S3Bucket.isUnsupported(cause)) throw cause
           conditionalWrites = false
           await write(candidate, false)

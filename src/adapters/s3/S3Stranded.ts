@@ -63,11 +63,23 @@ export const make = (bucket: S3Bucket.S3Bucket, logFailure: LogFailure) => {
     Effect.suspend(() => {
       const left = stranded.get(uploadId)
       if (left === undefined) return Effect.void
+      const parts = left.parts
       return Effect.tryPromise({
-        try: () =>
-          left.parts === undefined
-            ? bucket.put(S3Staging.dataKey(uploadId), Buffer.alloc(0))
-            : bucket.completeMultipart(S3Staging.dataKey(uploadId), left.parts.uploadId, left.parts.parts),
+        try: async (): Promise<void> => {
+          if (parts === undefined) {
+            await bucket.put(S3Staging.dataKey(uploadId), Buffer.alloc(0))
+            return
+          }
+          try {
+            await bucket.completeMultipart(S3Staging.dataKey(uploadId), parts.uploadId, parts.parts)
+          } catch (cause) {
+            // Completed already (an earlier completion whose answer was lost), or the multipart upload is
+            // gone (aborted by a lifecycle rule): the `.partial/` object is what there is. Anything else is
+            // S3 out of reach, to try again at the next resume.
+            if (S3Bucket.isNoSuchUpload(cause)) return
+            if ((await bucket.size(S3Staging.dataKey(uploadId)).catch(() => undefined)) !== parts.bytes) throw cause
+          }
+        },
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
       }).pipe(
         // Completed once: a multipart upload cannot be completed again.

@@ -401,6 +401,85 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["answered.bin"])
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a lost completion of .partial/ that could not be checked either keeps the parts; the next resume sees the object complete, and publishes it", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const id = freshUploadId()
+      const staged = `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`
+      let lost = false
+      let headsRefused = false
+      const proxy = yield* Effect.promise(() =>
+        startCopyPartProxy(s3.endpoint, {
+          answerInstead: (call) => {
+            if (lost || call !== `POST ${staged}?uploadId`) return undefined
+            lost = true
+            headsRefused = true
+            return "lose"
+          },
+          refuse: (call) => headsRefused && call === `HEAD ${staged}`
+        })
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(11 * MiB)
+      const error = yield* Effect.flip(upload(store, content, "checked.bin", id))
+      expect(lost).toBe(true)
+      expect(error.reason).toBe("Write")
+      headsRefused = false
+      // The parts were completed: S3 holds the whole file, although this instance could not tell.
+      expect(yield* Effect.promise(() => bucket.size(`${S3FileStore.PARTIAL_FOLDER}${id}`))).toBe(content.length)
+      const again = Option.getOrThrow(yield* store.resume(id))
+      expect(again.held).toBe(content.length)
+      yield* again.replay(() => Effect.void)
+      expect(yield* again.partial.commit(file("checked.bin"), content.length)).toBe("checked.bin")
+      expect((yield* contentOf(bucket, "checked.bin"))!.equals(content)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["checked.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a small file whose put landed although S3 answered 409 is recognised as its own: published once", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      let answered = false
+      const proxy = yield* Effect.promise(() =>
+        startCopyPartProxy(s3.endpoint, {
+          answerInstead: (call) => {
+            if (answered || call !== `PUT ${prefix}small.bin`) return undefined
+            answered = true
+            return { status: 409, code: "ConditionalRequestConflict" }
+          }
+        })
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(MiB + 1)
+      expect(yield* upload(store, content, "small.bin")).toBe("small.bin")
+      expect(answered).toBe(true)
+      expect((yield* contentOf(bucket, "small.bin"))!.equals(content)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["small.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a small file whose put S3 refuses is kept as its .partial/ object: suspended, and published by a resume on another instance", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      let refusing = true
+      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint, { refuse: (call) => refusing && call === `PUT ${prefix}tiny.bin` }))
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const [first, bucket] = yield* storeOn(prefix, proxy.endpoint)
+      const content = randomBytes(300_000)
+      const id = freshUploadId()
+      const error = yield* Effect.flip(upload(first, content, "tiny.bin", id))
+      expect(error.reason).toBe("Write")
+      expect(yield* Effect.promise(() => bucket.size(`${S3FileStore.PARTIAL_FOLDER}${id}`))).toBe(content.length)
+      refusing = false
+      const [second] = yield* storeOn(prefix, proxy.endpoint)
+      const again = Option.getOrThrow(yield* second.resume(id))
+      expect(again.held).toBe(content.length)
+      yield* again.replay(() => Effect.void)
+      expect(yield* again.partial.commit(file("tiny.bin"), content.length)).toBe("tiny.bin")
+      expect((yield* contentOf(bucket, "tiny.bin"))!.equals(content)).toBe(true)
+      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["tiny.bin"])
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("a completion whose answer is lost, retried and answered 412, is recognised as its own: one object, under the first name", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
