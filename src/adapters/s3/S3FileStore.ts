@@ -85,7 +85,12 @@ export const make = Effect.gen(function*() {
    * before the first append, commit or suspend), so the new multipart
    * upload holds the whole file.
    */
-  const handle = (uploadId: string, resumedFrom: number | undefined): { partial: PartialFile; replay: (onBytes: FeedBytes) => Promise<void> } => {
+  const handle = (
+    uploadId: string,
+    resumedFrom: number | undefined,
+    /** The `.partial/` object is the whole upload: the replay only feeds the digest (no byte is sent again). */
+    whole = false
+  ): { partial: PartialFile; replay: (onBytes: FeedBytes) => Promise<void> } => {
     const writer = PartWriter.make({
       create: () => bucket.createMultipart(dataKey(uploadId)),
       uploadPart: (multipartId, partNumber, body) => bucket.uploadPart(dataKey(uploadId), multipartId, partNumber, body)
@@ -282,7 +287,7 @@ export const make = Effect.gen(function*() {
 
     return {
       partial: { append, commit, discard: whenOpen(destroy, Effect.void), suspend },
-      replay: (onBytes) => (restored === undefined ? restore(onBytes) : feed(resumedFrom ?? 0, onBytes, false))
+      replay: (onBytes) => (restored === undefined && !whole ? restore(onBytes) : feed(resumedFrom ?? 0, onBytes, false))
     }
   }
 
@@ -297,7 +302,7 @@ export const make = Effect.gen(function*() {
         catch: failWith("Open")
       }))
 
-  const resume = (uploadId: string) =>
+  const resume = (uploadId: string, size?: number) =>
     open.has(uploadId) ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" })) : stranded.complete(uploadId).pipe(
       Effect.zipRight(Effect.tryPromise({ try: () => bucket.size(dataKey(uploadId)), catch: failWith("Open") })),
       Effect.flatMap((held) =>
@@ -307,7 +312,7 @@ export const make = Effect.gen(function*() {
           ? Effect.fail(new FileStoreError({ reason: "Busy", cause: "the upload is open in this process" }))
           : Effect.flatMap(Clock.currentTimeMillis, (now) => {
           open.set(uploadId, now)
-          const { partial, replay } = handle(uploadId, held)
+          const { partial, replay } = handle(uploadId, held, held === size)
           return Effect.succeed(Option.some({
             partial,
             held,

@@ -99,9 +99,11 @@ export class FileStore extends Context.Tag("file-receiver/FileStore")<FileStore,
   /**
    * Reopens the suspended partial file of `uploadId` for appending, if the
    * store still has it. Fails with reason "Busy" while this process has it
-   * open (its writer claim lapsed, say).
+   * open (its writer claim lapsed, say). `size`, the upload's whole size,
+   * lets a store that holds all of it already prepare for a commit with no
+   * append (the S3 store then replays its bytes for the digest only).
    */
-  readonly resume: (uploadId: string) => Effect.Effect<Option.Option<ResumedFile>, FileStoreError>
+  readonly resume: (uploadId: string, size?: number) => Effect.Effect<Option.Option<ResumedFile>, FileStoreError>
   /** The partial files at rest or open. */
   readonly partials: Effect.Effect<ReadonlyArray<StoredPartial>, FileStoreError>
   /**

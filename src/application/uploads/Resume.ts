@@ -66,7 +66,7 @@ export const make = ({ contentCheck, digests, discard, ensureRoom, inspect, regi
     const claimed = yield* registry.claim(step.uploadId)
     if (Option.isNone(claimed)) return yield* refuse(Refusals.busy())
     const release = claimed.value
-    const reopened = yield* store.resume(step.uploadId).pipe(
+    const reopened = yield* store.resume(step.uploadId, record.value.size).pipe(
       Effect.tapError(() => release),
       // Open in this process after all (its claim lapsed while it wrote): busy, not gone.
       Effect.catchIf((error) => error.reason === "Busy", () => refuse(Refusals.busy()))
