@@ -15,7 +15,8 @@
  * one PutObject. On commit a multipart upload is completed and copied
  * server-side under the free name (S3 has no rename, and the name can only be
  * chosen safely at the end); a file larger than one CopyObject may copy (5
- * GiB) is copied in parts instead (S3LargeCopy). On suspend it is completed as the `.partial/`
+ * GiB) is copied in parts instead (S3LargeCopy). S3Commit says what a failure
+ * there does to the upload. On suspend it is completed as the `.partial/`
  * object; a resume streams that object back once, into the client's digest
  * and into a new multipart upload (S3 cannot append to an object, and
  * s3rver has no UploadPartCopy). A suspend that fails once parts have gone
@@ -38,7 +39,7 @@ import { StorageProbe } from "../../application/ports/Readiness.js"
 import * as FileName from "../../domain/FileName.js"
 import * as PartWriter from "./PartWriter.js"
 import * as S3Bucket from "./S3Bucket.js"
-import * as S3LargeCopy from "./S3LargeCopy.js"
+import * as S3Commit from "./S3Commit.js"
 import * as S3Publish from "./S3Publish.js"
 import * as S3Staging from "./S3Staging.js"
 import { dataKey } from "./S3Staging.js"
@@ -145,8 +146,6 @@ export const make = Effect.gen(function*() {
         )
       })
 
-    /** What a published object says of its upload (the upload's log reference: the id itself is a capability). */
-    const publisher = logReference(uploadId)
     /**
      * Every byte into S3: the multipart upload's last part, or the whole small file in memory. A part that did
      * not get there (S3 out of reach, say) is a failed write: the parts S3 holds are kept for a resume, as a
@@ -160,96 +159,19 @@ export const make = Effect.gen(function*() {
       catch: failWith("Write")
     }).pipe(Effect.tapError(() => stranded.keep(uploadId, writer, resumedFrom, touchedAt)))
 
-    /**
-     * The whole file under the first free name. Only a wrong size or a name the store refuses discards the
-     * upload; any other failure keeps what S3 holds, so the upload is suspended and a resume, here or on
-     * another instance, publishes it again:
-     * - a file below one part is put from memory; when that fails, its bytes are put as the `.partial/`
-     *   object if S3 takes them (a resumed one keeps its earlier `.partial/` object otherwise);
-     * - a multipart upload is first completed as the `.partial/` object (a completion that fails keeps
-     *   its parts, as a failed write does, unless the object shows it was done), then copied: a copy
-     *   that fails keeps that object.
-     */
-    const publishFinished = (finished: PartWriter.Finished, file: FileName.SafeFileName, expectedBytes?: number) => {
-      const size = writer.written()
-      if (expectedBytes !== undefined && size !== expectedBytes) {
-        return Effect.zipRight(
-          destroy,
-          Effect.fail(new FileStoreError({ reason: "Commit", cause: `the partial upload holds ${size} bytes, not the ${expectedBytes} expected` }))
-        )
-      }
-      if (finished._tag === "Small") {
-        return Effect.tryPromise({
-          try: () => publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher),
-          catch: (cause) => new FileStoreError({ reason: cause instanceof S3Publish.NameRefused ? "Commit" : "Write", cause })
-        }).pipe(
-          Effect.map((name) => ({ name, staged: resumedFrom !== undefined })),
-          Effect.tapError((error) =>
-            error.reason === "Commit" ? destroy : Effect.zipRight(
-              logFailure(uploadId, "publish (kept for a resume)")(error.cause),
-              Effect.tryPromise(async () => {
-                await bucket.put(dataKey(uploadId), finished.body)
-                await S3Staging.writeTouchedAt(bucket, uploadId, touchedAt)
-              }).pipe(Effect.ignore)
-            )
-          )
-        )
-      }
-      return Effect.tryPromise({
-        try: async () => {
-          try {
-            await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-          } catch (cause) {
-            // Done all the same when its answer was lost (a retry of it finds no multipart upload).
-            if ((await bucket.size(dataKey(uploadId)).catch(() => undefined)) !== size) throw cause
-          }
-        },
-        catch: failWith("Write")
-      }).pipe(
-        Effect.tapError(() => stranded.keep(uploadId, writer, resumedFrom, touchedAt)),
-        Effect.zipRight(publishStaged(file, size))
-      )
-    }
-
-    /** Copies the completed `.partial/` object of `size` bytes under the first free name (see publishFinished). */
-    const publishStaged = (file: FileName.SafeFileName, size: number) =>
-      Effect.tryPromise({
-        try: async () => {
-          const name = await publish(
-            file,
-            (key, ifAbsent) =>
-              size > singleCopyLimit
-                ? S3LargeCopy.copyLarge(bucket, { from: dataKey(uploadId), to: key, size, ifAbsent, upload: publisher, concurrency: partConcurrency })
-                : bucket.copy(dataKey(uploadId), key, ifAbsent, publisher),
-            publisher
-          )
-          return { name, staged: true }
-        },
-        catch: (cause) => new FileStoreError({ reason: cause instanceof S3Publish.NameRefused ? "Commit" : "Write", cause })
-      }).pipe(
-        Effect.tapError((error) =>
-          error.reason === "Commit"
-            ? destroy
-            : Effect.zipRight(
-              logFailure(uploadId, "publish (kept for a resume)")(error.cause),
-              Effect.tryPromise(() => S3Staging.writeTouchedAt(bucket, uploadId, touchedAt)).pipe(Effect.ignore)
-            )
-        )
-      )
-
-    /**
-     * A resumed upload that received nothing since: its `.partial/` object is the whole file already, so it is
-     * copied as it is (the bytes replayed into the writer are dropped), with no completion to fail on the way.
-     */
-    const publishAsStaged = (file: FileName.SafeFileName, size: number, expectedBytes?: number) =>
-      Effect.promise(() => writer.destroy()).pipe(
-        Effect.flatMap((multipartId) => stranded.abort(uploadId, multipartId)),
-        Effect.zipRight(
-          expectedBytes !== undefined && size !== expectedBytes
-            ? Effect.zipRight(destroy, Effect.fail(new FileStoreError({ reason: "Commit", cause: `the partial upload holds ${size} bytes, not the ${expectedBytes} expected` })))
-            : publishStaged(file, size)
-        )
-      )
+    const { publishFinished, publishAsStaged } = S3Commit.make({
+      bucket,
+      uploadId,
+      writer,
+      resumedFrom,
+      touchedAt: () => touchedAt,
+      destroy,
+      publish,
+      stranded,
+      logFailure,
+      singleCopyLimit,
+      partConcurrency
+    })
 
     const commit = (file: FileName.SafeFileName, expectedBytes?: number, onPublished?: (storedName: string) => Effect.Effect<boolean>) =>
       whenOpen(
