@@ -51,8 +51,6 @@ export interface Published {
   readonly staged: boolean
 }
 
-const wrongSize = (size: number, expectedBytes: number) =>
-  new FileStoreError({ reason: "Commit", cause: `the partial upload holds ${size} bytes, not the ${expectedBytes} expected` })
 
 /** A failure to publish: discarding only for a name the store refuses. */
 const publishFailure = (cause: unknown) => new FileStoreError({ reason: cause instanceof S3Publish.NameRefused ? "Commit" : "Write", cause })
@@ -69,6 +67,13 @@ export const make = (upload: Upload) => {
         if (alsoPut !== undefined) await bucket.put(dataKey(uploadId), alsoPut)
         await S3Staging.writeTouchedAt(bucket, uploadId, upload.touchedAt())
       }).pipe(Effect.ignore)
+    )
+
+  /** When the upload holds `size` bytes and `expectedBytes` says otherwise, discards it (a sign that another writer appended too). */
+  const refusedSize = (size: number, expectedBytes: number | undefined) =>
+    expectedBytes === undefined || size === expectedBytes ? undefined : Effect.zipRight(
+      destroy,
+      Effect.fail(new FileStoreError({ reason: "Commit", cause: `the partial upload holds ${size} bytes, not the ${expectedBytes} expected` }))
     )
 
   /** Copies the completed `.partial/` object of `size` bytes under the first free name. */
@@ -95,7 +100,8 @@ export const make = (upload: Upload) => {
     expectedBytes?: number
   ): Effect.Effect<Published, FileStoreError> => {
     const size = writer.written()
-    if (expectedBytes !== undefined && size !== expectedBytes) return Effect.zipRight(destroy, Effect.fail(wrongSize(size, expectedBytes)))
+    const refused = refusedSize(size, expectedBytes)
+    if (refused !== undefined) return refused
     if (finished._tag === "Small") {
       return Effect.tryPromise({
         try: () => publish(file, (key, ifAbsent) => bucket.put(key, finished.body, ifAbsent, publisher), publisher),
@@ -106,14 +112,7 @@ export const make = (upload: Upload) => {
       )
     }
     return Effect.tryPromise({
-      try: async () => {
-        try {
-          await bucket.completeMultipart(dataKey(uploadId), finished.uploadId, finished.parts)
-        } catch (cause) {
-          // Done all the same when its answer was lost (a retry of it finds no multipart upload).
-          if ((await bucket.size(dataKey(uploadId)).catch(() => undefined)) !== size) throw cause
-        }
-      },
+      try: () => S3Staging.complete(bucket, uploadId, finished.uploadId, finished.parts, size),
       catch: (cause) => new FileStoreError({ reason: "Write", cause })
     }).pipe(
       Effect.tapError(() => stranded.keep(uploadId, writer, resumedFrom, upload.touchedAt())),
@@ -127,13 +126,9 @@ export const make = (upload: Upload) => {
    * completion to fail on the way.
    */
   const publishAsStaged = (file: FileName.SafeFileName, size: number, expectedBytes?: number): Effect.Effect<Published, FileStoreError> =>
-    Effect.promise(() => writer.destroy()).pipe(
+    refusedSize(size, expectedBytes) ?? Effect.promise(() => writer.destroy()).pipe(
       Effect.flatMap((multipartId) => stranded.abort(uploadId, multipartId)),
-      Effect.zipRight(
-        expectedBytes !== undefined && size !== expectedBytes
-          ? Effect.zipRight(destroy, Effect.fail(wrongSize(size, expectedBytes)))
-          : publishStaged(file, size)
-      )
+      Effect.zipRight(publishStaged(file, size))
     )
 
   return { publishFinished, publishAsStaged }

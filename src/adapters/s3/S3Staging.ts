@@ -3,7 +3,8 @@
  * upload's bytes as one object (`.partial/<upload id>`), and when it last
  * received bytes (`.partial/<upload id>.json`), which the expiry sweep reads.
  */
-import type * as S3Bucket from "./S3Bucket.js"
+import type { UploadedPart } from "./PartWriter.js"
+import * as S3Bucket from "./S3Bucket.js"
 
 export const PARTIAL_FOLDER = ".partial/"
 export const TOUCH_SUFFIX = ".json"
@@ -16,6 +17,28 @@ export const touchKey = (uploadId: string) => `${PARTIAL_FOLDER}${uploadId}${TOU
 /** Removes both keys of an upload; succeeds when they do not exist. */
 export const remove = (bucket: S3Bucket.S3Bucket, uploadId: string) =>
   Promise.all([bucket.remove(dataKey(uploadId)), bucket.remove(touchKey(uploadId))])
+
+/**
+ * Completes the multipart upload `multipartId` of `uploadId`'s bytes as its `.partial/` object of
+ * `bytes` bytes. A completion that fails although it was done (its answer lost, the SDK's retry then
+ * finding no multipart upload) is seen to be done by the object's size; with `goneIsDone`, so is one
+ * whose multipart upload is gone (the object is then what there is).
+ */
+export const complete = async (
+  bucket: S3Bucket.S3Bucket,
+  uploadId: string,
+  multipartId: string,
+  parts: ReadonlyArray<UploadedPart>,
+  bytes: number,
+  goneIsDone = false
+): Promise<void> => {
+  try {
+    await bucket.completeMultipart(dataKey(uploadId), multipartId, parts)
+  } catch (cause) {
+    if (goneIsDone && S3Bucket.isNoSuchUpload(cause)) return
+    if ((await bucket.size(dataKey(uploadId)).catch(() => undefined)) !== bytes) throw cause
+  }
+}
 
 /** Records that `uploadId` last received bytes at `touchedAt` (epoch ms). */
 export const writeTouchedAt = (bucket: S3Bucket.S3Bucket, uploadId: string, touchedAt: number) =>

@@ -70,15 +70,10 @@ export const make = (bucket: S3Bucket.S3Bucket, logFailure: LogFailure) => {
             await bucket.put(S3Staging.dataKey(uploadId), Buffer.alloc(0))
             return
           }
-          try {
-            await bucket.completeMultipart(S3Staging.dataKey(uploadId), parts.uploadId, parts.parts)
-          } catch (cause) {
-            // Completed already (an earlier completion whose answer was lost), or the multipart upload is
-            // gone (aborted by a lifecycle rule): the `.partial/` object is what there is. Anything else is
-            // S3 out of reach, to try again at the next resume.
-            if (S3Bucket.isNoSuchUpload(cause)) return
-            if ((await bucket.size(S3Staging.dataKey(uploadId)).catch(() => undefined)) !== parts.bytes) throw cause
-          }
+          // Completed already (an earlier completion whose answer was lost), or the multipart upload is gone
+          // (aborted by a lifecycle rule): the `.partial/` object is what there is. Anything else is S3 out
+          // of reach, to try again at the next resume.
+          await S3Staging.complete(bucket, uploadId, parts.uploadId, parts.parts, parts.bytes, true)
         },
         catch: (cause) => new FileStoreError({ reason: "Open", cause })
       }).pipe(
