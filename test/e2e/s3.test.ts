@@ -172,6 +172,32 @@ describe.skipIf(!redisAvailable)("STORAGE=s3: resuming on another instance (shar
   }, 60_000)
 })
 
+/** The service on the bucket behind `endpoint` (a proxy), in 5 MiB parts, taking .bin files up to 64 MiB. */
+const startServerOn = (prefix: string, endpoint: string) =>
+  startServer({ ...s3.env(prefix), S3_ENDPOINT: endpoint, S3_PART_SIZE: String(5 * MiB), FILE_MAX_SIZE: "64", FILE_ALLOWED_EXTENSIONS: "bin" })
+
+/**
+ * Starts uploading `content` as `name` over `client` and sends it in 256 KiB binary chunks, each once
+ * the last was answered, until the end or an error (`before` runs before each chunk, with its offset).
+ */
+const sendUntilError = async (
+  client: Awaited<ReturnType<typeof connect>>,
+  name: string,
+  content: Buffer,
+  before: (offset: number) => void = () => undefined
+) => {
+  const chunk = 256 * 1024
+  client.send({ type: "file_meta", file_name: name, file_size: content.length })
+  const uploadId = String((await client.next())["upload_id"])
+  let last: Record<string, unknown> = {}
+  for (let offset = 0; offset < content.length && last["type"] !== "error"; offset += chunk) {
+    before(offset)
+    client.sendRaw(content.subarray(offset, offset + chunk), true)
+    last = await client.next(30_000)
+  }
+  return { uploadId, last }
+}
+
 describe("STORAGE=s3 while the bucket is down", () => {
   it("an upload is suspended with the parts S3 already holds (storage_unavailable), and resumes from their end once S3 is back", async () => {
     const prefix = `e2e-outage-${randomUUID()}/`
@@ -231,26 +257,17 @@ describe("STORAGE=s3 while the bucket is down", () => {
   it("an outage while the last parts go out (4 in flight) suspends the upload at its last chunk, never discards it; it completes once S3 is back", async () => {
     const prefix = `e2e-outage-last-${randomUUID()}/`
     const proxy = await startProxy(Number(new URL(s3.endpoint).port))
-    const server = await startServer({
-      ...s3.env(prefix),
-      S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
-      S3_PART_SIZE: String(5 * MiB),
-      FILE_MAX_SIZE: "64",
-      FILE_ALLOWED_EXTENSIONS: "bin"
-    })
+    const server = await startServerOn(prefix, `http://127.0.0.1:${proxy.port}`)
     try {
       const content = randomBytes(20 * MiB)
       const chunk = 256 * 1024
       const client = await connect(server.url)
-      client.send({ type: "file_meta", file_name: "late.bin", file_size: content.length })
-      const uploadId = String((await client.next())["upload_id"])
-      let last: Record<string, unknown> = {}
-      for (let offset = 0; offset < content.length && last["type"] !== "error"; offset += chunk) {
-        // Parts are still going out when S3 goes away: the last chunk's commit is the first to hear of it.
+      // Parts are still going out when S3 goes away: the last chunk's commit is the first to hear of it.
+      const sent = await sendUntilError(client, "late.bin", content, (offset) => {
         if (offset === 19 * MiB) proxy.refuse(true)
-        client.sendRaw(content.subarray(offset, offset + chunk), true)
-        last = await client.next(30_000)
-      }
+      })
+      const uploadId = sent.uploadId
+      let last = sent.last
       expect(last).toMatchObject({ type: "error", code: "storage_unavailable" })
       proxy.refuse(false)
       client.send({ type: "file_meta", file_name: "late.bin", file_size: content.length, upload_id: uploadId })
@@ -273,25 +290,12 @@ describe("STORAGE=s3 while the bucket is down", () => {
     const prefix = `e2e-copy-refused-${randomUUID()}/`
     let refusing = false
     const proxy = await startCopyPartProxy(s3.endpoint, { refuseCopies: () => refusing })
-    const server = await startServer({
-      ...s3.env(prefix),
-      S3_ENDPOINT: proxy.endpoint,
-      S3_PART_SIZE: String(5 * MiB),
-      FILE_MAX_SIZE: "64",
-      FILE_ALLOWED_EXTENSIONS: "bin"
-    })
+    const server = await startServerOn(prefix, proxy.endpoint)
     try {
       const content = randomBytes(20 * MiB)
-      const chunk = 256 * 1024
       const client = await connect(server.url)
-      client.send({ type: "file_meta", file_name: "copied.bin", file_size: content.length })
-      const uploadId = String((await client.next())["upload_id"])
-      let last: Record<string, unknown> = {}
       refusing = true
-      for (let offset = 0; offset < content.length && last["type"] !== "error"; offset += chunk) {
-        client.sendRaw(content.subarray(offset, offset + chunk), true)
-        last = await client.next(30_000)
-      }
+      const { last, uploadId } = await sendUntilError(client, "copied.bin", content)
       // Every byte arrived and is in the bucket's .partial/ object; only the copy under its name failed.
       expect(last).toMatchObject({ type: "error", code: "storage_unavailable" })
       expect(await keysUnder(prefix)).toEqual([`${PARTIAL_FOLDER}${uploadId}`, `${PARTIAL_FOLDER}${uploadId}.json`])

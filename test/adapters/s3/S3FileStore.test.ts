@@ -11,7 +11,7 @@ import * as FileName from "../../../src/domain/FileName.js"
 import { fileStoreContract, freshUploadId, StoreInspector } from "../../contracts/FileStore.contract.js"
 import { logReference } from "../../../src/application/uploads/Uploads.js"
 import * as S3LargeCopy from "../../../src/adapters/s3/S3LargeCopy.js"
-import { startCopyPartProxy } from "../../support/copyPartProxy.js"
+import { type ProxyOptions, startCopyPartProxy } from "../../support/copyPartProxy.js"
 import { startS3rver } from "../../support/s3rver.js"
 
 const s3 = await startS3rver()
@@ -25,6 +25,13 @@ const readAll = async (body: AsyncIterable<Buffer> | undefined) => {
   for await (const chunk of body) chunks.push(chunk)
   return Buffer.concat(chunks)
 }
+
+/** A proxy in front of s3rver (see copyPartProxy), closed with the scope. */
+const proxied = (options?: ProxyOptions) =>
+  Effect.acquireRelease(Effect.promise(() => startCopyPartProxy(s3.endpoint, options)), (proxy) => Effect.promise(() => proxy.close()))
+
+/** The keys under a bucket's prefix. */
+const keysOf = (bucket: S3FileStore.S3Storage["Type"]) => Effect.map(Effect.promise(() => bucket.list("")), (objects) => objects.map((o) => o.key))
 
 /** A store on a prefix of its own, and an inspector that looks at the bucket itself. */
 const harness = (partSize?: number) =>
@@ -77,7 +84,7 @@ describe("S3FileStore", () => {
       expect(yield* partial.commit(file("big.bin"), content.length)).toBe("big.bin")
       const stored = yield* Effect.promise(async () => readAll(await bucket.read("big.bin") as AsyncIterable<Buffer>))
       expect(createHash("sha256").update(stored!).digest("hex")).toBe(createHash("sha256").update(content).digest("hex"))
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["big.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["big.bin"])
     }), 60_000)
 
   it.live("a suspended upload is resumed by another store on the same bucket (another instance), replaying every held byte", () =>
@@ -100,7 +107,7 @@ describe("S3FileStore", () => {
       expect(yield* resumed.partial.commit(file("moved.bin"), content.length)).toBe("moved.bin")
       const stored = yield* Effect.promise(async () => readAll(await bucket.read("moved.bin") as AsyncIterable<Buffer>))
       expect(stored!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["moved.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["moved.bin"])
     }), 60_000)
 
   it.live.each([["one PutObject", 64], ["a multipart upload and a copy", 5 * 1024 * 1024]] as const)(
@@ -128,7 +135,7 @@ describe("S3FileStore", () => {
         yield* again.replay(() => Effect.void)
         yield* again.partial.append(content.subarray(again.held))
         expect(yield* again.partial.commit(file("once.bin"), size, () => Effect.succeed(true))).toBe("once.bin")
-        expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["once.bin"])
+        expect(yield* keysOf(bucket)).toEqual(["once.bin"])
       }), 60_000)
 
   it.live("a commit refuses a file of another size than expected and leaves nothing behind", () =>
@@ -149,7 +156,7 @@ describe("S3FileStore", () => {
         yield* partial.append(new TextEncoder().encode(content))
         yield* partial.commit(file("résumé.txt"))
       }
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(["résumé.txt", "résumé_1.txt"])
+      expect((yield* keysOf(bucket)).sort()).toEqual(["résumé.txt", "résumé_1.txt"])
     }))
 
   it.live("refuses a name that would leave the prefix", () =>
@@ -175,7 +182,7 @@ describe("S3FileStore", () => {
         Effect.provide(Layer.merge(Layer.succeed(FileStore, store), MemoryUploadRegistry.layerMemory))
       )
       expect(removed).toBe(1)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(
+      expect((yield* keysOf(bucket)).sort()).toEqual(
         [`${S3FileStore.PARTIAL_FOLDER}${fresh}`, `${S3FileStore.PARTIAL_FOLDER}${fresh}.json`].sort()
       )
     }), 30_000)
@@ -234,8 +241,7 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
 
   it.live("with UploadPartCopy: copied server-side in ranges, exactly its bytes, its publisher recorded, nothing else left", () =>
     Effect.gen(function*() {
-      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint))
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied()
       const [store, bucket] = yield* storeOn(freshPrefix(), proxy.endpoint)
       const content = randomBytes(14 * MiB + 3)
       const id = freshUploadId()
@@ -246,13 +252,12 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect(proxy.requests().filter((call) => call.endsWith("+copy") && !call.includes("uploadId"))).toEqual([])
       expect((yield* contentOf(bucket, "large.bin"))!.equals(content)).toBe(true)
       expect(yield* metadataOf(bucket, "large.bin")).toBe(logReference(id))
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["large.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["large.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("without UploadPartCopy (s3rver): the staged bytes are streamed into the parts instead, exactly its bytes", () =>
     Effect.gen(function*() {
-      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint, { copyParts: false }))
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({ copyParts: false })
       const prefix = freshPrefix()
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(14 * MiB + 3)
@@ -266,13 +271,12 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect(calls.filter((call) => call === `PUT ${prefix}large.bin?partNumber&uploadId`)).toHaveLength(3)
       expect((yield* contentOf(bucket, "large.bin"))!.equals(content)).toBe(true)
       expect(yield* metadataOf(bucket, "large.bin")).toBe(logReference(id))
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["large.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["large.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("never replaces an object: a taken name moves on to the next, both files intact", () =>
     Effect.gen(function*() {
-      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint))
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied()
       const [store, bucket] = yield* storeOn(freshPrefix(), proxy.endpoint)
       const first = randomBytes(7 * MiB)
       const second = randomBytes(13 * MiB)
@@ -280,7 +284,7 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect(yield* upload(store, second, "same.bin")).toBe("same_1.bin")
       expect((yield* contentOf(bucket, "same.bin"))!.equals(first)).toBe(true)
       expect((yield* contentOf(bucket, "same_1.bin"))!.equals(second)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(["same.bin", "same_1.bin"])
+      expect((yield* keysOf(bucket)).sort()).toEqual(["same.bin", "same_1.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a name taken between the check and the completion (If-None-Match: * answered 412): the copy is dropped, the next name is used, the rival's object intact", () =>
@@ -288,16 +292,13 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       const prefix = freshPrefix()
       const rival = Buffer.from("the rival's bytes")
       let planted = false
-      const proxy = yield* Effect.promise(() =>
-        startCopyPartProxy(s3.endpoint, {
-          beforeComplete: async (key) => {
-            if (planted || key !== `${prefix}race.bin`) return
-            planted = true
-            await bucket.put("race.bin", rival)
-          }
-        })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({
+        beforeComplete: async (key) => {
+          if (planted || key !== `${prefix}race.bin`) return
+          planted = true
+          await bucket.put("race.bin", rival)
+        }
+      })
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(13 * MiB)
       expect(yield* upload(store, content, "race.bin")).toBe("race_1.bin")
@@ -305,14 +306,13 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect((yield* contentOf(bucket, "race_1.bin"))!.equals(content)).toBe(true)
       // The multipart upload that lost was aborted (s3rver may refuse the abort; the call was made).
       expect(proxy.requests()).toContain(`DELETE ${prefix}race.bin?uploadId`)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).sort()).toEqual(["race.bin", "race_1.bin"])
+      expect((yield* keysOf(bucket)).sort()).toEqual(["race.bin", "race_1.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a copy S3 refuses keeps the staged object: the upload is suspended, and a resume (another instance) publishes it once S3 copies again", () =>
     Effect.gen(function*() {
       let refusing = true
-      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint, { refuseCopies: () => refusing }))
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({ refuseCopies: () => refusing })
       const prefix = freshPrefix()
       const [first, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(14 * MiB + 3)
@@ -321,7 +321,7 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       // A write failure (storage_unavailable for the client), not a refused commit: nothing was lost.
       expect(error.reason).toBe("Write")
       expect(yield* Effect.promise(() => bucket.size(`${S3FileStore.PARTIAL_FOLDER}${id}`))).toBe(content.length)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).filter((key) => !key.startsWith(S3FileStore.PARTIAL_FOLDER))).toEqual([])
+      expect((yield* keysOf(bucket)).filter((key) => !key.startsWith(S3FileStore.PARTIAL_FOLDER))).toEqual([])
       refusing = false
       const before = proxy.requests().length
       const [second] = yield* storeOn(prefix, proxy.endpoint)
@@ -336,21 +336,18 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       const staged = `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`
       expect(proxy.requests().slice(before).filter((call) => call.startsWith(`PUT ${staged}?`) || call.startsWith(`POST ${staged}?`))).toEqual([])
       expect((yield* contentOf(bucket, "kept.bin"))!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["kept.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["kept.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a resumed upload whose completion into .partial/ fails is suspended, never discarded: its bytes are all there at the next resume", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
       let failing = false
-      const proxy = yield* Effect.promise(() =>
-        startCopyPartProxy(s3.endpoint, {
-          beforeComplete: async (key) => {
-            if (failing && key === `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`) throw new Error("S3 went away")
-          }
-        })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({
+        beforeComplete: async (key) => {
+          if (failing && key === `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`) throw new Error("S3 went away")
+        }
+      })
       const id = freshUploadId()
       const content = randomBytes(10 * MiB + 5)
       const held = 7 * MiB
@@ -368,7 +365,7 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect(error.reason).toBe("Write")
       // What the bucket held before is still there; nothing was published.
       expect(yield* Effect.promise(() => bucket.size(`${S3FileStore.PARTIAL_FOLDER}${id}`))).toBe(held)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key).filter((key) => !key.startsWith(S3FileStore.PARTIAL_FOLDER))).toEqual([])
+      expect((yield* keysOf(bucket)).filter((key) => !key.startsWith(S3FileStore.PARTIAL_FOLDER))).toEqual([])
       failing = false
       // This instance kept the parts it had sent: its next resume continues from their end.
       const again = Option.getOrThrow(yield* second.resume(id))
@@ -378,7 +375,7 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect(replayed.digest("hex")).toBe(createHash("sha256").update(content).digest("hex"))
       expect(yield* again.partial.commit(file("late.bin"), content.length)).toBe("late.bin")
       expect((yield* contentOf(bucket, "late.bin"))!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["late.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["late.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a completion of .partial/ whose answer is lost (the retry finds no multipart upload) is seen to be done by the object's size: published", () =>
@@ -386,21 +383,18 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       const prefix = freshPrefix()
       const id = freshUploadId()
       let lost = false
-      const proxy = yield* Effect.promise(() =>
-        startCopyPartProxy(s3.endpoint, {
-          loseCompletionAnswer: (key) => {
-            if (lost || key !== `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`) return false
-            return (lost = true)
-          }
-        })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({
+        loseCompletionAnswer: (key) => {
+          if (lost || key !== `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`) return false
+          return (lost = true)
+        }
+      })
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(11 * MiB)
       expect(yield* upload(store, content, "answered.bin", id)).toBe("answered.bin")
       expect(lost).toBe(true)
       expect((yield* contentOf(bucket, "answered.bin"))!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["answered.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["answered.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a lost completion of .partial/ that could not be checked either keeps the parts; the next resume sees the object complete, and publishes it", () =>
@@ -410,18 +404,15 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       const staged = `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`
       let lost = false
       let headsRefused = false
-      const proxy = yield* Effect.promise(() =>
-        startCopyPartProxy(s3.endpoint, {
-          answerInstead: (call) => {
-            if (lost || call !== `POST ${staged}?uploadId`) return undefined
-            lost = true
-            headsRefused = true
-            return "lose"
-          },
-          refuse: (call) => headsRefused && call === `HEAD ${staged}`
-        })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({
+        answerInstead: (call) => {
+          if (lost || call !== `POST ${staged}?uploadId`) return undefined
+          lost = true
+          headsRefused = true
+          return "lose"
+        },
+        refuse: (call) => headsRefused && call === `HEAD ${staged}`
+      })
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(11 * MiB)
       const error = yield* Effect.flip(upload(store, content, "checked.bin", id))
@@ -435,37 +426,33 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       yield* again.replay(() => Effect.void)
       expect(yield* again.partial.commit(file("checked.bin"), content.length)).toBe("checked.bin")
       expect((yield* contentOf(bucket, "checked.bin"))!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["checked.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["checked.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a small file whose put landed although S3 answered 409 is recognised as its own: published once", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
       let answered = false
-      const proxy = yield* Effect.promise(() =>
-        startCopyPartProxy(s3.endpoint, {
-          answerInstead: (call) => {
-            if (answered || call !== `PUT ${prefix}small.bin`) return undefined
-            answered = true
-            return { status: 409, code: "ConditionalRequestConflict" }
-          }
-        })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({
+        answerInstead: (call) => {
+          if (answered || call !== `PUT ${prefix}small.bin`) return undefined
+          answered = true
+          return { status: 409, code: "ConditionalRequestConflict" }
+        }
+      })
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(MiB + 1)
       expect(yield* upload(store, content, "small.bin")).toBe("small.bin")
       expect(answered).toBe(true)
       expect((yield* contentOf(bucket, "small.bin"))!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["small.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["small.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a small file whose put S3 refuses is kept as its .partial/ object: suspended, and published by a resume on another instance", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
       let refusing = true
-      const proxy = yield* Effect.promise(() => startCopyPartProxy(s3.endpoint, { refuse: (call) => refusing && call === `PUT ${prefix}tiny.bin` }))
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({ refuse: (call) => refusing && call === `PUT ${prefix}tiny.bin` })
       const [first, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(300_000)
       const id = freshUploadId()
@@ -479,29 +466,26 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       yield* again.replay(() => Effect.void)
       expect(yield* again.partial.commit(file("tiny.bin"), content.length)).toBe("tiny.bin")
       expect((yield* contentOf(bucket, "tiny.bin"))!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["tiny.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["tiny.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a completion whose answer is lost, retried and answered 412, is recognised as its own: one object, under the first name", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
       let lost = false
-      const proxy = yield* Effect.promise(() =>
-        startCopyPartProxy(s3.endpoint, {
-          loseCompletionAnswer: (key) => {
-            if (lost || key !== `${prefix}lost.bin`) return false
-            return (lost = true)
-          }
-        })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const proxy = yield* proxied({
+        loseCompletionAnswer: (key) => {
+          if (lost || key !== `${prefix}lost.bin`) return false
+          return (lost = true)
+        }
+      })
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
       const content = randomBytes(13 * MiB)
       expect(yield* upload(store, content, "lost.bin")).toBe("lost.bin")
       expect(lost).toBe(true)
       expect(proxy.requests().filter((call) => call === `POST ${prefix}lost.bin?uploadId`)).toHaveLength(2)
       expect((yield* contentOf(bucket, "lost.bin"))!.equals(content)).toBe(true)
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["lost.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["lost.bin"])
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a commit after a crash between the large copy and recording finds its own object and publishes nothing twice", () =>
@@ -518,7 +502,7 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       expect(again.held).toBe(content.length)
       yield* again.replay(() => Effect.void)
       expect(yield* again.partial.commit(file("once.bin"), content.length, () => Effect.succeed(true))).toBe("once.bin")
-      expect((yield* Effect.promise(() => bucket.list(""))).map((o) => o.key)).toEqual(["once.bin"])
+      expect(yield* keysOf(bucket)).toEqual(["once.bin"])
     }), 60_000)
 })
 
