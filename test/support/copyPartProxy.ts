@@ -4,9 +4,11 @@
  * s3rver does not implement), by reading the source range from s3rver and
  * uploading it to s3rver as that part, and forwards every other request
  * untouched (its signature included). The bytes and the multipart upload
- * are s3rver's; only the copy of a range is done here. With
- * `copyParts: false` it forwards UploadPartCopy too, which s3rver refuses
- * (501): a plain s3rver whose requests are logged.
+ * are s3rver's; only the copy of a range is done here. A completion that
+ * carries `If-None-Match: *` fails with 412 when its key exists, as AWS S3
+ * answers (s3rver ignores the header). With `copyParts: false` it forwards
+ * UploadPartCopy too, which s3rver refuses (501). Options refuse requests
+ * or replace their answers, to play S3's failures.
  */
 import { GetObjectCommand, HeadObjectCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3"
 import * as http from "node:http"
@@ -31,17 +33,8 @@ const readAll = async (body: AsyncIterable<Buffer>) => {
 export interface ProxyOptions {
   /** Answer UploadPartCopy here (default); false forwards it to s3rver, which refuses it. */
   readonly copyParts?: boolean
-  /**
-   * Runs before a CompleteMultipartUpload is forwarded (a rival writing the key, say); such a completion
-   * that carries `If-None-Match: *` then fails with 412 when its key exists, as AWS S3 answers (s3rver
-   * ignores the header).
-   */
+  /** Runs before a CompleteMultipartUpload is forwarded, and before its `If-None-Match: *` is checked (a rival writing the key, say). */
   readonly beforeComplete?: (key: string) => Promise<void>
-  /**
-   * Whether to lose the answer to this CompleteMultipartUpload of `key`: it is forwarded and done, and
-   * the connection is cut before the answer reaches the client (which retries it).
-   */
-  readonly loseCompletionAnswer?: (key: string) => boolean
   /** Requests (as `requests()` logs them) answered 503 SlowDown without reaching s3rver. */
   readonly refuse?: (call: string) => boolean
   /**
@@ -106,18 +99,18 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
       return
     }
     const instead = options.answerInstead?.(call)
-    if (instead !== undefined) return forward(false, instead)
+    if (instead !== undefined) return forward(instead)
     const [, bucket, ...keyParts] = url.pathname.split("/")
     const key = keyParts.map(decodeURIComponent).join("/")
     const completing = request.method === "POST" && url.searchParams.has("uploadId")
-    if (completing && (options.beforeComplete !== undefined || options.loseCompletionAnswer !== undefined)) {
+    // A conditional completion is answered as AWS S3 answers it (412 when the key exists), which s3rver does not.
+    if (completing && (options.beforeComplete !== undefined || request.headers["if-none-match"] === "*")) {
       const beforeComplete = options.beforeComplete ?? (() => Promise.resolve())
-      const lose = options.loseCompletionAnswer?.(key) === true
       request.pause()
       beforeComplete(key)
         .then(() => request.headers["if-none-match"] === "*" ? client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(() => true, () => false) : false)
         .then((taken) => {
-          if (!taken) return forward(lose)
+          if (!taken) return forward()
           request.resume()
           response.writeHead(412, { "content-type": "application/xml" })
           response.end(`<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`)
@@ -140,11 +133,11 @@ export const startCopyPartProxy = async (s3rverEndpoint: string, options: ProxyO
     }
     forward()
 
-    function forward(loseAnswer = false, replaced?: "lose" | { readonly status: number; readonly code: string }) {
+    function forward(replaced?: "lose" | { readonly status: number; readonly code: string }) {
       const upstream = http.request(
         { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
         (answer) => {
-          if (loseAnswer || replaced === "lose") {
+          if (replaced === "lose") {
             // Done upstream; the client never hears of it.
             answer.resume()
             answer.on("end", () => response.destroy())

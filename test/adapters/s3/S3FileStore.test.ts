@@ -384,9 +384,10 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       const id = freshUploadId()
       let lost = false
       const proxy = yield* proxied({
-        loseCompletionAnswer: (key) => {
-          if (lost || key !== `${prefix}${S3FileStore.PARTIAL_FOLDER}${id}`) return false
-          return (lost = true)
+        answerInstead: (call) => {
+          if (lost || call !== `POST ${prefix}${S3FileStore.PARTIAL_FOLDER}${id}?uploadId`) return undefined
+          lost = true
+          return "lose"
         }
       })
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
@@ -474,9 +475,10 @@ describe("S3FileStore: files larger than one CopyObject may copy", () => {
       const prefix = freshPrefix()
       let lost = false
       const proxy = yield* proxied({
-        loseCompletionAnswer: (key) => {
-          if (lost || key !== `${prefix}lost.bin`) return false
-          return (lost = true)
+        answerInstead: (call) => {
+          if (lost || call !== `POST ${prefix}lost.bin?uploadId`) return undefined
+          lost = true
+          return "lose"
         }
       })
       const [store, bucket] = yield* storeOn(prefix, proxy.endpoint)
