@@ -58,13 +58,16 @@ export const concurrencyLimiterContract = (
       Effect.gen(function*() {
         const limiter = yield* ConcurrencyLimiter
         const key = freshKey()
-        const short = Duration.millis(300)
+        // Sleeps are lower bounds: "crashed" has surely lapsed at the count
+        // (500 + 600 ms after its 1 s lease began); "renewed" keeps a 400 ms
+        // margin for a slow or loaded machine between its renewal and the count.
+        const short = Duration.seconds(1)
         yield* limiter.acquire({ key, holder: "crashed", limit: 1, ttl: short })
         yield* limiter.acquire({ key, holder: "renewed", limit: 2, ttl: short })
         expect(yield* limiter.acquire({ key, holder: "other", limit: 2, ttl })).toBe(false)
-        yield* Effect.sleep(Duration.millis(150))
+        yield* Effect.sleep(Duration.millis(500))
         yield* limiter.acquire({ key, holder: "renewed", limit: 2, ttl: short })
-        yield* Effect.sleep(Duration.millis(250))
+        yield* Effect.sleep(Duration.millis(600))
         expect(yield* limiter.count(key)).toBe(1)
         expect(yield* limiter.acquire({ key, holder: "other", limit: 2, ttl })).toBe(true)
       }).pipe(Effect.provide(layer)))
