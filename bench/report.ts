@@ -35,6 +35,8 @@ export interface ThroughputResult {
     readonly projectToTus?: number
     /** The project with DIGEST_THREADS=0, against tus where the scenario has it, else the reference. */
     readonly inlineToPeer?: number
+    /** The project with INTEGRITY=requested (hashing nothing), against the same peer. */
+    readonly unhashedToPeer?: number
   }
   /** Each server's VmHWM at the end of the scenario (warm-up and all rounds). */
   readonly serverPeakRssBytes: PerServer
@@ -155,24 +157,28 @@ export const summary = (
           "scenario",
           "project MB/s",
           "inline MB/s",
+          "unhashed MB/s",
           "reference MB/s",
           "tus MB/s",
           "project/reference",
           "project/tus",
           "inline/tus|ref",
-          "CPU s/GiB project/inline/ref/tus"
+          "unhashed/tus|ref",
+          "CPU s/GiB project/inline/unhashed/ref/tus"
         ],
         throughput.map((result) =>
-          result.error !== undefined ? [`${result.id}. ${result.title}`, "FAILED", "", "", "", "", "", "", ""] : [
+          result.error !== undefined ? [`${result.id}. ${result.title}`, "FAILED", "", "", "", "", "", "", "", "", ""] : [
             `${result.id}. ${result.title}`,
             rate(result.medianMBPerSecond.project),
             rate(result.medianMBPerSecond["project-inline"]),
+            rate(result.medianMBPerSecond["project-unhashed"]),
             rate(result.medianMBPerSecond.reference),
             rate(result.medianMBPerSecond.tus),
             times(result.medianRatios.projectToReference),
             times(result.medianRatios.projectToTus),
             times(result.medianRatios.inlineToPeer),
-            (["project", "project-inline", "reference", "tus"] as const).map((kind) => cpu(result.medianCpuSecondsPerGiB?.[kind])).join(" / ")
+            times(result.medianRatios.unhashedToPeer),
+            (["project", "project-inline", "project-unhashed", "reference", "tus"] as const).map((kind) => cpu(result.medianCpuSecondsPerGiB?.[kind])).join(" / ")
           ]
         )
       )

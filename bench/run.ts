@@ -104,7 +104,10 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
     const medianToReference = median(toReference)
     const medianToTus = median(toTus)
     // The project with every digest on the event loop's thread, against the same peers in the same rounds.
-    const inlineToPeer = median(ratios(rounds, scenario.kinds.includes("tus") ? "tus" : "reference", "project-inline"))
+    const peer = scenario.kinds.includes("tus") ? "tus" : "reference"
+    const inlineToPeer = median(ratios(rounds, peer, "project-inline"))
+    // The project hashing nothing (INTEGRITY=requested), likewise.
+    const unhashedToPeer = median(ratios(rounds, peer, "project-unhashed"))
     return {
       id: scenario.id,
       title: scenario.title,
@@ -116,7 +119,8 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
       medianRatios: {
         ...(medianToReference === undefined ? {} : { projectToReference: medianToReference }),
         ...(medianToTus === undefined ? {} : { projectToTus: medianToTus }),
-        ...(inlineToPeer === undefined ? {} : { inlineToPeer })
+        ...(inlineToPeer === undefined ? {} : { inlineToPeer }),
+        ...(unhashedToPeer === undefined ? {} : { unhashedToPeer })
       },
       serverPeakRssBytes: peak,
       warnings,

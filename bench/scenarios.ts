@@ -214,30 +214,31 @@ export const scenarios = (sizeMiB: number): ReadonlyArray<ThroughputScenario | M
       _tag: "Throughput",
       id: "3",
       title: `binary, 256 KiB, stop-and-wait, 1 conn, ${sizeMiB} MiB`,
-      kinds: ["project", "project-inline", "reference"],
+      kinds: ["project", "project-inline", "project-unhashed", "reference"],
       workload: wsWorkload({ connections: 1, bytesEach: size, binary: true, window: 1 })
     },
     {
       _tag: "Throughput",
       id: "4",
       title: `binary, 256 KiB, 8 in flight, 1 conn, ${sizeMiB} MiB (tus: one streaming PATCH)`,
-      kinds: ["project", "project-inline", "reference", "tus"],
+      kinds: ["project", "project-inline", "project-unhashed", "reference", "tus"],
       workload: windowedOrTus(size)
     },
-    // The project always hashes what it stores (sha256), on worker threads by default ("project-inline": on the event
-    // loop's thread, DIGEST_THREADS=0); tus-node-server hashes nothing.
+    // The project hashes what it stores (sha256) by default, on worker threads ("project-inline": on the event loop's
+    // thread, DIGEST_THREADS=0); "project-unhashed" is INTEGRITY=requested, which hashes nothing here (the clients
+    // declare no digest), like tus-node-server.
     {
       _tag: "Throughput",
       id: "7a",
       title: `tus-js-client, one streaming PATCH, ${sizeMiB} MiB (project: /files/)`,
-      kinds: ["project", "project-inline", "tus"],
+      kinds: ["project", "project-inline", "project-unhashed", "tus"],
       workload: overTus(size, Infinity)
     },
     {
       _tag: "Throughput",
       id: "7b",
       title: `tus-js-client, 8 MiB PATCHes, ${sizeMiB} MiB (project: /files/)`,
-      kinds: ["project", "project-inline", "tus"],
+      kinds: ["project", "project-inline", "project-unhashed", "tus"],
       workload: overTus(size, 8 * MiB)
     },
     {

@@ -11,17 +11,21 @@ import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 
-/** `project-inline`: the project with DIGEST_THREADS=0 (every digest on the event loop's thread), for comparison. */
-export type ServerKind = "project" | "project-inline" | "reference" | "tus"
+/**
+ * `project-inline`: the project with DIGEST_THREADS=0 (every digest on the event loop's thread); `project-unhashed`:
+ * with INTEGRITY=requested (the bench's clients declare no digest, so nothing is hashed). For comparison.
+ */
+export type ServerKind = "project" | "project-inline" | "project-unhashed" | "reference" | "tus"
 
 /** Whether `kind` is this project (with any of its settings). */
-export const isProject = (kind: ServerKind): boolean => kind === "project" || kind === "project-inline"
+export const isProject = (kind: ServerKind): boolean => kind === "project" || kind === "project-inline" || kind === "project-unhashed"
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
 const SOURCES: Record<ServerKind, string> = {
   project: "src/main.ts",
   "project-inline": "src/main.ts",
+  "project-unhashed": "src/main.ts",
   reference: "bench/reference-ws.ts",
   tus: "bench/tus-server.ts"
 }
@@ -30,6 +34,7 @@ const SOURCES: Record<ServerKind, string> = {
 const BUNDLES: Record<ServerKind, string> = {
   project: "dist/main.mjs",
   "project-inline": "dist/main.mjs",
+  "project-unhashed": "dist/main.mjs",
   reference: "bench/.build/reference-ws.mjs",
   tus: "bench/.build/tus-server.mjs"
 }
@@ -52,6 +57,7 @@ export const buildServers = async (): Promise<void> => {
 export const NODE_FLAGS: Record<ServerKind, ReadonlyArray<string>> = {
   project: ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"],
   "project-inline": ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"],
+  "project-unhashed": ["--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50"],
   reference: [],
   tus: []
 }
@@ -119,7 +125,8 @@ const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => 
     CONTENT_CHECK: "off",
     // Info, only so that the "listening on" line (and the port) is printed.
     LOG_LEVEL: "info",
-    ...(kind === "project-inline" ? { DIGEST_THREADS: "0" } : {})
+    ...(kind === "project-inline" ? { DIGEST_THREADS: "0" } : {}),
+    ...(kind === "project-unhashed" ? { INTEGRITY: "requested" } : {})
   }
 }
 

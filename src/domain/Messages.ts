@@ -251,8 +251,11 @@ export const metaReceived = (fields: {
 export const chunkReceived = (received: number): Reply =>
   `{"type":"chunk_received","message":"Ready for next chunk","received":${received}}`
 
-/** file_received: the text as the original had it; `stored_name` (newer) says the stored name as data. */
-export const fileReceived = (storedName: string, extension: string, sha256: string): Reply =>
+/**
+ * file_received: the text as the original had it; `stored_name` (newer) says the stored name as data; `sha256`
+ * is absent only when the server did not hash the file (INTEGRITY=requested, and the client declared none).
+ */
+export const fileReceived = (storedName: string, extension: string, sha256: string | undefined): Reply =>
   JSON.stringify({
     type: "file_received",
     message: `File ${storedName} received successfully and file extension is \`${extension}\``,

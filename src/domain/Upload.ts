@@ -173,8 +173,10 @@ export const resumed = (
 export const resumedCompleted = (
   step: ResumeRequest,
   original: ResumableUpload,
-  storedSha256: string
+  storedSha256: string | undefined
 ): Either.Either<void, Refusal.Refusal> => {
+  // A digest asked for now, of a file stored without one (INTEGRITY=requested), cannot be confirmed.
+  if (storedSha256 === undefined && step.expectedSha256 !== undefined) return Either.left(Refusals.resumeDigestMismatch())
   const refused = mismatch(step, original, storedSha256)
   return refused === undefined ? Either.void : Either.left(refused)
 }

@@ -135,6 +135,20 @@ export const uploadRegistryContract = (
         })
       ))
 
+    live()("a completed upload stored without a digest (INTEGRITY=requested) is read back without one", () =>
+      withRegistry((registry) =>
+        Effect.gen(function*() {
+          const record = recordFor(freshUploadId())
+          yield* registry.create(record)
+          const completed = { ...record, completed: { storedName: "plain.pdf", extension: "pdf", completedAt: 1_790_000_100_000 } }
+          yield* registry.complete(completed)
+          const found = yield* registry.get(record.uploadId)
+          expect(found).toEqual(Option.some(completed))
+          expect(Option.map(found, (upload) => "sha256" in (upload.completed ?? {}))).toEqual(Option.some(false))
+          yield* registry.remove(record.uploadId)
+        })
+      ))
+
     live()("a claim is exclusive until it is released; then it can be claimed again", () =>
       withRegistry((registry) =>
         Effect.gen(function*() {

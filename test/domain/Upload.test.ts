@@ -3,7 +3,7 @@
  * fast-check properties over random message sequences checking the invariants.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, Option } from "effect"
 import fc from "fast-check"
 import type { Refusal } from "../../src/domain/Refusal.js"
 import * as Upload from "../../src/domain/Upload.js"
@@ -346,6 +346,23 @@ describe("Upload.resumed", () => {
     const offsetChunk = expectTag(step(resumedState, chunkAt(Buffer.alloc(4).toString("base64"), 6)), "Append")
     expect(offsetChunk.completed).toBe(true)
     expect(offsetChunk.next._tag).toBe("Completed")
+  })
+})
+
+describe("Upload.resumedCompleted", () => {
+  const resumeStep = (expectedSha256?: string) =>
+    expectTag(step(Upload.initial, resumeMeta("a.txt", 10, expectedSha256 === undefined ? {} : { sha256: expectedSha256 })), "Resume")
+  const original: Upload.ResumableUpload = { fileName: "a.txt", size: 10, expectedSha256: undefined }
+
+  it("answers a completed upload again when the digests agree, or when none was asked for", () => {
+    expect(Either.isRight(Upload.resumedCompleted(resumeStep(SHA_A), original, SHA_A))).toBe(true)
+    expect(Either.isRight(Upload.resumedCompleted(resumeStep(), original, SHA_A))).toBe(true)
+    expect(Either.isRight(Upload.resumedCompleted(resumeStep(), original, undefined))).toBe(true)
+  })
+
+  it("refuses a digest it cannot confirm: a different one, or any for a file stored without a digest", () => {
+    expect(Either.getLeft(Upload.resumedCompleted(resumeStep(SHA_B), original, SHA_A)).pipe(Option.map((r) => r.code))).toEqual(Option.some("resume_mismatch"))
+    expect(Either.getLeft(Upload.resumedCompleted(resumeStep(SHA_A), original, undefined)).pipe(Option.map((r) => r.code))).toEqual(Option.some("resume_mismatch"))
   })
 })
 

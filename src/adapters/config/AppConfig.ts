@@ -11,11 +11,12 @@
  */
 import { Config, ConfigError, Duration, Effect, Either, Option } from "effect"
 import type { UploadPolicy } from "../../domain/Upload.js"
+import type { Integrity } from "../../application/ports/Digests.js"
 import { defaultThreads } from "../digest/WorkerDigests.js"
 import * as ClientAddress from "../http/ClientAddress.js"
 import type * as OriginPolicy from "../http/OriginPolicy.js"
 import * as AuthTokens from "./AuthTokens.js"
-import { ifSome, integerBetween, nonBlank, onOff, parseIntegerBetween } from "./ConfigValues.js"
+import { ifSome, integerBetween, nonBlank, oneOf, onOff, parseIntegerBetween } from "./ConfigValues.js"
 import * as EventsConfig from "./EventsConfig.js"
 import { RedisConfig, type RedisSettings } from "./RedisConfig.js"
 import { SecurityConfig } from "./SecurityConfig.js"
@@ -50,8 +51,11 @@ export interface SessionConfig {
   readonly uploadQuota?: { readonly perClient: number; readonly ttl: Duration.Duration }
   /** `idle`: with no upload open; `stall`: with one. */
   readonly timeouts: { readonly idle?: Duration.Duration; readonly stall?: Duration.Duration }
-  /** Check contents against the extension (CONTENT_CHECK); bytes to keep free on disk (MIN_FREE_DISK_MB). */
-  readonly checks: { readonly contentCheck: boolean; readonly minFreeBytes: number }
+  /**
+   * Check contents against the extension (CONTENT_CHECK); bytes to keep free on disk (MIN_FREE_DISK_MB); which
+   * uploads are hashed (INTEGRITY).
+   */
+  readonly checks: { readonly contentCheck: boolean; readonly minFreeBytes: number; readonly integrity: Integrity }
 }
 
 export interface AppConfig {
@@ -109,6 +113,7 @@ const Variables = Config.all({
   contentCheck: onOff("CONTENT_CHECK", "on"),
   minFreeDiskBytes: integerBetween("MIN_FREE_DISK_MB", 0, 1024 * 1024 * 1024, 64, "MiB").pipe(Config.map((mebibytes) => mebibytes * MiB)),
   syncUploads: onOff("SYNC_UPLOADS", "on"),
+  integrity: oneOf("INTEGRITY", ["sha256", "requested"], "sha256"),
   digestThreads: Config.string("DIGEST_THREADS").pipe(
     Config.withDefault("auto"),
     Config.mapOrFail((text) => text.trim().toLowerCase() === "auto" ? Either.right(defaultThreads()) : parseIntegerBetween("DIGEST_THREADS", 0, 64, text, "threads"))
@@ -153,7 +158,7 @@ const decode = ({ events, security, storage, tokens, ...v }: Config.Config.Succe
       rateLimit: { limit: v.ratePerPeriod, window: Duration.seconds(v.ratePeriodSeconds), ...ifSome("bytesLimit", limits.bytesPerPeriod) },
       ...ifSome("uploadQuota", Option.map(limits.uploadsPerClient, (perClient) => ({ perClient, ttl: uploadExpiry }))),
       timeouts: { ...ifSome("idle", timeouts.idle), ...ifSome("stall", timeouts.uploadStall) },
-      checks: { contentCheck: v.contentCheck, minFreeBytes: v.minFreeDiskBytes }
+      checks: { contentCheck: v.contentCheck, minFreeBytes: v.minFreeDiskBytes, integrity: v.integrity }
     }
     return {
       transport,

@@ -37,7 +37,7 @@ export type Run = (effect: Effect.Effect<void>) => unknown
 export type Answer =
   | { readonly _tag: "MetaReceived"; readonly uploadId: string; readonly offset: number }
   | { readonly _tag: "ChunkReceived"; readonly received: number }
-  | { readonly _tag: "FileReceived"; readonly storedName: string; readonly extension: string; readonly sha256: string }
+  | { readonly _tag: "FileReceived"; readonly storedName: string; readonly extension: string; readonly sha256: string | undefined }
   | { readonly _tag: "Cancelled" }
   | { readonly _tag: "Refused"; readonly refusal: Refusal.Refusal }
 
@@ -54,7 +54,7 @@ export const answerOf = (reply: string): Answer => {
         _tag: "FileReceived",
         storedName: String(message.stored_name),
         extension: String(message.extension),
-        sha256: String(message.sha256)
+        sha256: typeof message.sha256 === "string" ? message.sha256 : undefined
       }
     case "upload_cancelled":
       return { _tag: "Cancelled" }

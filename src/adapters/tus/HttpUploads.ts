@@ -21,7 +21,8 @@ import type { Run } from "./Channels.js"
 export interface Stored {
   readonly storedName: string
   readonly extension: string
-  readonly sha256: string
+  /** Absent when the file was not hashed (INTEGRITY=requested). */
+  readonly sha256: string | undefined
 }
 
 /** An upload as this process knows it: open on a channel, or completed. */

@@ -97,8 +97,10 @@ export const make = (uploads: HttpUploads.HttpUploads, settings: TusEndpointSett
     ...(upload.completed === undefined ? {} : {
       "File-Receiver-Stored-Name": upload.completed.storedName,
       "File-Receiver-Extension": upload.completed.extension,
-      "File-Receiver-Sha256": upload.completed.sha256,
-      "Repr-Digest": TusHeaders.reprDigest(upload.completed.sha256)
+      ...(upload.completed.sha256 === undefined ? {} : {
+        "File-Receiver-Sha256": upload.completed.sha256,
+        "Repr-Digest": TusHeaders.reprDigest(upload.completed.sha256)
+      })
     })
   })
 

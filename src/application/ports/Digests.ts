@@ -25,11 +25,12 @@ export interface RunningDigest {
    */
   readonly caughtUp: Effect.Effect<void>
   /**
-   * The lowercase hex SHA-256 of every byte added. Ends the digest: it
-   * takes no more bytes. Dies only if the thread computing it died, a bug,
-   * which leaves the upload resumable (its bytes are in the store).
+   * The lowercase hex SHA-256 of every byte added; undefined for `none`.
+   * Ends the digest: it takes no more bytes. Dies only if the thread
+   * computing it died, a bug, which leaves the upload resumable (its bytes
+   * are in the store).
    */
-  readonly hex: Effect.Effect<string>
+  readonly hex: Effect.Effect<string | undefined>
   /** Ends the digest without a result (an upload suspended or discarded). Idempotent. */
   readonly abandon: Effect.Effect<void>
 }
@@ -44,6 +45,29 @@ export const onThisThread = (): RunningDigest => {
     abandon: Effect.void
   }
 }
+
+/**
+ * No digest: for an upload nobody asked to check, on a server set to hash
+ * only those that are (INTEGRITY=requested). Its `hex` is undefined.
+ */
+export const none: RunningDigest = {
+  update: () => undefined,
+  caughtUp: Effect.void,
+  hex: Effect.succeed(undefined),
+  abandon: Effect.void
+}
+
+/**
+ * Which uploads are hashed (INTEGRITY): `sha256`, every one (the default;
+ * `file_received` always carries the digest); `requested`, only those whose
+ * client gives a digest to check (file_meta's `sha256`, tus' `sha256`
+ * metadata), for storage that checks integrity itself.
+ */
+export type Integrity = "sha256" | "requested"
+
+/** Whether an upload expecting `expectedSha256` (if any) is hashed under `integrity`. */
+export const hashes = (integrity: Integrity, expectedSha256: string | undefined): boolean =>
+  integrity === "sha256" || expectedSha256 !== undefined
 
 /**
  * Where SHA-256 digests run. A `Reference`: without a layer for it, every

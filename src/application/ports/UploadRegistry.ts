@@ -19,7 +19,8 @@ export class UploadRegistryError extends Data.TaggedError("UploadRegistryError")
 export interface CompletedUpload {
   readonly storedName: string
   readonly extension: string
-  readonly sha256: string
+  /** Absent when the server did not hash it (INTEGRITY=requested, and the client asked for no check). */
+  readonly sha256?: string | undefined
   /** Milliseconds since the epoch. */
   readonly completedAt: number
 }
@@ -87,7 +88,7 @@ const StoredRecord = Schema.parseJson(Schema.Struct({
   completed: Schema.optional(Schema.Struct({
     storedName: Schema.String,
     extension: Schema.String,
-    sha256: Schema.String,
+    sha256: Schema.optional(Schema.String),
     completedAt: Schema.Number
   }))
 }))

@@ -15,7 +15,7 @@ import type { SessionContext } from "./SessionContext.js"
 
 /** How an upload ended: completed, or failed or cancelled for a reason. */
 export type Ending =
-  | { readonly type: "upload.completed"; readonly storedName: string; readonly extension: string; readonly sha256: string }
+  | { readonly type: "upload.completed"; readonly storedName: string; readonly extension: string; readonly sha256: string | undefined }
   | { readonly type: "upload.failed" | "upload.cancelled"; readonly reason: UploadEvents.UploadEndReason }
 
 export const failed = (reason: UploadEvents.UploadEndReason): Ending => ({ type: "upload.failed", reason })
@@ -77,7 +77,7 @@ export const make = (context: SessionContext, emit: (outcome: UploadEvents.Uploa
         ? Effect.zipRight(
           Metric.increment(Metrics.uploadsCompleted),
           Effect.logInfo("upload completed").pipe(
-            log({ upload: logReference(upload.uploadId), storedName: ending.storedName, sha256: ending.sha256 })
+            log({ upload: logReference(upload.uploadId), storedName: ending.storedName, ...(ending.sha256 === undefined ? {} : { sha256: ending.sha256 }) })
           )
         )
         : Metric.increment(Metrics.uploadsFailed(ending.reason))

@@ -8,7 +8,7 @@ import { Effect, Either, Option } from "effect"
 import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import type * as ContentCheck from "./ContentCheck.js"
-import type { Digests } from "../ports/Digests.js"
+import type { RunningDigest } from "../ports/Digests.js"
 import type { FileStore } from "../ports/FileStore.js"
 import type { UploadRecord, UploadRegistry } from "../ports/UploadRegistry.js"
 import { refuse, type UploadFailure, type UploadRefused } from "./UploadFailure.js"
@@ -19,7 +19,8 @@ import type { ActiveUpload, Resumed } from "./Uploads.js"
 export interface ResumeDependencies {
   readonly store: FileStore["Type"]
   readonly registry: UploadRegistry["Type"]
-  readonly digests: Digests["Type"]
+  /** A new digest for an upload of `size` bytes expecting `expectedSha256` (see Uploads). */
+  readonly digestFor: (size: number, expectedSha256: string | undefined) => Effect.Effect<RunningDigest>
   readonly contentCheck: (extension: string) => ContentCheck.ContentCheck
   readonly inspect: (upload: ActiveUpload, bytes: Uint8Array) => Effect.Effect<void, UploadRefused>
   readonly ensureRoom: (bytes: number) => Effect.Effect<void, UploadRefused>
@@ -33,7 +34,7 @@ export interface ResumeDependencies {
  * is unknown to `identity`. `admit` decides on an upload that would go on
  * writing (the pre-upload hook), before anything is claimed or opened.
  */
-export const make = ({ contentCheck, digests, discard, ensureRoom, inspect, registry, store }: ResumeDependencies) =>
+export const make = ({ contentCheck, digestFor, discard, ensureRoom, inspect, registry, store }: ResumeDependencies) =>
 (
   step: Upload.Step & { readonly _tag: "Resume" },
   identity?: string,
@@ -82,7 +83,8 @@ export const make = ({ contentCheck, digests, discard, ensureRoom, inspect, regi
     if (Either.isLeft(state)) {
       return yield* Effect.zipRight(giveBack, refuse(state.left))
     }
-    const hash = yield* digests.sha256(record.value.size)
+    // The digest the resumed upload will be checked against, if any: the one asked for now, or at the start.
+    const hash = yield* digestFor(record.value.size, step.expectedSha256 ?? record.value.expectedSha256)
     const content = contentCheck(step.file.extension)
     yield* Effect.tapError(
       replay((bytes) => {

@@ -14,7 +14,7 @@ import type { SafeFileName } from "../../domain/FileName.js"
 import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import * as ContentCheck from "./ContentCheck.js"
-import { Digests, type RunningDigest } from "../ports/Digests.js"
+import { Digests, hashes, type Integrity, none, type RunningDigest } from "../ports/Digests.js"
 import { DiskSpace } from "../ports/DiskSpace.js"
 import { FileStore, type PartialFile } from "../ports/FileStore.js"
 import { type CompletedUpload, type UploadRecord, UploadRegistry } from "../ports/UploadRegistry.js"
@@ -35,7 +35,7 @@ export const STORAGE_UNAVAILABLE = Refusals.storageUnavailable().message
 export interface ActiveUpload {
   readonly uploadId: string
   readonly partial: PartialFile
-  /** Running digest of every byte stored, including those before a resume. */
+  /** Running digest of every byte stored, including those before a resume (`none` when not hashed: see Integrity). */
   readonly hash: RunningDigest
   /** Checks the bytes against the extension as they arrive, including those before a resume. */
   readonly content: ContentCheck.ContentCheck
@@ -58,6 +58,8 @@ export interface UploadOptions {
   readonly contentCheck: boolean
   /** Bytes that must stay free on the store's disk after an upload (MIN_FREE_DISK_MB). */
   readonly minFreeBytes: number
+  /** Which uploads are hashed (INTEGRITY); every one when absent. */
+  readonly integrity?: Integrity
 }
 
 export const make = (options: UploadOptions = { contentCheck: false, minFreeBytes: 0 }) => Effect.gen(function*() {
@@ -67,6 +69,9 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
   const digests = yield* Digests
 
   const contentCheck = (extension: string) => options.contentCheck ? ContentCheck.make(extension) : ContentCheck.unchecked
+  /** The digest of an upload of `size` bytes expecting `expectedSha256`: `none` when INTEGRITY leaves it unhashed. */
+  const digestFor = (size: number, expectedSha256: string | undefined) =>
+    hashes(options.integrity ?? "sha256", expectedSha256) ? digests.sha256(size) : Effect.succeed(none)
 
   /** Refuses `bytes` more when they would leave less than the minimum free; an unreadable figure is logged and let through. */
   const ensureRoom = (bytes: number) =>
@@ -120,7 +125,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       return {
         uploadId,
         partial,
-        hash: yield* digests.sha256(size),
+        hash: yield* digestFor(size, expectedSha256),
         content: contentCheck(extension),
         release,
         record,
@@ -140,7 +145,7 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
 
   const suspend = (upload: ActiveUpload) => Effect.zipRight(putAside(upload), upload.release)
 
-  const resume = Resume.make({ store, registry, digests, contentCheck, inspect, ensureRoom, discard })
+  const resume = Resume.make({ store, registry, digestFor, contentCheck, inspect, ensureRoom, discard })
 
   /**
    * Verifies the claim, the size and the digest, publishes the file, and
@@ -157,7 +162,8 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       }
       yield* Effect.tapError(inspect(upload, new Uint8Array(0), true), () => discard(upload))
       const sha256 = yield* upload.hash.hex
-      const verdict = Upload.verifyDigest(expectedSha256, sha256)
+      if (sha256 === undefined && expectedSha256 !== undefined) return yield* Effect.dieMessage("an upload with a digest to check was not hashed")
+      const verdict = sha256 === undefined ? Either.void : Upload.verifyDigest(expectedSha256, sha256)
       const recordCompletion = (storedName: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (completedAt) =>
           registry.complete({ ...upload.record, completed: { storedName, extension: file.extension, sha256, completedAt } })).pipe(

@@ -102,12 +102,12 @@ describe("AppConfig", () => {
       expect(config.upload.allowedExtensions).toEqual(["txt", "pdf"])
     }))
 
-  it.effect("checks content and keeps 64 MiB free by default; CONTENT_CHECK=off and MIN_FREE_DISK_MB change that", () =>
+  it.effect("checks content, keeps 64 MiB free and hashes every upload by default; CONTENT_CHECK=off, MIN_FREE_DISK_MB and INTEGRITY change that", () =>
     Effect.gen(function*() {
       const defaults = yield* read()
-      expect(defaults.session.checks).toEqual({ contentCheck: true, minFreeBytes: 64 * 1024 * 1024 })
-      const set = yield* read(["CONTENT_CHECK", "off"], ["MIN_FREE_DISK_MB", "0"])
-      expect(set.session.checks).toEqual({ contentCheck: false, minFreeBytes: 0 })
+      expect(defaults.session.checks).toEqual({ contentCheck: true, minFreeBytes: 64 * 1024 * 1024, integrity: "sha256" })
+      const set = yield* read(["CONTENT_CHECK", "off"], ["MIN_FREE_DISK_MB", "0"], ["INTEGRITY", "requested"])
+      expect(set.session.checks).toEqual({ contentCheck: false, minFreeBytes: 0, integrity: "requested" })
     }))
 
   it.effect("treats an empty REDIS_URL as no Redis", () =>
@@ -154,7 +154,8 @@ describe("AppConfig", () => {
     ["MIN_FREE_DISK_MB", "-5"],
     ["STARTUP_TIMEOUT", "0"],
     ["DIGEST_THREADS", "many"],
-    ["DIGEST_THREADS", "65"]
+    ["DIGEST_THREADS", "65"],
+    ["INTEGRITY", "none"]
   ]
 
   it.effect("refuses LOG_LEVEL=loud, listing the levels", () =>
