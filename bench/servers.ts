@@ -108,7 +108,7 @@ const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => 
   const inherited: NodeJS.ProcessEnv = { ...process.env }
   // The project must use its in-memory limiter and its defaults, whatever the shell has set.
   for (const name of Object.keys(inherited)) {
-    if (/^(REDIS_URL|RATE_LIMIT_|FILE_|MAX_|AUTH_|ALLOWED_ORIGINS|IDLE_TIMEOUT|UPLOAD_STALL_TIMEOUT|LOG_LEVEL|NODE_OPTIONS|DIGEST_THREADS)/.test(name)) delete inherited[name]
+    if (/^(REDIS_URL|RATE_LIMIT_|FILE_|MAX_|AUTH_|ALLOWED_ORIGINS|IDLE_TIMEOUT|UPLOAD_STALL_TIMEOUT|LOG_LEVEL|NODE_OPTIONS|DIGEST_THREADS|INTEGRITY)/.test(name)) delete inherited[name]
   }
   const common = { ...inherited, PORT: "0", HOST: "127.0.0.1", FILE_SAVE_DIRECTORY: directory }
   return !isProject(kind) ? common : {

@@ -10,7 +10,6 @@ export abstract class UploadError extends Error {
     | "ConnectionFailed"
     | "UploadCancelled"
     | "ChecksumMismatch"
-    | "ChecksumUnavailable"
     | "InvalidSource"
     | "ConfirmedBytesLost"
     | "HandshakeRefused"
@@ -67,17 +66,6 @@ export class ChecksumMismatchError extends UploadError {
   readonly _tag = "ChecksumMismatch" as const
   constructor(readonly expected: string, readonly actual: string) {
     super(`The stored file's sha256 ${actual} is not the expected ${expected}`)
-  }
-}
-
-/**
- * A stream hashed while it was sent (`sha256: true`) could not be checked: the server stored the file without
- * reporting its sha256 (a server set to INTEGRITY=requested hashes only uploads that declare a digest in file_meta).
- */
-export class ChecksumUnavailableError extends UploadError {
-  readonly _tag = "ChecksumUnavailable" as const
-  constructor(readonly expected: string, readonly storedName: string) {
-    super(`The server stored ${storedName} without reporting its sha256, so the stream's sha256 ${expected} was not checked`)
   }
 }
 

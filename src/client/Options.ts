@@ -24,7 +24,9 @@ export interface UploadOptions {
   /**
    * `true`: hash the file first and send its sha256 in `file_meta`, so the server refuses a
    * corrupted upload (a stream cannot be read twice: it is hashed while sending and checked
-   * against `file_received` instead). A hex string: send that digest.
+   * against `file_received`'s `sha256` instead, when the server sends one: the original
+   * service and a server set to INTEGRITY=requested send none, and the result's `sha256` is
+   * then undefined). A hex string: send that digest.
    */
   readonly sha256?: boolean | string | undefined
   /** The hash to use (default: the plain-TypeScript SHA-256; Node passes node:crypto's). */

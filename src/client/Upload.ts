@@ -13,7 +13,7 @@
  * limit (Pacer.ts). Plain TypeScript on the standard WebSocket API: the page
  * and the Node CLI share it.
  */
-import { ChecksumMismatchError, ChecksumUnavailableError, ConnectionFailedError, type HandshakeRefusedError, InvalidSourceError, UploadCancelledError } from "./Errors.js"
+import { ChecksumMismatchError, ConnectionFailedError, type HandshakeRefusedError, InvalidSourceError, UploadCancelledError } from "./Errors.js"
 import type { Hasher } from "./Sha256.js"
 import { createSha256 } from "./Sha256.js"
 import { discardOnServer } from "./Discard.js"
@@ -146,10 +146,6 @@ export const upload = async (input: UploadSource | (BlobLike & { readonly name?:
       const actual = attempt.result.sha256
       if (expected !== undefined && actual !== undefined && actual.toLowerCase() !== expected) {
         throw new ChecksumMismatchError(expected, actual)
-      }
-      // A declared digest is the server's to check (it refuses a mismatch); a stream's is only the client's.
-      if (streamHash !== undefined && expected !== undefined && actual === undefined) {
-        throw new ChecksumUnavailableError(expected, attempt.result.storedName)
       }
       return { ...attempt.result, reconnects, resumedFrom: resumedFrom ?? 0 }
     }

@@ -86,6 +86,10 @@ export const resumeMismatch = (fileName: string, size: number): Refusal =>
 export const resumeDigestMismatch = (): Refusal =>
   make("resume_mismatch", "Cannot resume: sha256 differs from the one the upload started with")
 
+/** A resume giving a sha256 for an upload completed without one (INTEGRITY=requested): it cannot be confirmed. */
+export const resumeDigestUnknown = (): Refusal =>
+  make("resume_mismatch", "Cannot resume: the upload was stored without a sha256, so the one given cannot be confirmed")
+
 export const unknownUpload = (): Refusal => make("unknown_upload", "Unknown or expired upload_id: start a new upload without it")
 
 /** Bytes that contradict the extension's signature. */

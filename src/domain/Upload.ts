@@ -176,7 +176,7 @@ export const resumedCompleted = (
   storedSha256: string | undefined
 ): Either.Either<void, Refusal.Refusal> => {
   // A digest asked for now, of a file stored without one (INTEGRITY=requested), cannot be confirmed.
-  if (storedSha256 === undefined && step.expectedSha256 !== undefined) return Either.left(Refusals.resumeDigestMismatch())
+  if (storedSha256 === undefined && step.expectedSha256 !== undefined) return Either.left(Refusals.resumeDigestUnknown())
   const refused = mismatch(step, original, storedSha256)
   return refused === undefined ? Either.void : Either.left(refused)
 }

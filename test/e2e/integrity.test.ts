@@ -3,15 +3,15 @@
  * WebSocket protocol an upload that declares no digest gets a file_received
  * without `sha256` and one that declares it is checked; over HTTP,
  * tus-js-client's completion carries `File-Receiver-Sha256` and
- * `Repr-Digest` only for a file it gave a `sha256` for; the client library
- * hashing a stream on the way says it could not check it.
+ * `Repr-Digest` only for a file it gave a `sha256` for, resumed or not; the
+ * client library's result has no sha256 for a stream it hashed on the way.
  */
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Readable } from "node:stream"
 import * as tus from "tus-js-client"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ChecksumUnavailableError, fromStream, NodeWebSocket, upload, uploadFile } from "../../src/client/node.js"
+import { fromStream, NodeWebSocket, upload, uploadFile } from "../../src/client/node.js"
 import { sampleFor } from "../support/content.js"
 import { scratchDirectory } from "../support/scratch.js"
 import { chunk, connect, meta, type RunningServer, sha256, startServer } from "../support/server.js"
@@ -83,18 +83,43 @@ describe("INTEGRITY=requested", () => {
     expect(hashed.get("Repr-Digest")).toBe(`sha-256=:${Buffer.from(sha256(bytes), "hex").toString("base64")}:`)
   })
 
-  it("the client library: a file hashed first is checked by the server; a stream hashed on the way rejects with ChecksumUnavailableError", async () => {
+  it("over HTTP, an upload created with a sha256 and resumed by a new client is still checked over every byte", async () => {
+    const bytes = sampleFor("resumed.pdf", 300_000)
+    const created = await fetch(`http://127.0.0.1:${server.port}/files/`, {
+      method: "POST",
+      headers: {
+        "Tus-Resumable": "1.0.0",
+        "Upload-Length": String(bytes.length),
+        "Upload-Metadata": `filename ${Buffer.from("resumed.pdf").toString("base64")},sha256 ${Buffer.from(sha256(bytes)).toString("base64")}`
+      }
+    })
+    expect(created.status).toBe(201)
+    const location = created.headers.get("Location") ?? ""
+    const first = await fetch(location, {
+      method: "PATCH",
+      headers: { "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream" },
+      body: new Uint8Array(bytes.subarray(0, 100_000))
+    })
+    expect(first.headers.get("Upload-Offset")).toBe("100000")
+    // tus-js-client picks the upload up where it is, and sends no metadata when it resumes.
+    await new Promise<void>((resolve, reject) => {
+      new tus.Upload(bytes, { uploadUrl: location, retryDelays: [], onSuccess: () => resolve(), onError: reject }).start()
+    })
+    const done = await fetch(location, { method: "HEAD", headers: { "Tus-Resumable": "1.0.0" } })
+    expect(done.headers.get("File-Receiver-Sha256")).toBe(sha256(bytes))
+  })
+
+  it("the client library: a file hashed first is checked by the server; a stream hashed on the way comes back with no sha256", async () => {
     const bytes = sampleFor("lib.pdf", 150_000)
     const file = await writeScratch("lib.pdf", bytes)
     expect((await uploadFile(file, { url: server.url, sha256: true })).sha256).toBe(sha256(bytes))
-    const error = await upload(fromStream(Readable.from([bytes]), "streamed.pdf", bytes.length), {
+    const streamed = await upload(fromStream(Readable.from([bytes]), "streamed.pdf", bytes.length), {
       url: server.url,
       WebSocket: NodeWebSocket,
       sha256: true
-    }).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(ChecksumUnavailableError)
-    expect((error as ChecksumUnavailableError).expected).toBe(sha256(bytes))
-    // Stored all the same: only the check is missing.
+    })
+    expect(streamed.storedName).toBe("streamed.pdf")
+    expect(streamed.sha256).toBeUndefined()
     expect(sha256(await fs.readFile(path.join(server.directory, "streamed.pdf")))).toBe(sha256(bytes))
   })
 })

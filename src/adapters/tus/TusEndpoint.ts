@@ -14,8 +14,9 @@
  *
  * A completed upload's stored name, extension and sha256 travel in
  * `File-Receiver-Stored-Name`, `File-Receiver-Extension`,
- * `File-Receiver-Sha256` and `Repr-Digest` (RFC 9530), on the request that
- * completed it and on every HEAD after.
+ * `File-Receiver-Sha256` and `Repr-Digest` (RFC 9530; absent for a file
+ * stored unhashed, see INTEGRITY), on the request that completed it and on
+ * every HEAD after.
  */
 import { Effect, Either, Option } from "effect"
 import { createHash } from "node:crypto"

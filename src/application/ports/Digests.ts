@@ -1,7 +1,7 @@
 /**
  * The Digests port: the running SHA-256 of an upload's bytes, which the
- * client may check (`sha256` in `file_meta`) and is always told
- * (`file_received`). Hashing is the heaviest work an upload does on the CPU,
+ * client may check (`sha256` in `file_meta`) and is told (`file_received`;
+ * with INTEGRITY=requested, only an upload that declared one is hashed). Hashing is the heaviest work an upload does on the CPU,
  * so where it runs is an adapter's choice: on the calling thread (the
  * default here, node:crypto), or on worker threads (adapters/digest), which
  * leaves the event loop to the transport.

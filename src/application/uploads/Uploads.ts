@@ -166,7 +166,10 @@ export const make = (options: UploadOptions = { contentCheck: false, minFreeByte
       const verdict = sha256 === undefined ? Either.void : Upload.verifyDigest(expectedSha256, sha256)
       const recordCompletion = (storedName: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (completedAt) =>
-          registry.complete({ ...upload.record, completed: { storedName, extension: file.extension, sha256, completedAt } })).pipe(
+          registry.complete({
+            ...upload.record,
+            completed: { storedName, extension: file.extension, ...(sha256 === undefined ? {} : { sha256 }), completedAt }
+          })).pipe(
             Effect.as(true),
             // The file is published: the client is told so. The store keeps what shows it is (see FileStore's commit).
             Effect.catchAll((error) =>

@@ -41,7 +41,7 @@ for (const [where, digests] of digestPlacements) {
           expect(yield* committedText("a.txt")).toEqual(Option.some("hello"))
           const completed = (yield* events).find((event) => event.type === "upload.completed")
           expect(completed).toMatchObject({ stored_name: "a.txt" })
-          expect(completed?.sha256).toBeUndefined()
+          expect(completed).not.toHaveProperty("sha256")
         }))
 
       it.effect("a declared digest is still checked: the right one is confirmed, a wrong one refused", () =>
@@ -49,6 +49,7 @@ for (const [where, digests] of digestPlacements) {
           const s = yield* openSession()
           yield* s.receive(meta("good.txt", 5, { sha256: sha256("hello") }), chunk("hello"))
           expect(yield* s.last).toMatchObject({ type: "file_received", sha256: sha256("hello") })
+          expect((yield* events).find((event) => event.type === "upload.completed")).toMatchObject({ sha256: sha256("hello") })
           yield* s.receive(meta("bad.txt", 5, { sha256: sha256("other") }), chunk("hello"))
           expect(yield* s.last).toMatchObject({ type: "error", code: "checksum_mismatch" })
           expect(yield* committedText("bad.txt")).toEqual(Option.none())
@@ -67,6 +68,25 @@ for (const [where, digests] of digestPlacements) {
           expect(yield* third.last).toMatchObject({ type: "error", code: "checksum_mismatch" })
         }))
 
+      it.effect("a digest declared at the start still holds at a resume that repeats none", () =>
+        Effect.gen(function*() {
+          const first = yield* openSession()
+          yield* first.receive(meta("kept.txt", 11, { sha256: sha256("once upon a") }), chunk("once "), chunk("up"))
+          const uploadId = yield* first.uploadId
+          yield* first.end
+          const second = yield* openSession()
+          yield* second.receive(meta("kept.txt", 11, { upload_id: uploadId }), chunk("on a", 7))
+          expect(yield* second.last).toMatchObject({ type: "file_received", sha256: sha256("once upon a") })
+
+          const wrong = yield* openSession()
+          yield* wrong.receive(meta("lost.txt", 11, { sha256: sha256("once upon b") }), chunk("once "), chunk("up"))
+          const wrongId = yield* wrong.uploadId
+          yield* wrong.end
+          const third = yield* openSession()
+          yield* third.receive(meta("lost.txt", 11, { upload_id: wrongId }), chunk("on a", 7))
+          expect(yield* third.last).toMatchObject({ type: "error", code: "checksum_mismatch" })
+        }))
+
       it.effect("a completed upload stored without a digest is answered again the same way, but not confirmed against one asked for later", () =>
         Effect.gen(function*() {
           const s = yield* openSession()
@@ -78,7 +98,11 @@ for (const [where, digests] of digestPlacements) {
           expect(repeated).toMatchObject({ type: "file_received", stored_name: "once.txt" })
           expect(repeated).not.toHaveProperty("sha256")
           yield* again.receive(meta("once.txt", 5, { upload_id: uploadId, sha256: sha256("hello") }))
-          expect(yield* again.last).toMatchObject({ type: "error", code: "resume_mismatch" })
+          expect(yield* again.last).toEqual({
+            type: "error",
+            code: "resume_mismatch",
+            message: "Cannot resume: the upload was stored without a sha256, so the one given cannot be confirmed"
+          })
         }))
     })
   })
