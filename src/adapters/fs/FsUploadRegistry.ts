@@ -6,6 +6,16 @@
  * Redis to share a directory between instances). Records are never read or
  * written through a link planted at their names (see RegularFile): a sidecar
  * that is not a regular file is Corrupt.
+ *
+ * A new record is written whole and renamed into place. Its completion is
+ * appended to it as a line of its own (the whole completed record), which
+ * spares every upload a second new file and a rename: on some filesystems
+ * creating a file is the dearest call an upload makes (docs/performance.md).
+ * A read takes the last line that is a record. A completion cut short (a
+ * power cut during its write, before its fsync returned) is no record, so
+ * the upload reads as published but not recorded, which a resume of it
+ * already recovers from (the partial name still links the stored file, see
+ * FsFileStore's commit).
  */
 import { Clock, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs/promises"
@@ -13,7 +23,7 @@ import * as path from "node:path"
 import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/ports/UploadRegistry.js"
 import * as InProcessClaims from "../shared/InProcessClaims.js"
 import { inside, removeFile, unlessMissing } from "./Publish.js"
-import { readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
+import { appendRegular, readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
 
 export const SIDECAR_SUFFIX = ".upload.json"
 
@@ -31,6 +41,16 @@ export interface FsUploadRegistryOptions {
   readonly sync: boolean
 }
 
+/**
+ * The record a sidecar's `text` holds: its last line that decodes as one (a
+ * completion appended after the record it completes, or cut short by a power
+ * cut: then the one before). Corrupt when no line does.
+ */
+export const latestRecord = (text: string): Effect.Effect<UploadRecord, UploadRegistryError> => {
+  const lines = text.split("\n").filter((line) => line.trim() !== "")
+  return lines.length === 0 ? decodeRecord(text) : Effect.firstSuccessOf(lines.reverse().map(decodeRecord))
+}
+
 export const make = (directory: string, options: FsUploadRegistryOptions = { sync: true }) =>
   Effect.gen(function*() {
     const root = path.resolve(directory)
@@ -39,12 +59,23 @@ export const make = (directory: string, options: FsUploadRegistryOptions = { syn
     const { claim, holds } = yield* InProcessClaims.make
 
     /** Writes the record of `record.uploadId` whole, in place of any earlier one (a rename). */
-    const write = (record: UploadRecord, sync = false) =>
+    const replace = (record: UploadRecord, sync = false) => {
+      const target = sidecar(record.uploadId)
+      return replaceRegular(`${target}.tmp`, target, JSON.stringify(record) + "\n", { mode: 0o600, sync })
+    }
+
+    /**
+     * Appends the completed record as a line of its own, after a newline of
+     * its own (a sidecar of an earlier version ends without one), fsynced
+     * with `sync` before it counts. Anything but a regular file at the
+     * sidecar's name (a link, planted) is replaced instead, never written through.
+     */
+    const complete = (record: UploadRecord) =>
       Effect.tryPromise({
-        try: async () => {
-          const target = sidecar(record.uploadId)
-          await replaceRegular(`${target}.tmp`, target, JSON.stringify(record), { mode: 0o600, sync })
-        },
+        try: () =>
+          appendRegular(sidecar(record.uploadId), `\n${JSON.stringify(record)}\n`, { mode: 0o600, sync: options.sync }).catch(
+            (cause: unknown) => cause instanceof UnsafeFile ? replace(record, options.sync) : Promise.reject(cause)
+          ),
         catch: unavailable
       })
 
@@ -57,7 +88,7 @@ export const make = (directory: string, options: FsUploadRegistryOptions = { syn
         Effect.flatMap((text) =>
           text === undefined
             ? Effect.succeedNone
-            : Effect.map(decodeRecord(text), Option.some))
+            : Effect.map(latestRecord(text), Option.some))
       )
 
     const list = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.tryPromise({
@@ -82,7 +113,7 @@ export const make = (directory: string, options: FsUploadRegistryOptions = { syn
     const remove = (uploadId: string) =>
       Effect.tryPromise({ try: () => removeFile(sidecar(uploadId)), catch: unavailable })
 
-    return UploadRegistry.of({ create: (record) => write(record), get, complete: (record) => write(record, options.sync), list, remove, claim, holds })
+    return UploadRegistry.of({ create: (record) => Effect.tryPromise({ try: () => replace(record), catch: unavailable }), get, complete, list, remove, claim, holds })
   })
 
 /** A registry in `directory` (the save directory). */

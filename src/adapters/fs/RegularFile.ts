@@ -121,9 +121,15 @@ const withRegular = async <A>(file: string, flags: number, mode: number | undefi
 /** The text of the regular file `file`. */
 export const readRegular = (file: string): Promise<string> => withRegular(file, O_RDONLY, undefined, (handle) => handle.readFile("utf8"))
 
-/** Appends `text` to the regular file `file`, creating it (with `mode`) if missing. */
-export const appendRegular = (file: string, text: string, mode?: number): Promise<void> =>
-  withRegular(file, O_WRONLY | O_APPEND | O_CREAT, mode, (handle) => handle.writeFile(text))
+/**
+ * Appends `text` to the regular file `file`, creating it (with `mode`) if
+ * missing; with `sync`, flushes the file to stable storage before it returns.
+ */
+export const appendRegular = (file: string, text: string, options: { readonly mode?: number; readonly sync?: boolean } = {}): Promise<void> =>
+  withRegular(file, O_WRONLY | O_APPEND | O_CREAT, options.mode, async (handle) => {
+    await handle.writeFile(text)
+    if (options.sync === true) await handle.sync()
+  })
 
 /**
  * Writes `text` to a new file `temporary` and renames it to `target`.

@@ -130,6 +130,63 @@ describe("FsUploadRegistry", () => {
       expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
     }))
 
+  const completedOf = (record: ReturnType<typeof recordFor>) => ({
+    ...record,
+    completed: { storedName: "a.pdf", extension: "pdf", sha256: "ab".repeat(32), completedAt: 1_790_000_100_000 }
+  })
+
+  it.scoped("complete appends the completed record to the sidecar: the same file, no temporary one, and get reads the completion", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      yield* registry.create(record)
+      const before = yield* Effect.promise(() => fs.lstat(sidecarOf(dir, record.uploadId)))
+      yield* registry.complete(completedOf(record))
+      const after = yield* Effect.promise(() => fs.lstat(sidecarOf(dir, record.uploadId)))
+      expect(after.ino).toBe(before.ino)
+      expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
+      const lines = (yield* Effect.promise(() => fs.readFile(sidecarOf(dir, record.uploadId), "utf8"))).split("\n").filter((line) => line !== "")
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([record, completedOf(record)])
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completedOf(record)))
+    }))
+
+  it.scoped("a completion cut short (a power cut during its write) reads as the record before it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      const torn = JSON.stringify(completedOf(record)).slice(0, 60)
+      yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, record.uploadId), `${JSON.stringify(record)}\n\n${torn}`))
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(record))
+    }))
+
+  it.scoped("a sidecar an earlier version wrote (one record, no newline at its end) is completed and read back", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, record.uploadId), JSON.stringify(record), { mode: 0o600 }))
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(record))
+      yield* registry.complete(completedOf(record))
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completedOf(record)))
+    }))
+
+  it.scoped("complete does not append through a symlink planted at the sidecar's name: it replaces the link with the record", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDirectory
+      const dir = path.join(root, "uploads")
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      const outside = path.join(root, "outside.txt")
+      yield* Effect.promise(() => fs.writeFile(outside, "outside!"))
+      yield* Effect.promise(() => fs.symlink(outside, sidecarOf(dir, record.uploadId)))
+      yield* registry.complete(completedOf(record))
+      expect(yield* Effect.promise(() => fs.readFile(outside, "utf8"))).toBe("outside!")
+      expect((yield* Effect.promise(() => fs.lstat(sidecarOf(dir, record.uploadId)))).isFile()).toBe(true)
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completedOf(record)))
+    }))
+
   it.scoped("fails with reason Unavailable when the directory cannot be created", () =>
     Effect.gen(function*() {
       const root = yield* tempDirectory
