@@ -109,6 +109,53 @@ describe("after a restart of the server process", () => {
   }, 30_000)
 })
 
+/** Resumes `uploadId` and reads replies up to its file_received (a meta_received comes first when the upload was still open). */
+const resumeToEnd = async (url: string, name: string, size: number, uploadId: string): Promise<ReadonlyArray<Reply>> => {
+  const client = await connect(url)
+  client.send({ type: "file_meta", file_name: name, file_size: size, upload_id: uploadId })
+  const replies = [await client.next()]
+  if (replies[0]?.type === "meta_received") replies.push(await client.next())
+  client.close()
+  return replies
+}
+
+describe("a completion record cut short (a power cut during its write)", () => {
+  it("after the restart, a resume finds the file under the partial's second link: the same file_received, stored once", async () => {
+    const directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-torn-"))
+    try {
+      const content = samplePdf(100_000)
+      const before = await start({ FILE_SAVE_DIRECTORY: directory })
+      const uploadId = await uploadAndVanish(`ws://127.0.0.1:${before.port}/ws/file-transfer/`, "torn.pdf", content)
+      await eventually(async () => expect(await visibleFiles(directory)).toEqual(["torn.pdf"]))
+      before.kill("SIGKILL")
+      await before.exited
+      // What a power cut before the completion's fsync returned leaves: the completion's line torn, and the
+      // partial name (removed only after that fsync) still a second link to the stored file.
+      const sidecar = path.join(directory, `.${uploadId}.upload.json`)
+      const [started, completed] = (await fs.readFile(sidecar, "utf8")).split("\n").filter((line) => line !== "")
+      expect(JSON.parse(completed!)).toHaveProperty("completed")
+      await fs.writeFile(sidecar, `${started}\n\n${completed!.slice(0, completed!.length - 20)}`)
+      await fs.link(path.join(directory, "torn.pdf"), path.join(directory, `.${uploadId}.part`))
+      const after = await start({ FILE_SAVE_DIRECTORY: directory })
+      const url = `ws://127.0.0.1:${after.port}/ws/file-transfer/`
+      // The upload reads as held whole and not recorded: it is reopened (meta_received at its full size) and
+      // completed under the name it was published as.
+      const first = await resumeToEnd(url, "torn.pdf", content.length, uploadId)
+      const second = await resumeToEnd(url, "torn.pdf", content.length, uploadId)
+      after.kill("SIGTERM")
+      await after.exited
+      expect(first.map((reply) => reply.type)).toEqual(["meta_received", "file_received"])
+      expect(first[0]).toMatchObject({ offset: content.length })
+      expect(first[1]).toMatchObject({ type: "file_received", stored_name: "torn.pdf", sha256: sha256(content) })
+      expect(second).toEqual([first[1]])
+      expect(await visibleFiles(directory)).toEqual(["torn.pdf"])
+      expect((await fs.readdir(directory)).filter((name) => name.endsWith(".part"))).toEqual([])
+    } finally {
+      await fs.rm(directory, { recursive: true, force: true })
+    }
+  }, 30_000)
+})
+
 describe.skipIf(!redisAvailable)("on another instance sharing Redis", () => {
   it("a resume on the other instance gets the same file_received", async () => {
     const prefix = `file-receiver-completion-${randomUUID()}`

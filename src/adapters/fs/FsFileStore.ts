@@ -156,7 +156,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
               Effect.flatMap((storedName) =>
                 Effect.map(onPublished === undefined ? Effect.succeed(true) : onPublished(storedName), (recorded) => ({ storedName, recorded }))
               ),
-              // Published, whatever comes next: a failed flush of the new name (and of a record renamed beside it) is
+              // Published, whatever comes next: a failed flush of the new name (and of a record written beside it) is
               // the operator's to know, not a failed upload.
               Effect.tap(() =>
                 options.sync ? Effect.tryPromise(flushDirectory).pipe(Effect.catchAll(logFailure("flush the directory of"))) : Effect.void

@@ -23,7 +23,7 @@ import * as path from "node:path"
 import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/ports/UploadRegistry.js"
 import * as InProcessClaims from "../shared/InProcessClaims.js"
 import { inside, removeFile, unlessMissing } from "./Publish.js"
-import { appendRegular, readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
+import { appendRegular, errorCode, readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
 
 export const SIDECAR_SUFFIX = ".upload.json"
 
@@ -34,21 +34,29 @@ const unavailable = (cause: unknown) => new UploadRegistryError({ reason: "Unava
 
 export interface FsUploadRegistryOptions {
   /**
-   * fsync a completed upload's record before it replaces the unfinished one
-   * (SYNC_UPLOADS), so that after a power cut it is there or the old one is:
-   * never an empty file. The file store flushes the directory after.
+   * fsync a completed upload's record once it is appended (SYNC_UPLOADS), so
+   * that after a power cut the completion is there, or only the unfinished
+   * record is (a completion cut short decodes as nothing). The file store
+   * flushes the directory after.
    */
   readonly sync: boolean
 }
 
 /**
- * The record a sidecar's `text` holds: its last line that decodes as one (a
- * completion appended after the record it completes, or cut short by a power
- * cut: then the one before). Corrupt when no line does.
+ * The record of `uploadId` a sidecar's `text` holds: its last line that
+ * decodes as a record of that upload (a completion appended after the record
+ * it completes, or, when that was cut short by a power cut, the one before).
+ * Corrupt when no line does.
  */
-export const latestRecord = (text: string): Effect.Effect<UploadRecord, UploadRegistryError> => {
+export const latestRecord = (uploadId: string, text: string): Effect.Effect<UploadRecord, UploadRegistryError> => {
+  const ofThisUpload = (line: string) =>
+    Effect.filterOrFail(
+      decodeRecord(line),
+      (record) => record.uploadId === uploadId,
+      () => new UploadRegistryError({ reason: "Corrupt", cause: "a record of another upload" })
+    )
   const lines = text.split("\n").filter((line) => line.trim() !== "")
-  return lines.length === 0 ? decodeRecord(text) : Effect.firstSuccessOf(lines.reverse().map(decodeRecord))
+  return lines.length === 0 ? decodeRecord(text) : Effect.firstSuccessOf(lines.reverse().map(ofThisUpload))
 }
 
 export const make = (directory: string, options: FsUploadRegistryOptions = { sync: true }) =>
@@ -67,14 +75,15 @@ export const make = (directory: string, options: FsUploadRegistryOptions = { syn
     /**
      * Appends the completed record as a line of its own, after a newline of
      * its own (a sidecar of an earlier version ends without one), fsynced
-     * with `sync` before it counts. Anything but a regular file at the
-     * sidecar's name (a link, planted) is replaced instead, never written through.
+     * with `sync` before it counts. A missing sidecar, or anything but a
+     * regular file at its name (a link, planted), is written whole and renamed
+     * into place instead: never written through, never created in place.
      */
     const complete = (record: UploadRecord) =>
       Effect.tryPromise({
         try: () =>
-          appendRegular(sidecar(record.uploadId), `\n${JSON.stringify(record)}\n`, { mode: 0o600, sync: options.sync }).catch(
-            (cause: unknown) => cause instanceof UnsafeFile ? replace(record, options.sync) : Promise.reject(cause)
+          appendRegular(sidecar(record.uploadId), `\n${JSON.stringify(record)}\n`, { sync: options.sync, create: false }).catch(
+            (cause: unknown) => cause instanceof UnsafeFile || errorCode(cause) === "ENOENT" ? replace(record, options.sync) : Promise.reject(cause)
           ),
         catch: unavailable
       })
@@ -88,7 +97,7 @@ export const make = (directory: string, options: FsUploadRegistryOptions = { syn
         Effect.flatMap((text) =>
           text === undefined
             ? Effect.succeedNone
-            : Effect.map(latestRecord(text), Option.some))
+            : Effect.map(latestRecord(uploadId, text), Option.some))
       )
 
     const list = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.tryPromise({

@@ -123,10 +123,15 @@ export const readRegular = (file: string): Promise<string> => withRegular(file, 
 
 /**
  * Appends `text` to the regular file `file`, creating it (with `mode`) if
- * missing; with `sync`, flushes the file to stable storage before it returns.
+ * missing unless `create` is false (then it fails with ENOENT); with `sync`,
+ * flushes the file to stable storage before it returns.
  */
-export const appendRegular = (file: string, text: string, options: { readonly mode?: number; readonly sync?: boolean } = {}): Promise<void> =>
-  withRegular(file, O_WRONLY | O_APPEND | O_CREAT, options.mode, async (handle) => {
+export const appendRegular = (
+  file: string,
+  text: string,
+  options: { readonly mode?: number; readonly sync?: boolean; readonly create?: boolean } = {}
+): Promise<void> =>
+  withRegular(file, O_WRONLY | O_APPEND | (options.create === false ? 0 : O_CREAT), options.mode, async (handle) => {
     await handle.writeFile(text)
     if (options.sync === true) await handle.sync()
   })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -63,7 +64,8 @@ describe("FsUploadRegistry", () => {
     ["nothing", ""],
     ["JSON of another shape", JSON.stringify({ uploadId: "a".repeat(24), fileName: "a.txt" })],
     ["a size that is not a number", JSON.stringify({ ...recordFor("a".repeat(24)), size: "12" })],
-    ["a JSON array", "[]"]
+    ["a JSON array", "[]"],
+    ["blank lines only", "\n\n"]
   ])("a sidecar holding %s fails with UploadRegistryError, reason Corrupt", ([, content]) =>
     Effect.gen(function*() {
       const dir = yield* tempDirectory
@@ -146,8 +148,8 @@ describe("FsUploadRegistry", () => {
       const after = yield* Effect.promise(() => fs.lstat(sidecarOf(dir, record.uploadId)))
       expect(after.ino).toBe(before.ino)
       expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
-      const lines = (yield* Effect.promise(() => fs.readFile(sidecarOf(dir, record.uploadId), "utf8"))).split("\n").filter((line) => line !== "")
-      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([record, completedOf(record)])
+      expect(yield* Effect.promise(() => fs.readFile(sidecarOf(dir, record.uploadId), "utf8")))
+        .toBe(`${JSON.stringify(record)}\n\n${JSON.stringify(completedOf(record))}\n`)
       expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completedOf(record)))
     }))
 
@@ -159,6 +161,63 @@ describe("FsUploadRegistry", () => {
       const torn = JSON.stringify(completedOf(record)).slice(0, 60)
       yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, record.uploadId), `${JSON.stringify(record)}\n\n${torn}`))
       expect(yield* registry.get(record.uploadId)).toEqual(Option.some(record))
+    }))
+
+  it.scoped("a completion after one cut short starts on a line of its own, and is read", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      const torn = JSON.stringify(completedOf(record)).slice(0, 60)
+      yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, record.uploadId), `${JSON.stringify(record)}\n\n${torn}`, { mode: 0o600 }))
+      yield* registry.complete(completedOf(record))
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completedOf(record)))
+    }))
+
+  it.scoped("completed twice, the last completion is the record; a line of another upload is never taken", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      yield* registry.create(record)
+      yield* registry.complete(completedOf(record))
+      const again = { ...completedOf(record), completed: { ...completedOf(record).completed, completedAt: 1_790_000_200_000 } }
+      yield* registry.complete(again)
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(again))
+      const other = recordFor(freshUploadId())
+      yield* Effect.promise(() => fs.appendFile(sidecarOf(dir, record.uploadId), `\n${JSON.stringify(completedOf(other))}\n`))
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(again))
+    }))
+
+  it.scoped("complete with the sidecar gone writes it whole (no temporary file left), never creating it in place", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const registry = yield* FsUploadRegistry.make(dir)
+      const record = recordFor(freshUploadId())
+      yield* registry.complete(completedOf(record))
+      expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
+      expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completedOf(record)))
+    }))
+
+  it.scoped("complete does not append to a FIFO or to a hard link of a file elsewhere planted at the sidecar's name", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDirectory
+      const dir = path.join(root, "uploads")
+      const registry = yield* FsUploadRegistry.make(dir)
+      const fifo = recordFor(freshUploadId())
+      execFileSync("mkfifo", [sidecarOf(dir, fifo.uploadId)])
+      yield* registry.complete(completedOf(fifo))
+      expect((yield* Effect.promise(() => fs.lstat(sidecarOf(dir, fifo.uploadId)))).isFile()).toBe(true)
+      expect(yield* registry.get(fifo.uploadId)).toEqual(Option.some(completedOf(fifo)))
+
+      const linked = recordFor(freshUploadId())
+      const outside = path.join(root, "outside.json")
+      yield* Effect.promise(() => fs.writeFile(outside, JSON.stringify(linked)))
+      yield* Effect.promise(() => fs.link(outside, sidecarOf(dir, linked.uploadId)))
+      yield* registry.complete(completedOf(linked))
+      expect(yield* Effect.promise(() => fs.readFile(outside, "utf8"))).toBe(JSON.stringify(linked))
+      expect((yield* Effect.promise(() => fs.lstat(outside))).nlink).toBe(1)
+      expect(yield* registry.get(linked.uploadId)).toEqual(Option.some(completedOf(linked)))
     }))
 
   it.scoped("a sidecar an earlier version wrote (one record, no newline at its end) is completed and read back", () =>
