@@ -87,16 +87,22 @@ describe("a lost file_received", () => {
   })
 })
 
+/** Uploads `content` as `name` to a server process on `directory`, lets it complete, then kills the process (SIGKILL). */
+const completedThenKilled = async (directory: string, name: string, content: Buffer): Promise<string> => {
+  const before = await start({ FILE_SAVE_DIRECTORY: directory })
+  const uploadId = await uploadAndVanish(`ws://127.0.0.1:${before.port}/ws/file-transfer/`, name, content)
+  await eventually(async () => expect(await visibleFiles(directory)).toEqual([name]))
+  before.kill("SIGKILL")
+  await before.exited
+  return uploadId
+}
+
 describe("after a restart of the server process", () => {
   it("a resume of an upload completed before the restart gets its file_received", async () => {
     const directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-completion-"))
     try {
       const content = samplePdf(100_000)
-      const before = await start({ FILE_SAVE_DIRECTORY: directory })
-      const uploadId = await uploadAndVanish(`ws://127.0.0.1:${before.port}/ws/file-transfer/`, "restart.pdf", content)
-      await eventually(async () => expect(await visibleFiles(directory)).toEqual(["restart.pdf"]))
-      before.kill("SIGKILL")
-      await before.exited
+      const uploadId = await completedThenKilled(directory, "restart.pdf", content)
       const after = await start({ FILE_SAVE_DIRECTORY: directory })
       const reply = await resume(`ws://127.0.0.1:${after.port}/ws/file-transfer/`, "restart.pdf", content.length, uploadId)
       after.kill("SIGTERM")
@@ -124,11 +130,7 @@ describe("a completion record cut short (a power cut during its write)", () => {
     const directory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-torn-"))
     try {
       const content = samplePdf(100_000)
-      const before = await start({ FILE_SAVE_DIRECTORY: directory })
-      const uploadId = await uploadAndVanish(`ws://127.0.0.1:${before.port}/ws/file-transfer/`, "torn.pdf", content)
-      await eventually(async () => expect(await visibleFiles(directory)).toEqual(["torn.pdf"]))
-      before.kill("SIGKILL")
-      await before.exited
+      const uploadId = await completedThenKilled(directory, "torn.pdf", content)
       // What a power cut before the completion's fsync returned leaves: the completion's line torn, and the
       // partial name (removed only after that fsync) still a second link to the stored file.
       const sidecar = path.join(directory, `.${uploadId}.upload.json`)

@@ -122,7 +122,9 @@ export const make = (directory: string, options: FsUploadRegistryOptions = { syn
     const remove = (uploadId: string) =>
       Effect.tryPromise({ try: () => removeFile(sidecar(uploadId)), catch: unavailable })
 
-    return UploadRegistry.of({ create: (record) => Effect.tryPromise({ try: () => replace(record), catch: unavailable }), get, complete, list, remove, claim, holds })
+    const create = (record: UploadRecord) => Effect.tryPromise({ try: () => replace(record), catch: unavailable })
+
+    return UploadRegistry.of({ create, get, complete, list, remove, claim, holds })
   })
 
 /** A registry in `directory` (the save directory). */

@@ -132,6 +132,13 @@ describe("FsUploadRegistry", () => {
       expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
     }))
 
+  /** A registry in an `uploads` folder of a fresh temporary directory (`root`), and a record for it. */
+  const fresh = Effect.gen(function*() {
+    const root = yield* tempDirectory
+    const dir = path.join(root, "uploads")
+    return { root, dir, registry: yield* FsUploadRegistry.make(dir), record: recordFor(freshUploadId()) }
+  })
+
   const completedOf = (record: ReturnType<typeof recordFor>) => ({
     ...record,
     completed: { storedName: "a.pdf", extension: "pdf", sha256: "ab".repeat(32), completedAt: 1_790_000_100_000 }
@@ -139,9 +146,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("complete appends the completed record to the sidecar: the same file, no temporary one, and get reads the completion", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDirectory
-      const registry = yield* FsUploadRegistry.make(dir)
-      const record = recordFor(freshUploadId())
+      const { dir, record, registry } = yield* fresh
       yield* registry.create(record)
       const before = yield* Effect.promise(() => fs.lstat(sidecarOf(dir, record.uploadId)))
       yield* registry.complete(completedOf(record))
@@ -155,9 +160,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("a completion cut short (a power cut during its write) reads as the record before it", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDirectory
-      const registry = yield* FsUploadRegistry.make(dir)
-      const record = recordFor(freshUploadId())
+      const { dir, record, registry } = yield* fresh
       const torn = JSON.stringify(completedOf(record)).slice(0, 60)
       yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, record.uploadId), `${JSON.stringify(record)}\n\n${torn}`))
       expect(yield* registry.get(record.uploadId)).toEqual(Option.some(record))
@@ -165,9 +168,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("a completion after one cut short starts on a line of its own, and is read", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDirectory
-      const registry = yield* FsUploadRegistry.make(dir)
-      const record = recordFor(freshUploadId())
+      const { dir, record, registry } = yield* fresh
       const torn = JSON.stringify(completedOf(record)).slice(0, 60)
       yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, record.uploadId), `${JSON.stringify(record)}\n\n${torn}`, { mode: 0o600 }))
       yield* registry.complete(completedOf(record))
@@ -176,9 +177,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("completed twice, the last completion is the record; a line of another upload is never taken", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDirectory
-      const registry = yield* FsUploadRegistry.make(dir)
-      const record = recordFor(freshUploadId())
+      const { dir, record, registry } = yield* fresh
       yield* registry.create(record)
       yield* registry.complete(completedOf(record))
       const again = { ...completedOf(record), completed: { ...completedOf(record).completed, completedAt: 1_790_000_200_000 } }
@@ -191,9 +190,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("complete with the sidecar gone writes it whole (no temporary file left), never creating it in place", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDirectory
-      const registry = yield* FsUploadRegistry.make(dir)
-      const record = recordFor(freshUploadId())
+      const { dir, record, registry } = yield* fresh
       yield* registry.complete(completedOf(record))
       expect(yield* list(dir)).toEqual([`.${record.uploadId}.upload.json`])
       expect(yield* registry.get(record.uploadId)).toEqual(Option.some(completedOf(record)))
@@ -201,9 +198,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("complete does not append to a FIFO or to a hard link of a file elsewhere planted at the sidecar's name", () =>
     Effect.gen(function*() {
-      const root = yield* tempDirectory
-      const dir = path.join(root, "uploads")
-      const registry = yield* FsUploadRegistry.make(dir)
+      const { dir, registry, root } = yield* fresh
       const fifo = recordFor(freshUploadId())
       execFileSync("mkfifo", [sidecarOf(dir, fifo.uploadId)])
       yield* registry.complete(completedOf(fifo))
@@ -222,9 +217,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("a sidecar an earlier version wrote (one record, no newline at its end) is completed and read back", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDirectory
-      const registry = yield* FsUploadRegistry.make(dir)
-      const record = recordFor(freshUploadId())
+      const { dir, record, registry } = yield* fresh
       yield* Effect.promise(() => fs.writeFile(sidecarOf(dir, record.uploadId), JSON.stringify(record), { mode: 0o600 }))
       expect(yield* registry.get(record.uploadId)).toEqual(Option.some(record))
       yield* registry.complete(completedOf(record))
@@ -233,10 +226,7 @@ describe("FsUploadRegistry", () => {
 
   it.scoped("complete does not append through a symlink planted at the sidecar's name: it replaces the link with the record", () =>
     Effect.gen(function*() {
-      const root = yield* tempDirectory
-      const dir = path.join(root, "uploads")
-      const registry = yield* FsUploadRegistry.make(dir)
-      const record = recordFor(freshUploadId())
+      const { dir, record, registry, root } = yield* fresh
       const outside = path.join(root, "outside.txt")
       yield* Effect.promise(() => fs.writeFile(outside, "outside!"))
       yield* Effect.promise(() => fs.symlink(outside, sidecarOf(dir, record.uploadId)))
