@@ -1,4 +1,4 @@
-# file-receiver. Stages: deps (production node_modules) -> build (the esbuild bundle, dist/main.mjs)
+# file-receiver. Stages: deps (production node_modules) -> build (the esbuild bundle, dist/main.mjs + dist/start.cjs)
 # -> test (type-check + tests, `make build-test`) -> runtime (default): plain node on the bundle,
 # which needs a third of the memory of running the TypeScript sources through tsx.
 
@@ -38,4 +38,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node directly (not npm/npx), so SIGTERM reaches the process and it closes sockets with 1001.
-CMD ["node", "--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50", "--enable-source-maps", "dist/main.mjs"]
+CMD ["node", "--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50", "--enable-source-maps", "dist/start.cjs"]

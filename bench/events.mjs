@@ -19,7 +19,7 @@ const receiver = (delayMs) => new Promise((resolve) => {
 
 const start = async (env) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fr-bench-events-"))
-  const child = spawn(process.execPath, ["dist/main.mjs"], { cwd: new URL("..", import.meta.url), env: { ...process.env, PORT: "0", REDIS_URL: "", RATE_LIMIT_PER_PERIOD: "1000000", FILE_SAVE_DIRECTORY: dir, ...env } })
+  const child = spawn(process.execPath, ["dist/start.cjs"], { cwd: new URL("..", import.meta.url), env: { ...process.env, PORT: "0", REDIS_URL: "", RATE_LIMIT_PER_PERIOD: "1000000", FILE_SAVE_DIRECTORY: dir, ...env } })
   let out = ""; child.stdout.on("data", (d) => (out += d)); child.stderr.on("data", (d) => (out += d))
   const port = await new Promise((r) => { const i = setInterval(() => { const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out); if (m) { clearInterval(i); r(m[1]) } }, 20) })
   return { port, dir, stop: async () => { child.kill("SIGTERM"); await new Promise((r) => child.on("exit", r)); fs.rmSync(dir, { recursive: true, force: true }) } }

@@ -25,10 +25,10 @@ const sizeMiB = Number(process.env["BENCH_S3_SIZE_MIB"] ?? "1024")
 const prefix = "bench/"
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`
 
-const { bundle } = (await import(path.join(REPO_ROOT, "scripts/build.mjs"))) as {
-  readonly bundle: (entryPoint: string, outfile: string) => Promise<unknown>
+const { bundleServer } = (await import(path.join(REPO_ROOT, "scripts/build.mjs"))) as {
+  readonly bundleServer: (directory: string) => Promise<unknown>
 }
-await bundle(path.join(REPO_ROOT, "src/main.ts"), path.join(REPO_ROOT, "dist/main.mjs"))
+await bundleServer(path.join(REPO_ROOT, "dist"))
 
 const concurrencies = (process.env["BENCH_S3_CONCURRENCY"] ?? "1,4").split(",").map((text) => Number(text.trim()))
 const s3 = await startS3rver("bench")
@@ -36,7 +36,7 @@ const s3 = await startS3rver("bench")
 /** One upload of `sizeMiB` MiB to a fresh server with S3_PART_CONCURRENCY=`partConcurrency`. */
 const measure = async (partConcurrency: number) => {
   const saveDirectory = await fs.mkdtemp(path.join(os.tmpdir(), "fr-bench-s3-"))
-  const child = spawn(process.execPath, [...NODE_FLAGS.project, "dist/main.mjs"], {
+  const child = spawn(process.execPath, [...NODE_FLAGS.project, "dist/start.cjs"], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

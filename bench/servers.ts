@@ -30,11 +30,11 @@ const SOURCES: Record<ServerKind, string> = {
   tus: "bench/tus-server.ts"
 }
 
-/** Where each server's bundle goes; the project's is the shipped `npm run build` artifact. */
+/** What each server runs; the project's is the shipped `npm run build` artifact, started as npm start starts it. */
 const BUNDLES: Record<ServerKind, string> = {
-  project: "dist/main.mjs",
-  "project-inline": "dist/main.mjs",
-  "project-unhashed": "dist/main.mjs",
+  project: "dist/start.cjs",
+  "project-inline": "dist/start.cjs",
+  "project-unhashed": "dist/start.cjs",
   reference: "bench/.build/reference-ws.mjs",
   tus: "bench/.build/tus-server.mjs"
 }
@@ -45,10 +45,12 @@ const BUNDLES: Record<ServerKind, string> = {
  * measured processes, and the same treatment for every contestant.
  */
 export const buildServers = async (): Promise<void> => {
-  const { bundle } = (await import(path.join(REPO_ROOT, "scripts/build.mjs"))) as {
+  const { bundle, bundleServer } = (await import(path.join(REPO_ROOT, "scripts/build.mjs"))) as {
     readonly bundle: (entryPoint: string, outfile: string) => Promise<unknown>
+    readonly bundleServer: (directory: string) => Promise<unknown>
   }
-  for (const kind of ["project", "reference", "tus"] as const) {
+  await bundleServer(path.join(REPO_ROOT, "dist"))
+  for (const kind of ["reference", "tus"] as const) {
     await bundle(path.join(REPO_ROOT, SOURCES[kind]), path.join(REPO_ROOT, BUNDLES[kind]))
   }
 }

@@ -15,6 +15,7 @@ import { fileReceived, reply, startStandIn } from "../client/StandIn.js"
 import { startProxy } from "../support/proxy.js"
 import { scratchDirectory } from "../support/scratch.js"
 import { eventually, type RunningServer, sha256, startServer } from "../support/server.js"
+import { threadPoolSize } from "../../src/wiring/ThreadPool.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const BIN = path.join(root, "bin/file-receiver.mjs")
@@ -343,6 +344,12 @@ describe("file-receiver serve", { timeout: 90_000 }, () => {
     })
     const health = await fetch(`http://127.0.0.1:${port}/healthz`)
     expect(health.status).toBe(200)
+    if (process.platform === "linux") {
+      // The server runs in the process the command started with the V8 flags, with npm start's thread pool.
+      const server = (await fs.readFile(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")).trim()
+      const environment = (await fs.readFile(`/proc/${server}/environ`, "utf8")).split("\0")
+      expect(environment).toContain(`UV_THREADPOOL_SIZE=${threadPoolSize(process.env["UV_THREADPOOL_SIZE"], os.availableParallelism())}`)
+    }
     child.kill("SIGTERM")
     expect(await exited).toBe(0)
     await fs.rm(dir, { recursive: true, force: true })

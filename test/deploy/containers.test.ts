@@ -193,11 +193,11 @@ describe("Dockerfile", () => {
   it("builds the bundle with npm run build and starts node on it directly (signals reach it)", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }
     expect(dockerfile).toContain("RUN npm run build")
-    expect(dockerfile).toContain(`CMD ["node", "--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50", "--enable-source-maps", "dist/main.mjs"]`)
+    expect(dockerfile).toContain(`CMD ["node", "--initial-old-space-size=96", "--max-semi-space-size=1", "--heap-growing-percent=50", "--enable-source-maps", "dist/start.cjs"]`)
     expect(pkg.scripts["build"]).toBe("node scripts/build.mjs")
     // npm start runs the production artifact too (rebuilt when the sources changed); npm run dev runs the sources.
     expect(pkg.scripts["start"]).toBe(
-      "node scripts/build.mjs --if-stale && node --initial-old-space-size=96 --max-semi-space-size=1 --heap-growing-percent=50 dist/main.mjs"
+      "node scripts/build.mjs --if-stale && node --initial-old-space-size=96 --max-semi-space-size=1 --heap-growing-percent=50 dist/start.cjs"
     )
     expect(pkg.scripts["dev"]).toBe("node --initial-old-space-size=96 --max-semi-space-size=1 --heap-growing-percent=50 --import tsx src/main.ts")
   })
@@ -210,7 +210,7 @@ describe("Dockerfile", () => {
     const quoted = flags.map((flag) => `"${flag}"`).join(", ")
     expect(bin).toContain(`const HEAP_FLAGS = [${quoted}]`)
     expect(pkg.scripts["start"]).toContain(flags.join(" "))
-    expect(pkg.scripts["start:prod"]).toContain(`node ${flags.join(" ")} --enable-source-maps dist/main.mjs`)
+    expect(pkg.scripts["start:prod"]).toContain(`node ${flags.join(" ")} --enable-source-maps dist/start.cjs`)
     expect(dockerfile).toContain(quoted)
     expect(bench).toContain(`project: [${quoted}]`)
   })

@@ -1,6 +1,7 @@
 /**
  * The real entry point as a child process (`node --import tsx src/main.ts`,
- * as `npm start` runs it), for tests of signals, exit codes and scale-out.
+ * as `npm run dev` runs it, or the built `dist/start.cjs`), for tests of
+ * signals, exit codes and scale-out.
  * Its output is kept with the test's logs, printed if the test fails (see serverLogs.ts).
  */
 import { spawn } from "node:child_process"
@@ -8,6 +9,7 @@ import * as path from "node:path"
 import * as ServerLogs from "./serverLogs.js"
 
 export interface Started {
+  readonly pid: number
   readonly port: number
   readonly exited: Promise<{ code: number | null; output: string }>
   readonly kill: (signal: NodeJS.Signals) => void
@@ -15,9 +17,15 @@ export interface Started {
 
 const root = path.resolve(import.meta.dirname, "../..")
 
-/** Starts the server with `env` on top of the test's environment (REDIS_URL cleared, PORT=0). */
-export const run = (env: Record<string, string>) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+/** How the server is started by default: its sources through tsx, as `npm run dev` does. */
+const FROM_SOURCES = ["--import", "tsx", "src/main.ts"]
+
+/**
+ * Starts the server with `env` on top of the test's environment (REDIS_URL cleared, PORT=0), from its sources unless
+ * `args` (node's arguments) say otherwise. A variable set to undefined in `env` is removed.
+ */
+export const run = (env: Record<string, string | undefined>, args: ReadonlyArray<string> = FROM_SOURCES) => {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, REDIS_URL: "", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"]
@@ -41,11 +49,11 @@ export const run = (env: Record<string, string>) => {
     void exited.then(({ output }) => reject(new Error(`exited before listening:\n${output}`)))
   })
   listening.catch(() => undefined) // awaited only by `start`; failures are asserted through `exited`
-  return { exited, listening, kill: (signal: NodeJS.Signals) => child.kill(signal) }
+  return { pid: child.pid ?? 0, exited, listening, kill: (signal: NodeJS.Signals) => child.kill(signal) }
 }
 
 /** Starts the server and waits until it listens. */
-export const start = async (env: Record<string, string>): Promise<Started> => {
-  const child = run(env)
-  return { port: await child.listening, exited: child.exited, kill: child.kill }
+export const start = async (env: Record<string, string | undefined>, args?: ReadonlyArray<string>): Promise<Started> => {
+  const child = run(env, args)
+  return { pid: child.pid, port: await child.listening, exited: child.exited, kill: child.kill }
 }
