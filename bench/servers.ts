@@ -22,10 +22,8 @@ export const isProject = (kind: ServerKind): boolean => kind === "project" || ki
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
-const SOURCES: Record<ServerKind, string> = {
-  project: "src/main.ts",
-  "project-inline": "src/main.ts",
-  "project-unhashed": "src/main.ts",
+/** The other two servers' sources (the project is built by scripts/build.mjs's bundleServer, as npm run build does). */
+const SOURCES: Record<"reference" | "tus", string> = {
   reference: "bench/reference-ws.ts",
   tus: "bench/tus-server.ts"
 }

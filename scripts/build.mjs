@@ -22,7 +22,10 @@ const newest = async (directory) => {
 /** Whether `outfile` is missing or older than the sources it is built from. */
 const stale = async (outfile) => {
   const built = await stat(outfile).then((info) => info.mtimeMs, () => 0)
-  const inputs = await Promise.all([newest("src"), ...["package.json", "package-lock.json", "scripts/build.mjs"].map((file) => stat(file).then((info) => info.mtimeMs, () => 0))])
+  const inputs = await Promise.all([
+    newest(path.join(ROOT, "src")),
+    ...["package.json", "package-lock.json", "scripts/build.mjs"].map((file) => stat(path.join(ROOT, file)).then((info) => info.mtimeMs, () => 0))
+  ])
   return built === 0 || inputs.some((time) => time > built)
 }
 
@@ -84,7 +87,8 @@ export const bundleServer = async (directory) => {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (process.argv.includes("--if-stale") && !(await stale("dist/main.mjs")) && !(await stale("dist/start.cjs"))) process.exit(0)
-  await bundleServer("dist")
+  const dist = path.join(ROOT, "dist")
+  if (process.argv.includes("--if-stale") && !(await stale(path.join(dist, "main.mjs"))) && !(await stale(path.join(dist, "start.cjs")))) process.exit(0)
+  await bundleServer(dist)
   console.log("built dist/main.mjs and dist/start.cjs")
 }

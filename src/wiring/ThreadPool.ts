@@ -4,10 +4,10 @@
  * otherwise the pool gets one thread per core, at least 2 and at most Node's
  * default of 4. On a machine with fewer cores than Node's 4 threads, those
  * threads take the CPU from the event loop's thread whenever files are
- * created, synced and renamed at once (on a 2-core machine, 2 threads instead
- * of 4 took a fifth off the time of a small upload; docs/performance.md). Two
+ * created, synced and renamed at once (measured in docs/performance.md). Two
  * threads rather than one, so that one slow fsync never holds up every other
- * call. On 4 cores or more this is Node's default.
+ * call. On 4 cores or more this is Node's default. The pool also runs
+ * `dns.lookup` (the hosts of Redis, S3 and webhooks).
  *
  * libuv reads the variable once, when the pool starts, which Node's ES module
  * loader does to read its first file: `src/start.ts` (built as the CommonJS

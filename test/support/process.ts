@@ -20,13 +20,24 @@ const root = path.resolve(import.meta.dirname, "../..")
 /** How the server is started by default: its sources through tsx, as `npm run dev` does. */
 const FROM_SOURCES = ["--import", "tsx", "src/main.ts"]
 
+/** How to start it, when not from the sources in the repository's root. */
+export interface HowToStart {
+  /** Node's arguments (default: the sources through tsx). */
+  readonly args?: ReadonlyArray<string>
+  /** The working directory (default: the repository's root). */
+  readonly cwd?: string
+  /** A command that runs node in its own process (`taskset -c 0`, which execs it). */
+  readonly through?: ReadonlyArray<string>
+}
+
 /**
- * Starts the server with `env` on top of the test's environment (REDIS_URL cleared, PORT=0), from its sources unless
- * `args` (node's arguments) say otherwise. A variable set to undefined in `env` is removed.
+ * Starts the server with `env` on top of the test's environment (REDIS_URL cleared, PORT=0); a variable set to
+ * undefined in `env` is removed.
  */
-export const run = (env: Record<string, string | undefined>, args: ReadonlyArray<string> = FROM_SOURCES) => {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
+export const run = (env: Record<string, string | undefined>, how: HowToStart = {}) => {
+  const [command = process.execPath, ...commandArgs] = [...(how.through ?? []), process.execPath, ...(how.args ?? FROM_SOURCES)]
+  const child = spawn(command, commandArgs, {
+    cwd: how.cwd ?? root,
     env: { ...process.env, REDIS_URL: "", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -53,7 +64,7 @@ export const run = (env: Record<string, string | undefined>, args: ReadonlyArray
 }
 
 /** Starts the server and waits until it listens. */
-export const start = async (env: Record<string, string | undefined>, args?: ReadonlyArray<string>): Promise<Started> => {
-  const child = run(env, args)
+export const start = async (env: Record<string, string | undefined>, how?: HowToStart): Promise<Started> => {
+  const child = run(env, how)
   return { pid: child.pid, port: await child.listening, exited: child.exited, kill: child.kill }
 }

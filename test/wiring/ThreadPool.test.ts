@@ -1,3 +1,8 @@
+/**
+ * The rule for libuv's pool size (src/wiring/ThreadPool.ts); that the started
+ * server gets it is test/deploy/start.test.ts's, and that `file-receiver
+ * serve` passes it on is test/cli's.
+ */
 import { describe, expect, it } from "vitest"
 import { NODE_DEFAULT_THREADS, threadPoolSize } from "../../src/wiring/ThreadPool.js"
 
