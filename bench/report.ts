@@ -40,6 +40,8 @@ export interface ThroughputResult {
   }
   /** Each server's VmHWM at the end of the scenario (warm-up and all rounds). */
   readonly serverPeakRssBytes: PerServer
+  /** CPU microseconds the bench spent creating (and removing) a file in each server's save directory, before it started. */
+  readonly saveDirectoryCreateMicros?: PerServer
   readonly warnings: ReadonlyArray<string>
   readonly error?: string
 }

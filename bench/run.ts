@@ -9,6 +9,7 @@
  * (default 5), BENCH_SCENARIOS (e.g. "1,2" or "5b"; "5" means 5a-5d,
  * "7" means 7a,7b; default all), BENCH_OUT (default bench/results.json).
  */
+import { closeSync, openSync, unlinkSync } from "node:fs"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -54,6 +55,25 @@ const freshDirectory = async (root: string, name: string): Promise<string> => {
   return directory
 }
 
+/**
+ * CPU microseconds this process spends creating and removing an empty file in `directory`, over 50 files. On some
+ * VMs' ext4 it differs thirtyfold between fresh directories (docs/performance.md), which a scenario that creates a
+ * file per upload would report as one server being slower than another.
+ */
+const creationCost = (directory: string): number => {
+  const before = process.cpuUsage()
+  for (let index = 0; index < 50; index++) {
+    const file = path.join(directory, `.probe-${index}`)
+    closeSync(openSync(file, "wx"))
+    unlinkSync(file)
+  }
+  const used = process.cpuUsage(before)
+  return (used.user + used.system) / 50
+}
+
+/** Creations cost this many times more in one server's directory than in another's: the ratios say so. */
+const CREATION_COST_SPREAD = 5
+
 /** Uploads once to `server`, verifies and deletes what it stored; returns the seconds the upload took. */
 const timedRun = async (
   workload: ThroughputScenario["workload"],
@@ -89,6 +109,7 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
   const rounds: Array<Round> = []
   const servers = new Map<ServerKind, RunningServer>()
   const peak: PerServer = {}
+  const createMicros: PerServer = {}
   const result = (error?: string): ThroughputResult => {
     const toReference = ratios(rounds, "reference")
     const toTus = ratios(rounds, "tus")
@@ -123,6 +144,7 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
         ...(unhashedToPeer === undefined ? {} : { unhashedToPeer })
       },
       serverPeakRssBytes: peak,
+      saveDirectoryCreateMicros: createMicros,
       warnings,
       ...(error === undefined ? {} : { error })
     }
@@ -131,7 +153,16 @@ const runThroughput = async (scenario: ThroughputScenario, root: string): Promis
     progress(`scenario ${scenario.id}: ${scenario.title}`)
     workload.prepare()
     for (const kind of scenario.kinds) {
-      servers.set(kind, await startServer(kind, await freshDirectory(root, `${scenario.id}-${kind}`)))
+      const directory = await freshDirectory(root, `${scenario.id}-${kind}`)
+      createMicros[kind] = creationCost(directory)
+      servers.set(kind, await startServer(kind, directory))
+    }
+    const costs = Object.values(createMicros).filter((micros) => micros !== undefined)
+    if (Math.max(...costs) > CREATION_COST_SPREAD * Math.min(...costs)) {
+      warnings.push(
+        `creating a file costs ${Object.entries(createMicros).map(([kind, micros]) => `${kind} ${micros.toFixed(0)} µs`).join(", ")} ` +
+          "in the servers' save directories: where uploads create files, the ratios reflect the directories too"
+      )
     }
     for (const server of servers.values()) await timedRun(workload, server, warnings) // warm-up, not recorded
     for (let round = 1; round <= settings.rounds; round++) {
