@@ -40,7 +40,7 @@ export interface ThroughputResult {
   }
   /** Each server's VmHWM at the end of the scenario (warm-up and all rounds). */
   readonly serverPeakRssBytes: PerServer
-  /** CPU microseconds the bench spent creating (and removing) a file in each server's save directory, before it started. */
+  /** CPU microseconds (user + system) the bench spent per file creating and removing one in each server's save directory, before it started. */
   readonly saveDirectoryCreateMicros?: PerServer
   readonly warnings: ReadonlyArray<string>
   readonly error?: string

@@ -5,8 +5,8 @@
  * default of 4. On a machine with fewer cores than Node's 4 threads, those
  * threads take the CPU from the event loop's thread whenever files are
  * created, synced and renamed at once (measured in docs/performance.md). Two
- * threads rather than one, so that one slow fsync never holds up every other
- * call. On 4 cores or more this is Node's default. The pool also runs
+ * threads rather than one, so that one slow fsync does not hold up every
+ * other call. On 4 cores or more this is Node's default. The pool also runs
  * `dns.lookup` (the hosts of Redis, S3 and webhooks).
  *
  * libuv reads the variable once, when the pool starts, which Node's ES module

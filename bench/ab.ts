@@ -1,0 +1,156 @@
+/**
+ * An A/B of small uploads between builds or settings (docs/performance.md's
+ * small-file sections): each round starts every variant fresh in a new save
+ * directory, uploads WARM files to warm it up, then measures N more (16 KiB
+ * each in CHUNKS seed-protocol chunks, a connection each, 64 at a time), the
+ * variants alternating. It prints, per upload, wall time, process CPU and
+ * the CPU of the event loop's thread and of all the others (from
+ * /proc/<pid>/task), and what creating a file costs in the directory.
+ *
+ *   npm run build && node --import tsx bench/ab.ts
+ *   AB_VARIANTS='dist/start.cjs,dist/start.cjs|UV_THREADPOOL_SIZE=4,bench/.build/reference-ws.mjs' \
+ *     AB_ROUNDS=5 node --import tsx bench/ab.ts
+ *
+ * A variant is a script node runs (the project's dist/start.cjs, or a copy
+ * of dist/ elsewhere beside a `public` link; the reference once `npm run
+ * bench` has built it), then `|` and `NAME=value` pairs joined by `;` for its
+ * environment; `NODE_FLAGS=a,b` adds node flags (the project's scripts also
+ * get its own V8 flags, bench/'s servers node's defaults, as in the bench).
+ * Linux only (/proc). Every loop is bounded; traffic stays on loopback.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { createInterface } from "node:readline"
+import { WebSocket } from "ws"
+import { NODE_FLAGS, REPO_ROOT } from "./servers.js"
+
+const number = (name: string, fallback: number): number => Number(process.env[name] ?? fallback)
+const variants = (process.env["AB_VARIANTS"] ?? "dist/start.cjs,dist/start.cjs|UV_THREADPOOL_SIZE=4").split(",")
+const rounds = number("AB_ROUNDS", 3)
+const warm = number("AB_WARM", 500)
+const measured = number("AB_N", 2000)
+const chunks = number("AB_CHUNKS", 1)
+const CONCURRENCY = 64
+const CHUNK_BYTES = 16 * 1024
+const chunk = JSON.stringify({ type: "file_chunk", chunk: Buffer.alloc(CHUNK_BYTES, 7).toString("base64") })
+
+/** CPU microseconds per file to create, close and unlink one in `directory` (the least of three batches of 50). */
+const creationCost = (directory: string): number => {
+  const batch = () => {
+    const before = process.cpuUsage()
+    for (let index = 0; index < 50; index++) {
+      const file = path.join(directory, `.probe-${index}`)
+      closeSync(openSync(file, "wx"))
+      unlinkSync(file)
+    }
+    const used = process.cpuUsage(before)
+    return (used.user + used.system) / 50
+  }
+  return Math.min(batch(), batch(), batch())
+}
+
+/** CPU milliseconds of each thread of `pid` so far, the event loop's (the thread whose id is the pid) as "main". */
+const threadCpu = (pid: number): Map<string, number> => {
+  const byThread = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    const key = tid === String(pid) ? "main" : "others"
+    byThread.set(key, (byThread.get(key) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10)
+  }
+  return byThread
+}
+
+const start = (variant: string, directory: string) =>
+  new Promise<{ readonly child: ChildProcess; readonly port: number }>((resolve, reject) => {
+    const [script = "", settings = ""] = variant.split("|")
+    const extra = Object.fromEntries(settings.split(";").filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]))
+    const { NODE_FLAGS: flags, ...environment } = extra
+    // The project's V8 flags for the project; the bench's own servers run on node's defaults, as in `npm run bench`.
+    const own = script.startsWith("bench/") ? [] : NODE_FLAGS.project
+    const child = spawn(process.execPath, [...own, ...(flags ?? "").split(",").filter(Boolean), script], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        FILE_SAVE_DIRECTORY: directory,
+        REDIS_URL: "",
+        RATE_LIMIT_PER_PERIOD: "1000000000",
+        RATE_LIMIT_BYTES_PER_PERIOD: "0",
+        MAX_CONNECTIONS_PER_IP: "0",
+        MAX_UPLOADS_PER_IP: "0",
+        CONTENT_CHECK: "off",
+        LOG_LEVEL: "info",
+        ...environment
+      },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    const timer = setTimeout(() => reject(new Error(`${variant} did not start`)), 30_000)
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const port = /listening on http:\/\/[^:]+:(\d+)/.exec(line)?.[1]
+      if (port === undefined) return
+      clearTimeout(timer)
+      resolve({ child, port: Number(port) })
+    })
+    child.once("exit", () => reject(new Error(`${variant} exited`)))
+  })
+
+const upload = (port: number, index: number) =>
+  new Promise<void>((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/file-transfer/`)
+    ws.on("open", () => ws.send(JSON.stringify({ type: "file_meta", file_name: `f${index}.pdf`, file_size: CHUNK_BYTES * chunks })))
+    ws.on("message", (data: Buffer) => {
+      const reply = JSON.parse(data.toString()) as { readonly type: string }
+      if (reply.type === "meta_received" || reply.type === "chunk_received") ws.send(chunk)
+      else if (reply.type === "file_received") ws.close()
+      else {
+        ws.close()
+        reject(new Error(data.toString()))
+      }
+    })
+    ws.on("close", () => resolve())
+    ws.on("error", reject)
+  })
+
+const uploads = async (port: number, count: number, first: number) => {
+  let next = 0
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < count) await upload(port, first + next++)
+  }))
+}
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length / 2
+  return Number.isInteger(middle) ? ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2 : sorted[Math.floor(middle)] ?? NaN
+}
+const results = new Map<string, Array<{ readonly wall: number; readonly cpu: number; readonly main: number; readonly others: number }>>()
+const ms = (value: number) => `${value.toFixed(2)} ms`
+
+for (let round = 1; round <= rounds; round++) {
+  for (const variant of round % 2 === 1 ? variants : [...variants].reverse()) {
+    const directory = mkdtempSync(path.join(os.tmpdir(), "fr-ab-"))
+    const probe = creationCost(directory)
+    const { child, port } = await start(variant, directory)
+    await uploads(port, warm, 0)
+    const before = threadCpu(child.pid!)
+    const started = performance.now()
+    await uploads(port, measured, warm)
+    const wall = (performance.now() - started) / measured
+    const after = threadCpu(child.pid!)
+    const per = (key: string) => ((after.get(key) ?? 0) - (before.get(key) ?? 0)) / measured
+    const row = { wall, cpu: per("main") + per("others"), main: per("main"), others: per("others") }
+    results.set(variant, [...(results.get(variant) ?? []), row])
+    console.log(`round ${round} ${variant}: wall ${ms(row.wall)}, CPU ${ms(row.cpu)} (event loop ${ms(row.main)}, others ${ms(row.others)}) per upload; a file creation there costs ${probe.toFixed(0)} µs`)
+    child.kill("SIGTERM")
+    await new Promise((resolve) => child.once("exit", resolve))
+    rmSync(directory, { recursive: true, force: true })
+  }
+}
+for (const [variant, rows] of results) {
+  const of = (key: "wall" | "cpu" | "main" | "others") => ms(median(rows.map((row) => row[key])))
+  console.log(`median ${variant}: wall ${of("wall")}, CPU ${of("cpu")} (event loop ${of("main")}, others ${of("others")}) per upload`)
+}
