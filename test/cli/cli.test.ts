@@ -342,15 +342,19 @@ describe("file-receiver serve", { timeout: 90_000 }, () => {
       })
       void exited.then(() => reject(new Error(`exited before listening:\n${output}`)))
     })
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`)
-    expect(health.status).toBe(200)
-    if (process.platform === "linux") {
-      // The server runs in the process the command started with the V8 flags, with npm start's thread pool.
-      const [server] = (await fs.readFile(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")).trim().split(/\s+/)
-      const environment = (await fs.readFile(`/proc/${server}/environ`, "utf8")).split("\0")
-      expect(environment).toContain(`UV_THREADPOOL_SIZE=${threadPoolSize(undefined, os.availableParallelism())}`)
+    try {
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`)
+      expect(health.status).toBe(200)
+      if (process.platform === "linux") {
+        // The server runs in the process the command started with the V8 flags, with npm start's thread pool.
+        const [server] = (await fs.readFile(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")).trim().split(/\s+/)
+        const environment = (await fs.readFile(`/proc/${server}/environ`, "utf8")).split("\0")
+        expect(environment).toContain(`UV_THREADPOOL_SIZE=${threadPoolSize(undefined, os.availableParallelism())}`)
+      }
+    } finally {
+      // Stopped whatever the assertions said: a failed one must not leave the server running.
+      child.kill("SIGTERM")
     }
-    child.kill("SIGTERM")
     expect(await exited).toBe(0)
     await fs.rm(dir, { recursive: true, force: true })
   })
