@@ -19,12 +19,12 @@
  * Linux only (/proc). Every loop is bounded; traffic stays on loopback.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { WebSocket } from "ws"
-import { NODE_FLAGS, REPO_ROOT } from "./servers.js"
+import { cpuSecondsIn, creationCost, environment, NODE_FLAGS, REPO_ROOT } from "./servers.js"
 
 const number = (name: string, fallback: number): number => Number(process.env[name] ?? fallback)
 const variants = (process.env["AB_VARIANTS"] ?? "dist/start.cjs,dist/start.cjs|UV_THREADPOOL_SIZE=4").split(",")
@@ -36,29 +36,12 @@ const CONCURRENCY = 64
 const CHUNK_BYTES = 16 * 1024
 const chunk = JSON.stringify({ type: "file_chunk", chunk: Buffer.alloc(CHUNK_BYTES, 7).toString("base64") })
 
-/** CPU microseconds per file to create, close and unlink one in `directory` (the least of three batches of 50). */
-const creationCost = (directory: string): number => {
-  const batch = () => {
-    const before = process.cpuUsage()
-    for (let index = 0; index < 50; index++) {
-      const file = path.join(directory, `.probe-${index}`)
-      closeSync(openSync(file, "wx"))
-      unlinkSync(file)
-    }
-    const used = process.cpuUsage(before)
-    return (used.user + used.system) / 50
-  }
-  return Math.min(batch(), batch(), batch())
-}
-
 /** CPU milliseconds of each thread of `pid` so far, the event loop's (the thread whose id is the pid) as "main". */
 const threadCpu = (pid: number): Map<string, number> => {
   const byThread = new Map<string, number>()
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     const key = tid === String(pid) ? "main" : "others"
-    byThread.set(key, (byThread.get(key) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10)
+    byThread.set(key, (byThread.get(key) ?? 0) + cpuSecondsIn(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")) * 1000)
   }
   return byThread
 }
@@ -67,25 +50,13 @@ const start = (variant: string, directory: string) =>
   new Promise<{ readonly child: ChildProcess; readonly port: number }>((resolve, reject) => {
     const [script = "", settings = ""] = variant.split("|")
     const extra = Object.fromEntries(settings.split(";").filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]))
-    const { NODE_FLAGS: flags, ...environment } = extra
-    // The project's V8 flags for the project; the bench's own servers run on node's defaults, as in `npm run bench`.
-    const own = script.startsWith("bench/") ? [] : NODE_FLAGS.project
-    const child = spawn(process.execPath, [...own, ...(flags ?? "").split(",").filter(Boolean), script], {
+    const { NODE_FLAGS: flags, ...overrides } = extra
+    // The bench's own servers run on node's defaults and their own environment, the project with its V8 flags and the
+    // bench's limits, as in `npm run bench`.
+    const kind = script.startsWith("bench/") ? "reference" : "project"
+    const child = spawn(process.execPath, [...NODE_FLAGS[kind], ...(flags ?? "").split(",").filter(Boolean), script], {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        PORT: "0",
-        HOST: "127.0.0.1",
-        FILE_SAVE_DIRECTORY: directory,
-        REDIS_URL: "",
-        RATE_LIMIT_PER_PERIOD: "1000000000",
-        RATE_LIMIT_BYTES_PER_PERIOD: "0",
-        MAX_CONNECTIONS_PER_IP: "0",
-        MAX_UPLOADS_PER_IP: "0",
-        CONTENT_CHECK: "off",
-        LOG_LEVEL: "info",
-        ...environment
-      },
+      env: { ...environment(kind, directory), ...overrides },
       stdio: ["ignore", "pipe", "inherit"]
     })
     const timer = setTimeout(() => reject(new Error(`${variant} did not start`)), 30_000)

@@ -9,7 +9,6 @@
  * (default 5), BENCH_SCENARIOS (e.g. "1,2" or "5b"; "5" means 5a-5d,
  * "7" means 7a,7b; default all), BENCH_OUT (default bench/results.json).
  */
-import { closeSync, openSync, unlinkSync } from "node:fs"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -26,7 +25,7 @@ import {
   type ThroughputResult
 } from "./report.js"
 import { CHUNK_BYTES, IntegrityError, type LongUploadCase, type MemoryCase, scenarios, type ThroughputScenario, verifyAndClean } from "./scenarios.js"
-import { buildServers, cpuSecondsOf, memoryOf, REPO_ROOT, type RunningServer, type ServerKind, startServer } from "./servers.js"
+import { buildServers, cpuSecondsOf, creationCost, memoryOf, REPO_ROOT, type RunningServer, type ServerKind, startServer } from "./servers.js"
 
 const positiveInteger = (name: string, fallback: number): number => {
   const text = process.env[name]?.trim()
@@ -53,26 +52,6 @@ const freshDirectory = async (root: string, name: string): Promise<string> => {
   const directory = path.join(root, name)
   await mkdir(directory, { recursive: true })
   return directory
-}
-
-/**
- * CPU microseconds (user + system) this process spends per file creating, closing and unlinking an empty file in
- * `directory`: the least of three batches of 50, so that a collection or a first call does not count. On the VM of
- * docs/performance.md it differed thirtyfold between fresh directories, which a scenario that creates a file per
- * upload would report as one server being slower than another.
- */
-const creationCost = (directory: string): number => {
-  const batch = (): number => {
-    const before = process.cpuUsage()
-    for (let index = 0; index < 50; index++) {
-      const file = path.join(directory, `.probe-${index}`)
-      closeSync(openSync(file, "wx"))
-      unlinkSync(file)
-    }
-    const used = process.cpuUsage(before)
-    return (used.user + used.system) / 50
-  }
-  return Math.min(batch(), batch(), batch())
 }
 
 /** Warn when a creation costs more than this many times as much in one server's directory as in another's. */

@@ -6,6 +6,7 @@
  * "listening on http://host:port" on stdout.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { closeSync, openSync, unlinkSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
@@ -86,11 +87,33 @@ export interface RunningServer {
  * 1/100 s, Linux's USER_HZ): the server's own cost, which does not drift with the machine's load the way
  * wall time does.
  */
-export const cpuSecondsOf = async (pid: number): Promise<number> => {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8")
+export const cpuSecondsOf = async (pid: number): Promise<number> => cpuSecondsIn(await readFile(`/proc/${pid}/stat`, "utf8"))
+
+/** The user and system CPU seconds in the text of a /proc `stat` file (a process's, or one thread's under task/). */
+export const cpuSecondsIn = (stat: string): number => {
   // The fields after the command name (in parentheses, which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/**
+ * CPU microseconds (user + system) this process spends per file creating, closing and unlinking an empty file in
+ * `directory`: the least of three batches of 50, so that a collection or a first call does not count. On the VM of
+ * docs/performance.md it differed thirtyfold between fresh directories, which a scenario that creates a file per
+ * upload would report as one server being slower than another.
+ */
+export const creationCost = (directory: string): number => {
+  const batch = (): number => {
+    const before = process.cpuUsage()
+    for (let index = 0; index < 50; index++) {
+      const file = path.join(directory, `.probe-${index}`)
+      closeSync(openSync(file, "wx"))
+      unlinkSync(file)
+    }
+    const used = process.cpuUsage(before)
+    return (used.user + used.system) / 50
+  }
+  return Math.min(batch(), batch(), batch())
 }
 
 /** Peak and current resident set size of a live process, in bytes (from /proc/<pid>/status). */
@@ -104,7 +127,8 @@ export const memoryOf = async (pid: number): Promise<{ readonly vmHWM: number; r
   return { vmHWM: field("VmHWM"), vmRSS: field("VmRSS") }
 }
 
-const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => {
+/** The environment `kind` runs with, storing into `directory`: the project with its limits raised for the bench. */
+export const environment = (kind: ServerKind, directory: string): NodeJS.ProcessEnv => {
   const inherited: NodeJS.ProcessEnv = { ...process.env }
   // The project must use its in-memory limiter and its defaults, whatever the shell has set.
   for (const name of Object.keys(inherited)) {

@@ -19,9 +19,9 @@ const newest = async (directory) => {
   return latest
 }
 
-/** Whether `outfile` is missing or older than the sources it is built from. */
-const stale = async (outfile) => {
-  const built = await stat(outfile).then((info) => info.mtimeMs, () => 0)
+/** Whether any of `outfiles` is missing or older than the sources they are built from. */
+const stale = async (outfiles) => {
+  const built = Math.min(...(await Promise.all(outfiles.map((outfile) => stat(outfile).then((info) => info.mtimeMs, () => 0)))))
   const inputs = await Promise.all([
     newest(path.join(ROOT, "src")),
     ...["package.json", "package-lock.json", "scripts/build.mjs"].map((file) => stat(path.join(ROOT, file)).then((info) => info.mtimeMs, () => 0))
@@ -88,7 +88,7 @@ export const bundleServer = async (directory) => {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const dist = path.join(ROOT, "dist")
-  if (process.argv.includes("--if-stale") && !(await stale(path.join(dist, "main.mjs"))) && !(await stale(path.join(dist, "start.cjs")))) process.exit(0)
+  if (process.argv.includes("--if-stale") && !(await stale([path.join(dist, "main.mjs"), path.join(dist, "start.cjs")]))) process.exit(0)
   await bundleServer(dist)
   console.log("built dist/main.mjs and dist/start.cjs")
 }
