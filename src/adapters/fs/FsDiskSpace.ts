@@ -2,8 +2,8 @@
  * DiskSpace of the filesystem holding a directory, read with statfs(2).
  */
 import { Effect, Layer } from "effect"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import * as fs from "./FsCalls.js"
 import { DiskSpace, DiskSpaceError } from "../../application/ports/DiskSpace.js"
 
 export const make = (directory: string) =>

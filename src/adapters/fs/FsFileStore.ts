@@ -13,7 +13,7 @@
  */
 import { type Cause, Effect, Layer, Option, Ref, Stream } from "effect"
 import { constants as fsConstants, createReadStream, type Stats } from "node:fs"
-import * as fs from "node:fs/promises"
+import * as fsPromises from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/ports/FileStore.js"
 import * as FileName from "../../domain/FileName.js"
@@ -22,6 +22,7 @@ import type * as Readiness from "../../application/ports/Readiness.js"
 import { inside, publish, removeFile, stillWritten, unlessMissing } from "./Publish.js"
 import { errorCode, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY, type OpenedFile, openRegular, sameFile, UnsafeFile } from "./RegularFile.js"
 import * as DirectorySync from "./DirectorySync.js"
+import * as fs from "./FsCalls.js"
 import * as PartialWriter from "./PartialWriter.js"
 
 /** Suffix of partial files (`.<upload id>.part`): hidden, and never a valid stored name. */
@@ -76,7 +77,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
   Effect.gen(function*() {
     const root = path.resolve(directory)
     yield* Effect.tryPromise({
-      try: () => fs.mkdir(root, { recursive: true }),
+      try: () => fsPromises.mkdir(root, { recursive: true }),
       catch: (cause) => new FileStoreError({ reason: "Open", cause })
     })
     /** The directory's fsync, one for all the commits that need it at the same time. */
@@ -201,7 +202,7 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
           // The stream takes the handle over and closes it.
           Effect.flatMap((handle) =>
             Stream.runForEach(
-              Stream.fromAsyncIterable(createReadStream(file, { fd: handle, start: 0, end: held - 1, highWaterMark: REPLAY_READ_BYTES }), failed),
+              Stream.fromAsyncIterable(createReadStream(file, { fd: handle.handOver(), start: 0, end: held - 1, highWaterMark: REPLAY_READ_BYTES }), failed),
               (bytes) => onBytes(bytes as Buffer)
             )
           )
@@ -268,7 +269,7 @@ export const probe = (directory: string): Readiness.Probe => ({
   check: Effect.tryPromise({
     try: async () => {
       const file = path.join(path.resolve(directory), `.readyz-${process.pid}-${Date.now()}`)
-      await fs.writeFile(file, "", { flag: "wx" }) // never through a link planted at the name
+      await fsPromises.writeFile(file, "", { flag: "wx" }) // never through a link planted at the name
       await removeFile(file)
     },
     catch: (cause) => `save directory not writable: ${cause instanceof Error ? cause.message : String(cause)}`

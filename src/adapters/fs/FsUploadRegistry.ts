@@ -18,10 +18,11 @@
  * FsFileStore's commit).
  */
 import { Clock, Effect, Layer, Option } from "effect"
-import * as fs from "node:fs/promises"
+import * as fsPromises from "node:fs/promises"
 import * as path from "node:path"
 import { decodeRecord, type UploadRecord, UploadRegistry, UploadRegistryError } from "../../application/ports/UploadRegistry.js"
 import * as InProcessClaims from "../shared/InProcessClaims.js"
+import * as fs from "./FsCalls.js"
 import { inside, removeFile, unlessMissing } from "./Publish.js"
 import { appendRegular, errorCode, readRegular, replaceRegular, UnsafeFile } from "./RegularFile.js"
 
@@ -62,7 +63,7 @@ export const latestRecord = (uploadId: string, text: string): Effect.Effect<Uplo
 export const make = (directory: string, options: FsUploadRegistryOptions = { sync: true }) =>
   Effect.gen(function*() {
     const root = path.resolve(directory)
-    yield* Effect.tryPromise({ try: () => fs.mkdir(root, { recursive: true }), catch: unavailable })
+    yield* Effect.tryPromise({ try: () => fsPromises.mkdir(root, { recursive: true }), catch: unavailable })
     const sidecar = (uploadId: string) => inside(root, `.${uploadId}${SIDECAR_SUFFIX}`)
     const { claim, holds } = yield* InProcessClaims.make
 

@@ -17,8 +17,8 @@
  * a chunk that waited long enough to reach V8's old generation would
  * otherwise stay allocated until the next full collection.
  */
-import type { FileHandle } from "node:fs/promises"
 import { release } from "../Release.js"
+import type { File } from "./FsCalls.js"
 
 export interface PartialWriter {
   /**
@@ -37,17 +37,17 @@ export interface PartialWriter {
 }
 
 /** Writes all of `bytes` at the end of the file (O_APPEND), however many write(2) calls that takes. */
-const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> => {
+const writeAll = async (handle: File, bytes: Uint8Array): Promise<void> => {
   let written = 0
   while (written < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, null)
+    const bytesWritten = await handle.write(bytes, written, bytes.length - written, null)
     if (bytesWritten <= 0) throw new Error("the file accepted no bytes")
     written += bytesWritten
   }
 }
 
 /** The writer of `handle`, a file opened for appending (O_APPEND); it takes the handle over and closes it. */
-export const fromHandle = (handle: FileHandle, options: { readonly syncEveryBytes?: number } = {}): PartialWriter => {
+export const fromHandle = (handle: File, options: { readonly syncEveryBytes?: number } = {}): PartialWriter => {
   let failure: unknown
   let closed = false
   let unsynced = 0

@@ -5,9 +5,9 @@
  * or another file put at the partial's name).
  */
 import type { Stats } from "node:fs"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { checkRegular, errorCode, kindOf, sameFile, UnsafeFile } from "./RegularFile.js"
+import * as fs from "./FsCalls.js"
+import { checkRegular, errorCode, kindOf, O_CREAT, O_EXCL, O_WRONLY, sameFile, UnsafeFile } from "./RegularFile.js"
 
 /** The result of `operation`, or undefined when the file it touches does not exist (ENOENT). */
 export const unlessMissing = <A>(operation: Promise<A>): Promise<A | undefined> =>
@@ -85,7 +85,7 @@ export const publish = async (
  */
 const publishWithoutLinks = async (partialPath: string, finalPath: string, written: Stats): Promise<boolean> => {
   try {
-    await (await fs.open(finalPath, "wx")).close()
+    await (await fs.open(finalPath, O_WRONLY | O_CREAT | O_EXCL)).close()
   } catch (cause) {
     if (errorCode(cause) === "EEXIST") return false
     throw cause

@@ -10,9 +10,8 @@
  */
 import { Data } from "effect"
 import { constants, type Stats } from "node:fs"
-import type { FileHandle } from "node:fs/promises"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import * as fs from "./FsCalls.js"
 
 export const errorCode = (cause: unknown): string | undefined =>
   typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
@@ -68,7 +67,7 @@ export const checkRegular = async (stats: Stats, directory?: string): Promise<vo
 /** How many entries of `directory` are the file `stats` describes. */
 const namesIn = async (directory: string, stats: Stats): Promise<number> => {
   let names = 0
-  for (const entry of await fs.readdir(directory, { withFileTypes: true })) {
+  for (const entry of await fs.readdirWithTypes(directory)) {
     if (!entry.isFile()) continue
     const other = await fs.lstat(path.join(directory, entry.name)).catch(() => undefined)
     if (other !== undefined && sameFile(other, stats)) names++
@@ -77,7 +76,7 @@ const namesIn = async (directory: string, stats: Stats): Promise<number> => {
 }
 
 export interface OpenedFile {
-  readonly handle: FileHandle
+  readonly handle: fs.File
   /** fstat of the descriptor when it was opened: what the name must still point to later. */
   readonly stats: Stats
 }
@@ -109,7 +108,7 @@ export const openRegular = async (
 }
 
 /** Runs `use` on `file` opened with `openRegular`, and closes it. */
-const withRegular = async <A>(file: string, flags: number, mode: number | undefined, use: (handle: FileHandle) => Promise<A>): Promise<A> => {
+const withRegular = async <A>(file: string, flags: number, mode: number | undefined, use: (handle: fs.File) => Promise<A>): Promise<A> => {
   const { handle } = await openRegular(file, flags, mode === undefined ? {} : { mode })
   try {
     return await use(handle)
@@ -119,7 +118,7 @@ const withRegular = async <A>(file: string, flags: number, mode: number | undefi
 }
 
 /** The text of the regular file `file`. */
-export const readRegular = (file: string): Promise<string> => withRegular(file, O_RDONLY, undefined, (handle) => handle.readFile("utf8"))
+export const readRegular = (file: string): Promise<string> => withRegular(file, O_RDONLY, undefined, (handle) => handle.readText())
 
 /**
  * Appends `text` to the regular file `file`, creating it (with `mode`) if
@@ -132,7 +131,7 @@ export const appendRegular = (
   options: { readonly mode?: number; readonly sync?: boolean; readonly create?: boolean } = {}
 ): Promise<void> =>
   withRegular(file, O_WRONLY | O_APPEND | (options.create === false ? 0 : O_CREAT), options.mode, async (handle) => {
-    await handle.writeFile(text)
+    await handle.writeText(text)
     if (options.sync === true) await handle.sync()
   })
 
@@ -157,7 +156,7 @@ export const replaceRegular = async (
     return create()
   })
   try {
-    await handle.writeFile(text)
+    await handle.writeText(text)
     // On stable storage before the rename makes it the record (the directory is the caller's to flush).
     if (options.sync === true) await handle.sync()
   } finally {

@@ -2,11 +2,15 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { constants } from "node:fs"
+import * as FsCalls from "../../../src/adapters/fs/FsCalls.js"
 import * as PartialWriter from "../../../src/adapters/fs/PartialWriter.js"
 
+const { O_APPEND, O_CREAT, O_EXCL, O_WRONLY } = constants
+
 /** A writer of `file`, opened as the store opens partial files (creating it, or `flags`). */
-const create = async (file: string, options: { readonly mode: number; readonly flags?: string }) =>
-  PartialWriter.fromHandle(await fs.open(file, options.flags ?? "ax", options.mode))
+const create = async (file: string, options: { readonly mode: number; readonly flags?: number }) =>
+  PartialWriter.fromHandle(await FsCalls.open(file, options.flags ?? (O_WRONLY | O_APPEND | O_CREAT | O_EXCL), options.mode))
 
 let dir: string
 beforeEach(async () => {
@@ -67,14 +71,14 @@ describe("the partial file writer", () => {
   })
 
   it("a failed write (ENOSPC on /dev/full) fails itself, finish and every later write", async () => {
-    const writer = await create("/dev/full", { mode: 0o644, flags: "w" })
+    const writer = await create("/dev/full", { mode: 0o644, flags: O_WRONLY })
     await expect(writer.write(Buffer.alloc(1000))).rejects.toMatchObject({ code: "ENOSPC" })
     await expect(writer.write(Buffer.alloc(1))).rejects.toMatchObject({ code: "ENOSPC" })
     await expect(writer.finish()).rejects.toMatchObject({ code: "ENOSPC" })
   })
 
   it("writes queued behind a failed one fail with its error", async () => {
-    const writer = await create("/dev/full", { mode: 0o644, flags: "w" })
+    const writer = await create("/dev/full", { mode: 0o644, flags: O_WRONLY })
     const results = await Promise.allSettled([writer.write(Buffer.alloc(100)), writer.write(Buffer.alloc(100))])
     expect(results.map((result) => result.status)).toEqual(["rejected", "rejected"])
     await writer.destroy()
