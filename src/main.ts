@@ -16,6 +16,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Effect, Either, Layer, Logger, Option } from "effect"
 import { formatConfigError } from "./adapters/config/AppConfig.js"
 import { type LogFormat, LogFormatConfig, LogLevelConfig } from "./adapters/config/LogConfig.js"
+import * as StdoutLines from "./adapters/log/StdoutLines.js"
 import * as Server from "./Server.js"
 
 /** One readable line for why start-up failed. */
@@ -30,9 +31,10 @@ const describe = (cause: Cause.Cause<unknown>): string =>
         : String(error)
   })
 
+// logfmt and JSON lines are batched per turn of the event loop (see StdoutLines); pretty is for a terminal.
 const loggers: Record<LogFormat, Layer.Layer<never>> = {
-  logfmt: Logger.logFmt,
-  json: Logger.json,
+  logfmt: StdoutLines.logFmt,
+  json: StdoutLines.json,
   pretty: Logger.pretty
 }
 

@@ -36,11 +36,14 @@ export const readdir = (directory: string): Promise<Array<string>> => promised((
 export const readdirWithTypes = (directory: string): Promise<Array<fs.Dirent>> =>
   promised((callback) => fs.readdir(directory, { withFileTypes: true }, callback))
 
-/** Descriptors of the `File`s not closed yet, closed when their `File` is collected. */
-const unclosed = new FinalizationRegistry<number>((fd) => fs.close(fd, () => undefined))
+/** Descriptors of the `File`s not closed yet, closed (with a warning: a leak is a bug) when their `File` is collected. */
+const unclosed = new FinalizationRegistry<number>((fd) => {
+  process.emitWarning(`Closing file descriptor ${fd} on garbage collection`)
+  fs.close(fd, () => undefined)
+})
 
-/** How much `readText` reads at a time. */
-const READ_BYTES = 64 * 1024
+/** What a call on a closed `File` fails with, rather than reach a descriptor number that may be another file's now. */
+const closedError = () => Object.assign(new Error("EBADF: the file is closed"), { code: "EBADF" })
 
 /** An open file: the part of fs/promises' FileHandle the adapters use. */
 export class File {
@@ -51,13 +54,18 @@ export class File {
     unclosed.register(this, fd, this)
   }
 
+  /** `call` with the descriptor, or EBADF once the file is closed (or handed over). */
+  #use<A>(call: (fd: number) => Promise<A>): Promise<A> {
+    return this.#closed ? Promise.reject(closedError()) : call(this.fd)
+  }
+
   stat(): Promise<fs.Stats> {
-    return promised((callback) => fs.fstat(this.fd, callback))
+    return this.#use((fd) => promised((callback) => fs.fstat(fd, callback)))
   }
 
   /** Writes `length` bytes of `bytes` from `offset`, at `position` (null: the file's current offset); one write(2). */
   write(bytes: Uint8Array, offset: number, length: number, position: number | null): Promise<number> {
-    return promised((callback) => fs.write(this.fd, bytes, offset, length, position, callback))
+    return this.#use((fd) => promised((callback) => fs.write(fd, bytes, offset, length, position, callback)))
   }
 
   /** Writes all of `text` at the file's current offset (its end, when opened with O_APPEND). */
@@ -71,28 +79,33 @@ export class File {
     }
   }
 
-  /** The file's text from its current offset to its end. */
-  async readText(): Promise<string> {
-    const parts: Array<Buffer> = []
-    for (;;) {
-      const buffer = Buffer.allocUnsafe(READ_BYTES)
-      const count = await promised<number>((callback) => fs.read(this.fd, buffer, 0, READ_BYTES, null, callback))
-      if (count === 0) return Buffer.concat(parts).toString("utf8")
-      parts.push(buffer.subarray(0, count))
+  /**
+   * The text of the `size` bytes from the file's current offset (its size
+   * as fstat gave it), or fewer if it ends before: one read(2) for a file
+   * that holds them, as fs/promises' readFile does after its fstat.
+   */
+  async readText(size: number): Promise<string> {
+    const buffer = Buffer.allocUnsafe(size)
+    let read = 0
+    while (read < size) {
+      const count = await this.#use((fd) => promised<number>((callback) => fs.read(fd, buffer, read, size - read, null, callback)))
+      if (count === 0) break
+      read += count
     }
+    return buffer.toString("utf8", 0, read)
   }
 
   /** fsync(2). */
   sync(): Promise<void> {
-    return voided((callback) => fs.fsync(this.fd, callback))
+    return this.#use((fd) => voided((callback) => fs.fsync(fd, callback)))
   }
 
   /** fdatasync(2). */
   datasync(): Promise<void> {
-    return voided((callback) => fs.fdatasync(this.fd, callback))
+    return this.#use((fd) => voided((callback) => fs.fdatasync(fd, callback)))
   }
 
-  /** Closes the descriptor, once: later calls wait for the same close. */
+  /** Closes the descriptor, once: later calls wait for the same close. The caller has waited for its calls on it. */
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
     this.#detach()
@@ -102,7 +115,7 @@ export class File {
 
   /** Hands the descriptor over to a new owner (a read stream, say), which closes it; this `File` no longer will. */
   handOver(): number {
-    if (this.#closed) throw new Error("the file is closed")
+    if (this.#closed) throw closedError()
     this.#detach()
     this.#closing = Promise.resolve()
     return this.fd

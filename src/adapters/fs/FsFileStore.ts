@@ -188,24 +188,32 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
         const held = reopened.stats.size
         if (held === 0) return Effect.void
         const failed = (cause: unknown) => new FileStoreError({ reason: "Open", cause })
-        return Effect.tryPromise({
-          try: async () => {
-            const { handle, stats } = await openRegular(file, O_RDONLY, { linksWithin: root })
-            if (!sameFile(stats, reopened.stats)) {
-              await handle.close()
-              throw new UnsafeFile({ found: "another file put in place of the file reopened" })
-            }
-            return handle
-          },
-          catch: failed
-        }).pipe(
-          // The stream takes the handle over and closes it.
-          Effect.flatMap((handle) =>
+        return Effect.acquireUseRelease(
+          Effect.tryPromise({
+            try: async () => {
+              const { handle, stats } = await openRegular(file, O_RDONLY, { linksWithin: root })
+              if (!sameFile(stats, reopened.stats)) {
+                await handle.close()
+                throw new UnsafeFile({ found: "another file put in place of the file reopened" })
+              }
+              return handle
+            },
+            catch: failed
+          }),
+          // The read stream takes the descriptor over (and closes it) when the stream starts, in the same
+          // uninterruptible step that makes sure it is destroyed: an interruption can never leave it open.
+          (handle) =>
             Stream.runForEach(
-              Stream.fromAsyncIterable(createReadStream(file, { fd: handle.handOver(), start: 0, end: held - 1, highWaterMark: REPLAY_READ_BYTES }), failed),
+              Stream.fromAsyncIterable({
+                [Symbol.asyncIterator]: () =>
+                  createReadStream(file, { fd: handle.handOver(), start: 0, end: held - 1, highWaterMark: REPLAY_READ_BYTES })[
+                    Symbol.asyncIterator
+                  ]()
+              }, failed),
               (bytes) => onBytes(bytes as Buffer)
-            )
-          )
+            ),
+          // Closes it when the stream never took it over; nothing once it has.
+          (handle) => Effect.promise(() => handle.close().catch(() => undefined))
         )
       })
 

@@ -108,17 +108,18 @@ export const openRegular = async (
 }
 
 /** Runs `use` on `file` opened with `openRegular`, and closes it. */
-const withRegular = async <A>(file: string, flags: number, mode: number | undefined, use: (handle: fs.File) => Promise<A>): Promise<A> => {
-  const { handle } = await openRegular(file, flags, mode === undefined ? {} : { mode })
+const withRegular = async <A>(file: string, flags: number, mode: number | undefined, use: (opened: OpenedFile) => Promise<A>): Promise<A> => {
+  const opened = await openRegular(file, flags, mode === undefined ? {} : { mode })
   try {
-    return await use(handle)
+    return await use(opened)
   } finally {
-    await handle.close()
+    await opened.handle.close()
   }
 }
 
 /** The text of the regular file `file`. */
-export const readRegular = (file: string): Promise<string> => withRegular(file, O_RDONLY, undefined, (handle) => handle.readText())
+export const readRegular = (file: string): Promise<string> =>
+  withRegular(file, O_RDONLY, undefined, ({ handle, stats }) => handle.readText(stats.size))
 
 /**
  * Appends `text` to the regular file `file`, creating it (with `mode`) if
@@ -130,7 +131,7 @@ export const appendRegular = (
   text: string,
   options: { readonly mode?: number; readonly sync?: boolean; readonly create?: boolean } = {}
 ): Promise<void> =>
-  withRegular(file, O_WRONLY | O_APPEND | (options.create === false ? 0 : O_CREAT), options.mode, async (handle) => {
+  withRegular(file, O_WRONLY | O_APPEND | (options.create === false ? 0 : O_CREAT), options.mode, async ({ handle }) => {
     await handle.writeText(text)
     if (options.sync === true) await handle.sync()
   })

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process"
 import { closeSync, constants, fstatSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
@@ -44,9 +45,42 @@ describe("the file-system calls on Node's callback API", () => {
     await writer.writeText(text.slice(1000))
     await writer.close()
     const reader = await FsCalls.open(file, O_RDONLY)
-    expect(await reader.readText()).toBe(text)
-    expect((await reader.stat()).size).toBe(text.length)
+    const { size } = await reader.stat()
+    expect(size).toBe(text.length)
+    expect(await reader.readText(size)).toBe(text)
     await reader.close()
+    // A file that ends before the size given (cut short since its fstat) reads as what it holds.
+    const short = await FsCalls.open(file, O_RDONLY)
+    expect(await short.readText(size + 100)).toBe(text)
+    await short.close()
+  })
+
+  it("a call on a closed File fails with EBADF instead of reaching a descriptor number that is another file's now", async () => {
+    const first = await FsCalls.open(path.join(dir, "a"), O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    await first.close()
+    const second = await FsCalls.open(path.join(dir, "b"), O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    await expect(first.writeText("not for b")).rejects.toMatchObject({ code: "EBADF" })
+    await expect(first.stat()).rejects.toMatchObject({ code: "EBADF" })
+    await expect(first.sync()).rejects.toMatchObject({ code: "EBADF" })
+    await second.close()
+    expect(await fs.readFile(path.join(dir, "b"), "utf8")).toBe("")
+  })
+
+  it("a File dropped open has its descriptor closed when it is collected, with a warning", () => {
+    const script = `
+      import { fstatSync, constants } from "node:fs"
+      import * as FsCalls from ${JSON.stringify(path.resolve("src/adapters/fs/FsCalls.ts"))}
+      const leak = async () => (await FsCalls.open(${JSON.stringify(path.join(dir, "leak"))}, constants.O_WRONLY | constants.O_CREAT, 0o600)).fd
+      const fd = await leak()
+      for (let i = 0; i < 5; i++) { await new Promise((r) => setTimeout(r, 20)); globalThis.gc() }
+      await new Promise((r) => setTimeout(r, 50))
+      let open = true
+      try { fstatSync(fd) } catch { open = false }
+      console.log(JSON.stringify({ open }))
+    `
+    const result = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 })
+    expect(JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}")).toEqual({ open: false })
+    expect(result.stderr).toContain("Closing file descriptor")
   })
 
   it("a descriptor handed over is the new owner's: close leaves it open", async () => {

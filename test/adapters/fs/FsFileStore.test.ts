@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Scope } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Scope } from "effect"
 import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
@@ -155,6 +155,33 @@ describe("FsFileStore", () => {
       expect(overlapped).toBe(false)
       expect(Buffer.concat(parts).equals(content)).toBe(true)
       yield* resumed.partial.suspend
+    }))
+
+  it.scoped("a replay interrupted while it reads, or as it starts, leaves no descriptor of its own open", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirectory
+      const id = freshUploadId()
+      const store = yield* FsFileStore.make(dir, { sync: false })
+      const partial = yield* store.begin(id)
+      yield* partial.append(Uint8Array.from(Buffer.alloc(3 * 1024 * 1024, 1)))
+      yield* partial.suspend
+      const resumed = Option.getOrThrow(yield* store.resume(id))
+      const started = yield* Deferred.make<void>()
+      const reading = yield* Effect.fork(resumed.replay(() => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      yield* Deferred.await(started)
+      // The writer's descriptor and the replay's own.
+      expect(yield* openFilesIn(dir)).toEqual([`.${id}.part`, `.${id}.part`])
+      yield* Fiber.interrupt(reading)
+      expect(yield* openFilesIn(dir)).toEqual([`.${id}.part`])
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const replay = yield* Effect.fork(resumed.replay(() => Effect.never))
+        // Interrupted at a different point of opening each time, from not yet started to reading.
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, attempt % 5)))
+        yield* Fiber.interrupt(replay)
+      }
+      expect(yield* openFilesIn(dir)).toEqual([`.${id}.part`])
+      yield* resumed.partial.suspend
+      expect(yield* openFilesIn(dir)).toEqual([])
     }))
 
   it.scoped("an open partial holds one file descriptor; suspend, commit and discard close it", () =>
