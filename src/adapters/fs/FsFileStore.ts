@@ -12,7 +12,7 @@
  * regular files (see RegularFile); one that is not is treated as gone.
  */
 import { type Cause, Effect, Layer, Option, Ref, Stream } from "effect"
-import { constants as fsConstants, createReadStream, type Stats } from "node:fs"
+import { constants as fsConstants, createReadStream, type ReadStream, type Stats } from "node:fs"
 import * as fsPromises from "node:fs/promises"
 import * as path from "node:path"
 import { FileStore, FileStoreError, type PartialFile } from "../../application/ports/FileStore.js"
@@ -67,6 +67,14 @@ const failureAnnotations = (uploadId: string, cause: unknown) => {
   const reference = logReference(uploadId)
   return { upload: reference, error: String(cause).split(uploadId).join(reference) }
 }
+
+/** Destroys `stream` and waits until it has closed its descriptor. */
+const destroyed = (stream: ReadStream): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (stream.closed) return resume(Effect.void)
+    stream.once("close", () => resume(Effect.void))
+    stream.destroy()
+  })
 
 /** With `sync`, a partial file is flushed in the background every this many bytes (see PartialWriter). */
 const SYNC_EVERY_BYTES = 8 * 1024 * 1024
@@ -193,24 +201,20 @@ export const make = (directory: string, options: FsFileStoreOptions = { sync: tr
             try: async () => {
               const { handle, stats } = await openRegular(file, O_RDONLY, { linksWithin: root })
               if (!sameFile(stats, reopened.stats)) {
-                await handle.close()
+                await handle.close().catch(() => undefined)
                 throw new UnsafeFile({ found: "another file put in place of the file reopened" })
               }
               return handle
             },
             catch: failed
           }),
-          // The read stream takes the descriptor over (and closes it) when the stream starts, in the same
-          // uninterruptible step that makes sure it is destroyed: an interruption can never leave it open.
+          // The read stream takes the descriptor over in the same uninterruptible step that makes sure the stream is
+          // destroyed (which closes it), however the read-back ends: an interruption can never leave it open.
           (handle) =>
-            Stream.runForEach(
-              Stream.fromAsyncIterable({
-                [Symbol.asyncIterator]: () =>
-                  createReadStream(file, { fd: handle.handOver(), start: 0, end: held - 1, highWaterMark: REPLAY_READ_BYTES })[
-                    Symbol.asyncIterator
-                  ]()
-              }, failed),
-              (bytes) => onBytes(bytes as Buffer)
+            Effect.acquireUseRelease(
+              Effect.sync(() => createReadStream(file, { fd: handle.handOver(), start: 0, end: held - 1, highWaterMark: REPLAY_READ_BYTES })),
+              (stream) => Stream.runForEach(Stream.fromAsyncIterable(stream, failed), (bytes) => onBytes(bytes as Buffer)),
+              destroyed
             ),
           // Closes it when the stream never took it over; nothing once it has.
           (handle) => Effect.promise(() => handle.close().catch(() => undefined))

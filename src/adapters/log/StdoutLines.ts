@@ -1,14 +1,16 @@
 /**
  * Log lines to standard output, written once per turn of the event loop.
  *
- * Node writes to a pipe or a file synchronously: through `console.log`,
- * every line is a write(2) the event loop waits for, and a busy server logs
- * several lines in one turn (two per upload). Here the lines of a turn are
- * joined and written with one call at the end of it (`setImmediate`), and
- * whatever is still queued when the process exits is written before it does,
- * so a line is never lost on a normal exit (a crash of the process can lose
- * at most the current turn's lines). The lines are Effect's own logfmt or
- * JSON lines, unchanged.
+ * Through `console.log`, every line is its own write(2), made at once on the
+ * event loop's thread, and a busy server logs several lines in one turn (two
+ * per upload). Here the lines of a turn are joined and written with one call
+ * at the end of it (`setImmediate`). What is still queued when the process
+ * exits (a signal, `process.exit`, start-up failing) is written before it
+ * does; a crash that skips Node's exit (kill -9, V8 aborting out of memory)
+ * loses at most the current turn's lines. The lines are Effect's own logfmt
+ * or JSON lines, unchanged, timestamped when logged. Standard error is not
+ * batched: merged with standard output, a warning can come before lines
+ * logged earlier in its turn.
  */
 import { Layer, Logger } from "effect"
 import { writeSync } from "node:fs"
@@ -42,21 +44,37 @@ export const makeWriter = (
   }
 }
 
+/** How long the exit's write waits, in all, for a full pipe to take its lines. */
+const EXIT_WAIT_MILLIS = 2_000
+
+/**
+ * Writes all of `text` to standard output before returning, as a process that
+ * is exiting must: a pipe that takes part of it, or is full for a moment
+ * (EAGAIN: Node may have made it non-blocking), gets the rest, for up to
+ * EXIT_WAIT_MILLIS. A reader that went away (EPIPE) ends it.
+ */
+const writeAllSync = (text: string) => {
+  const bytes = Buffer.from(text)
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  let written = 0
+  let waited = 0
+  while (written < bytes.length) {
+    try {
+      written += writeSync(1, bytes, written, bytes.length - written)
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== "EAGAIN" || waited >= EXIT_WAIT_MILLIS) return
+      Atomics.wait(pause, 0, 0, 1)
+      waited++
+    }
+  }
+}
+
 let stdout: ReturnType<typeof makeWriter> | undefined
 
 /** The process's one writer to standard output (made when first needed, flushed on exit). */
 const shared = () => {
   if (stdout !== undefined) return stdout
-  const writer = makeWriter(
-    (text) => process.stdout.write(text),
-    (text) => {
-      try {
-        writeSync(1, text)
-      } catch {
-        // Standard output is gone (a closed pipe): nothing left to tell.
-      }
-    }
-  )
+  const writer = makeWriter((text) => process.stdout.write(text), writeAllSync)
   process.on("exit", writer.flushSync)
   // A write to a reader that went away (EPIPE) is an error event: a log line lost, never the process (console
   // ignores them too).

@@ -49,6 +49,25 @@ describe("log lines to standard output", () => {
     })
   })
 
+  it("at exit, lines beyond what a pipe holds at once are all written (5 MB in the last turn)", () => {
+    const script = `
+      import { Effect } from "effect"
+      import * as StdoutLines from ${JSON.stringify(path.resolve("src/adapters/log/StdoutLines.ts"))}
+      const padding = "x".repeat(1000)
+      Effect.runSync(Effect.forEach(Array.from({ length: 5000 }, (_, i) => i), (i) =>
+        Effect.logInfo("line " + i).pipe(Effect.annotateLogs({ padding }))).pipe(Effect.provide(StdoutLines.logFmt)))
+      process.exit(0)
+    `
+    const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+      maxBuffer: 64 * 1024 * 1024
+    })
+    const lines = result.stdout.split("\n").filter((line) => line !== "")
+    expect(lines).toHaveLength(5000)
+    expect(lines.at(-1)).toContain('message="line 4999"')
+  }, 60_000)
+
   it("a reader of standard output that went away costs log lines, not the process", async () => {
     const script = `
       import { Effect } from "effect"
