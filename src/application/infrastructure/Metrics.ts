@@ -5,6 +5,23 @@
 import { Metric, MetricBoundaries } from "effect"
 import type { UploadEndReason } from "../ports/UploadEvents.js"
 
+/**
+ * `make` once per label value: a metric made anew for every update would
+ * cost a new key, its hash and a registry lookup each time (these run for
+ * every upload).
+ */
+const perLabel = <K extends string, M>(make: (label: K) => M): (label: K) => M => {
+  const made = new Map<K, M>()
+  return (label) => {
+    let metric = made.get(label)
+    if (metric === undefined) {
+      metric = make(label)
+      made.set(label, metric)
+    }
+    return metric
+  }
+}
+
 export const activeConnections = Metric.gauge("file_receiver_active_connections", {
   description: "WebSocket connections open now, past the connection limits"
 })
@@ -30,11 +47,11 @@ export const uploadsCompleted = Metric.counter("file_receiver_uploads_completed_
 })
 
 /** Uploads that ended without a file, by the `reason` of their upload.failed or upload.cancelled event (see session/UploadEnds). */
-export const uploadsFailed = (reason: UploadEndReason) =>
+export const uploadsFailed = perLabel((reason: UploadEndReason) =>
   Metric.counter("file_receiver_uploads_failed_total", {
     description: "Uploads that ended without a stored file, by reason",
     incremental: true
-  }).pipe(Metric.tagged("reason", reason))
+  }).pipe(Metric.tagged("reason", reason)))
 
 export const uploadsSuspendedByStorage = Metric.counter("file_receiver_uploads_suspended_by_storage_total", {
   description: "Uploads suspended, kept for a resume, because the store or the upload registry could not be reached",
@@ -63,18 +80,18 @@ export const chunkSeconds = Metric.histogram(
 )
 
 /** Connections refused, by `reason`: origin (403), token (401), limit (1013). */
-export const connectionsRefused = (reason: "origin" | "token" | "limit") =>
+export const connectionsRefused = perLabel((reason: "origin" | "token" | "limit") =>
   Metric.counter("file_receiver_connections_refused_total", {
     description: "WebSocket connections refused at or right after the handshake, by reason",
     incremental: true
-  }).pipe(Metric.tagged("reason", reason))
+  }).pipe(Metric.tagged("reason", reason)))
 
 /** Connections closed for sending nothing, by `kind`: idle (4000) or stalled upload (4001). */
-export const timeoutCloses = (kind: "idle" | "stalled") =>
+export const timeoutCloses = perLabel((kind: "idle" | "stalled") =>
   Metric.counter("file_receiver_timeout_closes_total", {
     description: "Connections closed by the idle or upload-stall timeout",
     incremental: true
-  }).pipe(Metric.tagged("kind", kind))
+  }).pipe(Metric.tagged("kind", kind)))
 
 export const preUploadHookRefusals = Metric.counter("file_receiver_pre_upload_hook_refusals_total", {
   description: "Uploads, new or resumed, refused by the pre-upload hook (or because it could not be asked)",
@@ -82,11 +99,11 @@ export const preUploadHookRefusals = Metric.counter("file_receiver_pre_upload_ho
 })
 
 /** Upload events handed to the receivers, by `type` (upload.completed, ...). */
-export const uploadEvents = (type: string) =>
+export const uploadEvents = perLabel((type: string) =>
   Metric.counter("file_receiver_upload_events_total", {
     description: "Upload events emitted, by type",
     incremental: true
-  }).pipe(Metric.tagged("type", type))
+  }).pipe(Metric.tagged("type", type)))
 
 export const webhookDeliveriesPending = Metric.gauge("file_receiver_webhook_deliveries_pending", {
   description: "Webhook deliveries not yet acknowledged (queued in memory or in the durable store)"
@@ -98,11 +115,11 @@ export const webhookDeliveriesSucceeded = Metric.counter("file_receiver_webhook_
 })
 
 /** Webhook deliveries given up, by `reason`: attempts (retry limit), rejected (4xx answer), overflow (queue full: the event was dropped). */
-export const webhookDeliveriesFailed = (reason: "attempts" | "rejected" | "overflow") =>
+export const webhookDeliveriesFailed = perLabel((reason: "attempts" | "rejected" | "overflow") =>
   Metric.counter("file_receiver_webhook_deliveries_failed_total", {
     description: "Webhook deliveries given up (dead-lettered, or dropped when the queue was full), by reason",
     incremental: true
-  }).pipe(Metric.tagged("reason", reason))
+  }).pipe(Metric.tagged("reason", reason)))
 
 export const eventStreamErrors = Metric.counter("file_receiver_event_stream_errors_total", {
   description: "Upload events that could not be written to the Redis stream",

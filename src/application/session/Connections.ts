@@ -11,7 +11,7 @@
  * `ConnectionBroken` when a defect (a bug) escaped the session, after logging
  * it (WebSocket: internal_error, then close 1011; HTTP: 500).
  */
-import { Cause, Context, Data, Effect, Layer, Metric, Option } from "effect"
+import { Array as Arr, Cause, Context, Data, Effect, FiberRef, Layer, Metric, MetricLabel, Option } from "effect"
 import type { Scope } from "effect"
 import type * as Refusal from "../../domain/Refusal.js"
 import * as Finalizers from "../infrastructure/Finalizers.js"
@@ -54,6 +54,26 @@ export class Connections extends Context.Tag("file-receiver/Connections")<Connec
 
 const admitAll: ConnectionAdmission.Admission = { admit: () => Effect.succeedNone }
 
+/** The `transport` label of each transport's metrics: one array per transport, shared by its connections. */
+const transportLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+
+/**
+ * Tags the metrics `self` updates with `transport`, as Effect.tagMetrics
+ * does, but with the same label array for every connection of a transport:
+ * Effect caches a tagged metric's registry entry by that array, so a new
+ * array per connection would cost every metric a new key, its hash and a
+ * registry lookup on each connection.
+ */
+const withTransportLabel = (transport: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  let labels = transportLabels.get(transport)
+  if (labels === undefined) {
+    labels = [MetricLabel.make("transport", transport)]
+    transportLabels.set(transport, labels)
+  }
+  const shared = labels
+  return Effect.locallyWith(self, FiberRef.currentMetricLabels, (outer) => (outer.length === 0 ? shared : Arr.union(outer, shared)))
+}
+
 export const make = (
   settings: ConnectionsSettings
 ): Effect.Effect<Context.Tag.Service<Connections>, never, UploadSession | ConcurrencyLimiter | Scope.Scope> =>
@@ -95,7 +115,7 @@ export const make = (
               Effect.fail(new ConnectionBroken())
             )
           ),
-          Effect.tagMetrics("transport", incoming.connection.transport ?? "websocket"),
+          withTransportLabel(incoming.connection.transport ?? "websocket"),
           Effect.annotateLogs({
             client: incoming.connection.clientAddress,
             ...(incoming.connection.identity === undefined ? {} : { identity: incoming.connection.identity })
