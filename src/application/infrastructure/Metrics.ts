@@ -3,12 +3,13 @@
  * /metrics). Names follow Prometheus conventions; `_total` counters.
  */
 import { Metric, MetricBoundaries } from "effect"
-import type { UploadEndReason } from "../ports/UploadEvents.js"
+import type { UploadEndReason, UploadEventType } from "../ports/UploadEvents.js"
 
 /**
- * `make` once per label value: a metric made anew for every update would
- * cost a new key, its hash and a registry lookup each time (these run for
- * every upload).
+ * `make` once per label value (a closed set: never a client's text), rather
+ * than a new metric for every update. Updated inside a connection, a
+ * labelled metric still makes a key per update: Effect joins its label with
+ * the fiber's `transport` into a new array each time.
  */
 const perLabel = <K extends string, M>(make: (label: K) => M): (label: K) => M => {
   const made = new Map<K, M>()
@@ -99,7 +100,7 @@ export const preUploadHookRefusals = Metric.counter("file_receiver_pre_upload_ho
 })
 
 /** Upload events handed to the receivers, by `type` (upload.completed, ...). */
-export const uploadEvents = perLabel((type: string) =>
+export const uploadEvents = perLabel((type: UploadEventType) =>
   Metric.counter("file_receiver_upload_events_total", {
     description: "Upload events emitted, by type",
     incremental: true
