@@ -16,10 +16,13 @@
  * bench` has built it), then `|` and `NAME=value` pairs joined by `;` for its
  * environment; `NODE_FLAGS=a,b` adds node flags (the project's scripts also
  * get its own V8 flags, bench/'s servers node's defaults, as in the bench).
- * Linux only (/proc). Every loop is bounded; traffic stays on loopback.
+ * Each variant gets a free port in PORT and is ready once it accepts connections, so one
+ * that logs nothing at info level (LOG_LEVEL=warn) is measured too. Linux only (/proc).
+ * Every loop is bounded; traffic stays on loopback.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { type AddressInfo, connect, createServer } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
@@ -46,7 +49,36 @@ const threadCpu = (pid: number): Map<string, number> => {
   return byThread
 }
 
-const start = (variant: string, directory: string) =>
+/** A port free on loopback now, for a variant that may log nothing at info level (LOG_LEVEL=warn). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/** Resolves once `port` on loopback accepts a connection; polls every 50 ms. */
+const accepting = (port: number, stopped: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const attempt = () => {
+      if (stopped()) return
+      const socket = connect(port, "127.0.0.1")
+      socket.once("connect", () => {
+        socket.destroy()
+        resolve()
+      })
+      socket.once("error", () => {
+        socket.destroy()
+        setTimeout(attempt, 50)
+      })
+    }
+    attempt()
+  })
+
+const start = (variant: string, directory: string, port: number) =>
   new Promise<{ readonly child: ChildProcess; readonly port: number }>((resolve, reject) => {
     const [script = "", settings = ""] = variant.split("|")
     const extra = Object.fromEntries(settings.split(";").filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]))
@@ -56,17 +88,28 @@ const start = (variant: string, directory: string) =>
     const kind = script.startsWith("bench/") ? "reference" : "project"
     const child = spawn(process.execPath, [...NODE_FLAGS[kind], ...(flags ?? "").split(",").filter(Boolean), script], {
       cwd: REPO_ROOT,
-      env: { ...environment(kind, directory), ...overrides },
+      env: { ...environment(kind, directory), PORT: String(port), ...overrides },
       stdio: ["ignore", "pipe", "inherit"]
     })
-    const timer = setTimeout(() => reject(new Error(`${variant} did not start`)), 30_000)
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const port = /listening on http:\/\/[^:]+:(\d+)/.exec(line)?.[1]
-      if (port === undefined) return
+    let settled = false
+    const timer = setTimeout(() => {
+      settled = true
+      child.kill("SIGKILL")
+      reject(new Error(`${variant} did not start`))
+    }, 30_000)
+    // Its output is drained (a pipe nobody reads would stop it), and it is ready once the port accepts connections.
+    createInterface({ input: child.stdout! }).on("line", () => undefined)
+    void accepting(port, () => settled).then(() => {
+      settled = true
       clearTimeout(timer)
-      resolve({ child, port: Number(port) })
+      resolve({ child, port })
     })
-    child.once("exit", () => reject(new Error(`${variant} exited`)))
+    child.once("exit", () => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      reject(new Error(`${variant} exited`))
+    })
   })
 
 const upload = (port: number, index: number) =>
@@ -105,7 +148,7 @@ for (let round = 1; round <= rounds; round++) {
   for (const variant of round % 2 === 1 ? variants : [...variants].reverse()) {
     const directory = mkdtempSync(path.join(os.tmpdir(), "fr-ab-"))
     const probe = creationCost(directory)
-    const { child, port } = await start(variant, directory)
+    const { child, port } = await start(variant, directory, await freePort())
     await uploads(port, warm, 0)
     const before = threadCpu(child.pid!)
     const started = performance.now()
