@@ -8,10 +8,10 @@
  * of them.
  *
  * `File` is the part of FileHandle the adapters use, over a plain
- * descriptor. It is closed once, however often `close` is called (a
- * descriptor number closed twice could be another file's by then), and a
- * `File` dropped without being closed has its descriptor closed when it is
- * collected, as a FileHandle does.
+ * descriptor. It is closed once, however often `close` is called, and every
+ * call after that fails with EBADF (a descriptor number, once closed, can be
+ * another file's); a `File` dropped without being closed has its descriptor
+ * closed when it is collected, as a FileHandle does.
  */
 import * as fs from "node:fs"
 
@@ -21,11 +21,8 @@ type Callback<A> = (error: NodeJS.ErrnoException | null, value: A) => void
 const promised = <A>(call: (callback: Callback<A>) => void): Promise<A> =>
   new Promise<A>((resolve, reject) => call((error, value) => (error === null ? resolve(value) : reject(error))))
 
-const done = (resolve: () => void, reject: (error: unknown) => void) => (error: NodeJS.ErrnoException | null) =>
-  error === null ? resolve() : reject(error)
-
 const voided = (call: (callback: (error: NodeJS.ErrnoException | null) => void) => void): Promise<void> =>
-  new Promise<void>((resolve, reject) => call(done(resolve, reject)))
+  new Promise<void>((resolve, reject) => call((error) => (error === null ? resolve() : reject(error))))
 
 export const lstat = (file: string): Promise<fs.Stats> => promised((callback) => fs.lstat(file, callback))
 export const statfs = (file: string): Promise<fs.StatsFs> => promised((callback) => fs.statfs(file, callback))
@@ -54,29 +51,38 @@ export class File {
     unclosed.register(this, fd, this)
   }
 
-  /** `call` with the descriptor, or EBADF once the file is closed (or handed over). */
-  #use<A>(call: (fd: number) => Promise<A>): Promise<A> {
-    return this.#closed ? Promise.reject(closedError()) : call(this.fd)
+  /** The descriptor; throws EBADF once the file is closed or handed over (inside a promise's executor: a rejection). */
+  #fd(): number {
+    if (this.#closed) throw closedError()
+    return this.fd
   }
 
   stat(): Promise<fs.Stats> {
-    return this.#use((fd) => promised((callback) => fs.fstat(fd, callback)))
+    return promised((callback) => fs.fstat(this.#fd(), callback))
   }
 
   /** Writes `length` bytes of `bytes` from `offset`, at `position` (null: the file's current offset); one write(2). */
   write(bytes: Uint8Array, offset: number, length: number, position: number | null): Promise<number> {
-    return this.#use((fd) => promised((callback) => fs.write(fd, bytes, offset, length, position, callback)))
+    return promised((callback) => fs.write(this.#fd(), bytes, offset, length, position, callback))
   }
 
-  /** Writes all of `text` at the file's current offset (its end, when opened with O_APPEND). */
-  async writeText(text: string): Promise<void> {
-    const bytes = Buffer.from(text)
+  /**
+   * Writes all of `bytes` at the file's current offset (its end, when opened
+   * with O_APPEND), however many write(2) calls that takes. The first is
+   * issued before this returns.
+   */
+  async writeAll(bytes: Uint8Array): Promise<void> {
     let written = 0
     while (written < bytes.length) {
       const count = await this.write(bytes, written, bytes.length - written, null)
       if (count <= 0) throw new Error("the file accepted no bytes")
       written += count
     }
+  }
+
+  /** Writes all of `text`, as `writeAll` does. */
+  writeText(text: string): Promise<void> {
+    return this.writeAll(Buffer.from(text))
   }
 
   /**
@@ -88,7 +94,7 @@ export class File {
     const buffer = Buffer.allocUnsafe(size)
     let read = 0
     while (read < size) {
-      const count = await this.#use((fd) => promised<number>((callback) => fs.read(fd, buffer, read, size - read, null, callback)))
+      const count = await promised<number>((callback) => fs.read(this.#fd(), buffer, read, size - read, null, callback))
       if (count === 0) break
       read += count
     }
@@ -97,12 +103,12 @@ export class File {
 
   /** fsync(2). */
   sync(): Promise<void> {
-    return this.#use((fd) => voided((callback) => fs.fsync(fd, callback)))
+    return voided((callback) => fs.fsync(this.#fd(), callback))
   }
 
   /** fdatasync(2). */
   datasync(): Promise<void> {
-    return this.#use((fd) => voided((callback) => fs.fdatasync(fd, callback)))
+    return voided((callback) => fs.fdatasync(this.#fd(), callback))
   }
 
   /** Closes the descriptor, once: later calls wait for the same close. The caller has waited for its calls on it. */

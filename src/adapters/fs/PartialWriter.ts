@@ -36,16 +36,6 @@ export interface PartialWriter {
   readonly destroy: () => Promise<void>
 }
 
-/** Writes all of `bytes` at the end of the file (O_APPEND), however many write(2) calls that takes. */
-const writeAll = async (handle: File, bytes: Uint8Array): Promise<void> => {
-  let written = 0
-  while (written < bytes.length) {
-    const bytesWritten = await handle.write(bytes, written, bytes.length - written, null)
-    if (bytesWritten <= 0) throw new Error("the file accepted no bytes")
-    written += bytesWritten
-  }
-}
-
 /** The writer of `handle`, a file opened for appending (O_APPEND); it takes the handle over and closes it. */
 export const fromHandle = (handle: File, options: { readonly syncEveryBytes?: number } = {}): PartialWriter => {
   let failure: unknown
@@ -79,7 +69,7 @@ export const fromHandle = (handle: File, options: { readonly syncEveryBytes?: nu
       const done = tail.then(() => {
         if (failure !== undefined) throw failure
         // write(2) is issued (in the thread pool) before writeAll first waits: `alongside` runs meanwhile.
-        const writing = writeAll(handle, bytes)
+        const writing = handle.writeAll(bytes)
         alongside?.()
         return writing
       }).then(

@@ -16,11 +16,7 @@ import { Layer, Logger } from "effect"
 import { writeSync } from "node:fs"
 
 /** A writer of lines to `write`, batched per turn; `flushSync` writes the queue now with `writeNow`. */
-export const makeWriter = (
-  write: (text: string) => void,
-  writeNow: (text: string) => void,
-  schedule: (flush: () => void) => void = (flush) => void setImmediate(flush)
-) => {
+export const makeWriter = (write: (text: string) => void, writeNow: (text: string) => void) => {
   let queued: Array<string> = []
   const take = (): string | undefined => {
     if (queued.length === 0) return undefined
@@ -34,7 +30,7 @@ export const makeWriter = (
   }
   return {
     line: (line: string) => {
-      if (queued.length === 0) schedule(flush)
+      if (queued.length === 0) setImmediate(flush)
       queued.push(line)
     },
     flushSync: () => {

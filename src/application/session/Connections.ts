@@ -11,7 +11,7 @@
  * `ConnectionBroken` when a defect (a bug) escaped the session, after logging
  * it (WebSocket: internal_error, then close 1011; HTTP: 500).
  */
-import { Array as Arr, Cause, Context, Data, Effect, FiberRef, Layer, Metric, MetricLabel, Option } from "effect"
+import { Cause, Context, Data, Effect, Layer, Metric, MetricLabel, Option } from "effect"
 import type { Scope } from "effect"
 import type * as Refusal from "../../domain/Refusal.js"
 import * as Finalizers from "../infrastructure/Finalizers.js"
@@ -54,24 +54,21 @@ export class Connections extends Context.Tag("file-receiver/Connections")<Connec
 
 const admitAll: ConnectionAdmission.Admission = { admit: () => Effect.succeedNone }
 
-/** The `transport` label of each transport's metrics: one array per transport, shared by its connections. */
-const transportLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-
 /**
- * Tags the metrics `self` updates with `transport`, as Effect.tagMetrics
- * does, but with the same label array for every connection of a transport:
- * Effect caches a tagged metric's registry entry by that array, so a new
- * array per connection would cost every metric a new key, its hash and a
- * registry lookup on each connection.
+ * The `transport` label of each transport's metrics: one array per
+ * transport, shared by all its connections. Effect caches a tagged metric's
+ * registry entry by the labels' array, and `Effect.tagMetrics` would make a
+ * new one for every connection (so a new key, its hash and a registry lookup
+ * for every metric it updates).
  */
-const withTransportLabel = (transport: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+const transportLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+const labelsOf = (transport: string): ReadonlyArray<MetricLabel.MetricLabel> => {
   let labels = transportLabels.get(transport)
   if (labels === undefined) {
     labels = [MetricLabel.make("transport", transport)]
     transportLabels.set(transport, labels)
   }
-  const shared = labels
-  return Effect.locallyWith(self, FiberRef.currentMetricLabels, (outer) => (outer.length === 0 ? shared : Arr.union(outer, shared)))
+  return labels
 }
 
 export const make = (
@@ -115,7 +112,8 @@ export const make = (
               Effect.fail(new ConnectionBroken())
             )
           ),
-          withTransportLabel(incoming.connection.transport ?? "websocket"),
+          // With no labels around it, Effect.labelMetrics keeps the array given, so the cache holds.
+          Effect.labelMetrics(labelsOf(incoming.connection.transport ?? "websocket")),
           Effect.annotateLogs({
             client: incoming.connection.clientAddress,
             ...(incoming.connection.identity === undefined ? {} : { identity: incoming.connection.identity })
