@@ -5,7 +5,7 @@
  * refusal. The client's quota of unfinished uploads (UploadQuota) wraps the
  * uploads service the session uses.
  */
-import { Effect, Metric } from "effect"
+import { Effect, LogLevel, Metric } from "effect"
 import * as Refusals from "../../domain/Refusals.js"
 import * as Metrics from "../infrastructure/Metrics.js"
 import * as UploadQuota from "../limits/UploadQuota.js"
@@ -13,7 +13,7 @@ import type { ConcurrencyLimiter } from "../ports/ConcurrencyLimiter.js"
 import type { HookVerdict, UploadRequest } from "../ports/PreUploadHook.js"
 import { refuse, type UploadRefused } from "../uploads/UploadFailure.js"
 import type { Uploads } from "../uploads/Uploads.js"
-import type { Annotate } from "./SessionContext.js"
+import type { SessionLog } from "./SessionContext.js"
 import type { Connection } from "./Connection.js"
 
 /** `uploads` for the client at `clientAddress`, counted against its quota when there is one. */
@@ -35,7 +35,7 @@ export type Request = Omit<UploadRequest, "clientAddress" | "identity">
 export const make = (
   check: (request: UploadRequest) => Effect.Effect<HookVerdict>,
   connection: Connection,
-  log: Annotate
+  log: SessionLog
 ) =>
 (request: Request, logged: Record<string, unknown>): Effect.Effect<void, UploadRefused> =>
   Effect.flatMap(
@@ -44,9 +44,7 @@ export const make = (
       verdict._tag === "Allowed" ? Effect.void : Effect.zipRight(
         Effect.zipRight(
           Metric.increment(Metrics.preUploadHookRefusals),
-          Effect.logInfo(request.resume === true ? "resume refused by the pre-upload hook" : "upload refused by the pre-upload hook").pipe(
-            log({ ...logged, reason: verdict.reason })
-          )
+          log(LogLevel.Info, request.resume === true ? "resume refused by the pre-upload hook" : "upload refused by the pre-upload hook", { ...logged, reason: verdict.reason })
         ),
         Effect.fail(refuse(Refusals.uploadRefused(verdict.reason)))
       )

@@ -4,7 +4,7 @@
  * timeout with one, which is suspended first so it can be resumed). Each
  * close follows an `error` reply that says why.
  */
-import { Duration, Effect, Metric, Option } from "effect"
+import { Duration, Effect, LogLevel, Metric, Option } from "effect"
 import * as Messages from "../../domain/Messages.js"
 import type * as Refusal from "../../domain/Refusal.js"
 import * as Refusals from "../../domain/Refusals.js"
@@ -23,7 +23,7 @@ export const make = ({ connection, log, state, uploads }: SessionContext, timeou
   const overLimit = (refusal: Refusal.Refusal) =>
     Effect.gen(function*() {
       yield* Metric.increment(Metrics.rateLimitCloses)
-      yield* Effect.logWarning("rate limit exceeded; closing").pipe(log({ reason: refusal.message }))
+      yield* log(LogLevel.Warning, "rate limit exceeded; closing", { reason: refusal.message })
       yield* connection.send(Messages.error(refusal))
       yield* connection.close(Refusals.CLOSE_CODES.policyViolation, Refusals.CLOSE_REASONS.policyViolation)
       return "closed" as const
@@ -37,12 +37,12 @@ export const make = ({ connection, log, state, uploads }: SessionContext, timeou
       yield* Metric.increment(Metrics.timeoutCloses("stalled"))
       yield* Effect.uninterruptible(uploads.suspend(active.value))
       yield* state.moveTo(Upload.initial)
-      yield* Effect.logInfo("upload stalled; suspended it and closing").pipe(log({ upload: logReference(active.value.uploadId) }))
+      yield* log(LogLevel.Info, "upload stalled; suspended it and closing", { upload: logReference(active.value.uploadId) })
       yield* connection.send(Messages.error(Refusals.uploadStalled(Duration.toSeconds(timeouts.stall ?? Duration.zero))))
       yield* connection.close(Refusals.CLOSE_CODES.stalled, Refusals.CLOSE_REASONS.stalled)
     } else {
       yield* Metric.increment(Metrics.timeoutCloses("idle"))
-      yield* Effect.logDebug("connection idle; closing").pipe(log())
+      yield* log(LogLevel.Debug, "connection idle; closing")
       yield* connection.send(Messages.error(Refusals.idleTimeout(Duration.toSeconds(timeouts.idle ?? Duration.zero))))
       yield* connection.close(Refusals.CLOSE_CODES.idle, Refusals.CLOSE_REASONS.idle)
     }

@@ -4,7 +4,7 @@
  * UploadFailure's `outcomeOf`): a suspended upload is kept for a resume, a
  * discarded one is reported as ended; the client is told why either way.
  */
-import { Cause, Effect, Metric, Option } from "effect"
+import { Cause, Effect, LogLevel, Metric, Option } from "effect"
 import * as Messages from "../../domain/Messages.js"
 import * as Upload from "../../domain/Upload.js"
 import * as Metrics from "../infrastructure/Metrics.js"
@@ -41,7 +41,7 @@ export const make = ({ connection, log, state, uploads }: SessionContext, ends: 
       if (error._tag === "UploadRefused") {
         // Content and disk refusals are worth an operator's attention; the others are the client's mistakes.
         if (error.refusal.code === "content_mismatch" || error.refusal.code === "insufficient_storage") {
-          yield* Effect.logWarning("upload refused").pipe(log({ reason: error.refusal.code }))
+          yield* log(LogLevel.Warning, "upload refused", { reason: error.refusal.code })
         }
         return yield* connection.send(Messages.error(error.refusal))
       }
@@ -49,11 +49,9 @@ export const make = ({ connection, log, state, uploads }: SessionContext, ends: 
         // The store or registry could not be reached: the upload is kept for a resume, as on a dropped connection.
         yield* state.endOpen(uploads.suspend)
         yield* Metric.increment(Metrics.uploadsSuspendedByStorage)
-        yield* Effect.logError(starting ? "upload not started: storage unavailable" : "upload suspended: storage unavailable").pipe(
-          log({ ...reference, error: reported })
-        )
+        yield* log(LogLevel.Error, starting ? "upload not started: storage unavailable" : "upload suspended: storage unavailable", { ...reference, error: reported })
       } else {
-        yield* Effect.logError("upload discarded: storage failed").pipe(log({ ...reference, error: reported }))
+        yield* log(LogLevel.Error, "upload discarded: storage failed", { ...reference, error: reported })
       }
       yield* connection.send(Messages.error(storageRefusal(error, starting)))
     })
@@ -63,15 +61,15 @@ export const make = ({ connection, log, state, uploads }: SessionContext, ends: 
       const active = yield* state.reset
       // A defect's text may hold an upload's id (in a path, say), and the id lets its holder resume the upload.
       const uploadId = Option.getOrUndefined(Option.map(active, (upload) => upload.uploadId))
-      const logged = (cause: Cause.Cause<unknown>) =>
-        log({
+      const logged = (level: LogLevel.LogLevel, message: string, cause: Cause.Cause<unknown>) =>
+        log(level, message, {
           error: redact(Cause.pretty(cause), uploadId),
           ...(uploadId === undefined ? {} : { upload: logReference(uploadId) })
         })
-      yield* Effect.logError("defect while handling a frame; answered internal_error").pipe(logged(Cause.die(defect)))
+      yield* logged(LogLevel.Error, "defect while handling a frame; answered internal_error", Cause.die(defect))
       if (Option.isSome(active)) {
         yield* uploads.suspend(active.value).pipe(
-          Effect.catchAllCause((cause) => Effect.logError("could not suspend the upload after a defect").pipe(logged(cause)))
+          Effect.catchAllCause((cause) => logged(LogLevel.Error, "could not suspend the upload after a defect", cause))
         )
       }
       yield* connection.send(Messages.internalError)

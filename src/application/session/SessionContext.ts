@@ -3,14 +3,15 @@
  * state, the uploads service (with the client's quota applied), the pacing
  * of its replies, and the annotations of its log lines.
  */
-import { Effect } from "effect"
+import type { Effect, LogLevel } from "effect"
+import * as LogLines from "../infrastructure/LogLines.js"
 import type * as Pacing from "../limits/Pacing.js"
 import type { Uploads } from "../uploads/Uploads.js"
 import type { Connection } from "./Connection.js"
 import type { SessionState } from "./SessionState.js"
 
-/** Annotates a log line with the client's address and identity and `fields`. */
-export type Annotate = (fields?: Record<string, unknown>) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+/** Logs a line annotated with the client's address and identity and `fields`. */
+export type SessionLog = (level: LogLevel.LogLevel, message: string, fields?: LogLines.Fields) => Effect.Effect<void>
 
 export interface SessionContext {
   readonly connection: Connection
@@ -18,14 +19,14 @@ export interface SessionContext {
   readonly uploads: Uploads
   /** Replies that ask for the next chunk wait for an invitation first (see Pacing). */
   readonly invitations: Pacing.Invitations
-  readonly log: Annotate
+  readonly log: SessionLog
 }
 
-/** The annotations for `connection`'s log lines, set in one step (each step copies the fiber's FiberRefs). */
-export const annotate = (connection: Connection): Annotate => {
+/** `connection`'s log lines, made by LogLines (Effect.annotateLogs would copy the fiber's FiberRefs twice a line). */
+export const sessionLog = (connection: Connection): SessionLog => {
   const client = {
     client: connection.clientAddress,
     ...(connection.identity === undefined ? {} : { identity: connection.identity })
   }
-  return (fields = {}) => Effect.annotateLogs({ ...client, ...fields })
+  return (level, message, fields = {}) => LogLines.log(level, message, { ...client, ...fields })
 }

@@ -3,7 +3,7 @@
  * against the uploads service and answers the client, one function per step
  * kind. Failures go to Failures, ends of uploads to UploadEnds.
  */
-import { Effect, Metric, Option } from "effect"
+import { Effect, LogLevel, Metric, Option } from "effect"
 import type { SafeFileName } from "../../domain/FileName.js"
 import * as Messages from "../../domain/Messages.js"
 import * as Upload from "../../domain/Upload.js"
@@ -65,7 +65,7 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
       const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity, fileType)
       yield* opened(upload, next, 0)
       yield* Metric.increment(Metrics.uploadsStarted)
-      yield* Effect.logInfo("upload started").pipe(log({ upload: logReference(upload.uploadId), file: file.name, size }))
+      yield* log(LogLevel.Info, "upload started", { upload: logReference(upload.uploadId), file: file.name, size })
       if (completed) yield* complete(upload, file, size, expectedSha256)
     }).pipe(Effect.catchAll((error) => fail(error, { starting: true })))
 
@@ -91,14 +91,14 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
         const { extension, sha256, storedName } = resumed.completed
         yield* state.moveTo(Upload.UploadState.Completed({ file: step.file }))
         yield* Metric.increment(Metrics.completionsRepeated)
-        yield* Effect.logInfo("completed upload asked again").pipe(log({ upload: logReference(uploadId), storedName }))
+        yield* log(LogLevel.Info, "completed upload asked again", { upload: logReference(uploadId), storedName })
         return yield* connection.send(Messages.fileReceived(storedName, extension, sha256))
       }
       const { upload } = resumed
       const held = resumed.state._tag === "Receiving" ? resumed.state.received : 0
       yield* opened(upload, resumed.state, held)
       yield* Metric.increment(Metrics.uploadsResumed)
-      yield* Effect.logInfo("upload resumed").pipe(log({ upload: logReference(uploadId), offset: held }))
+      yield* log(LogLevel.Info, "upload resumed", { upload: logReference(uploadId), offset: held })
       if (resumed.state._tag === "Receiving" && held === resumed.state.size) {
         yield* complete(upload, resumed.state.file, resumed.state.size, resumed.state.expectedSha256)
       }

@@ -4,7 +4,7 @@
  * `Ending`, so events and metrics give the same reason. An upload ends when
  * it is completed, discarded or cancelled; a suspended one has not ended.
  */
-import { Effect, Metric } from "effect"
+import { Effect, LogLevel, Metric } from "effect"
 import type * as Refusal from "../../domain/Refusal.js"
 import * as Metrics from "../infrastructure/Metrics.js"
 import { outOfSpace } from "../ports/FileStore.js"
@@ -76,9 +76,7 @@ export const make = (context: SessionContext, emit: (outcome: UploadEvents.Uploa
       ending.type === "upload.completed"
         ? Effect.zipRight(
           Metric.increment(Metrics.uploadsCompleted),
-          Effect.logInfo("upload completed").pipe(
-            log({ upload: logReference(upload.uploadId), storedName: ending.storedName, ...(ending.sha256 === undefined ? {} : { sha256: ending.sha256 }) })
-          )
+          log(LogLevel.Info, "upload completed", { upload: logReference(upload.uploadId), storedName: ending.storedName, ...(ending.sha256 === undefined ? {} : { sha256: ending.sha256 }) })
         )
         : Metric.increment(Metrics.uploadsFailed(ending.reason))
     )

@@ -29,7 +29,7 @@ import * as Admission from "./Admission.js"
 import * as Closing from "./Closing.js"
 import type { Connection, Frame, Verdict } from "./Connection.js"
 import * as Failures from "./Failures.js"
-import { annotate, type SessionContext } from "./SessionContext.js"
+import { type SessionContext, sessionLog } from "./SessionContext.js"
 import * as SessionState from "./SessionState.js"
 import * as Steps from "./Steps.js"
 import * as UploadEnds from "./UploadEnds.js"
@@ -100,7 +100,7 @@ export const make = (settings: SessionSettings) =>
           state: yield* SessionState.make,
           uploads: Admission.withQuota(unguarded, concurrency, settings.uploadQuota, connection.clientAddress),
           invitations: Option.isSome(pacing) ? yield* pacing.value.connection : Pacing.unpaced,
-          log: annotate(connection)
+          log: sessionLog(connection)
         }
         const { invitations, state, uploads } = context
         // A dropped connection keeps its upload for a resume.

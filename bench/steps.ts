@@ -1,0 +1,171 @@
+/**
+ * Effect steps per upload and per chunk: how many operations Effect's run
+ * loop evaluates for the server's work, counted by a Supervisor
+ * (RuntimeFlags.OpSupervision calls its onEffect for every operation of
+ * every fiber). The real service layer (Server.layer, as main runs it, on
+ * port 0, the filesystem store, the in-memory limiter, limits raised as in
+ * `npm run bench`) and a `ws` client share this process; the client runs no
+ * Effect, so every step counted is the server's.
+ *
+ * These are counts, not times: they do not drift with the machine's noise
+ * (a timed A/B here moves by 10% between runs), so they show what a change
+ * to a hot path saves, step by step. What a step costs is not constant
+ * (a `Sync` may run a hash), so a time or CPU measurement still decides
+ * whether a saving matters (docs/performance.md).
+ *
+ *   npm run bench:steps
+ *   STEPS_DETAIL=1 npm run bench:steps    # also the most frequent kinds of step
+ *
+ * Every loop is bounded; traffic stays on loopback.
+ */
+import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime, RuntimeFlags, Supervisor } from "effect"
+import type { Exit, Fiber } from "effect"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { ServerAddress } from "../src/adapters/ws/WebSocketServer.js"
+import * as Server from "../src/Server.js"
+import { MiB } from "./content.js"
+import { uploadOverWs } from "./ws-client.js"
+
+const detail = process.env["STEPS_DETAIL"] === "1" || process.env["STEPS_DETAIL"] === "2"
+const deep = process.env["STEPS_DETAIL"] === "2"
+const sources = new WeakMap<object, string>()
+const sourceOf = (f: unknown): string => {
+  if (typeof f !== "function") return ""
+  let source = sources.get(f)
+  if (source === undefined) {
+    source = String(f).replace(/\s+/g, " ").slice(0, 100)
+    sources.set(f, source)
+  }
+  return source
+}
+const SMALL_UPLOADS = 200
+const SMALL_CONCURRENCY = 8
+const CHUNK_BYTES = 256 * 1024
+const CHUNKS = 64
+
+/** Counts every step of every fiber, and, with `detail`, the steps by kind. */
+class StepCounter extends Supervisor.AbstractSupervisor<void> {
+  steps = 0
+  fibers = 0
+  readonly kinds = new Map<string, number>()
+  get value() {
+    return Effect.void
+  }
+  override onStart<A, E, R>(_context: unknown, _effect: Effect.Effect<A, E, R>, _parent: unknown, _fiber: Fiber.RuntimeFiber<A, E>) {
+    this.fibers++
+  }
+  override onEnd<A, E>(_value: Exit.Exit<A, E>, _fiber: Fiber.RuntimeFiber<A, E>) {}
+  override onEffect<A, E>(_fiber: Fiber.RuntimeFiber<A, E>, effect: Effect.Effect<unknown, unknown, unknown>) {
+    this.steps++
+    if (!detail) return
+    // `_op` is the operation's kind inside Effect's run loop (Sync, OnSuccess, Async, ...), and with STEPS_DETAIL=2
+    // the start of its function's source: not public API, fine for a measurement.
+    const op = effect as unknown as { readonly _op?: unknown; readonly effect_instruction_i0?: unknown; readonly effect_instruction_i1?: unknown }
+    const kind = String(op._op ?? "other") + (deep ? ` ${sourceOf(op.effect_instruction_i1 ?? op.effect_instruction_i0)}` : "")
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1)
+    if (this.trace !== undefined && this.trace.length < 5000) this.trace.push(kind)
+  }
+  trace: Array<string> | undefined = undefined
+  reset() {
+    this.steps = 0
+    this.fibers = 0
+    this.kinds.clear()
+  }
+}
+
+const counter = new StepCounter()
+
+/** The steps and fibers `run` costs the server, with the counter reset before it. */
+const counted = async (run: () => Promise<unknown>) => {
+  counter.reset()
+  await run()
+  // Let the server finish what follows the last reply (the connection's close, its finalizers).
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  return { steps: counter.steps, fibers: counter.fibers, kinds: new Map(counter.kinds) }
+}
+
+const inBatches = async (count: number, concurrency: number, run: (index: number) => Promise<unknown>) => {
+  let next = 0
+  const worker = async () => {
+    while (next < count) await run(next++)
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+}
+
+const topKinds = (kinds: ReadonlyMap<string, number>, per: number) =>
+  [...kinds].sort((a, b) => b[1] - a[1]).slice(0, deep ? 40 : 12).map(([kind, n]) => `${kind} ${(n / per).toFixed(1)}`).join(deep ? "\n    " : ", ")
+
+const main = async () => {
+  const directory = await mkdtemp(path.join(os.tmpdir(), "fr-steps-"))
+  const config = new Map(Object.entries({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    FILE_SAVE_DIRECTORY: directory,
+    RATE_LIMIT_PER_PERIOD: "1000000000",
+    RATE_LIMIT_BYTES_PER_PERIOD: "0",
+    MAX_CONNECTIONS_PER_IP: "0",
+    MAX_UPLOADS_PER_IP: "0",
+    FILE_MAX_SIZE: "4096",
+    MAX_CHUNK_BYTES: String(MiB),
+    CONTENT_CHECK: "off",
+    LOG_LEVEL: "info"
+  }))
+  // Info-level lines are made as in production (their steps count), then dropped.
+  const quietLogs = Layer.merge(Logger.replace(Logger.defaultLogger, Logger.make(() => undefined)), Logger.minimumLogLevel(LogLevel.Info))
+  const runtime = ManagedRuntime.make(
+    Server.layer.pipe(
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(config))),
+      Layer.provide(Layer.mergeAll(quietLogs, Supervisor.addSupervisor(counter), RuntimeFlags.enableOpSupervision))
+    )
+  )
+  try {
+    const { port } = await runtime.runPromise(ServerAddress)
+    const url = `ws://127.0.0.1:${port}/ws/file-transfer/`
+    const upload = (name: string, size: number, binary: boolean, chunkBytes = CHUNK_BYTES) =>
+      uploadOverWs(url, { fileName: `${name}.pdf`, payload: { seed: size, size }, chunkBytes, binary, window: 1 })
+
+    // Warm up: the first uploads start the digest threads and fill caches.
+    await inBatches(50, SMALL_CONCURRENCY, (index) => upload(`warm-${index}`, 16 * 1024, false, 16 * 1024))
+    await upload("warm-seed", CHUNKS * CHUNK_BYTES, false)
+    await upload("warm-binary", CHUNKS * CHUNK_BYTES, true)
+
+    if (process.env["STEPS_TRACE"] !== undefined) {
+      counter.trace = []
+      await upload("traced", 16 * 1024, false, 16 * 1024)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await writeFile(process.env["STEPS_TRACE"], counter.trace.join("\n") + "\n")
+      counter.trace = undefined
+    }
+    const small = await counted(() => inBatches(SMALL_UPLOADS, SMALL_CONCURRENCY, (index) => upload(`small-${index}`, 16 * 1024, false, 16 * 1024)))
+    console.log(
+      `small upload (16 KiB, seed protocol, a connection each, ${SMALL_CONCURRENCY} at a time): ` +
+        `${(small.steps / SMALL_UPLOADS).toFixed(0)} steps, ${(small.fibers / SMALL_UPLOADS).toFixed(2)} fibers per upload`
+    )
+    if (detail) console.log(`  by kind, per upload: ${topKinds(small.kinds, SMALL_UPLOADS)}`)
+
+    for (const binary of [false, true]) {
+      // One chunk, then CHUNKS + 1: the difference is what CHUNKS more chunks cost, without the upload's start and end.
+      const one = await counted(() => upload(`one-${binary}`, CHUNK_BYTES, binary))
+      const many = await counted(() => upload(`many-${binary}`, (CHUNKS + 1) * CHUNK_BYTES, binary))
+      const perChunk = (many.steps - one.steps) / CHUNKS
+      console.log(
+        `${binary ? "binary frame" : "seed chunk (base64 JSON)"}, 256 KiB, stop-and-wait: ${perChunk.toFixed(1)} steps per chunk ` +
+          `(an upload of one chunk: ${one.steps})`
+      )
+      if (detail) {
+        const extra = new Map([...many.kinds].map(([kind, n]) => [kind, n - (one.kinds.get(kind) ?? 0)]))
+        console.log(`  by kind, per chunk: ${topKinds(extra, CHUNKS)}`)
+      }
+    }
+  } finally {
+    await runtime.dispose()
+    await rm(directory, { recursive: true, force: true })
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})

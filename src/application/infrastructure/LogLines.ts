@@ -1,0 +1,48 @@
+/**
+ * Infrastructure, not an idiom to copy: a log line with annotations of its
+ * own, for the lines every connection and upload logs. New code uses
+ * `Effect.logInfo(...).pipe(Effect.annotateLogs(...))`; use this only where
+ * a profile shows the lines matter (see docs/performance.md).
+ *
+ * `Effect.annotateLogs` runs the line inside `Effect.locally`: an acquire
+ * and a release around it, and two copies of the fiber's FiberRefs, about 19
+ * steps of Effect's run loop for one line (`npm run bench:steps` counts
+ * them). This makes the same line in two steps. It hands the fiber's loggers
+ * what `Effect.log*` would: the line's annotations added to the fiber's
+ * (the line's value wins), the fiber's minimum level, spans, clock, FiberRefs
+ * and redaction context. The fiber's annotations stay as they were. A line
+ * below the minimum level costs nothing else.
+ */
+import { Cause, Clock, Context, Effect, FiberRef, HashMap, HashSet, Inspectable, LogLevel } from "effect"
+
+/** The annotations of one line. */
+export type Fields = Readonly<Record<string, unknown>>
+
+/** Logs `message` at `level`, annotated with the fiber's annotations and `fields`. */
+export const log = (level: LogLevel.LogLevel, message: string, fields: Fields = {}): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    if (LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), level)) return Effect.void
+    const loggers = fiber.getFiberRef(FiberRef.currentLoggers)
+    if (HashSet.size(loggers) === 0) return Effect.void
+    let annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+    for (const key of Object.keys(fields)) annotations = HashMap.set(annotations, key, fields[key])
+    const context = fiber.getFiberRefs()
+    const options = {
+      fiberId: fiber.id(),
+      logLevel: level,
+      // An array, as Effect.log* passes its arguments.
+      message: [message],
+      cause: Cause.empty,
+      context,
+      spans: fiber.getFiberRef(FiberRef.currentLogSpan),
+      annotations,
+      date: new Date(Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+    }
+    Inspectable.withRedactableContext(context, () => {
+      for (const logger of loggers) logger.log(options)
+    })
+    return Effect.void
+  })
+
+/** {@link log} at info level. */
+export const info = (message: string, fields?: Fields): Effect.Effect<void> => log(LogLevel.Info, message, fields)
