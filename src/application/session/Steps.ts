@@ -64,7 +64,7 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
       yield* admit({ fileName, size, sha256: expectedSha256 }, { file: file.name, size })
       const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity, fileType)
       yield* opened(upload, next, 0)
-      yield* Metric.increment(Metrics.uploadsStarted)
+      yield* Metrics.add(Metrics.uploadsStarted, 1)
       yield* log(LogLevel.Info, "upload started", { upload: logReference(upload.uploadId), file: file.name, size })
       if (completed) yield* complete(upload, file, size, expectedSha256)
     }).pipe(Effect.catchAll((error) => fail(error, { starting: true })))
@@ -119,7 +119,7 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
         Effect.zipRight(upload.partial.append(bytes, () => upload.hash.update(bytes))),
         // A digest on another thread holds a copy of the bytes until it has hashed them: memory stays bounded.
         Effect.zipRight(upload.hash.caughtUp),
-        Effect.zipRight(Metric.incrementBy(Metrics.bytesReceived, bytes.length)),
+        Effect.zipRight(Metrics.add(Metrics.bytesReceived, bytes.length)),
         Effect.zipRight(state.moveTo(next)),
         Effect.zipRight(reply),
         Effect.catchAll((error) => fail(error, { uploadId: upload.uploadId }))

@@ -75,7 +75,7 @@ export const make = (context: SessionContext, emit: (outcome: UploadEvents.Uploa
       }),
       ending.type === "upload.completed"
         ? Effect.zipRight(
-          Metric.increment(Metrics.uploadsCompleted),
+          Metrics.add(Metrics.uploadsCompleted, 1),
           log(LogLevel.Info, "upload completed", { upload: logReference(upload.uploadId), storedName: ending.storedName, ...(ending.sha256 === undefined ? {} : { sha256: ending.sha256 }) })
         )
         : Metric.increment(Metrics.uploadsFailed(ending.reason))

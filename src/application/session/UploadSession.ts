@@ -7,7 +7,7 @@
  * Admission (the hook and the quota), Steps, UploadEnds (events and metrics),
  * Failures (failed steps and defects), Closing (rate limit and timeouts).
  */
-import { Context, Duration, Effect, Either, Layer, Metric, Option } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import * as Messages from "../../domain/Messages.js"
 import type * as Refusal from "../../domain/Refusal.js"
@@ -117,7 +117,7 @@ export const make = (settings: SessionSettings) =>
             const step = Effect.uninterruptible(run(Upload.transition(session.state, message, settings.upload)))
             return message.type === "file_meta" || message.type === "cancel"
               ? step
-              : Effect.flatMap(Effect.timed(step), ([elapsed]) => Metric.update(Metrics.chunkSeconds, Duration.toSeconds(elapsed)))
+              : Metrics.timeChunk(step)
           })
 
         // Combinators rather than a generator: this runs for every frame. A defect ends the frame, not the connection.
