@@ -4,8 +4,9 @@
  * (RuntimeFlags.OpSupervision calls its onEffect for every operation of
  * every fiber). The real service layer (Server.layer, as main runs it, on
  * port 0, the filesystem store, the in-memory limiter, limits raised as in
- * `npm run bench`) and a `ws` client share this process; the client runs no
- * Effect, so every step counted is the server's.
+ * `npm run bench`, digests on the event loop's thread so that the counts do
+ * not depend on the digest threads' timing) and a `ws` client share this
+ * process; the client runs no Effect, so every step counted is the server's.
  *
  * These are counts, not times: they do not drift with the machine's noise
  * (a timed A/B here moves by 10% between runs), so they show what a change
@@ -23,6 +24,7 @@ import type { Exit, Fiber } from "effect"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { ServerAddress } from "../src/adapters/ws/WebSocketServer.js"
 import * as Server from "../src/Server.js"
 import { MiB } from "./content.js"
@@ -97,7 +99,26 @@ const inBatches = async (count: number, concurrency: number, run: (index: number
 const topKinds = (kinds: ReadonlyMap<string, number>, per: number) =>
   [...kinds].sort((a, b) => b[1] - a[1]).slice(0, deep ? 40 : 12).map(([kind, n]) => `${kind} ${(n / per).toFixed(1)}`).join(deep ? "\n    " : ", ")
 
-const main = async () => {
+export interface StepCounts {
+  /** Steps per small upload (16 KiB, seed protocol, a connection each). */
+  readonly perSmallUpload: number
+  readonly fibersPerSmallUpload: number
+  /** Steps per 256 KiB chunk, stop-and-wait, once the upload is open. */
+  readonly perSeedChunk: number
+  readonly perBinaryChunk: number
+}
+
+/**
+ * Starts the service in this process with the counter, warms it up, and counts `smallUploads` small uploads and
+ * `chunks` chunks of each kind. `report` hears each figure as it is measured.
+ */
+export const measureSteps = async (
+  { chunks = CHUNKS, report = () => undefined, smallUploads = SMALL_UPLOADS }: {
+    readonly smallUploads?: number
+    readonly chunks?: number
+    readonly report?: (line: string) => void
+  } = {}
+): Promise<StepCounts> => {
   const directory = await mkdtemp(path.join(os.tmpdir(), "fr-steps-"))
   const config = new Map(Object.entries({
     PORT: "0",
@@ -110,6 +131,9 @@ const main = async () => {
     FILE_MAX_SIZE: "4096",
     MAX_CHUNK_BYTES: String(MiB),
     CONTENT_CHECK: "off",
+    // Hashed on this thread: with digest threads, whether a chunk waits for its digest (one Async step more)
+    // depends on the threads' timing, and the counts would too.
+    DIGEST_THREADS: "0",
     LOG_LEVEL: "info"
   }))
   // Info-level lines are made as in production (their steps count), then dropped.
@@ -128,8 +152,8 @@ const main = async () => {
 
     // Warm up: the first uploads start the digest threads and fill caches.
     await inBatches(50, SMALL_CONCURRENCY, (index) => upload(`warm-${index}`, 16 * 1024, false, 16 * 1024))
-    await upload("warm-seed", CHUNKS * CHUNK_BYTES, false)
-    await upload("warm-binary", CHUNKS * CHUNK_BYTES, true)
+    await upload("warm-seed", chunks * CHUNK_BYTES, false)
+    await upload("warm-binary", chunks * CHUNK_BYTES, true)
 
     if (process.env["STEPS_TRACE"] !== undefined) {
       counter.trace = []
@@ -138,34 +162,41 @@ const main = async () => {
       await writeFile(process.env["STEPS_TRACE"], counter.trace.join("\n") + "\n")
       counter.trace = undefined
     }
-    const small = await counted(() => inBatches(SMALL_UPLOADS, SMALL_CONCURRENCY, (index) => upload(`small-${index}`, 16 * 1024, false, 16 * 1024)))
-    console.log(
+    const small = await counted(() => inBatches(smallUploads, SMALL_CONCURRENCY, (index) => upload(`small-${index}`, 16 * 1024, false, 16 * 1024)))
+    const perSmallUpload = small.steps / smallUploads
+    const fibersPerSmallUpload = small.fibers / smallUploads
+    report(
       `small upload (16 KiB, seed protocol, a connection each, ${SMALL_CONCURRENCY} at a time): ` +
-        `${(small.steps / SMALL_UPLOADS).toFixed(0)} steps, ${(small.fibers / SMALL_UPLOADS).toFixed(2)} fibers per upload`
+        `${perSmallUpload.toFixed(0)} steps, ${fibersPerSmallUpload.toFixed(2)} fibers per upload`
     )
-    if (detail) console.log(`  by kind, per upload: ${topKinds(small.kinds, SMALL_UPLOADS)}`)
+    if (detail) report(`  by kind, per upload: ${topKinds(small.kinds, smallUploads)}`)
 
+    const perChunk: Array<number> = []
     for (const binary of [false, true]) {
-      // One chunk, then CHUNKS + 1: the difference is what CHUNKS more chunks cost, without the upload's start and end.
+      // One chunk, then chunks + 1: the difference is what `chunks` more chunks cost, without the upload's start and end.
       const one = await counted(() => upload(`one-${binary}`, CHUNK_BYTES, binary))
-      const many = await counted(() => upload(`many-${binary}`, (CHUNKS + 1) * CHUNK_BYTES, binary))
-      const perChunk = (many.steps - one.steps) / CHUNKS
-      console.log(
-        `${binary ? "binary frame" : "seed chunk (base64 JSON)"}, 256 KiB, stop-and-wait: ${perChunk.toFixed(1)} steps per chunk ` +
+      const many = await counted(() => upload(`many-${binary}`, (chunks + 1) * CHUNK_BYTES, binary))
+      perChunk.push((many.steps - one.steps) / chunks)
+      report(
+        `${binary ? "binary frame" : "seed chunk (base64 JSON)"}, 256 KiB, stop-and-wait: ${perChunk.at(-1)!.toFixed(1)} steps per chunk ` +
           `(an upload of one chunk: ${one.steps})`
       )
       if (detail) {
         const extra = new Map([...many.kinds].map(([kind, n]) => [kind, n - (one.kinds.get(kind) ?? 0)]))
-        console.log(`  by kind, per chunk: ${topKinds(extra, CHUNKS)}`)
+        report(`  by kind, per chunk: ${topKinds(extra, chunks)}`)
       }
     }
+    return { perSmallUpload, fibersPerSmallUpload, perSeedChunk: perChunk[0]!, perBinaryChunk: perChunk[1]! }
   } finally {
     await runtime.dispose()
     await rm(directory, { recursive: true, force: true })
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error)
-  process.exitCode = 1
-})
+// Run as a script (npm run bench:steps), not when a test imports it.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  measureSteps({ report: (line) => console.log(line) }).catch((error: unknown) => {
+    console.error(error)
+    process.exitCode = 1
+  })
+}
