@@ -14,8 +14,9 @@
  * A variant is a script node runs (the project's dist/start.cjs, or a copy
  * of dist/ elsewhere beside a `public` link; the reference once `npm run
  * bench` has built it), then `|` and `NAME=value` pairs joined by `;` for its
- * environment; `NODE_FLAGS=a,b` adds node flags (the project's scripts also
- * get its own V8 flags, bench/'s servers node's defaults, as in the bench).
+ * environment; `NODE_FLAGS=a b` adds node flags, separated by spaces (commas
+ * separate variants; the project's scripts also get its own V8 flags,
+ * bench/'s servers node's defaults, as in the bench).
  * Each variant gets a free port in PORT and is ready once it accepts connections, so one
  * that logs nothing at info level (LOG_LEVEL=warn) is measured too. Linux only (/proc).
  * Every loop is bounded; traffic stays on loopback.
@@ -86,7 +87,7 @@ const start = (variant: string, directory: string, port: number) =>
     // The bench's own servers run on node's defaults and their own environment, the project with its V8 flags and the
     // bench's limits, as in `npm run bench`.
     const kind = script.startsWith("bench/") ? "reference" : "project"
-    const child = spawn(process.execPath, [...NODE_FLAGS[kind], ...(flags ?? "").split(",").filter(Boolean), script], {
+    const child = spawn(process.execPath, [...NODE_FLAGS[kind], ...(flags ?? "").split(" ").filter(Boolean), script], {
       cwd: REPO_ROOT,
       env: { ...environment(kind, directory), PORT: String(port), ...overrides },
       stdio: ["ignore", "pipe", "inherit"]
