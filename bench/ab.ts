@@ -12,16 +12,23 @@
  *     AB_ROUNDS=5 node --import tsx bench/ab.ts
  *
  * A variant is a script node runs (the project's dist/start.cjs, or a copy
- * of dist/ elsewhere beside a `public` link; the reference once `npm run
- * bench` has built it), then `|` and `NAME=value` pairs joined by `;` for its
+ * of dist/ inside the repository, such as .ab/base/dist beside a `public`
+ * link; the reference once `npm run bench` has built it), then `|` and `NAME=value` pairs joined by `;` for its
  * environment; `NODE_FLAGS=a b` adds node flags, separated by spaces (commas
  * separate variants; the project's scripts also get its own V8 flags,
  * bench/'s servers node's defaults, as in the bench).
  * Each variant gets a free port in PORT and is ready once it accepts connections, so one
  * that logs nothing at info level (LOG_LEVEL=warn) is measured too. Linux only (/proc).
  * Every loop is bounded; traffic stays on loopback.
+ *
+ * A copy of dist/ outside the repository runs slower for a reason that has
+ * nothing to do with its code: the bundle loads `ws`'s native `bufferutil`
+ * from node_modules, and from /tmp there is none, so `ws` unmasks every
+ * frame in JavaScript (a binary upload at about half the speed). The driver
+ * refuses such a variant.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { createRequire } from "node:module"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { type AddressInfo, connect, createServer } from "node:net"
 import * as os from "node:os"
@@ -32,6 +39,15 @@ import { cpuSecondsIn, creationCost, environment, NODE_FLAGS, REPO_ROOT } from "
 
 const number = (name: string, fallback: number): number => Number(process.env[name] ?? fallback)
 const variants = (process.env["AB_VARIANTS"] ?? "dist/start.cjs,dist/start.cjs|UV_THREADPOOL_SIZE=4").split(",")
+// Every variant must load the same native helpers (see the header): one that cannot find bufferutil is refused.
+for (const variant of variants) {
+  const script = path.resolve(REPO_ROOT, variant.split("|")[0] ?? "")
+  try {
+    createRequire(script).resolve("bufferutil")
+  } catch {
+    throw new Error(`${variant}: no bufferutil reachable from ${script} (put copies of dist/ inside the repository, e.g. .ab/base/dist)`)
+  }
+}
 const rounds = number("AB_ROUNDS", 3)
 const warm = number("AB_WARM", 500)
 const measured = number("AB_N", 2000)
