@@ -19,13 +19,14 @@
  *
  * Every loop is bounded; traffic stays on loopback.
  */
-import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime, RuntimeFlags, Supervisor } from "effect"
+import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime, MetricLabel, RuntimeFlags, Supervisor } from "effect"
 import type { Exit, Fiber } from "effect"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { ServerAddress } from "../src/adapters/ws/WebSocketServer.js"
+import * as Metrics from "../src/application/infrastructure/Metrics.js"
 import * as Server from "../src/Server.js"
 import { MiB } from "./content.js"
 import { uploadOverWs } from "./ws-client.js"
@@ -79,12 +80,32 @@ class StepCounter extends Supervisor.AbstractSupervisor<void> {
 
 const counter = new StepCounter()
 
-/** The steps and fibers `run` costs the server, with the counter reset before it. */
-const counted = async (run: () => Promise<unknown>) => {
+const QUIET_MILLIS = 50
+const SETTLE_LIMIT_MILLIS = 10_000
+/** How long one upload may take before the measurement fails (nothing here should come near it). */
+const UPLOAD_TIMEOUT_MILLIS = 15_000
+
+/**
+ * Resolves once the server has finished what follows the last reply (a connection's close, its finalizers):
+ * no connection open and no step for QUIET_MILLIS, checked up to SETTLE_LIMIT_MILLIS.
+ */
+const settled = async (openConnections: () => Promise<number>) => {
+  const deadline = Date.now() + SETTLE_LIMIT_MILLIS
+  let seen = -1
+  while (Date.now() < deadline) {
+    if (counter.steps === seen && (await openConnections()) === 0) return
+    seen = counter.steps
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MILLIS))
+  }
+  throw new Error(`the server did not settle within ${SETTLE_LIMIT_MILLIS} ms`)
+}
+
+/** The steps and fibers `run` costs the server, with the counter reset before it and read once the server is quiet. */
+const counted = async (run: () => Promise<unknown>, openConnections: () => Promise<number>) => {
+  await settled(openConnections)
   counter.reset()
   await run()
-  // Let the server finish what follows the last reply (the connection's close, its finalizers).
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await settled(openConnections)
   return { steps: counter.steps, fibers: counter.fibers, kinds: new Map(counter.kinds) }
 }
 
@@ -148,9 +169,12 @@ export const measureSteps = async (
     const { port } = await runtime.runPromise(ServerAddress)
     const url = `ws://127.0.0.1:${port}/ws/file-transfer/`
     const upload = (name: string, size: number, binary: boolean, chunkBytes = CHUNK_BYTES) =>
-      uploadOverWs(url, { fileName: `${name}.pdf`, payload: { seed: size, size }, chunkBytes, binary, window: 1 })
+      uploadOverWs(url, { fileName: `${name}.pdf`, payload: { seed: size, size }, chunkBytes, binary, window: 1, replyTimeoutMillis: UPLOAD_TIMEOUT_MILLIS })
+    // The server's own gauge, read without an Effect (one would add steps to the count it waits on).
+    const websocket = [MetricLabel.make("transport", "websocket")]
+    const openConnections = () => Promise.resolve(Metrics.activeConnections.unsafeValue(websocket).value)
 
-    // Warm up: the first uploads start the digest threads and fill caches.
+    // Warm up: the first uploads compile the hot paths and fill caches.
     await inBatches(50, SMALL_CONCURRENCY, (index) => upload(`warm-${index}`, 16 * 1024, false, 16 * 1024))
     await upload("warm-seed", chunks * CHUNK_BYTES, false)
     await upload("warm-binary", chunks * CHUNK_BYTES, true)
@@ -158,11 +182,14 @@ export const measureSteps = async (
     if (process.env["STEPS_TRACE"] !== undefined) {
       counter.trace = []
       await upload("traced", 16 * 1024, false, 16 * 1024)
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      await settled(openConnections)
       await writeFile(process.env["STEPS_TRACE"], counter.trace.join("\n") + "\n")
       counter.trace = undefined
     }
-    const small = await counted(() => inBatches(smallUploads, SMALL_CONCURRENCY, (index) => upload(`small-${index}`, 16 * 1024, false, 16 * 1024)))
+    const small = await counted(
+      () => inBatches(smallUploads, SMALL_CONCURRENCY, (index) => upload(`small-${index}`, 16 * 1024, false, 16 * 1024)),
+      openConnections
+    )
     const perSmallUpload = small.steps / smallUploads
     const fibersPerSmallUpload = small.fibers / smallUploads
     report(
@@ -174,8 +201,8 @@ export const measureSteps = async (
     const perChunk: Array<number> = []
     for (const binary of [false, true]) {
       // One chunk, then chunks + 1: the difference is what `chunks` more chunks cost, without the upload's start and end.
-      const one = await counted(() => upload(`one-${binary}`, CHUNK_BYTES, binary))
-      const many = await counted(() => upload(`many-${binary}`, (chunks + 1) * CHUNK_BYTES, binary))
+      const one = await counted(() => upload(`one-${binary}`, CHUNK_BYTES, binary), openConnections)
+      const many = await counted(() => upload(`many-${binary}`, (chunks + 1) * CHUNK_BYTES, binary), openConnections)
       perChunk.push((many.steps - one.steps) / chunks)
       report(
         `${binary ? "binary frame" : "seed chunk (base64 JSON)"}, 256 KiB, stop-and-wait: ${perChunk.at(-1)!.toFixed(1)} steps per chunk ` +
@@ -188,8 +215,11 @@ export const measureSteps = async (
     }
     return { perSmallUpload, fibersPerSmallUpload, perSeedChunk: perChunk[0]!, perBinaryChunk: perChunk[1]! }
   } finally {
-    await runtime.dispose()
-    await rm(directory, { recursive: true, force: true })
+    try {
+      await runtime.dispose()
+    } finally {
+      await rm(directory, { recursive: true, force: true })
+    }
   }
 }
 

@@ -11,7 +11,7 @@
 import { describe, expect, it } from "vitest"
 import { measureSteps } from "../../bench/steps.js"
 
-/** Measured 75-76 per chunk and 560 per small upload (2026-12-08); 87 and 651 before LogLines and Metrics.add. */
+/** Measured 74-79 per chunk and 560 per small upload (2026-12-08); 87 and 651 before LogLines and MetricUpdates. */
 const PER_CHUNK = 84
 const PER_SMALL_UPLOAD = 600
 
@@ -21,7 +21,8 @@ describe("the hot paths' budget in Effect steps", () => {
     expect(counts.perSeedChunk).toBeLessThanOrEqual(PER_CHUNK)
     expect(counts.perBinaryChunk).toBeLessThanOrEqual(PER_CHUNK)
     expect(counts.perSmallUpload).toBeLessThanOrEqual(PER_SMALL_UPLOAD)
-    expect(counts.fibersPerSmallUpload).toBeLessThanOrEqual(1.05)
+    // A sweep on its timer (the expiry sweep, once a minute) may start a fiber of its own meanwhile.
+    expect(counts.fibersPerSmallUpload).toBeLessThanOrEqual(1.1)
     // A floor too: a count near zero means the counter stopped counting, not that the server got free.
     expect(counts.perSeedChunk).toBeGreaterThan(20)
     expect(counts.perSmallUpload).toBeGreaterThan(100)

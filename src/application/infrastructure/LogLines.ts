@@ -1,17 +1,23 @@
 /**
  * Infrastructure, not an idiom to copy: a log line with annotations of its
- * own, for the lines every connection and upload logs. New code uses
+ * own, for the lines every upload logs (the session's, through
+ * `SessionContext.sessionLog`, and the log event sink's). New code uses
  * `Effect.logInfo(...).pipe(Effect.annotateLogs(...))`; use this only where
- * a profile shows the lines matter (see docs/performance.md).
+ * a profile or `npm run bench:steps` shows the lines matter (see
+ * docs/performance.md).
  *
  * `Effect.annotateLogs` runs the line inside `Effect.locally`: an acquire
- * and a release around it, and two copies of the fiber's FiberRefs, about 19
- * steps of Effect's run loop for one line (`npm run bench:steps` counts
- * them). This makes the same line in two steps. It hands the fiber's loggers
- * what `Effect.log*` would: the line's annotations added to the fiber's
- * (the line's value wins), the fiber's minimum level, spans, clock, FiberRefs
- * and redaction context. The fiber's annotations stay as they were. A line
- * below the minimum level costs nothing else.
+ * and a release around it, and two copies of the fiber's FiberRefs. This
+ * makes the line in one step. It hands the fiber's loggers what `Effect.log*`
+ * would: the fiber's annotations with the line's added (the line's value
+ * wins), the fiber's minimum level, spans, clock and redaction context. The
+ * fiber's annotations stay as they were, and a line below the minimum level
+ * costs nothing else.
+ *
+ * Differences to keep in mind: the `context` the loggers get is the fiber's
+ * FiberRefs as they are, so a logger that read annotations from it, rather
+ * than from `annotations`, would not see the line's (none here does); and a
+ * line is one string, without a Cause.
  */
 import { Cause, Clock, Context, Effect, FiberRef, HashMap, HashSet, Inspectable, LogLevel } from "effect"
 

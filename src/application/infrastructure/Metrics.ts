@@ -2,7 +2,7 @@
  * The service's metrics, on effect's Metric (one registry, read by GET
  * /metrics). Names follow Prometheus conventions; `_total` counters.
  */
-import { Clock, Context, Effect, FiberRef, Metric, MetricBoundaries } from "effect"
+import { Metric, MetricBoundaries } from "effect"
 import type { UploadEndReason, UploadEventType } from "../ports/UploadEvents.js"
 
 /**
@@ -127,29 +127,3 @@ export const eventStreamErrors = Metric.counter("file_receiver_event_stream_erro
   incremental: true
 })
 
-/**
- * For what runs for every chunk and every upload (see docs/performance.md):
- * the same updates as Metric.incrementBy and Effect.timed with
- * Metric.update, with the fiber's metric labels and Effect's Clock, in one or
- * two steps of the run loop where those take four and about ten. New code
- * uses Metric's own.
- */
-
-/** Adds `amount` to `counter`, as `Metric.incrementBy` does. */
-export const add = (counter: Metric.Metric.Counter<number>, amount: number): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) => {
-    counter.unsafeUpdate(amount, fiber.getFiberRef(FiberRef.currentMetricLabels))
-    return Effect.void
-  })
-
-/** Runs `step` and, when it succeeds, records its time in seconds (Effect's Clock) in chunk_seconds. */
-export const timeChunk = <A, E, R>(step: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) => {
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    const labels = fiber.getFiberRef(FiberRef.currentMetricLabels)
-    const started = clock.unsafeCurrentTimeNanos()
-    return Effect.map(step, (value) => {
-      chunkSeconds.unsafeUpdate(Number(clock.unsafeCurrentTimeNanos() - started) / 1e9, labels)
-      return value
-    })
-  })

@@ -3,10 +3,11 @@
  * against the uploads service and answers the client, one function per step
  * kind. Failures go to Failures, ends of uploads to UploadEnds.
  */
-import { Effect, LogLevel, Metric, Option } from "effect"
+import { Effect, LogLevel, Option } from "effect"
 import type { SafeFileName } from "../../domain/FileName.js"
 import * as Messages from "../../domain/Messages.js"
 import * as Upload from "../../domain/Upload.js"
+import * as MetricUpdates from "../infrastructure/MetricUpdates.js"
 import * as Metrics from "../infrastructure/Metrics.js"
 import { outcomeOf } from "../uploads/UploadFailure.js"
 import { logReference } from "../uploads/UploadIds.js"
@@ -64,7 +65,7 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
       yield* admit({ fileName, size, sha256: expectedSha256 }, { file: file.name, size })
       const upload = yield* uploads.start(fileName, size, expectedSha256, file.extension, connection.identity, fileType)
       yield* opened(upload, next, 0)
-      yield* Metrics.add(Metrics.uploadsStarted, 1)
+      yield* MetricUpdates.add(Metrics.uploadsStarted, 1)
       yield* log(LogLevel.Info, "upload started", { upload: logReference(upload.uploadId), file: file.name, size })
       if (completed) yield* complete(upload, file, size, expectedSha256)
     }).pipe(Effect.catchAll((error) => fail(error, { starting: true })))
@@ -90,14 +91,14 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
         // Asked again (say, its file_received was lost): the same answer, nothing stored twice.
         const { extension, sha256, storedName } = resumed.completed
         yield* state.moveTo(Upload.UploadState.Completed({ file: step.file }))
-        yield* Metric.increment(Metrics.completionsRepeated)
+        yield* MetricUpdates.add(Metrics.completionsRepeated, 1)
         yield* log(LogLevel.Info, "completed upload asked again", { upload: logReference(uploadId), storedName })
         return yield* connection.send(Messages.fileReceived(storedName, extension, sha256))
       }
       const { upload } = resumed
       const held = resumed.state._tag === "Receiving" ? resumed.state.received : 0
       yield* opened(upload, resumed.state, held)
-      yield* Metric.increment(Metrics.uploadsResumed)
+      yield* MetricUpdates.add(Metrics.uploadsResumed, 1)
       yield* log(LogLevel.Info, "upload resumed", { upload: logReference(uploadId), offset: held })
       if (resumed.state._tag === "Receiving" && held === resumed.state.size) {
         yield* complete(upload, resumed.state.file, resumed.state.size, resumed.state.expectedSha256)
@@ -119,7 +120,7 @@ export const make = (context: SessionContext, { admit, ends, failures, metaRecei
         Effect.zipRight(upload.partial.append(bytes, () => upload.hash.update(bytes))),
         // A digest on another thread holds a copy of the bytes until it has hashed them: memory stays bounded.
         Effect.zipRight(upload.hash.caughtUp),
-        Effect.zipRight(Metrics.add(Metrics.bytesReceived, bytes.length)),
+        Effect.zipRight(MetricUpdates.add(Metrics.bytesReceived, bytes.length)),
         Effect.zipRight(state.moveTo(next)),
         Effect.zipRight(reply),
         Effect.catchAll((error) => fail(error, { uploadId: upload.uploadId }))

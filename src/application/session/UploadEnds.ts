@@ -6,6 +6,7 @@
  */
 import { Effect, LogLevel, Metric } from "effect"
 import type * as Refusal from "../../domain/Refusal.js"
+import * as MetricUpdates from "../infrastructure/MetricUpdates.js"
 import * as Metrics from "../infrastructure/Metrics.js"
 import { outOfSpace } from "../ports/FileStore.js"
 import type * as UploadEvents from "../ports/UploadEvents.js"
@@ -75,7 +76,7 @@ export const make = (context: SessionContext, emit: (outcome: UploadEvents.Uploa
       }),
       ending.type === "upload.completed"
         ? Effect.zipRight(
-          Metrics.add(Metrics.uploadsCompleted, 1),
+          MetricUpdates.add(Metrics.uploadsCompleted, 1),
           log(LogLevel.Info, "upload completed", { upload: logReference(upload.uploadId), storedName: ending.storedName, ...(ending.sha256 === undefined ? {} : { sha256: ending.sha256 }) })
         )
         : Metric.increment(Metrics.uploadsFailed(ending.reason))

@@ -14,7 +14,7 @@ import type * as Refusal from "../../domain/Refusal.js"
 import * as Refusals from "../../domain/Refusals.js"
 import * as Upload from "../../domain/Upload.js"
 import * as Finalizers from "../infrastructure/Finalizers.js"
-import * as Metrics from "../infrastructure/Metrics.js"
+import * as MetricUpdates from "../infrastructure/MetricUpdates.js"
 import * as FrameLimits from "../limits/MessageRateLimits.js"
 import * as Pacing from "../limits/Pacing.js"
 import type * as UploadQuota from "../limits/UploadQuota.js"
@@ -117,7 +117,7 @@ export const make = (settings: SessionSettings) =>
             const step = Effect.uninterruptible(run(Upload.transition(session.state, message, settings.upload)))
             return message.type === "file_meta" || message.type === "cancel"
               ? step
-              : Metrics.timeChunk(step)
+              : MetricUpdates.timeChunk(step)
           })
 
         // Combinators rather than a generator: this runs for every frame. A defect ends the frame, not the connection.

@@ -1,15 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Metric, MetricLabel, TestClock } from "effect"
+import * as MetricUpdates from "../../../src/application/infrastructure/MetricUpdates.js"
 import * as Metrics from "../../../src/application/infrastructure/Metrics.js"
 
 const labels = [MetricLabel.make("transport", "test-metrics")]
 
-describe("Metrics.add", () => {
+describe("MetricUpdates.add", () => {
   it.effect("adds to the counter under the fiber's metric labels, as Metric.incrementBy does", () =>
     Effect.gen(function*() {
       const ours = Metric.counter("test_metrics_add_total", { incremental: true })
       const effects = Metric.counter("test_metrics_increment_by_total", { incremental: true })
-      yield* Effect.all([Metrics.add(ours, 3), Metrics.add(ours, 4), Metric.incrementBy(effects, 3), Metric.incrementBy(effects, 4)]).pipe(
+      yield* Effect.all([MetricUpdates.add(ours, 3), MetricUpdates.add(ours, 4), Metric.incrementBy(effects, 3), Metric.incrementBy(effects, 4)]).pipe(
         Effect.labelMetrics(labels)
       )
       const labelled = (counter: Metric.Metric.Counter<number>) => Metric.value(counter.pipe(Metric.tagged("transport", "test-metrics")))
@@ -20,14 +21,14 @@ describe("Metrics.add", () => {
     }))
 })
 
-describe("Metrics.timeChunk", () => {
+describe("MetricUpdates.timeChunk", () => {
   const histogram = Metrics.chunkSeconds.pipe(Metric.tagged("transport", "test-metrics"))
 
   it.effect("records the step's time by Effect's Clock, in seconds, under the fiber's labels, and returns its value", () =>
     Effect.gen(function*() {
       const before = yield* Metric.value(histogram)
       const step = Effect.zipRight(TestClock.adjust("3 millis"), Effect.succeed("stored"))
-      const value = yield* Metrics.timeChunk(step).pipe(Effect.labelMetrics(labels))
+      const value = yield* MetricUpdates.timeChunk(step).pipe(Effect.labelMetrics(labels))
       const after = yield* Metric.value(histogram)
       expect(value).toBe("stored")
       expect(after.count - before.count).toBe(1)
@@ -37,7 +38,7 @@ describe("Metrics.timeChunk", () => {
   it.effect("records nothing for a step that fails", () =>
     Effect.gen(function*() {
       const before = yield* Metric.value(histogram)
-      const failed = yield* Metrics.timeChunk(Effect.fail("disk full")).pipe(Effect.labelMetrics(labels), Effect.flip)
+      const failed = yield* MetricUpdates.timeChunk(Effect.fail("disk full")).pipe(Effect.labelMetrics(labels), Effect.flip)
       expect(failed).toBe("disk full")
       expect((yield* Metric.value(histogram)).count).toBe(before.count)
     }))
