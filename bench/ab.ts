@@ -13,8 +13,8 @@
  *
  * A variant is a script node runs (the project's dist/start.cjs, or a copy
  * of dist/ inside the repository, such as .ab/base/dist beside a `public`
- * link; the reference once `npm run bench` has built it), then `|` and `NAME=value` pairs joined by `;` for its
- * environment; `NODE_FLAGS=a b` adds node flags, separated by spaces (commas
+ * link; the reference once `npm run bench` has built it), then `|` and
+ * `NAME=value` pairs joined by `;` for its environment; `NODE_FLAGS=a b` adds node flags, separated by spaces (commas
  * separate variants; the project's scripts also get its own V8 flags,
  * bench/'s servers node's defaults, as in the bench).
  * Each variant gets a free port in PORT and is ready once it accepts connections, so one

@@ -28,7 +28,8 @@ import { pathToFileURL } from "node:url"
 import { ServerAddress } from "../src/adapters/ws/WebSocketServer.js"
 import * as Metrics from "../src/application/infrastructure/Metrics.js"
 import * as Server from "../src/Server.js"
-import { MiB } from "./content.js"
+import { CHUNK_BYTES } from "./scenarios.js"
+import { environment } from "./servers.js"
 import { uploadOverWs } from "./ws-client.js"
 
 const detail = process.env["STEPS_DETAIL"] === "1" || process.env["STEPS_DETAIL"] === "2"
@@ -45,7 +46,6 @@ const sourceOf = (f: unknown): string => {
 }
 const SMALL_UPLOADS = 200
 const SMALL_CONCURRENCY = 8
-const CHUNK_BYTES = 256 * 1024
 const CHUNKS = 64
 
 /** Counts every step of every fiber, and, with `detail`, the steps by kind. */
@@ -141,22 +141,11 @@ export const measureSteps = async (
   } = {}
 ): Promise<StepCounts> => {
   const directory = await mkdtemp(path.join(os.tmpdir(), "fr-steps-"))
-  const config = new Map(Object.entries({
-    PORT: "0",
-    HOST: "127.0.0.1",
-    FILE_SAVE_DIRECTORY: directory,
-    RATE_LIMIT_PER_PERIOD: "1000000000",
-    RATE_LIMIT_BYTES_PER_PERIOD: "0",
-    MAX_CONNECTIONS_PER_IP: "0",
-    MAX_UPLOADS_PER_IP: "0",
-    FILE_MAX_SIZE: "4096",
-    MAX_CHUNK_BYTES: String(MiB),
-    CONTENT_CHECK: "off",
-    // Hashed on this thread: with digest threads, whether a chunk waits for its digest (one Async step more)
-    // depends on the threads' timing, and the counts would too.
-    DIGEST_THREADS: "0",
-    LOG_LEVEL: "info"
-  }))
+  // The bench's environment for the project (limits raised, content check off, info-level lines), digests on this
+  // thread: with digest threads, whether a chunk waits for its digest (one Async step more) depends on the threads'
+  // timing, and the counts would too.
+  const settings = { ...environment("project", directory), DIGEST_THREADS: "0" }
+  const config = new Map(Object.entries(settings).flatMap(([name, value]) => (value === undefined ? [] : [[name, value] as const])))
   // Info-level lines are made as in production (their steps count), then dropped.
   const quietLogs = Layer.merge(Logger.replace(Logger.defaultLogger, Logger.make(() => undefined)), Logger.minimumLogLevel(LogLevel.Info))
   const runtime = ManagedRuntime.make(

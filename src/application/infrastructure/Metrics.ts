@@ -126,4 +126,3 @@ export const eventStreamErrors = Metric.counter("file_receiver_event_stream_erro
   description: "Upload events that could not be written to the Redis stream",
   incremental: true
 })
-
