@@ -167,17 +167,25 @@ const waitForExit = (child: ChildProcess, millis: number): Promise<boolean> =>
     })
   })
 
+/** For measurements that instrument a server (bench/alloc.ts): flags before its own, variables over its own, its stderr. */
+export interface StartOptions {
+  readonly nodeFlags?: ReadonlyArray<string>
+  readonly env?: NodeJS.ProcessEnv
+  readonly onStderr?: (line: string) => void
+}
+
 /** Starts `kind` storing into `directory` (which must exist) and waits until it listens. */
-export const startServer = (kind: ServerKind, directory: string): Promise<RunningServer> =>
+export const startServer = (kind: ServerKind, directory: string, options: StartOptions = {}): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_FLAGS[kind], BUNDLES[kind]], {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...NODE_FLAGS[kind], BUNDLES[kind]], {
       cwd: REPO_ROOT,
-      env: environment(kind, directory),
+      env: { ...environment(kind, directory), ...options.env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     const stderr: Array<string> = []
     let exited = false
     createInterface({ input: child.stderr! }).on("line", (line) => {
+      options.onStderr?.(line)
       stderr.push(line)
       if (stderr.length > 20) stderr.shift()
     })
