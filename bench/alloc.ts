@@ -32,7 +32,7 @@ import { uploadOverWs } from "./ws-client.js"
 
 const SMALL_BYTES = 16 * 1024
 const WARM_UPLOADS = 300
-const SMALL_UPLOADS = Number(process.env["ALLOC_UPLOADS"] ?? 200)
+const SMALL_UPLOADS = 200
 const CONCURRENCY = 64
 const CHUNKS = 32
 const TOP = Number(process.env["ALLOC_TOP"] ?? 12)
@@ -133,11 +133,12 @@ const analyse = async (file: string): Promise<Allocations> => {
 }
 
 /** A server with the tracker, whose allocations between `start` and `stop` are read by `stop`. */
-const trackedServer = async (kind: ServerKind, directory: string) => {
+const trackedServer = async (kind: ServerKind, directory: string, script: ReadonlyArray<string> | undefined) => {
   const out = path.join(directory, "..", `trace-${kind}.json`)
   const waiting = new Map<string, () => void>()
   const server: RunningServer = await startServer(kind, directory, {
     nodeFlags: ["--import", TRACKER],
+    ...(script === undefined ? {} : { script }),
     env: { ALLOC_OUT: out },
     onStderr: (line) => waiting.get(line)?.()
   })
@@ -180,12 +181,20 @@ export interface AllocationReport {
   readonly perBinaryChunk: { readonly bytes: number; readonly objects: number }
 }
 
-/** Measures `kind`: small uploads as scenario 6 sends them (16 KiB, a connection each, 64 at a time), then chunks. */
-export const measureAllocations = async (kind: ServerKind): Promise<AllocationReport> => {
+/**
+ * Measures `kind`: `uploads` small uploads as scenario 6 sends them (16 KiB, a connection each, 64 at a time), then
+ * chunks. `script` is what node runs instead of the bench's bundle (say, a bundle built elsewhere). Not the sources
+ * through tsx: its transform names every function as it is made (esbuild's keepNames), which allocates, about 30 KB
+ * more per small upload and 25 KB more per chunk.
+ */
+export const measureAllocations = async (
+  kind: ServerKind,
+  { script, uploads = SMALL_UPLOADS }: { readonly uploads?: number; readonly script?: ReadonlyArray<string> } = {}
+): Promise<AllocationReport> => {
   const root = await mkdtemp(path.join(os.tmpdir(), "fr-alloc-"))
   const directory = path.join(root, "files")
   await import("node:fs/promises").then((fs) => fs.mkdir(directory))
-  const { server, tracked } = await trackedServer(kind, directory)
+  const { server, tracked } = await trackedServer(kind, directory, script)
   try {
     const upload = (name: string, size: number, binary: boolean, chunkBytes = CHUNK_BYTES) =>
       uploadOverWs(server.url, { fileName: `${name}.pdf`, payload: { seed: size, size }, chunkBytes, binary, window: 1 })
@@ -194,7 +203,7 @@ export const measureAllocations = async (kind: ServerKind): Promise<AllocationRe
     await small("warm", WARM_UPLOADS)
     await upload("warm-seed", CHUNKS * CHUNK_BYTES, false)
     await upload("warm-binary", CHUNKS * CHUNK_BYTES, true)
-    const perSmall = await tracked(() => small("small", SMALL_UPLOADS))
+    const perSmall = await tracked(() => small("small", uploads))
     const perChunk = async (binary: boolean) => {
       const one = await tracked(() => upload(`one-${binary}`, CHUNK_BYTES, binary))
       const many = await tracked(() => upload(`many-${binary}`, (CHUNKS + 1) * CHUNK_BYTES, binary))
@@ -202,11 +211,11 @@ export const measureAllocations = async (kind: ServerKind): Promise<AllocationRe
     }
     return {
       perSmallUpload: {
-        uploads: SMALL_UPLOADS,
-        bytes: perSmall.bytes / SMALL_UPLOADS,
-        objects: perSmall.objects / SMALL_UPLOADS,
-        sites: perSmall.sites.map(([site, bytes]) => [site, bytes / SMALL_UPLOADS] as const),
-        packages: perSmall.packages.map(([name, bytes]) => [name, bytes / SMALL_UPLOADS] as const)
+        uploads,
+        bytes: perSmall.bytes / uploads,
+        objects: perSmall.objects / uploads,
+        sites: perSmall.sites.map(([site, bytes]) => [site, bytes / uploads] as const),
+        packages: perSmall.packages.map(([name, bytes]) => [name, bytes / uploads] as const)
       },
       perSeedChunk: await perChunk(false),
       perBinaryChunk: await perChunk(true)

@@ -19,19 +19,44 @@
  * than from `annotations`, would not see the line's (none here does); and a
  * line is one string, without a Cause.
  */
-import { Cause, Clock, Context, Effect, FiberRef, HashMap, HashSet, Inspectable, LogLevel } from "effect"
+import { Cause, Clock, Context, Effect, FiberRef, HashMap, Inspectable, LogLevel } from "effect"
+import type { HashSet, Logger } from "effect"
 
 /** The annotations of one line. */
 export type Fields = Readonly<Record<string, unknown>>
+
+/**
+ * The fiber's loggers as an array, kept for each set of loggers: the set is
+ * the same object from line to line (it changes only when a layer replaces a
+ * logger), and iterating a HashSet allocates at every line.
+ */
+const loggerArrays = new WeakMap<HashSet.HashSet<Logger.Logger<unknown, unknown>>, ReadonlyArray<Logger.Logger<unknown, unknown>>>()
+const loggersOf = (loggers: HashSet.HashSet<Logger.Logger<unknown, unknown>>): ReadonlyArray<Logger.Logger<unknown, unknown>> => {
+  let array = loggerArrays.get(loggers)
+  if (array === undefined) {
+    array = Array.from(loggers)
+    loggerArrays.set(loggers, array)
+  }
+  return array
+}
+
+/** The fiber's annotations with the line's added (the line's win), in one mutable copy rather than one per field. */
+const annotated = (annotations: HashMap.HashMap<string, unknown>, fields: Fields): HashMap.HashMap<string, unknown> => {
+  let merged: HashMap.HashMap<string, unknown> | undefined
+  for (const key of Object.keys(fields)) {
+    merged ??= HashMap.beginMutation(annotations)
+    HashMap.set(merged, key, fields[key])
+  }
+  return merged === undefined ? annotations : HashMap.endMutation(merged)
+}
 
 /** Logs `message` at `level`, annotated with the fiber's annotations and `fields`. */
 export const log = (level: LogLevel.LogLevel, message: string, fields: Fields = {}): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
     if (LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), level)) return Effect.void
-    const loggers = fiber.getFiberRef(FiberRef.currentLoggers)
-    if (HashSet.size(loggers) === 0) return Effect.void
-    let annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
-    for (const key of Object.keys(fields)) annotations = HashMap.set(annotations, key, fields[key])
+    const loggers = loggersOf(fiber.getFiberRef(FiberRef.currentLoggers))
+    if (loggers.length === 0) return Effect.void
+    const annotations = annotated(fiber.getFiberRef(FiberRef.currentLogAnnotations), fields)
     const context = fiber.getFiberRefs()
     const options = {
       fiberId: fiber.id(),
@@ -45,7 +70,7 @@ export const log = (level: LogLevel.LogLevel, message: string, fields: Fields = 
       date: new Date(Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
     }
     Inspectable.withRedactableContext(context, () => {
-      for (const logger of loggers) logger.log(options)
+      for (let i = 0; i < loggers.length; i++) loggers[i]!.log(options)
     })
     return Effect.void
   })
