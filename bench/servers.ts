@@ -170,7 +170,7 @@ const waitForExit = (child: ChildProcess, millis: number): Promise<boolean> =>
 /** For measurements that instrument a server (bench/alloc.ts): flags before its own, variables over its own, its stderr. */
 export interface StartOptions {
   readonly nodeFlags?: ReadonlyArray<string>
-  /** What node runs instead of the bundle (the project's sources: `--import tsx src/main.ts`). */
+  /** What node runs instead of the bundle (say, a bundle built into another folder). */
   readonly script?: ReadonlyArray<string>
   readonly env?: NodeJS.ProcessEnv
   readonly onStderr?: (line: string) => void

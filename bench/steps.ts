@@ -30,6 +30,7 @@ import * as Metrics from "../src/application/infrastructure/Metrics.js"
 import * as Server from "../src/Server.js"
 import { CHUNK_BYTES } from "./scenarios.js"
 import { environment } from "./servers.js"
+import { inBatches } from "./batches.js"
 import { uploadOverWs } from "./ws-client.js"
 
 const detail = process.env["STEPS_DETAIL"] === "1" || process.env["STEPS_DETAIL"] === "2"
@@ -107,14 +108,6 @@ const counted = async (run: () => Promise<unknown>, openConnections: () => Promi
   await run()
   await settled(openConnections)
   return { steps: counter.steps, fibers: counter.fibers, kinds: new Map(counter.kinds) }
-}
-
-const inBatches = async (count: number, concurrency: number, run: (index: number) => Promise<unknown>) => {
-  let next = 0
-  const worker = async () => {
-    while (next < count) await run(next++)
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
 }
 
 const topKinds = (kinds: ReadonlyMap<string, number>, per: number) =>

@@ -8,37 +8,40 @@
  * for follow its bytes, about 0.5 MB an upload and a third of its event
  * loop's time (docs/performance.md).
  * A change that allocates on every chunk or upload (a log line through
- * `Effect.annotateLogs`, a copy of a chunk) fails it; if the bytes are worth
- * it, raise the budget in the same change and say why.
+ * `Effect.annotateLogs`, a copy of a chunk) fails it; if the bytes are worth it, raise the budget in the same
+ * change and say why. About 40 s.
  */
-import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { measureAllocations } from "../../bench/alloc.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 
-/** Measured 478-485 KB per small upload and 45-48 KB per binary chunk (2026-12-08). */
-const PER_SMALL_UPLOAD = 500 * 1024
+/**
+ * Measured on Node 20.20.2 (2026-12-08): 473 KiB per small upload, 43-44 KiB per binary chunk, without what the
+ * server allocates on its own meanwhile. About 9% of room: V8's object sizes move a little between versions, and log
+ * lines built on Effect.annotateLogs again pass 530 KiB.
+ */
+const PER_SMALL_UPLOAD = 515 * 1024
 const PER_BINARY_CHUNK = 56 * 1024
 
-// The bundle goes into a folder of its own inside the repository (so that it finds node_modules, and `bufferutil`
-// with it), beside a link to public/ (the page it serves): another test may be building dist/ meanwhile.
-let build: string
+// The bundle goes into a folder of its own inside the repository, where it finds node_modules (and `bufferutil`)
+// and, three folders up from dist/main.mjs, public/: another test may be building dist/ meanwhile.
+let build: string | undefined
 beforeAll(async () => {
   await mkdir(path.join(root, ".vitest-tmp"), { recursive: true })
   build = await mkdtemp(path.join(root, ".vitest-tmp", "alloc-"))
-  await symlink(path.join(root, "public"), path.join(build, "public"))
   const { bundleServer } = (await import(path.join(root, "scripts/build.mjs"))) as { readonly bundleServer: (directory: string) => Promise<void> }
   await bundleServer(path.join(build, "dist"))
 }, 60_000)
 afterAll(async () => {
-  await rm(build, { recursive: true, force: true })
+  if (build !== undefined) await rm(build, { recursive: true, force: true })
 })
 
 describe("the hot paths' budget in bytes allocated", () => {
-  it(`a 16 KiB upload allocates at most ${PER_SMALL_UPLOAD / 1024} KB, a 256 KiB binary chunk at most ${PER_BINARY_CHUNK / 1024} KB`, async () => {
-    const report = await measureAllocations("project", { script: [path.join(build, "dist", "start.cjs")], uploads: 100 })
+  it(`a 16 KiB upload allocates at most ${PER_SMALL_UPLOAD / 1024} KiB, a 256 KiB binary chunk at most ${PER_BINARY_CHUNK / 1024} KiB`, async () => {
+    const report = await measureAllocations("project", { script: [path.join(build!, "dist", "start.cjs")], uploads: 100, seed: false })
     expect(report.perSmallUpload.bytes).toBeLessThanOrEqual(PER_SMALL_UPLOAD)
     expect(report.perBinaryChunk.bytes).toBeLessThanOrEqual(PER_BINARY_CHUNK)
     // A floor too: a figure near zero means the tracker recorded nothing, not that the server got free.

@@ -108,4 +108,22 @@ describe("LogLines", () => {
       expect(ours).toBeLessThanOrEqual(2)
       expect(annotated).toBeGreaterThanOrEqual(5 * ours)
     }).pipe(Effect.provide(recording([]))))
+
+  it.effect("follows the fiber's loggers when they change between two lines (it keeps an array per set of loggers)", () =>
+    Effect.gen(function*() {
+      const first: Array<Seen> = []
+      const second: Array<Seen> = []
+      yield* LogLines.info("upload started", { upload: "a" }).pipe(Effect.provide(recording(first)))
+      yield* LogLines.info("upload completed", { upload: "a" }).pipe(Effect.provide(recording(second)))
+      yield* LogLines.info("upload started", { upload: "b" }).pipe(Effect.provide(recording(first)))
+      // A logger added beside the replaced default one: the fiber's set of loggers changes again.
+      const added: Array<unknown> = []
+      yield* LogLines.info("upload resumed", { upload: "c" }).pipe(
+        Effect.provide(Logger.add(Logger.make((options) => void added.push(options.message)))),
+        Effect.provide(recording(second))
+      )
+      expect(first.map((line) => line.message)).toEqual([["upload started"], ["upload started"]])
+      expect(second.map((line) => line.message)).toEqual([["upload completed"], ["upload resumed"]])
+      expect(added).toEqual([["upload resumed"]])
+    }))
 })
