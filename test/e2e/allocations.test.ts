@@ -21,7 +21,7 @@ const root = path.resolve(import.meta.dirname, "../..")
 /**
  * Measured on Node 20.20.2 (2026-12-08): 473 KiB per small upload, 43-44 KiB per binary chunk, without what the
  * server allocates on its own meanwhile. About 9% of room: V8's object sizes move a little between versions, and log
- * lines built on Effect.annotateLogs again pass 530 KiB.
+ * lines built on Effect.annotateLogs again measure 527-546 KiB.
  */
 const PER_SMALL_UPLOAD = 515 * 1024
 const PER_BINARY_CHUNK = 56 * 1024
