@@ -166,7 +166,7 @@ const analyse = async (file: string): Promise<Allocations> => {
 }
 
 /** A server with the tracker, whose allocations during `tracked`'s work are what `tracked` returns. */
-const trackedServer = async (kind: ServerKind, directory: string, trace: string, script: ReadonlyArray<string> | undefined) => {
+const trackedServer = async (kind: ServerKind, directory: string, trace: string, script: string | undefined) => {
   let waiting: { readonly line: string; readonly done: (error?: Error) => void } | undefined
   const server: RunningServer = await startServer(kind, directory, {
     nodeFlags: ["--require", TRACKER],
@@ -233,7 +233,7 @@ export const measureAllocations = async (
   kind: ServerKind,
   { script, seed = true, uploads = SMALL_UPLOADS }: {
     readonly uploads?: number
-    readonly script?: ReadonlyArray<string>
+    readonly script?: string
     readonly seed?: boolean
   } = {}
 ): Promise<AllocationReport> => {

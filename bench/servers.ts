@@ -170,8 +170,8 @@ const waitForExit = (child: ChildProcess, millis: number): Promise<boolean> =>
 /** For measurements that instrument a server (bench/alloc.ts): flags before its own, variables over its own, its stderr. */
 export interface StartOptions {
   readonly nodeFlags?: ReadonlyArray<string>
-  /** What node runs instead of the bundle (say, a bundle built into another folder). */
-  readonly script?: ReadonlyArray<string>
+  /** The script node runs instead of the bundle (say, a bundle built into another folder). */
+  readonly script?: string
   readonly env?: NodeJS.ProcessEnv
   readonly onStderr?: (line: string) => void
 }
@@ -179,7 +179,7 @@ export interface StartOptions {
 /** Starts `kind` storing into `directory` (which must exist) and waits until it listens. */
 export const startServer = (kind: ServerKind, directory: string, options: StartOptions = {}): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...NODE_FLAGS[kind], ...(options.script ?? [BUNDLES[kind]])], {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...NODE_FLAGS[kind], options.script ?? BUNDLES[kind]], {
       cwd: REPO_ROOT,
       env: { ...environment(kind, directory), ...options.env },
       stdio: ["ignore", "pipe", "pipe"]

@@ -41,7 +41,7 @@ afterAll(async () => {
 
 describe("the hot paths' budget in bytes allocated", () => {
   it(`a 16 KiB upload allocates at most ${PER_SMALL_UPLOAD / 1024} KiB, a 256 KiB binary chunk at most ${PER_BINARY_CHUNK / 1024} KiB`, async () => {
-    const report = await measureAllocations("project", { script: [path.join(build!, "dist", "start.cjs")], uploads: 100, seed: false })
+    const report = await measureAllocations("project", { script: path.join(build!, "dist", "start.cjs"), uploads: 100, seed: false })
     expect(report.perSmallUpload.bytes).toBeLessThanOrEqual(PER_SMALL_UPLOAD)
     expect(report.perBinaryChunk.bytes).toBeLessThanOrEqual(PER_BINARY_CHUNK)
     // A floor too: a figure near zero means the tracker recorded nothing, not that the server got free.
